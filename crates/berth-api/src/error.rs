@@ -1,0 +1,46 @@
+//! Errors of the API client.
+
+/// Everything that can go wrong talking to the daemon.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The daemon answered with an error status; `message` is the body's
+    /// `message` field. Display is exactly the message, so the CLI can print
+    /// `Error response from daemon: <message>` like docker does.
+    #[error("{message}")]
+    Daemon { status: u16, message: String },
+    /// Could not reach the daemon at all.
+    #[error("Cannot connect to the Docker daemon at {host}. Is the docker daemon running?")]
+    Connect {
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid host {0:?}")]
+    InvalidHost(String),
+    #[error("{0}")]
+    Http(#[from] hyper::Error),
+    #[error("{0}")]
+    HttpBuild(#[from] hyper::http::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    /// The daemon broke the protocol (e.g. no 101 on a hijack request).
+    #[error("{0}")]
+    Protocol(String),
+}
+
+impl Error {
+    /// HTTP status of a daemon error, if this is one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Daemon { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// True for 404 answers (no such container/image/exec...).
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+}
