@@ -1,36 +1,39 @@
-//! berth-seccomp: Docker seccomp profiles -> OCI -> classic BPF (skeleton; filled in next).
+//! berth-seccomp: Docker seccomp profiles -> OCI `LinuxSeccomp` -> classic BPF,
+//! and installing the result.
+//!
+//! `profile` reproduces moby's setupSeccomp filtering, `compile` builds BPF
+//! with libseccomp (the build host and CI need `libseccomp-dev`), `program`
+//! holds the bytes and installs them.
+mod compile;
+mod error;
+mod profile;
+mod program;
+
+pub use error::SeccompError;
 pub use oci_spec::runtime::LinuxSeccomp;
+pub use program::{install, Program};
 
-#[derive(Debug, thiserror::Error)]
-pub enum SeccompError {
-    #[error("seccomp operation not implemented yet: {0}")]
-    Unsupported(&'static str),
+/// Docker's profile embedded at build time (moby's profiles/seccomp/default.json).
+pub const DEFAULT_PROFILE_JSON: &[u8] = include_bytes!("default.json");
+
+/// Docker's seccomp profile JSON -> the OCI form for this host's architecture
+/// and the container's capabilities ("CAP_SYS_ADMIN"; the prefix is optional).
+pub fn docker_profile_to_oci(
+    profile_json: &[u8],
+    caps: &[String],
+) -> Result<LinuxSeccomp, SeccompError> {
+    profile::translate(profile_json, &profile::this_host(caps)?)
 }
 
-pub fn docker_profile_to_oci(_profile_json: &[u8], _caps: &[String]) -> Result<LinuxSeccomp, SeccompError> {
-    Err(SeccompError::Unsupported("docker_profile_to_oci"))
-}
-
+/// The embedded default profile for these caps.
 pub fn default_profile(caps: &[String]) -> Result<LinuxSeccomp, SeccompError> {
-    docker_profile_to_oci(include_bytes!("default.json"), caps)
+    docker_profile_to_oci(DEFAULT_PROFILE_JSON, caps)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Program(Vec<u8>);
-
-impl Program {
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-    pub fn from_bytes(b: &[u8]) -> Result<Program, SeccompError> {
-        Ok(Program(b.to_vec()))
-    }
+/// Compiles to classic BPF for every architecture the spec lists (plus native).
+pub fn compile(seccomp: &LinuxSeccomp) -> Result<Program, SeccompError> {
+    compile::compile(seccomp)
 }
 
-pub fn compile(_seccomp: &LinuxSeccomp) -> Result<Program, SeccompError> {
-    Err(SeccompError::Unsupported("compile"))
-}
-
-pub fn install(_prog: &Program) -> Result<(), SeccompError> {
-    Err(SeccompError::Unsupported("install"))
-}
+#[cfg(test)]
+mod tests;
