@@ -118,7 +118,32 @@ pub(crate) fn compile(s: &LinuxSeccomp) -> Result<Program, SeccompError> {
             }
         }
     }
-    export(&ctx)
+    let bpf = export(&ctx)?;
+    if default == ScmpAction::Allow {
+        return Ok(bpf);
+    }
+    // Per-arch ENOSYS stub (see enosys.rs) for the native arch and the listed ones.
+    let names: Vec<&String> = s
+        .syscalls()
+        .iter()
+        .flatten()
+        .flat_map(|r| r.names())
+        .collect();
+    let mut arches = vec![ScmpArch::native()];
+    for arch in s.architectures().iter().flatten() {
+        if let Ok(a) = ScmpArch::from_str(&arch.to_string()) {
+            if !arches.contains(&a) {
+                arches.push(a);
+            }
+        }
+    }
+    let maxes: Vec<(ScmpArch, u32)> = arches
+        .into_iter()
+        .filter_map(|a| crate::enosys::max_nr(names.iter().copied(), a).map(|m| (a, m)))
+        .collect();
+    let mut bytes = crate::enosys::stub(&maxes);
+    bytes.extend_from_slice(bpf.as_bytes());
+    Program::from_bytes(&bytes)
 }
 
 /// libseccomp 2.5 can only export to a file descriptor; a memfd avoids both

@@ -5,6 +5,7 @@
 //! with libseccomp (the build host and CI need `libseccomp-dev`), `program`
 //! holds the bytes and installs them.
 mod compile;
+mod enosys;
 mod error;
 mod profile;
 mod program;
