@@ -1,1 +1,29 @@
-//! berth-image
+//! berth-image: the content store (blobs by digest), layers unpacked into
+//! overlay2/vfs snapshots, image metadata and references in SQLite, and the
+//! per-container rw layers. Synchronous: the daemon calls it from blocking
+//! threads.
+
+mod apply;
+mod changes;
+mod compress;
+pub mod config;
+pub mod content;
+mod db;
+mod driver;
+mod error;
+mod fspath;
+mod glob;
+mod import;
+mod inspect;
+mod layer;
+mod list;
+pub mod reference;
+mod remove;
+mod rwlayer;
+mod store;
+
+pub use config::{HealthConfig, ImageConfig};
+pub use driver::SnapshotMount;
+pub use error::{ErrorKind, ImageError};
+pub use import::ImportOptions;
+pub use store::{Image, ImageStore};

@@ -1,0 +1,186 @@
+//! Content-addressed blob store: `<root>/content/sha256/<hex>`. Blobs are
+//! written to a temp file in the same directory, verified, fsynced and renamed,
+//! so a blob path that exists is always complete and correct.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{ImageError, PathContext};
+
+pub(crate) const TEMP_PREFIX: &str = ".tmp-";
+
+pub struct ContentStore {
+    dir: PathBuf,
+}
+
+/// A blob being written; `commit` verifies (optionally) and publishes it.
+pub struct BlobWriter {
+    file: tempfile::NamedTempFile,
+    hasher: Sha256,
+    size: u64,
+    dir: PathBuf,
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl BlobWriter {
+    /// Digest of what was written so far (`sha256:<hex>`).
+    pub fn digest(&self) -> String {
+        format!("sha256:{}", hex::encode(self.hasher.clone().finalize()))
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Publishes the blob under its digest. With `expected`, a mismatch is an
+    /// error and nothing is published.
+    pub fn commit(self, expected: Option<&str>) -> Result<String, ImageError> {
+        let digest = self.digest();
+        if let Some(want) = expected {
+            if want != digest {
+                return Err(ImageError::InvalidParameter(format!(
+                    "digest mismatch: expected {want}, got {digest}"
+                )));
+            }
+        }
+        self.file
+            .as_file()
+            .sync_all()
+            .map_err(|e| ImageError::io("fsync blob", e))?;
+        let target = self.dir.join(hex_of(&digest));
+        self.file
+            .persist(&target)
+            .map_err(|e| ImageError::path("publishing blob", &target, e.error))?;
+        Ok(digest)
+    }
+}
+
+fn hex_of(digest: &str) -> &str {
+    digest.strip_prefix("sha256:").unwrap_or(digest)
+}
+
+fn valid_digest(digest: &str) -> bool {
+    let h = hex_of(digest);
+    h.len() == 64
+        && h.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+impl ContentStore {
+    pub fn open(data_root: &Path) -> Result<ContentStore, ImageError> {
+        let dir = data_root.join("content").join("sha256");
+        fs::create_dir_all(&dir).at("creating", &dir)?;
+        let store = ContentStore { dir };
+        store.remove_temp_files();
+        Ok(store)
+    }
+
+    /// Leftovers of writes interrupted by a crash.
+    fn remove_temp_files(&self) {
+        if let Ok(entries) = fs::read_dir(&self.dir) {
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+    }
+
+    pub fn writer(&self) -> Result<BlobWriter, ImageError> {
+        let file = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(&self.dir)
+            .at("creating temp blob in", &self.dir)?;
+        Ok(BlobWriter {
+            file,
+            hasher: Sha256::new(),
+            size: 0,
+            dir: self.dir.clone(),
+        })
+    }
+
+    /// Stores `data` and returns its digest.
+    pub fn put(&self, data: &[u8]) -> Result<String, ImageError> {
+        let mut w = self.writer()?;
+        w.write_all(data)
+            .map_err(|e| ImageError::io("writing blob", e))?;
+        w.commit(None)
+    }
+
+    pub fn path(&self, digest: &str) -> Option<PathBuf> {
+        valid_digest(digest).then(|| self.dir.join(hex_of(digest)))
+    }
+
+    pub fn exists(&self, digest: &str) -> bool {
+        self.path(digest).is_some_and(|p| p.exists())
+    }
+
+    pub fn open_blob(&self, digest: &str) -> Result<File, ImageError> {
+        let p = self
+            .path(digest)
+            .ok_or_else(|| ImageError::NotFound(format!("blob {digest} not found")))?;
+        File::open(&p).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => ImageError::NotFound(format!("blob {digest} not found")),
+            _ => ImageError::path("opening blob", &p, e),
+        })
+    }
+
+    pub fn read(&self, digest: &str) -> Result<Vec<u8>, ImageError> {
+        let mut v = Vec::new();
+        self.open_blob(digest)?
+            .read_to_end(&mut v)
+            .map_err(|e| ImageError::io(format!("reading blob {digest}"), e))?;
+        Ok(v)
+    }
+
+    pub fn delete(&self, digest: &str) -> Result<(), ImageError> {
+        if let Some(p) = self.path(digest) {
+            match fs::remove_file(&p) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(ImageError::path("removing blob", &p, e))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_read_verify_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let cs = ContentStore::open(dir.path()).unwrap();
+        let d = cs.put(b"hello").unwrap();
+        assert_eq!(
+            d,
+            "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        assert_eq!(cs.read(&d).unwrap(), b"hello");
+        let mut w = cs.writer().unwrap();
+        w.write_all(b"x").unwrap();
+        assert!(w.commit(Some(&d)).is_err());
+        cs.delete(&d).unwrap();
+        assert!(!cs.exists(&d));
+        assert_eq!(cs.read(&d).unwrap_err().kind(), crate::ErrorKind::NotFound);
+        assert!(cs.path("sha256:../../etc").is_none());
+    }
+}

@@ -1,0 +1,156 @@
+//! Creating layers from tar streams: decompress, hash (diff_id), keep the
+//! uncompressed tar as a blob and unpack into a snapshot dir, all in one pass.
+//! Layers are identified by chain id (as Docker's layer store).
+
+use std::io::{self, Read, Write};
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::apply::apply_tar;
+use crate::compress;
+use crate::content::BlobWriter;
+use crate::db::{self, LayerRow};
+use crate::error::ImageError;
+use crate::store::ImageStore;
+
+/// Docker's ChainID: `H(parent_chain + " " + diff_id)`, the first is the diff_id.
+pub fn chain_id(parent: Option<&str>, diff_id: &str) -> String {
+    match parent {
+        None => diff_id.to_string(),
+        Some(p) => format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(format!("{p} {diff_id}")))
+        ),
+    }
+}
+
+/// Chain ids of a rootfs, bottom first.
+pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(diff_ids.len());
+    for d in diff_ids {
+        let c = chain_id(out.last().map(String::as_str), d);
+        out.push(c);
+    }
+    out
+}
+
+/// Copies everything read into the blob writer (which hashes it).
+struct Tee<'a> {
+    inner: Box<dyn Read + 'a>,
+    blob: &'a mut BlobWriter,
+}
+
+impl Read for Tee<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.blob.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+pub(crate) fn random_cache_id() -> String {
+    let mut b = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+impl ImageStore {
+    /// Unpacks a (possibly compressed) layer tar on top of `parent` and
+    /// registers it. If an identical layer exists already, that one is
+    /// returned and the new copy discarded.
+    pub(crate) fn add_layer(
+        &self,
+        tar: &mut dyn Read,
+        parent: Option<&LayerRow>,
+    ) -> Result<LayerRow, ImageError> {
+        let cache_id = random_cache_id();
+        let diff = self
+            .driver
+            .create_layer_dir(&cache_id, parent.map(|p| p.cache_id.as_str()))?;
+        let result = self.unpack(tar, &diff);
+        let (blob, size) = match result {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = self.driver.remove(&cache_id);
+                return Err(e);
+            }
+        };
+        // Stored uncompressed: its digest is the diff_id, and `docker save`
+        // writes uncompressed layer tars anyway.
+        let diff_id = blob.digest();
+        let committed = blob.commit(None).and_then(|digest| {
+            let link_id = self.driver.link_layer(&cache_id)?;
+            Ok((digest, link_id))
+        });
+        let (digest, link_id) = match committed {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = self.driver.remove(&cache_id);
+                return Err(e);
+            }
+        };
+        let row = LayerRow {
+            chain_id: chain_id(parent.map(|p| p.chain_id.as_str()), &diff_id),
+            diff_id,
+            parent: parent.map(|p| p.chain_id.clone()),
+            cache_id: cache_id.clone(),
+            link_id,
+            size: size as i64,
+            blob: Some(digest),
+        };
+        let existing = {
+            let conn = self.conn();
+            match db::get_layer(&conn, &row.chain_id)? {
+                Some(l) => Some(l),
+                None => {
+                    db::insert_layer(&conn, &row)?;
+                    None
+                }
+            }
+        };
+        match existing {
+            Some(l) => {
+                self.driver.remove(&cache_id)?;
+                Ok(l)
+            }
+            None => Ok(row),
+        }
+    }
+
+    fn unpack(
+        &self,
+        tar: &mut dyn Read,
+        diff: &std::path::Path,
+    ) -> Result<(BlobWriter, u64), ImageError> {
+        let mut blob = self.content.writer()?;
+        let size = {
+            let mut tee = Tee {
+                inner: compress::decompressed(tar)?,
+                blob: &mut blob,
+            };
+            let size = apply_tar(&mut tee, diff, self.driver.whiteout_mode())?;
+            // The tar reader stops at the end-of-archive marker; the diff_id
+            // covers the whole stream, padding included.
+            io::copy(&mut tee, &mut io::sink())
+                .map_err(|e| ImageError::io("reading layer archive", e))?;
+            size
+        };
+        Ok((blob, size))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_ids_follow_docker() {
+        let a = format!("sha256:{}", "a".repeat(64));
+        let b = format!("sha256:{}", "b".repeat(64));
+        let ids = chain_ids(&[a.clone(), b.clone()]);
+        assert_eq!(ids[0], a);
+        let expect = format!("sha256:{}", hex::encode(Sha256::digest(format!("{a} {b}"))));
+        assert_eq!(ids[1], expect);
+    }
+}
