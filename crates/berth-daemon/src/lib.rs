@@ -1,7 +1,21 @@
+#![recursion_limit = "256"]
 //! berth-daemon: the Engine API server and the services behind it.
 
-/// Entry point of `berth daemon` / `berthd`; `args` are the flags after the command.
-pub fn main(args: Vec<String>) -> anyhow::Result<()> {
-    let _ = args;
-    anyhow::bail!("daemon: work in progress")
-}
+pub mod api;
+pub mod container;
+mod create;
+pub mod daemon;
+pub mod error;
+mod exec;
+mod humanize;
+mod logs;
+mod names;
+mod restart;
+mod server;
+mod shimctl;
+mod signals;
+mod spec;
+pub mod store;
+mod users;
+
+pub use server::main;

@@ -1,0 +1,189 @@
+//! The Docker Engine API router. Versioned paths (`/v1.47/...`) are rewritten
+//! to unversioned ones before routing, so every handler is written once.
+
+mod containers;
+mod exec;
+mod hijack;
+mod images;
+mod system;
+
+use crate::daemon::Daemon;
+use axum::extract::Request;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub const API_VERSION: &str = "1.47";
+pub const MIN_API_VERSION: &str = "1.24";
+
+pub type AppState = Arc<Daemon>;
+
+pub fn router(d: Arc<Daemon>) -> Router {
+    Router::new()
+        .route("/_ping", get(system::ping).head(system::ping))
+        .route("/version", get(system::version))
+        .route("/info", get(system::info))
+        .route("/containers/json", get(containers::list))
+        .route("/containers/create", post(containers::create))
+        .route("/containers/{id}/json", get(containers::inspect))
+        .route("/containers/{id}/start", post(containers::start))
+        .route("/containers/{id}/stop", post(containers::stop))
+        .route("/containers/{id}/restart", post(containers::restart))
+        .route("/containers/{id}/kill", post(containers::kill))
+        .route("/containers/{id}/pause", post(containers::pause))
+        .route("/containers/{id}/unpause", post(containers::unpause))
+        .route("/containers/{id}/wait", post(containers::wait))
+        .route("/containers/{id}/rename", post(containers::rename))
+        .route("/containers/{id}/resize", post(containers::resize))
+        .route("/containers/{id}/logs", get(containers::logs))
+        .route("/containers/{id}/attach", post(containers::attach))
+        .route("/containers/{id}/exec", post(exec::create))
+        .route("/containers/{id}", axum::routing::delete(containers::remove))
+        .route("/exec/{id}/start", post(exec::start))
+        .route("/exec/{id}/json", get(exec::inspect))
+        .route("/exec/{id}/resize", post(exec::resize))
+        .route("/images/json", get(images::list))
+        .route("/images/create", post(images::create))
+        .route("/images/{*rest}", get(images::get_dispatch).post(images::post_dispatch).delete(images::delete))
+        .fallback(not_found)
+        .with_state(d)
+}
+
+async fn not_found(uri: Uri) -> Response {
+    crate::error::ApiError::not_found(format!("page not found: {}", uri.path())).into_response()
+}
+
+/// Strips `/v1.NN` and refuses versions outside the supported range.
+pub fn rewrite_version(mut req: Request) -> Result<Request, Response> {
+    let path = req.uri().path();
+    let Some(rest) = path.strip_prefix("/v") else { return Ok(req) };
+    let Some((ver, tail)) = rest.split_once('/') else { return Ok(req) };
+    if !ver.chars().all(|c| c.is_ascii_digit() || c == '.') || ver.is_empty() {
+        return Ok(req);
+    }
+    if version_lt(ver, MIN_API_VERSION) {
+        let msg = format!("client version {ver} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version");
+        return Err(crate::error::ApiError::bad_request(msg).into_response());
+    }
+    if version_lt(API_VERSION, ver) {
+        let msg = format!("client version {ver} is too new. Maximum supported API version is {API_VERSION}");
+        return Err(crate::error::ApiError::bad_request(msg).into_response());
+    }
+    let new_path = format!("/{tail}");
+    let pq = match req.uri().query() {
+        Some(q) => format!("{new_path}?{q}"),
+        None => new_path,
+    };
+    let mut parts = req.uri().clone().into_parts();
+    parts.path_and_query = pq.parse().ok();
+    if let Ok(uri) = Uri::from_parts(parts) {
+        *req.uri_mut() = uri;
+    }
+    Ok(req)
+}
+
+fn version_lt(a: &str, b: &str) -> bool {
+    let p = |s: &str| -> Vec<u32> { s.split('.').map(|x| x.parse().unwrap_or(0)).collect() };
+    p(a) < p(b)
+}
+
+/// Query parameters, with Docker's boolean convention ("1", "true", "True").
+pub struct Query(pub HashMap<String, String>);
+
+impl Query {
+    pub fn from_uri(uri: &Uri) -> Query {
+        let q = uri.query().unwrap_or("");
+        Query(
+            form_urlencoded_pairs(q)
+                .into_iter()
+                .collect(),
+        )
+    }
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.0.get(k).map(String::as_str)
+    }
+    pub fn flag(&self, k: &str) -> bool {
+        matches!(self.get(k), Some("1") | Some("true") | Some("True") | Some("yes"))
+    }
+    pub fn int(&self, k: &str) -> Option<i64> {
+        self.get(k).and_then(|v| v.parse().ok())
+    }
+    /// The `filters` JSON: {"key": ["v1", ...]} or the old {"key": {"v1": true}}.
+    pub fn filters(&self) -> Result<HashMap<String, Vec<String>>, crate::error::ApiError> {
+        let Some(raw) = self.get("filters").filter(|s| !s.is_empty()) else { return Ok(HashMap::new()) };
+        let v: serde_json::Value = serde_json::from_str(raw)
+            .map_err(|e| crate::error::ApiError::bad_request(format!("invalid filter: {e}")))?;
+        let mut out = HashMap::new();
+        if let Some(obj) = v.as_object() {
+            for (k, vals) in obj {
+                let list = match vals {
+                    serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(String::from)).collect(),
+                    serde_json::Value::Object(o) => o.keys().cloned().collect(),
+                    _ => Vec::new(),
+                };
+                out.insert(k.clone(), list);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|s| !s.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub fn empty(status: StatusCode) -> Response {
+    status.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_queries() {
+        assert_eq!(percent_decode("a%20b+c"), "a b c");
+        assert_eq!(percent_decode("%7B%22x%22%7D"), "{\"x\"}");
+        assert_eq!(percent_decode("100%"), "100%");
+    }
+
+    #[test]
+    fn versions() {
+        assert!(version_lt("1.23", "1.24"));
+        assert!(!version_lt("1.47", "1.47"));
+        assert!(version_lt("1.9", "1.24"));
+    }
+}

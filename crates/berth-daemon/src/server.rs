@@ -1,0 +1,211 @@
+//! `berth daemon`: flags, the data-root lock, listeners and shutdown.
+
+use crate::daemon::{Daemon, Options};
+use anyhow::Context;
+use clap::Parser;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tower::Layer;
+
+#[derive(Parser, Debug, Default, serde::Deserialize)]
+#[command(name = "berth daemon", about = "Run the berth daemon (Docker Engine API server)")]
+#[serde(default, rename_all = "kebab-case")]
+struct Flags {
+    /// Daemon socket(s) to listen on: unix:///path, tcp://host:port, fd://
+    #[arg(short = 'H', long = "host")]
+    #[serde(rename = "hosts")]
+    host: Vec<String>,
+    /// Root of persistent state
+    #[arg(long)]
+    data_root: Option<PathBuf>,
+    /// Root of runtime state (sockets, bundles)
+    #[arg(long)]
+    exec_root: Option<PathBuf>,
+    /// Path of the pid file
+    #[arg(short = 'p', long)]
+    pidfile: Option<PathBuf>,
+    /// Debug logging
+    #[arg(short = 'D', long)]
+    debug: bool,
+    /// Log level (debug, info, warn, error)
+    #[arg(short = 'l', long)]
+    log_level: Option<String>,
+    /// Group owning the unix socket
+    #[arg(short = 'G', long)]
+    group: Option<String>,
+    /// Daemon configuration file (JSON, daemon.json keys)
+    #[arg(long)]
+    #[serde(skip)]
+    config_file: Option<PathBuf>,
+    /// Storage driver: overlay2 (default) or vfs
+    #[arg(short = 's', long)]
+    storage_driver: Option<String>,
+}
+
+impl Flags {
+    /// Command-line values win over the config file's.
+    fn merge(mut self, file: Flags) -> Flags {
+        if self.host.is_empty() {
+            self.host = file.host;
+        }
+        self.data_root = self.data_root.or(file.data_root);
+        self.exec_root = self.exec_root.or(file.exec_root);
+        self.pidfile = self.pidfile.or(file.pidfile);
+        self.debug |= file.debug;
+        self.log_level = self.log_level.or(file.log_level);
+        self.group = self.group.or(file.group);
+        self.storage_driver = self.storage_driver.or(file.storage_driver);
+        self
+    }
+}
+
+/// Entry point of `berth daemon` / `berthd`; `args` are the flags after the command.
+pub fn main(args: Vec<String>) -> anyhow::Result<()> {
+    let mut argv = vec!["berth daemon".to_string()];
+    argv.extend(args);
+    let mut flags = Flags::parse_from(argv);
+    if let Some(path) = flags.config_file.clone() {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading config file {}", path.display()))?;
+        let file: Flags = serde_json::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))?;
+        flags = flags.merge(file);
+    }
+    let level = if flags.debug { "debug".to_string() } else { flags.log_level.clone().unwrap_or_else(|| "info".into()) };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .with_writer(std::io::stderr)
+        .try_init();
+    let data_root = flags.data_root.clone().unwrap_or_else(|| "/var/lib/berth".into());
+    let exec_root = flags.exec_root.clone().unwrap_or_else(|| "/run/berth".into());
+    std::fs::create_dir_all(&data_root).with_context(|| format!("creating {}", data_root.display()))?;
+    std::fs::create_dir_all(exec_root.join("containers")).with_context(|| format!("creating {}", exec_root.display()))?;
+    let _lock = lock_data_root(&data_root)?;
+    if let Some(p) = &flags.pidfile {
+        std::fs::write(p, std::process::id().to_string()).with_context(|| format!("writing pid file {}", p.display()))?;
+    }
+    let hosts = if flags.host.is_empty() {
+        vec![format!("unix://{}", exec_root.join("berth.sock").display())]
+    } else {
+        flags.host.clone()
+    };
+    let exe = std::env::current_exe().context("locating the berth binary")?;
+    let store = crate::store::Store::open(&data_root).context("opening state store")?;
+    let images = berth_image::ImageStore::open(&data_root, flags.storage_driver.as_deref()).context("opening image store")?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let result = rt.block_on(async move {
+        let daemon = Daemon::new(Options { data_root, exec_root, exe }, store, images)?;
+        daemon.reconcile().await;
+        serve(daemon, hosts, flags.group.clone()).await
+    });
+    if let Some(p) = &flags.pidfile {
+        let _ = std::fs::remove_file(p);
+    }
+    // Shims keep running containers alive; nothing to stop here.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
+}
+
+/// One daemon per data root: an exclusive flock held for the daemon's life.
+fn lock_data_root(root: &Path) -> anyhow::Result<std::fs::File> {
+    let path = root.join("berth.lock");
+    let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    // SAFETY: flock on a descriptor we own.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        anyhow::bail!(
+            "another berth daemon is already using data root {} (lock {} is held)",
+            root.display(),
+            path.display()
+        );
+    }
+    Ok(f)
+}
+
+async fn serve(daemon: Arc<Daemon>, hosts: Vec<String>, group: Option<String>) -> anyhow::Result<()> {
+    let router = crate::api::router(daemon);
+    let app = tower::util::MapRequestLayer::new(|req| req).layer(router);
+    let app = tower::ServiceBuilder::new()
+        .map_request(|req| req)
+        .service(app);
+    let app = VersionRewrite { inner: app };
+    let mut tasks = tokio::task::JoinSet::new();
+    for host in hosts {
+        if let Some(path) = host.strip_prefix("unix://") {
+            let path = PathBuf::from(path);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let _ = std::fs::remove_file(&path);
+            let listener = tokio::net::UnixListener::bind(&path).with_context(|| format!("listening on {}", path.display()))?;
+            set_socket_perms(&path, group.as_deref())?;
+            let svc = app.clone();
+            tasks.spawn(async move { axum::serve(listener, tower::make::Shared::new(svc)).await });
+        } else if let Some(addr) = host.strip_prefix("tcp://") {
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+            tracing::warn!("listening on tcp://{addr} without TLS: anyone who can reach it controls the host");
+            let svc = app.clone();
+            tasks.spawn(async move { axum::serve(listener, tower::make::Shared::new(svc)).await });
+        } else if host.starts_with("fd://") {
+            anyhow::bail!("fd:// sockets need systemd socket activation, which berth does not support yet");
+        } else {
+            anyhow::bail!("invalid host {host}: use unix:///path or tcp://host:port");
+        }
+    }
+    tracing::info!("berth daemon ready");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupt: shutting down"),
+        r = tasks.join_next() => {
+            if let Some(Ok(Err(e))) = r {
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn set_socket_perms(path: &Path, group: Option<&str>) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    if let Some(g) = group {
+        match nix::unistd::Group::from_name(g)? {
+            Some(grp) => nix::unistd::chown(path, None, Some(grp.gid))?,
+            None => tracing::warn!("socket group {g} does not exist"),
+        }
+    }
+    Ok(())
+}
+
+/// Rewrites `/v1.NN/...` to `/...` before routing (see `api::rewrite_version`).
+#[derive(Clone)]
+struct VersionRewrite<S> {
+    inner: S,
+}
+
+impl<S> tower::Service<axum::extract::Request> for VersionRewrite<S>
+where
+    S: tower::Service<axum::extract::Request, Response = axum::response::Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: axum::extract::Request) -> Self::Future {
+        match crate::api::rewrite_version(req) {
+            Ok(req) => {
+                let fut = self.inner.call(req);
+                Box::pin(fut)
+            }
+            Err(resp) => Box::pin(async move { Ok(resp) }),
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Starting shims and talking to them over their unix sockets.
+
+use berth_shim::bundle::{self, ShimOptions};
+use berth_shim::protocol::{self, Reply, Request, StartReport};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShimError {
+    #[error("shim: {context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    /// The container could not be started; the text is the runtime's.
+    #[error("{0}")]
+    Start(String),
+    #[error("{0}")]
+    Reply(String),
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ShimError {
+    let context = context.into();
+    move |source| ShimError::Io { context, source }
+}
+
+pub struct Started {
+    pub pid: i32,
+    /// The daemon's end of the initial stream.
+    pub stream: UnixStream,
+}
+
+/// Writes the bundle and starts `berth shim` for it. Returns once the
+/// container's init has exec'd (or with the runtime's error).
+pub async fn start(
+    exe: &Path,
+    bundle_dir: &Path,
+    spec: &oci_spec::runtime::Spec,
+    opts: &ShimOptions,
+) -> Result<Started, ShimError> {
+    std::fs::create_dir_all(bundle_dir).map_err(io("create bundle"))?;
+    let _ = std::fs::remove_file(bundle::exit_path(bundle_dir));
+    let config = serde_json::to_vec(spec).map_err(|e| ShimError::Start(e.to_string()))?;
+    bundle::write_atomic(&bundle_dir.join(bundle::CONFIG), &config).map_err(io("write config.json"))?;
+    let options = serde_json::to_vec(opts).map_err(|e| ShimError::Start(e.to_string()))?;
+    bundle::write_atomic(&bundle_dir.join(bundle::OPTIONS), &options).map_err(io("write shim.json"))?;
+
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(io("socketpair"))?;
+    let theirs: OwnedFd = theirs.into();
+    let their_fd = theirs.as_raw_fd();
+    let log = std::fs::File::create(bundle_dir.join("shim.log")).map_err(io("create shim.log"))?;
+    let mut cmd = tokio::process::Command::new(exe);
+    cmd.arg("shim")
+        .arg("--bundle")
+        .arg(bundle_dir)
+        .arg("--stream-fd")
+        .arg("3")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(log);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(their_fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // Its own session: signals to the daemon's group must not reach it.
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(io("spawn shim"))?;
+    drop(theirs);
+    let stdout = child.stdout.take().ok_or_else(|| ShimError::Start("shim without stdout".into()))?;
+    // The shim lives on after the report; reap it whenever it ends.
+    tokio::spawn(async move {
+        let _ = child.wait().await;
+    });
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .await
+        .map_err(io("read shim report"))?;
+    let report: StartReport = serde_json::from_str(line.trim()).map_err(|_| {
+        let log = std::fs::read_to_string(bundle_dir.join("shim.log")).unwrap_or_default();
+        ShimError::Start(format!("shim failed: {}", log.trim()))
+    })?;
+    if let Some(e) = report.error {
+        return Err(ShimError::Start(e));
+    }
+    ours.set_nonblocking(true).map_err(io("socket mode"))?;
+    Ok(Started {
+        pid: report.pid.unwrap_or(0),
+        stream: UnixStream::from_std(ours).map_err(io("socket"))?,
+    })
+}
+
+pub fn socket(bundle_dir: &Path) -> PathBuf {
+    bundle::socket_path(bundle_dir)
+}
+
+/// Sends a control request and returns the shim's reply.
+pub async fn request(bundle_dir: &Path, req: &Request) -> Result<Reply, ShimError> {
+    let mut s = UnixStream::connect(socket(bundle_dir))
+        .await
+        .map_err(io("connect"))?;
+    let mut line = serde_json::to_vec(req).map_err(|e| ShimError::Reply(e.to_string()))?;
+    line.push(b'\n');
+    s.write_all(&line).await.map_err(io("send request"))?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.map_err(io("read reply"))?;
+    let reply: Reply = serde_json::from_slice(&buf).map_err(|e| ShimError::Reply(format!("bad shim reply: {e}")))?;
+    match reply.error {
+        Some(e) => Err(ShimError::Reply(e)),
+        None => Ok(reply),
+    }
+}
+
+/// Opens a stream connection (attach to init, or an exec).
+pub async fn open_stream(bundle_dir: &Path, req: &Request) -> Result<UnixStream, ShimError> {
+    let mut s = UnixStream::connect(socket(bundle_dir))
+        .await
+        .map_err(io("connect"))?;
+    let mut line = serde_json::to_vec(req).map_err(|e| ShimError::Reply(e.to_string()))?;
+    line.push(b'\n');
+    s.write_all(&line).await.map_err(io("send request"))?;
+    Ok(s)
+}
+
+/// Reads one frame; None at end of stream.
+pub async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R) -> std::io::Result<Option<(u8, Vec<u8>)>> {
+    let mut h = [0u8; protocol::HEADER_LEN];
+    match r.read_exact(&mut h).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let (kind, len) = protocol::parse_header(&h);
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload).await?;
+    Ok(Some((kind, payload)))
+}
+
+pub async fn write_frame<W: AsyncWriteExt + Unpin>(w: &mut W, kind: u8, payload: &[u8]) -> std::io::Result<()> {
+    w.write_all(&protocol::frame_header(kind, payload.len())).await?;
+    w.write_all(payload).await
+}
