@@ -37,7 +37,9 @@ pub fn empty_body() -> Body {
 /// A JSON request body.
 pub fn json_body<T: Serialize + ?Sized>(value: &T) -> Result<Body, Error> {
     let bytes = serde_json::to_vec(value)?;
-    Ok(Full::new(Bytes::from(bytes)).map_err(|e| match e {}).boxed())
+    Ok(Full::new(Bytes::from(bytes))
+        .map_err(|e| match e {})
+        .boxed())
 }
 
 /// A request body streamed from a reader (tar uploads, stdin).
@@ -314,11 +316,7 @@ impl Client {
 
     /// POST with `Connection: Upgrade` / `Upgrade: tcp` and return the raw
     /// duplex stream once the daemon answers 101 (attach, exec start).
-    pub async fn hijack(
-        &self,
-        path: &str,
-        body: Option<Body>,
-    ) -> Result<Box<dyn Duplex>, Error> {
+    pub async fn hijack(&self, path: &str, body: Option<Body>) -> Result<Box<dyn Duplex>, Error> {
         let ct = body.as_ref().map(|_| "application/json");
         let resp = self
             .send(
@@ -386,7 +384,10 @@ async fn drain(resp: Response<Incoming>) -> Result<(), Error> {
 }
 
 fn body_reader(resp: Response<Incoming>) -> impl AsyncRead + Unpin + Send {
-    let stream = resp.into_body().into_data_stream().map_err(io::Error::other);
+    let stream = resp
+        .into_body()
+        .into_data_stream()
+        .map_err(io::Error::other);
     StreamReader::new(stream)
 }
 
@@ -434,13 +435,13 @@ mod tests {
     #[test]
     fn error_messages() {
         assert_eq!(
-            error_message(StatusCode::NOT_FOUND, br#"{"message":"No such container: x"}"#),
+            error_message(
+                StatusCode::NOT_FOUND,
+                br#"{"message":"No such container: x"}"#
+            ),
             "No such container: x"
         );
-        assert_eq!(
-            error_message(StatusCode::BAD_REQUEST, b"plain\n"),
-            "plain"
-        );
+        assert_eq!(error_message(StatusCode::BAD_REQUEST, b"plain\n"), "plain");
         assert_eq!(
             error_message(StatusCode::INTERNAL_SERVER_ERROR, b""),
             "Internal Server Error"

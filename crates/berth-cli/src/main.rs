@@ -1,6 +1,16 @@
 //! The `berth` binary: a docker-compatible client, plus the daemon and shim
 //! entry points (the same binary re-executed, see DESIGN.md).
 
+mod cli;
+mod commands;
+mod errors;
+mod formatter;
+mod humanize;
+mod opts;
+mod stream;
+mod term;
+
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -17,8 +27,11 @@ fn main() -> ExitCode {
             }
         };
     }
-    eprintln!("berth: client not implemented yet");
-    ExitCode::FAILURE
+    let code = cli::run(argv);
+    let _ = std::io::stdout().flush();
+    // Exit right away: a blocking stdin reader thread may still be parked in read(2),
+    // and dropping the runtime would wait for it.
+    std::process::exit(code)
 }
 
 /// Runs `berth daemon`, `berthd` or `berth shim` when argv asks for one of them.

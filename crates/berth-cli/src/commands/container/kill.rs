@@ -1,0 +1,27 @@
+//! `docker kill`
+
+use anyhow::Result;
+use berth_api::Query;
+
+use crate::cli::Ctx;
+use crate::commands::seg;
+
+/// Kill one or more running containers
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Signal to send to the container
+    #[arg(short = 's', long = "signal", value_name = "string")]
+    pub signal: Option<String>,
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub containers: Vec<String>,
+}
+
+pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let q = Query::new().opt("signal", args.signal.as_deref()).build();
+    super::for_each(&args.containers, |c| {
+        let path = format!("/containers/{}/kill{q}", seg(&c));
+        let client = ctx.client.clone();
+        async move { client.post(&path).await }
+    })
+    .await
+}

@@ -1,0 +1,774 @@
+//! The flags shared by `run` and `create`, and their mapping to the create
+//! request body, following the docker CLI's `parse()` (cli/command/container/opts.go).
+
+use std::collections::BTreeMap;
+
+use anyhow::{anyhow, bail, Context, Result};
+use berth_api::types::{
+    ContainerConfig, ContainerCreateRequest, EmptyObject, HealthConfig, HostConfig,
+};
+use clap::ArgAction;
+
+use crate::opts::{env, mounts, ports, units};
+
+/// Container configuration flags.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ContainerOpts {
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long = "attach", value_name = "list")]
+    pub attach: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host", value_name = "list")]
+    pub add_host: Vec<String>,
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)
+    #[arg(long = "blkio-weight", value_name = "uint16", default_value_t = 0)]
+    pub blkio_weight: u16,
+    /// Add Linux capabilities
+    #[arg(long = "cap-add", value_name = "list")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long = "cap-drop", value_name = "list")]
+    pub cap_drop: Vec<String>,
+    /// Write the container ID to the file
+    #[arg(long = "cidfile", value_name = "string")]
+    pub cidfile: Option<String>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period
+    #[arg(long = "cpu-period", value_name = "int", default_value_t = 0)]
+    pub cpu_period: i64,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long = "cpu-quota", value_name = "int", default_value_t = 0)]
+    pub cpu_quota: i64,
+    /// CPU shares (relative weight)
+    #[arg(
+        short = 'c',
+        long = "cpu-shares",
+        value_name = "int",
+        default_value_t = 0
+    )]
+    pub cpu_shares: i64,
+    /// Number of CPUs
+    #[arg(long = "cpus", value_name = "decimal")]
+    pub cpus: Option<String>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-cpus", value_name = "string")]
+    pub cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-mems", value_name = "string")]
+    pub cpuset_mems: Option<String>,
+    /// Add a host device to the container
+    #[arg(long = "device", value_name = "list")]
+    pub device: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long = "dns", value_name = "list")]
+    pub dns: Vec<String>,
+    /// Set DNS options
+    #[arg(long = "dns-option", value_name = "list")]
+    pub dns_option: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long = "dns-search", value_name = "list")]
+    pub dns_search: Vec<String>,
+    /// Container NIS domain name
+    #[arg(long = "domainname", value_name = "string")]
+    pub domainname: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long = "entrypoint", value_name = "string")]
+    pub entrypoint: Option<String>,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env", value_name = "list")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file", value_name = "list")]
+    pub env_file: Vec<String>,
+    /// Expose a port or a range of ports
+    #[arg(long = "expose", value_name = "list")]
+    pub expose: Vec<String>,
+    /// Add additional groups to join
+    #[arg(long = "group-add", value_name = "list")]
+    pub group_add: Vec<String>,
+    /// Command to run to check health
+    #[arg(long = "health-cmd", value_name = "string")]
+    pub health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h) (default 0s)
+    #[arg(long = "health-interval", value_name = "duration")]
+    pub health_interval: Option<String>,
+    /// Consecutive failures needed to report unhealthy
+    #[arg(long = "health-retries", value_name = "int")]
+    pub health_retries: Option<i64>,
+    /// Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)
+    #[arg(long = "health-start-period", value_name = "duration")]
+    pub health_start_period: Option<String>,
+    /// Time between running the check during the start period (ms|s|m|h) (default 0s)
+    #[arg(long = "health-start-interval", value_name = "duration")]
+    pub health_start_interval: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h) (default 0s)
+    #[arg(long = "health-timeout", value_name = "duration")]
+    pub health_timeout: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long = "hostname", value_name = "string")]
+    pub hostname: Option<String>,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long = "init")]
+    pub init: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long = "interactive")]
+    pub interactive: bool,
+    /// IPC mode to use
+    #[arg(long = "ipc", value_name = "string")]
+    pub ipc: Option<String>,
+    /// Set meta data on a container
+    #[arg(short = 'l', long = "label", value_name = "list")]
+    pub label: Vec<String>,
+    /// Read in a line delimited file of labels
+    #[arg(long = "label-file", value_name = "list")]
+    pub label_file: Vec<String>,
+    /// Add link to another container
+    #[arg(long = "link", value_name = "list")]
+    pub link: Vec<String>,
+    /// Memory limit
+    #[arg(short = 'm', long = "memory", value_name = "bytes")]
+    pub memory: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation", value_name = "bytes")]
+    pub memory_reservation: Option<String>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long = "memory-swap", value_name = "bytes", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Attach a filesystem mount to the container
+    #[arg(long = "mount", value_name = "mount")]
+    pub mount: Vec<String>,
+    /// Assign a name to the container
+    #[arg(long = "name", value_name = "string")]
+    pub name: Option<String>,
+    /// Connect a container to a network
+    #[arg(long = "network", alias = "net", value_name = "network")]
+    pub network: Option<String>,
+    /// Disable any container-specified HEALTHCHECK
+    #[arg(long = "no-healthcheck")]
+    pub no_healthcheck: bool,
+    /// Disable OOM Killer
+    #[arg(long = "oom-kill-disable")]
+    pub oom_kill_disable: bool,
+    /// PID namespace to use
+    #[arg(long = "pid", value_name = "string")]
+    pub pid: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", value_name = "int", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Set platform if server is multi-platform capable
+    #[arg(long = "platform", value_name = "string")]
+    pub platform: Option<String>,
+    /// Give extended privileges to this container
+    #[arg(long = "privileged")]
+    pub privileged: bool,
+    /// Publish a container's port(s) to the host
+    #[arg(short = 'p', long = "publish", value_name = "list")]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Pull image before running ("always", "missing", "never")
+    #[arg(long = "pull", value_name = "string", default_value = "missing")]
+    pub pull: String,
+    /// Mount the container's root filesystem as read only
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Restart policy to apply when a container exits
+    #[arg(long = "restart", value_name = "string", default_value = "no")]
+    pub restart: String,
+    /// Automatically remove the container and its associated anonymous volumes when it exits
+    #[arg(long = "rm")]
+    pub rm: bool,
+    /// Runtime to use for this container
+    #[arg(long = "runtime", value_name = "string")]
+    pub runtime: Option<String>,
+    /// Security Options
+    #[arg(long = "security-opt", value_name = "list")]
+    pub security_opt: Vec<String>,
+    /// Size of /dev/shm
+    #[arg(long = "shm-size", value_name = "bytes")]
+    pub shm_size: Option<String>,
+    /// Signal to stop the container
+    #[arg(long = "stop-signal", value_name = "string")]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long = "stop-timeout", value_name = "int")]
+    pub stop_timeout: Option<i64>,
+    /// Sysctl options
+    #[arg(long = "sysctl", value_name = "map")]
+    pub sysctl: Vec<String>,
+    /// Mount a tmpfs directory
+    #[arg(long = "tmpfs", value_name = "list")]
+    pub tmpfs: Vec<String>,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+    /// Ulimit options
+    #[arg(long = "ulimit", value_name = "ulimit")]
+    pub ulimit: Vec<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long = "user", value_name = "string")]
+    pub user: Option<String>,
+    /// UTS namespace to use
+    #[arg(long = "uts", value_name = "string")]
+    pub uts: Option<String>,
+    /// Bind mount a volume
+    #[arg(short = 'v', long = "volume", value_name = "list")]
+    pub volume: Vec<String>,
+    /// Mount volumes from the specified container(s)
+    #[arg(long = "volumes-from", value_name = "list")]
+    pub volumes_from: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir", value_name = "string")]
+    pub workdir: Option<String>,
+    /// Print usage
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// The image, then the command and its arguments
+    #[arg(
+        value_name = "IMAGE [COMMAND] [ARG...]",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub image_and_args: Vec<String>,
+}
+
+impl ContainerOpts {
+    pub fn image(&self) -> &str {
+        self.image_and_args
+            .first()
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+
+    pub fn command(&self) -> &[String] {
+        self.image_and_args.get(1..).unwrap_or(&[])
+    }
+}
+
+/// Which streams to attach, from -a / -i / -d (docker's attach defaults).
+pub fn attach_streams(o: &ContainerOpts, detach: bool) -> Result<(bool, bool, bool)> {
+    if detach {
+        if !o.attach.is_empty() {
+            bail!("Conflicting options: -a and -d");
+        }
+        return Ok((false, false, false));
+    }
+    if o.attach.is_empty() {
+        return Ok((o.interactive, true, true));
+    }
+    let (mut i, mut out, mut err) = (false, false, false);
+    for a in &o.attach {
+        match a.to_ascii_lowercase().as_str() {
+            "stdin" => i = true,
+            "stdout" => out = true,
+            "stderr" => err = true,
+            _ => bail!("invalid argument {a:?} for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"),
+        }
+    }
+    Ok((i, out, err))
+}
+
+/// Builds the create request body from the flags (`detach` only changes attach defaults).
+pub fn to_create_request(
+    o: &ContainerOpts,
+    detach: bool,
+    lookup_env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ContainerCreateRequest> {
+    let (attach_stdin, attach_stdout, attach_stderr) = attach_streams(o, detach)?;
+
+    let mut envs = Vec::new();
+    for f in &o.env_file {
+        envs.extend(env::read_env_file(f)?);
+    }
+    envs.extend(o.env.iter().filter_map(|e| env::resolve_env(e, lookup_env)));
+
+    let mut label_entries = Vec::new();
+    for f in &o.label_file {
+        let content = std::fs::read_to_string(f).with_context(|| format!("open {f}"))?;
+        label_entries.extend(
+            content
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_string),
+        );
+    }
+    label_entries.extend(o.label.iter().cloned());
+
+    let mut port_specs = ports::PortSpecs::default();
+    for p in &o.publish {
+        ports::add_publish(&mut port_specs, p)?;
+    }
+    for e in &o.expose {
+        ports::add_expose(&mut port_specs, e)?;
+    }
+
+    // -v: "dest" alone is an anonymous volume (Config.Volumes), anything with a
+    // source is a bind or named volume (HostConfig.Binds).
+    let mut volumes = BTreeMap::new();
+    let mut binds = Vec::new();
+    for v in &o.volume {
+        if v.is_empty() {
+            bail!("invalid empty volume spec");
+        }
+        if v.contains(':') {
+            binds.push(v.clone());
+        } else {
+            volumes.insert(v.clone(), EmptyObject {});
+        }
+    }
+
+    let entrypoint = o.entrypoint.as_ref().map(|e| vec![e.clone()]);
+    let cmd = (!o.command().is_empty()).then(|| o.command().to_vec());
+
+    let healthcheck = health_config(o)?;
+
+    let mut tmpfs = BTreeMap::new();
+    for t in &o.tmpfs {
+        let (path, opts) = mounts::parse_tmpfs(t);
+        tmpfs.insert(path, opts);
+    }
+    let mut sysctls = BTreeMap::new();
+    for s in &o.sysctl {
+        let (k, v) = s.split_once('=').ok_or_else(|| {
+            anyhow!("invalid argument {s:?} for \"--sysctl\" flag: sysctl '{s}' is not allowed")
+        })?;
+        sysctls.insert(k.to_string(), v.to_string());
+    }
+
+    let config = ContainerConfig {
+        hostname: o.hostname.clone().unwrap_or_default(),
+        domainname: o.domainname.clone().unwrap_or_default(),
+        user: o.user.clone().unwrap_or_default(),
+        attach_stdin,
+        attach_stdout,
+        attach_stderr,
+        exposed_ports: port_specs.exposed,
+        tty: o.tty,
+        open_stdin: o.interactive,
+        stdin_once: o.interactive && attach_stdin,
+        env: envs,
+        cmd,
+        healthcheck,
+        image: o.image().to_string(),
+        volumes,
+        working_dir: o.workdir.clone().unwrap_or_default(),
+        entrypoint,
+        network_disabled: false,
+        labels: env::parse_labels(&label_entries),
+        stop_signal: o.stop_signal.clone().unwrap_or_default(),
+        stop_timeout: o.stop_timeout,
+    };
+
+    let host_config = HostConfig {
+        binds,
+        container_id_file: o.cidfile.clone().unwrap_or_default(),
+        network_mode: o.network.clone().unwrap_or_else(|| "default".to_string()),
+        port_bindings: port_specs.bindings,
+        restart_policy: Some(units::parse_restart(&o.restart)?),
+        auto_remove: o.rm,
+        volumes_from: o.volumes_from.clone(),
+        mounts: o
+            .mount
+            .iter()
+            .map(|m| mounts::parse_mount(m))
+            .collect::<Result<_>>()?,
+        cap_add: o.cap_add.clone(),
+        cap_drop: o.cap_drop.clone(),
+        dns: o.dns.clone(),
+        dns_options: o.dns_option.clone(),
+        dns_search: o.dns_search.clone(),
+        extra_hosts: o.add_host.clone(),
+        group_add: o.group_add.clone(),
+        ipc_mode: o.ipc.clone().unwrap_or_default(),
+        links: o.link.clone(),
+        pid_mode: o.pid.clone().unwrap_or_default(),
+        privileged: o.privileged,
+        publish_all_ports: o.publish_all,
+        readonly_rootfs: o.read_only,
+        security_opt: security_opts(&o.security_opt)?,
+        tmpfs,
+        uts_mode: o.uts.clone().unwrap_or_default(),
+        shm_size: o
+            .shm_size
+            .as_deref()
+            .map(units::ram_in_bytes)
+            .transpose()?
+            .unwrap_or(0),
+        sysctls,
+        init: o.init.then_some(true),
+        runtime: o.runtime.clone().unwrap_or_default(),
+        cpu_shares: o.cpu_shares,
+        memory: o
+            .memory
+            .as_deref()
+            .map(units::ram_in_bytes)
+            .transpose()?
+            .unwrap_or(0),
+        nano_cpus: o
+            .cpus
+            .as_deref()
+            .map(units::parse_cpus)
+            .transpose()?
+            .unwrap_or(0),
+        blkio_weight: i64::from(o.blkio_weight),
+        cpu_period: o.cpu_period,
+        cpu_quota: o.cpu_quota,
+        cpuset_cpus: o.cpuset_cpus.clone().unwrap_or_default(),
+        cpuset_mems: o.cpuset_mems.clone().unwrap_or_default(),
+        devices: o
+            .device
+            .iter()
+            .map(|d| mounts::parse_device(d))
+            .collect::<Result<_>>()?,
+        memory_reservation: o
+            .memory_reservation
+            .as_deref()
+            .map(units::ram_in_bytes)
+            .transpose()?
+            .unwrap_or(0),
+        memory_swap: o
+            .memory_swap
+            .as_deref()
+            .map(units::mem_swap)
+            .transpose()?
+            .unwrap_or(0),
+        oom_kill_disable: Some(o.oom_kill_disable),
+        pids_limit: o.pids_limit,
+        ulimits: o
+            .ulimit
+            .iter()
+            .map(|u| units::parse_ulimit(u))
+            .collect::<Result<_>>()?,
+    };
+
+    if host_config.nano_cpus != 0 && (host_config.cpu_period != 0 || host_config.cpu_quota != 0) {
+        bail!("Conflicting options: Nano CPUs and CPU Period cannot both be set");
+    }
+
+    Ok(ContainerCreateRequest {
+        config,
+        host_config,
+        networking_config: None,
+    })
+}
+
+fn health_config(o: &ContainerOpts) -> Result<Option<HealthConfig>> {
+    let dur = |v: &Option<String>, name: &str| -> Result<i64> {
+        let d = v
+            .as_deref()
+            .map(units::parse_go_duration)
+            .transpose()?
+            .unwrap_or(0);
+        if d < 0 {
+            bail!("--{name} cannot be negative");
+        }
+        Ok(d)
+    };
+    let interval = dur(&o.health_interval, "health-interval")?;
+    let timeout = dur(&o.health_timeout, "health-timeout")?;
+    let start_period = dur(&o.health_start_period, "health-start-period")?;
+    let start_interval = dur(&o.health_start_interval, "health-start-interval")?;
+    let retries = o.health_retries.unwrap_or(0);
+    let any_option = o.health_cmd.is_some()
+        || interval != 0
+        || timeout != 0
+        || start_period != 0
+        || start_interval != 0
+        || retries != 0;
+    if o.no_healthcheck {
+        if any_option {
+            bail!("--no-healthcheck conflicts with --health-* options");
+        }
+        return Ok(Some(HealthConfig {
+            test: vec!["NONE".into()],
+            ..Default::default()
+        }));
+    }
+    if !any_option {
+        return Ok(None);
+    }
+    if retries < 0 {
+        bail!("--health-retries cannot be negative");
+    }
+    Ok(Some(HealthConfig {
+        test: o
+            .health_cmd
+            .as_ref()
+            .map(|c| vec!["CMD-SHELL".to_string(), c.clone()])
+            .unwrap_or_default(),
+        interval,
+        timeout,
+        retries,
+        start_period,
+        start_interval,
+    }))
+}
+
+/// `--security-opt`: a `seccomp=<file>` profile is sent as its compacted
+/// content, as the docker CLI does; `unconfined` and other options pass through.
+pub fn security_opts(opts: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::with_capacity(opts.len());
+    for opt in opts {
+        let (key, value) = match opt.split_once('=') {
+            Some(kv) => kv,
+            None => match opt.split_once(':') {
+                Some(kv) => kv,
+                None if opt == "no-new-privileges" || opt == "systempaths=unconfined" => {
+                    out.push(opt.clone());
+                    continue;
+                }
+                None => bail!("Invalid --security-opt: {opt:?}"),
+            },
+        };
+        if key == "seccomp" && value != "unconfined" && value != "builtin" {
+            let content = std::fs::read(value)
+                .map_err(|e| anyhow!("opening seccomp profile ({value}) failed: {e}"))?;
+            let text = String::from_utf8_lossy(&content);
+            out.push(format!("seccomp={}", compact_json(&text)));
+        } else {
+            out.push(format!("{key}={value}"));
+        }
+    }
+    Ok(out)
+}
+
+/// Strips insignificant whitespace from JSON text (Go's json.Compact), keeping key order.
+pub fn compact_json(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_str = false;
+    let mut escaped = false;
+    for c in s.chars() {
+        if in_str {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_str = false;
+            }
+        } else if c == '"' {
+            in_str = true;
+            out.push(c);
+        } else if !c.is_whitespace() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    #[command(disable_help_flag = true)]
+    struct T {
+        #[command(flatten)]
+        o: ContainerOpts,
+        #[arg(short = 'd')]
+        d: bool,
+    }
+
+    fn req(args: &[&str]) -> serde_json::Value {
+        let mut argv = vec!["run"];
+        argv.extend_from_slice(args);
+        let t = T::try_parse_from(argv).unwrap();
+        let lookup = |k: &str| (k == "FROM_CLIENT").then(|| "yes".to_string());
+        serde_json::to_value(to_create_request(&t.o, t.d, &lookup).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn basic_run_body() {
+        let v = req(&["--rm", "busybox", "echo", "-n", "hi"]);
+        assert_eq!(v["Image"], "busybox");
+        assert_eq!(v["Cmd"], serde_json::json!(["echo", "-n", "hi"]));
+        assert_eq!(v["AttachStdout"], true);
+        assert_eq!(v["AttachStdin"], false);
+        assert_eq!(v["HostConfig"]["AutoRemove"], true);
+        assert_eq!(v["HostConfig"]["NetworkMode"], "default");
+        assert_eq!(v["HostConfig"]["RestartPolicy"]["Name"], "no");
+        assert!(v.get("Entrypoint").is_none());
+    }
+
+    #[test]
+    fn detached_interactive_tty() {
+        let v = req(&["-d", "-it", "busybox"]);
+        assert_eq!(v["AttachStdout"], false);
+        assert_eq!(v["OpenStdin"], true);
+        assert_eq!(v["StdinOnce"], false);
+        assert_eq!(v["Tty"], true);
+        let v = req(&["-i", "busybox", "cat"]);
+        assert_eq!(
+            (v["AttachStdin"].clone(), v["StdinOnce"].clone()),
+            (true.into(), true.into())
+        );
+    }
+
+    #[test]
+    fn resources_and_limits() {
+        let v = req(&[
+            "-m",
+            "64m",
+            "--cpus",
+            "1.5",
+            "--memory-swap",
+            "-1",
+            "--ulimit",
+            "nofile=512:1024",
+            "--shm-size",
+            "1m",
+            "--pids-limit",
+            "10",
+            "-c",
+            "512",
+            "--cpuset-cpus",
+            "0",
+            "busybox",
+        ]);
+        let h = &v["HostConfig"];
+        assert_eq!(h["Memory"], 67108864);
+        assert_eq!(h["NanoCpus"], 1_500_000_000i64);
+        assert_eq!(h["MemorySwap"], -1);
+        assert_eq!(
+            h["Ulimits"],
+            serde_json::json!([{"Name": "nofile", "Soft": 512, "Hard": 1024}])
+        );
+        assert_eq!(h["ShmSize"], 1048576);
+        assert_eq!(h["PidsLimit"], 10);
+        assert_eq!(h["CpuShares"], 512);
+        assert_eq!(h["CpusetCpus"], "0");
+    }
+
+    #[test]
+    fn env_labels_and_policies() {
+        let v = req(&[
+            "-e",
+            "A=1",
+            "-e",
+            "FROM_CLIENT",
+            "-e",
+            "UNSET_VAR",
+            "-l",
+            "a=b",
+            "--restart",
+            "on-failure:3",
+            "--tmpfs",
+            "/x:size=1m",
+            "-w",
+            "/tmp",
+            "-u",
+            "1000:1000",
+            "--entrypoint",
+            "",
+            "--stop-signal",
+            "SIGUSR1",
+            "--stop-timeout",
+            "3",
+            "--init",
+            "busybox",
+        ]);
+        assert_eq!(v["Env"], serde_json::json!(["A=1", "FROM_CLIENT=yes"]));
+        assert_eq!(v["Labels"], serde_json::json!({"a": "b"}));
+        assert_eq!(
+            v["HostConfig"]["RestartPolicy"],
+            serde_json::json!({"Name": "on-failure", "MaximumRetryCount": 3})
+        );
+        assert_eq!(
+            v["HostConfig"]["Tmpfs"],
+            serde_json::json!({"/x": "size=1m"})
+        );
+        assert_eq!(v["WorkingDir"], "/tmp");
+        assert_eq!(v["User"], "1000:1000");
+        assert_eq!(v["Entrypoint"], serde_json::json!([""]));
+        assert_eq!(v["StopSignal"], "SIGUSR1");
+        assert_eq!(v["StopTimeout"], 3);
+        assert_eq!(v["HostConfig"]["Init"], true);
+    }
+
+    #[test]
+    fn ports_volumes_and_security() {
+        let v = req(&[
+            "-p",
+            "8080:80",
+            "-v",
+            "/data",
+            "-v",
+            "/host:/ctr:ro",
+            "--security-opt",
+            "seccomp=unconfined",
+            "--security-opt",
+            "no-new-privileges",
+            "--cap-add",
+            "NET_ADMIN",
+            "--network",
+            "host",
+            "busybox",
+        ]);
+        assert_eq!(v["ExposedPorts"], serde_json::json!({"80/tcp": {}}));
+        assert_eq!(
+            v["HostConfig"]["PortBindings"]["80/tcp"][0]["HostPort"],
+            "8080"
+        );
+        assert_eq!(v["Volumes"], serde_json::json!({"/data": {}}));
+        assert_eq!(
+            v["HostConfig"]["Binds"],
+            serde_json::json!(["/host:/ctr:ro"])
+        );
+        assert_eq!(
+            v["HostConfig"]["SecurityOpt"],
+            serde_json::json!(["seccomp=unconfined", "no-new-privileges"])
+        );
+        assert_eq!(v["HostConfig"]["CapAdd"], serde_json::json!(["NET_ADMIN"]));
+        assert_eq!(v["HostConfig"]["NetworkMode"], "host");
+    }
+
+    #[test]
+    fn seccomp_profile_content_is_sent() {
+        let dir = std::env::temp_dir().join(format!("berth-seccomp-{}", std::process::id()));
+        std::fs::write(
+            &dir,
+            "{\n  \"defaultAction\": \"SCMP_ACT_ALLOW\",\n \"x\": \"a b\"\n}\n",
+        )
+        .unwrap();
+        let opts = security_opts(&[format!("seccomp={}", dir.display())]).unwrap();
+        std::fs::remove_file(&dir).ok();
+        assert_eq!(
+            opts,
+            vec!["seccomp={\"defaultAction\":\"SCMP_ACT_ALLOW\",\"x\":\"a b\"}"]
+        );
+    }
+
+    #[test]
+    fn healthcheck_flags() {
+        let v = req(&[
+            "--health-cmd",
+            "true",
+            "--health-interval",
+            "1s",
+            "--health-retries",
+            "2",
+            "busybox",
+        ]);
+        assert_eq!(
+            v["Healthcheck"],
+            serde_json::json!({"Test": ["CMD-SHELL", "true"], "Interval": 1_000_000_000i64, "Retries": 2})
+        );
+        let v = req(&["--no-healthcheck", "busybox"]);
+        assert_eq!(v["Healthcheck"]["Test"], serde_json::json!(["NONE"]));
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        let t = T::try_parse_from(["run", "-m", "lots", "busybox"]).unwrap();
+        assert!(to_create_request(&t.o, false, &|_| None).is_err());
+        let t = T::try_parse_from(["run", "-a", "stdfoo", "busybox"]).unwrap();
+        assert!(to_create_request(&t.o, false, &|_| None).is_err());
+        let t = T::try_parse_from(["run", "-d", "-a", "stdout", "busybox"]).unwrap();
+        assert!(to_create_request(&t.o, true, &|_| None).is_err());
+    }
+}

@@ -1,0 +1,22 @@
+//! `docker pause`
+
+use anyhow::Result;
+
+use crate::cli::Ctx;
+use crate::commands::seg;
+
+/// Pause all processes within one or more containers
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub containers: Vec<String>,
+}
+
+pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
+    super::for_each(&args.containers, |c| {
+        let path = format!("/containers/{}/pause", seg(&c));
+        let client = ctx.client.clone();
+        async move { client.post(&path).await }
+    })
+    .await
+}

@@ -1,0 +1,280 @@
+//! The command tree. Every command lives in its own file with its flags
+//! (`Args`) and its `run` function, grouped by Docker object as the docker CLI is.
+
+pub mod container;
+pub mod image;
+pub mod system;
+
+use anyhow::Result;
+use clap::Subcommand;
+
+use crate::cli::Ctx;
+use container as c;
+use image as i;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create and run a new container from an image
+    Run(c::run::Args),
+    /// Create a new container
+    Create(c::create::Args),
+    /// Start one or more stopped containers
+    Start(c::start::Args),
+    /// Stop one or more running containers
+    Stop(c::stop::Args),
+    /// Restart one or more containers
+    Restart(c::restart::Args),
+    /// Kill one or more running containers
+    Kill(c::kill::Args),
+    /// Remove one or more containers
+    Rm(c::rm::Args),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(c::wait::Args),
+    /// Fetch the logs of a container
+    Logs(c::logs::Args),
+    /// Execute a command in a running container
+    Exec(c::exec::Args),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(c::attach::Args),
+    /// List containers
+    Ps(c::ps::Args),
+    /// Return low-level information on Docker objects
+    Inspect(system::inspect::Args),
+    /// Rename a container
+    Rename(c::rename::Args),
+    /// Pause all processes within one or more containers
+    Pause(c::pause::Args),
+    /// Unpause all processes within one or more containers
+    Unpause(c::unpause::Args),
+    /// Display the running processes of a container
+    Top(c::top::Args),
+    /// List images
+    Images(i::list::Args),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(i::import::Args),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(i::tag::Args),
+    /// Remove one or more images
+    Rmi(i::remove::Args),
+    /// Show the history of an image
+    History(i::history::Args),
+    /// Download an image from a registry
+    Pull(i::pull::Args),
+    /// Show the Docker version information
+    Version(system::version::Args),
+    /// Display system-wide information
+    Info(system::info::Args),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Manage Docker
+    #[command(subcommand)]
+    System(SystemCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// Create and run a new container from an image
+    Run(c::run::Args),
+    /// Create a new container
+    Create(c::create::Args),
+    /// Start one or more stopped containers
+    Start(c::start::Args),
+    /// Stop one or more running containers
+    Stop(c::stop::Args),
+    /// Restart one or more containers
+    Restart(c::restart::Args),
+    /// Kill one or more running containers
+    Kill(c::kill::Args),
+    /// Remove one or more containers
+    #[command(alias = "remove")]
+    Rm(c::rm::Args),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(c::wait::Args),
+    /// Fetch the logs of a container
+    Logs(c::logs::Args),
+    /// Execute a command in a running container
+    Exec(c::exec::Args),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(c::attach::Args),
+    /// List containers
+    #[command(aliases = ["ps", "list"])]
+    Ls(c::ps::Args),
+    /// Display detailed information on one or more containers
+    Inspect(c::inspect::Args),
+    /// Rename a container
+    Rename(c::rename::Args),
+    /// Pause all processes within one or more containers
+    Pause(c::pause::Args),
+    /// Unpause all processes within one or more containers
+    Unpause(c::unpause::Args),
+    /// Display the running processes of a container
+    Top(c::top::Args),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// List images
+    #[command(alias = "list")]
+    Ls(i::list::Args),
+    /// Remove one or more images
+    #[command(alias = "remove")]
+    Rm(i::remove::Args),
+    /// Display detailed information on one or more images
+    Inspect(i::inspect::Args),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(i::import::Args),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(i::tag::Args),
+    /// Show the history of an image
+    History(i::history::Args),
+    /// Download an image from a registry
+    Pull(i::pull::Args),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Display system-wide information
+    Info(system::info::Args),
+}
+
+impl Command {
+    /// Commands that must work without a daemon (no version negotiation first).
+    pub fn is_offline(&self) -> bool {
+        matches!(self, Command::Version(_))
+    }
+
+    pub async fn run(self, ctx: &mut Ctx) -> Result<()> {
+        match self {
+            Command::Run(a) => c::run::run(ctx, a).await,
+            Command::Create(a) => c::create::run(ctx, a).await,
+            Command::Start(a) => c::start::run(ctx, a).await,
+            Command::Stop(a) => c::stop::run(ctx, a).await,
+            Command::Restart(a) => c::restart::run(ctx, a).await,
+            Command::Kill(a) => c::kill::run(ctx, a).await,
+            Command::Rm(a) => c::rm::run(ctx, a).await,
+            Command::Wait(a) => c::wait::run(ctx, a).await,
+            Command::Logs(a) => c::logs::run(ctx, a).await,
+            Command::Exec(a) => c::exec::run(ctx, a).await,
+            Command::Attach(a) => c::attach::run(ctx, a).await,
+            Command::Ps(a) => c::ps::run(ctx, a).await,
+            Command::Inspect(a) => system::inspect::run(ctx, a).await,
+            Command::Rename(a) => c::rename::run(ctx, a).await,
+            Command::Pause(a) => c::pause::run(ctx, a).await,
+            Command::Unpause(a) => c::unpause::run(ctx, a).await,
+            Command::Top(a) => c::top::run(ctx, a).await,
+            Command::Images(a) => i::list::run(ctx, a).await,
+            Command::Import(a) => i::import::run(ctx, a).await,
+            Command::Tag(a) => i::tag::run(ctx, a).await,
+            Command::Rmi(a) => i::remove::run(ctx, a).await,
+            Command::History(a) => i::history::run(ctx, a).await,
+            Command::Pull(a) => i::pull::run(ctx, a).await,
+            Command::Version(a) => system::version::run(ctx, a).await,
+            Command::Info(a) => system::info::run(ctx, a).await,
+            Command::Container(sub) => sub.run(ctx).await,
+            Command::Image(sub) => sub.run(ctx).await,
+            Command::System(SystemCommand::Info(a)) => system::info::run(ctx, a).await,
+        }
+    }
+}
+
+impl ContainerCommand {
+    async fn run(self, ctx: &mut Ctx) -> Result<()> {
+        match self {
+            ContainerCommand::Run(a) => c::run::run(ctx, a).await,
+            ContainerCommand::Create(a) => c::create::run(ctx, a).await,
+            ContainerCommand::Start(a) => c::start::run(ctx, a).await,
+            ContainerCommand::Stop(a) => c::stop::run(ctx, a).await,
+            ContainerCommand::Restart(a) => c::restart::run(ctx, a).await,
+            ContainerCommand::Kill(a) => c::kill::run(ctx, a).await,
+            ContainerCommand::Rm(a) => c::rm::run(ctx, a).await,
+            ContainerCommand::Wait(a) => c::wait::run(ctx, a).await,
+            ContainerCommand::Logs(a) => c::logs::run(ctx, a).await,
+            ContainerCommand::Exec(a) => c::exec::run(ctx, a).await,
+            ContainerCommand::Attach(a) => c::attach::run(ctx, a).await,
+            ContainerCommand::Ls(a) => c::ps::run(ctx, a).await,
+            ContainerCommand::Inspect(a) => c::inspect::run(ctx, a).await,
+            ContainerCommand::Rename(a) => c::rename::run(ctx, a).await,
+            ContainerCommand::Pause(a) => c::pause::run(ctx, a).await,
+            ContainerCommand::Unpause(a) => c::unpause::run(ctx, a).await,
+            ContainerCommand::Top(a) => c::top::run(ctx, a).await,
+        }
+    }
+}
+
+impl ImageCommand {
+    async fn run(self, ctx: &mut Ctx) -> Result<()> {
+        match self {
+            ImageCommand::Ls(a) => i::list::run(ctx, a).await,
+            ImageCommand::Rm(a) => i::remove::run(ctx, a).await,
+            ImageCommand::Inspect(a) => i::inspect::run(ctx, a).await,
+            ImageCommand::Import(a) => i::import::run(ctx, a).await,
+            ImageCommand::Tag(a) => i::tag::run(ctx, a).await,
+            ImageCommand::History(a) => i::history::run(ctx, a).await,
+            ImageCommand::Pull(a) => i::pull::run(ctx, a).await,
+        }
+    }
+}
+
+/// Percent-encodes one path segment (names and ids are normally safe already).
+pub fn seg(s: &str) -> String {
+    form_urlencoded_segment(s)
+}
+
+fn form_urlencoded_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' | b'@' => {
+                (b as char).to_string()
+            }
+            // Image references keep their slashes: the API routes `/images/{name:.*}`.
+            b'/' => "/".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `--filter key=value` flags as the JSON the API takes: `{"key":{"value":true}}`.
+pub fn filters_json(filters: &[String]) -> Result<Option<String>> {
+    if filters.is_empty() {
+        return Ok(None);
+    }
+    let mut map: std::collections::BTreeMap<String, std::collections::BTreeMap<String, bool>> =
+        Default::default();
+    for f in filters {
+        let (k, v) = f.split_once('=').ok_or_else(|| {
+            anyhow::anyhow!("invalid argument \"{f}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)")
+        })?;
+        map.entry(k.trim().to_lowercase())
+            .or_default()
+            .insert(v.to_string(), true);
+    }
+    Ok(Some(serde_json::to_string(&map)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_as_json() {
+        assert_eq!(filters_json(&[]).unwrap(), None);
+        assert_eq!(
+            filters_json(&["name=psx".into(), "label=tier=db".into(), "name=b".into()])
+                .unwrap()
+                .unwrap(),
+            r#"{"label":{"tier=db":true},"name":{"b":true,"psx":true}}"#
+        );
+        assert!(filters_json(&["bad".into()]).is_err());
+    }
+
+    #[test]
+    fn path_segments() {
+        assert_eq!(seg("busybox:latest"), "busybox:latest");
+        assert_eq!(seg("a b"), "a%20b");
+        assert_eq!(seg("localhost:5000/x"), "localhost:5000/x");
+    }
+}

@@ -1,0 +1,85 @@
+//! Exit statuses and error printing, following the docker CLI.
+
+use std::fmt;
+
+/// An error with the process exit code it maps to. `message` is printed as is
+/// (empty: nothing printed, e.g. `run` passing on the container's exit code).
+#[derive(Debug)]
+pub struct StatusError {
+    pub code: i32,
+    pub message: String,
+}
+
+impl StatusError {
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        StatusError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Exit with `code` printing nothing.
+    pub fn silent(code: i32) -> Self {
+        StatusError::new(code, "")
+    }
+}
+
+impl fmt::Display for StatusError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StatusError {}
+
+/// The text docker prints for an error: API errors from the daemon get the
+/// `Error response from daemon: ` prefix, everything else prints as is.
+pub fn error_text(err: &anyhow::Error) -> String {
+    if let Some(api) = err.downcast_ref::<berth_api::Error>() {
+        return api_error_text(api);
+    }
+    format!("{err:#}")
+}
+
+/// Text of an API client error.
+pub fn api_error_text(err: &berth_api::Error) -> String {
+    match err {
+        berth_api::Error::Daemon { message, .. } => {
+            format!("Error response from daemon: {message}")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Prints `err` as docker would and returns the exit code.
+pub fn report(err: &anyhow::Error) -> i32 {
+    if let Some(status) = err.downcast_ref::<StatusError>() {
+        if !status.message.is_empty() {
+            eprintln!("{}", status.message);
+        }
+        return status.code;
+    }
+    eprintln!("{}", error_text(err));
+    1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn daemon_errors_are_prefixed() {
+        let e = anyhow::Error::new(berth_api::Error::Daemon {
+            status: 404,
+            message: "No such container: x".into(),
+        });
+        assert_eq!(
+            error_text(&e),
+            "Error response from daemon: No such container: x"
+        );
+        assert_eq!(
+            error_text(&anyhow::anyhow!("Error: No such object: x")),
+            "Error: No such object: x"
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! Parsers for flag values, shared by commands (units, env files, ports, mounts...).
+
+pub mod env;
+pub mod mounts;
+pub mod ports;
+pub mod units;
