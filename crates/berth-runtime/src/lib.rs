@@ -1,1 +1,86 @@
-//! berth-runtime
+//! berth-runtime: turns an OCI runtime spec into an isolated, running
+//! container process, in-process (no re-exec), for the shim to supervise.
+//!
+//! The start path does all parsing and checking before forking; the child
+//! only makes system calls: enter namespaces, join the cgroup (done by the
+//! parent between fork and the go-ahead), mount the root filesystem and the
+//! spec's mounts, build /dev, pivot_root, mask and read-only paths, hostname,
+//! rlimits, user and capabilities, no_new_privs, seccomp, execve.
+//!
+//! Both entry points fork: call them from a single-threaded process.
+
+mod capabilities;
+mod create;
+mod devices;
+mod error;
+mod exec_in;
+pub mod mount_opts;
+mod namespaces;
+pub mod paths;
+mod process;
+pub mod program;
+mod rootfs;
+mod spawn;
+mod stdio;
+
+use std::path::PathBuf;
+
+pub use error::RuntimeError;
+pub use oci_spec::runtime::{Process, Spec};
+pub use stdio::Stdio;
+
+/// How to mount the container's root filesystem, done INSIDE the container's
+/// new mount namespace, at spec.root.path, before anything else. For overlay,
+/// `data` uses relative lowerdir paths ("lowerdir=l/AB:l/CD,upperdir=x/diff,
+/// workdir=x/work") resolved against `chdir` (chdir there, mount, chdir back)
+/// so 100+ layer images fit the mount-option page limit. For the vfs driver:
+/// fstype "bind", source = a full copy dir, data "".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootfsMount {
+    pub fstype: String,
+    pub source: String,
+    pub data: String,
+    pub chdir: Option<PathBuf>,
+}
+
+/// A started container process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Started {
+    /// Host pid; a direct child of the caller (reap it with waitpid).
+    pub pid: i32,
+}
+
+/// Creates the namespaces, cgroup, mounts, etc. and execs spec.process.
+/// Returns only after execve succeeded (a CLOEXEC sync pipe closes) or with
+/// the error that prevented it. The returned pid is a DIRECT child of the
+/// caller (the shim waits for it with waitpid).
+///
+/// With `spec.root` but no `rootfs`, root.path is bind-mounted onto itself.
+pub fn create_and_start(
+    spec: &Spec,
+    rootfs: Option<&RootfsMount>,
+    stdio: Stdio,
+) -> Result<Started, RuntimeError> {
+    create::create_and_start(spec, rootfs, stdio)
+}
+
+/// Runs `process` inside the running container whose init is `init_pid`:
+/// joins its mnt, uts, ipc, net, pid (and cgroup) namespaces (those the spec
+/// lists and that differ from the caller's) and its cgroup, then applies
+/// user, groups, cwd, env, capabilities, no_new_privs, rlimits and seccomp
+/// from `process`/`spec` like the init. Returns after execve succeeded, or
+/// the error.
+///
+/// The caller enters the container's pid namespace for its next child only
+/// (setns on `pid_for_children`, restored right after the fork), so the
+/// returned pid is a direct child of the caller, in the container's pid
+/// namespace: no intermediate process, and PR_SET_CHILD_SUBREAPER is not
+/// even needed (it does no harm if the shim sets it).
+pub fn exec(
+    init_pid: i32,
+    spec: &Spec,
+    process: &Process,
+    stdio: Stdio,
+) -> Result<Started, RuntimeError> {
+    exec_in::exec(init_pid, spec, process, stdio)
+}

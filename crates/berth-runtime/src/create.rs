@@ -1,0 +1,87 @@
+//! Starting a new container: namespaces, cgroup, root filesystem, process.
+
+use berth_cgroups::Cgroup;
+use oci_spec::runtime::{LinuxResources, Spec};
+
+use crate::error::{Context, Result, RuntimeError};
+use crate::namespaces::{NamespacePlan, PidNsSwitch};
+use crate::process::ProcessPlan;
+use crate::rootfs::RootfsPlan;
+use crate::spawn::spawn;
+use crate::{RootfsMount, Started, Stdio};
+
+/// See [`crate::create_and_start`].
+pub fn create_and_start(spec: &Spec, rootfs: Option<&RootfsMount>, stdio: Stdio) -> Result<Started> {
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| RuntimeError::InvalidSpec("the linux section is missing".into()))?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| RuntimeError::InvalidSpec("the process section is missing".into()))?;
+    // Everything that can be computed or checked is done here, before fork.
+    let plan = ProcessPlan::new(spec, process)?;
+    let ns = NamespacePlan::for_create(linux)?;
+    let cgroup = match linux.cgroups_path() {
+        Some(path) => {
+            let rel = path
+                .to_str()
+                .ok_or_else(|| RuntimeError::InvalidSpec(format!("cgroupsPath {path:?} is not UTF-8")))?;
+            let default = LinuxResources::default();
+            Some(Cgroup::create(rel, linux.resources().as_ref().unwrap_or(&default))?)
+        }
+        None => None,
+    };
+    let rootfs_plan = if ns.new_mount {
+        let cg_mounts = cgroup.as_ref().map(Cgroup::container_mounts).unwrap_or_default();
+        Some(RootfsPlan::new(spec, rootfs, cg_mounts)?)
+    } else {
+        None
+    };
+    let hostname = spec.hostname().clone().filter(|_| ns.new_uts);
+    let domainname = spec.domainname().clone().filter(|_| ns.new_uts);
+
+    let child = || -> RuntimeError {
+        let run = || -> Result<()> {
+            ns.enter()?;
+            let console = stdio.install()?;
+            if let Some(r) = &rootfs_plan {
+                r.setup(console)?;
+            }
+            if let Some(h) = &hostname {
+                nix::unistd::sethostname(h).ctx(|| format!("sethostname {h}"))?;
+            }
+            if let Some(d) = &domainname {
+                set_domainname(d)?;
+            }
+            Ok(())
+        };
+        match run() {
+            Ok(()) => plan.finish(),
+            Err(e) => e,
+        }
+    };
+    let after_fork = |pid: nix::unistd::Pid| -> Result<()> {
+        if let Some(cg) = &cgroup {
+            cg.add_task(pid.as_raw())?;
+        }
+        Ok(())
+    };
+    let pid = {
+        // Joining an existing pid namespace only works for children.
+        let _switch = ns.join_pid.as_ref().map(PidNsSwitch::enter).transpose()?;
+        spawn(ns.clone_flags, child, after_fork)?
+    };
+    drop(stdio);
+    Ok(Started { pid: pid.as_raw() })
+}
+
+fn set_domainname(name: &str) -> Result<()> {
+    // SAFETY: pointer and length of a live byte slice.
+    let r = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    if r != 0 {
+        return Err(RuntimeError::sys(format!("setdomainname {name}"), nix::errno::Errno::last()));
+    }
+    Ok(())
+}

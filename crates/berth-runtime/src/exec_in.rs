@@ -1,0 +1,50 @@
+//! Running another process inside a running container (`docker exec`).
+
+use berth_cgroups::Cgroup;
+use oci_spec::runtime::{Process, Spec};
+
+use crate::error::{Result, RuntimeError};
+use crate::namespaces::{NamespacePlan, PidNsSwitch};
+use crate::process::ProcessPlan;
+use crate::spawn::spawn;
+use crate::{Started, Stdio};
+
+/// See [`crate::exec`].
+pub fn exec(init_pid: i32, spec: &Spec, process: &Process, stdio: Stdio) -> Result<Started> {
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| RuntimeError::InvalidSpec("the linux section is missing".into()))?;
+    let plan = ProcessPlan::new(spec, process)?;
+    let ns = NamespacePlan::for_exec(init_pid, linux)?;
+    let cgroup = match linux.cgroups_path() {
+        Some(path) => Some(Cgroup::open(&path.to_string_lossy())?),
+        None => None,
+    };
+    let child = || -> RuntimeError {
+        let run = || -> Result<()> {
+            ns.enter()?;
+            stdio.install()?;
+            Ok(())
+        };
+        match run() {
+            Ok(()) => plan.finish(),
+            Err(e) => e,
+        }
+    };
+    let after_fork = |pid: nix::unistd::Pid| -> Result<()> {
+        if let Some(cg) = &cgroup {
+            cg.add_task(pid.as_raw())?;
+        }
+        Ok(())
+    };
+    let pid = {
+        // The pid namespace is switched for the caller's next child only, so
+        // the new process lands in the container's pid namespace while still
+        // being the caller's direct child.
+        let _switch = ns.join_pid.as_ref().map(PidNsSwitch::enter).transpose()?;
+        spawn(nix::sched::CloneFlags::empty(), child, after_fork)?
+    };
+    drop(stdio);
+    Ok(Started { pid: pid.as_raw() })
+}

@@ -1,0 +1,236 @@
+//! Which namespaces a container process gets: created fresh by clone, joined
+//! by path (setns in the child), or, when not listed in the spec, shared with
+//! the caller (that is how `--pid host`, `--network host` ... arrive).
+
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use nix::sched::{setns, unshare, CloneFlags};
+use oci_spec::runtime::{Linux, LinuxNamespaceType};
+
+use crate::error::{Context, Result, RuntimeError};
+
+/// Namespace work for one container process, prepared before fork.
+#[derive(Debug)]
+pub(crate) struct NamespacePlan {
+    /// Fresh namespaces created by clone itself (never the cgroup one).
+    pub clone_flags: CloneFlags,
+    /// A fresh cgroup namespace is unshared by the child only after the
+    /// parent has moved it into its cgroup, so that cgroup becomes its root.
+    pub new_cgroup: bool,
+    /// Existing namespaces the child enters with setns.
+    pub join: Vec<(OwnedFd, CloneFlags)>,
+    /// An existing pid namespace: entered by the *parent* for its children
+    /// (setns on a pid namespace only affects processes forked afterwards).
+    pub join_pid: Option<OwnedFd>,
+    pub new_mount: bool,
+    pub new_uts: bool,
+}
+
+impl Default for NamespacePlan {
+    fn default() -> Self {
+        NamespacePlan {
+            clone_flags: CloneFlags::empty(),
+            new_cgroup: false,
+            join: Vec::new(),
+            join_pid: None,
+            new_mount: false,
+            new_uts: false,
+        }
+    }
+}
+
+impl NamespacePlan {
+    /// For a new container: fresh namespaces, or joined ones for entries with
+    /// a path.
+    pub fn for_create(linux: &Linux) -> Result<NamespacePlan> {
+        let mut plan = NamespacePlan::default();
+        for ns in linux.namespaces().iter().flatten() {
+            let flag = flag_for(ns.typ())?;
+            match ns.path() {
+                Some(path) => {
+                    let fd = open_ns(path)?;
+                    if ns.typ() == LinuxNamespaceType::Pid {
+                        plan.join_pid = Some(fd);
+                    } else {
+                        plan.join.push((fd, flag));
+                    }
+                }
+                None if ns.typ() == LinuxNamespaceType::Cgroup => plan.new_cgroup = true,
+                None => {
+                    plan.clone_flags |= flag;
+                    plan.new_mount |= ns.typ() == LinuxNamespaceType::Mount;
+                    plan.new_uts |= ns.typ() == LinuxNamespaceType::Uts;
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    /// For `exec`: join every namespace of the container's init that differs
+    /// from the caller's own, for each type the spec lists.
+    pub fn for_exec(init_pid: i32, linux: &Linux) -> Result<NamespacePlan> {
+        let mut plan = NamespacePlan::default();
+        for ns in linux.namespaces().iter().flatten() {
+            let flag = flag_for(ns.typ())?;
+            let name = proc_name(ns.typ());
+            let theirs = format!("/proc/{init_pid}/ns/{name}");
+            let ours = format!("/proc/self/ns/{name}");
+            let same = match (std::fs::read_link(&theirs), std::fs::read_link(&ours)) {
+                (Ok(a), Ok(b)) => a == b,
+                (Err(e), _) => return Err(RuntimeError::io(format!("container process {init_pid}: readlink {theirs}"), &e)),
+                _ => false,
+            };
+            if same {
+                continue;
+            }
+            let fd = open_ns(Path::new(&theirs))?;
+            if ns.typ() == LinuxNamespaceType::Pid {
+                plan.join_pid = Some(fd);
+            } else {
+                plan.join.push((fd, flag));
+            }
+        }
+        // Enter the mount namespace last: the others are fds already, but
+        // keep the usual order (nsenter's) so behaviour is predictable.
+        plan.join.sort_by_key(|(_, f)| *f == CloneFlags::CLONE_NEWNS);
+        Ok(plan)
+    }
+
+    /// Child side, after the parent's go-ahead: setns into joined namespaces,
+    /// then unshare a fresh cgroup namespace if asked.
+    pub fn enter(&self) -> Result<()> {
+        for (fd, flag) in &self.join {
+            setns(fd.as_fd(), *flag).ctx(|| format!("setns {flag:?}"))?;
+        }
+        if self.new_cgroup {
+            unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace")?;
+        }
+        Ok(())
+    }
+}
+
+fn open_ns(path: &Path) -> Result<OwnedFd> {
+    File::open(path)
+        .map(OwnedFd::from)
+        .ctx(|| format!("open namespace {}", path.display()))
+}
+
+fn flag_for(t: LinuxNamespaceType) -> Result<CloneFlags> {
+    Ok(match t {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::User | LinuxNamespaceType::Time => {
+            return Err(RuntimeError::InvalidSpec(format!(
+                "{t} namespaces are not supported"
+            )))
+        }
+    })
+}
+
+/// The name under /proc/<pid>/ns/.
+fn proc_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// While alive, the caller's future children are created in another pid
+/// namespace; dropping it switches back.
+pub(crate) struct PidNsSwitch {
+    original: OwnedFd,
+}
+
+impl PidNsSwitch {
+    pub fn enter(target: &OwnedFd) -> Result<PidNsSwitch> {
+        let original = open_ns(Path::new("/proc/self/ns/pid_for_children"))?;
+        setns(target.as_fd(), CloneFlags::CLONE_NEWPID).ctx(|| "setns pid namespace")?;
+        Ok(PidNsSwitch { original })
+    }
+}
+
+impl Drop for PidNsSwitch {
+    fn drop(&mut self) {
+        // Going back to our own pid namespace is always permitted; nothing
+        // sensible can be done if it failed anyway.
+        let _ = setns(self.original.as_fd(), CloneFlags::CLONE_NEWPID);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::{LinuxBuilder, LinuxNamespaceBuilder};
+
+    fn linux(types: &[LinuxNamespaceType]) -> Linux {
+        let ns = types
+            .iter()
+            .map(|t| LinuxNamespaceBuilder::default().typ(*t).build().unwrap())
+            .collect::<Vec<_>>();
+        LinuxBuilder::default().namespaces(ns).build().unwrap()
+    }
+
+    #[test]
+    fn fresh_namespaces_become_clone_flags_except_cgroup() {
+        use LinuxNamespaceType::*;
+        let plan = NamespacePlan::for_create(&linux(&[Pid, Network, Ipc, Uts, Mount, Cgroup])).unwrap();
+        assert_eq!(
+            plan.clone_flags,
+            CloneFlags::CLONE_NEWPID
+                | CloneFlags::CLONE_NEWNET
+                | CloneFlags::CLONE_NEWIPC
+                | CloneFlags::CLONE_NEWUTS
+                | CloneFlags::CLONE_NEWNS
+        );
+        assert!(plan.new_cgroup && plan.new_mount && plan.new_uts);
+        assert!(plan.join.is_empty() && plan.join_pid.is_none());
+    }
+
+    #[test]
+    fn unlisted_namespace_is_shared() {
+        use LinuxNamespaceType::*;
+        let plan = NamespacePlan::for_create(&linux(&[Mount, Ipc])).unwrap();
+        assert!(!plan.clone_flags.contains(CloneFlags::CLONE_NEWPID));
+        assert!(!plan.new_uts);
+    }
+
+    #[test]
+    fn namespace_path_is_joined() {
+        let ns = LinuxNamespaceBuilder::default()
+            .typ(LinuxNamespaceType::Network)
+            .path("/proc/self/ns/net")
+            .build()
+            .unwrap();
+        let l = LinuxBuilder::default().namespaces(vec![ns]).build().unwrap();
+        let plan = NamespacePlan::for_create(&l).unwrap();
+        assert!(plan.clone_flags.is_empty());
+        assert_eq!(plan.join.len(), 1);
+        assert_eq!(plan.join[0].1, CloneFlags::CLONE_NEWNET);
+    }
+
+    #[test]
+    fn user_namespaces_are_refused() {
+        let err = NamespacePlan::for_create(&linux(&[LinuxNamespaceType::User])).unwrap_err();
+        assert!(matches!(err, RuntimeError::InvalidSpec(_)));
+    }
+
+    #[test]
+    fn exec_into_own_namespaces_joins_nothing() {
+        use LinuxNamespaceType::*;
+        let me = std::process::id() as i32;
+        let plan = NamespacePlan::for_exec(me, &linux(&[Pid, Network, Mount])).unwrap();
+        assert!(plan.join.is_empty() && plan.join_pid.is_none());
+    }
+}

@@ -1,0 +1,109 @@
+//! Forking the container child and the parent/child handshake:
+//! * a "go" pipe: the child waits until the parent has done its part (e.g.
+//!   put the child's pid into the cgroup);
+//! * a CLOEXEC error pipe: a successful execve closes it (EOF, nothing read);
+//!   otherwise the child writes its encoded error there and exits.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::{pipe2, Pid};
+
+use crate::error::{self, Context, Result, RuntimeError};
+
+/// Forks a child with `flags` (fresh namespaces; empty = plain fork). The
+/// child waits for the parent's `after_fork(pid)` to succeed, then runs
+/// `child`, which returns only with an error. Returns once the child has
+/// exec'd, or with the error it reported (the child is then reaped).
+///
+/// The caller must be single-threaded: the child allocates, and another
+/// thread could hold the allocator lock at fork time.
+pub(crate) fn spawn(
+    flags: CloneFlags,
+    child: impl FnOnce() -> RuntimeError,
+    after_fork: impl FnOnce(Pid) -> Result<()>,
+) -> Result<Pid> {
+    let (go_r, go_w) = pipe2(OFlag::O_CLOEXEC).ctx(|| "pipe")?;
+    let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).ctx(|| "pipe")?;
+    let pid = clone_fork(flags).ctx(|| format!("clone {flags:?}"))?;
+    let Some(pid) = pid else {
+        drop(go_w);
+        drop(err_r);
+        child_main(go_r, err_w, child)
+    };
+    drop(go_r);
+    drop(err_w);
+    if let Err(e) = after_fork(pid) {
+        abort_child(pid);
+        return Err(e);
+    }
+    let mut go = File::from(go_w);
+    if let Err(e) = go.write_all(&[1]) {
+        abort_child(pid);
+        return Err(RuntimeError::io("signal container process to continue", &e));
+    }
+    drop(go);
+    let mut report = Vec::new();
+    if let Err(e) = File::from(err_r).read_to_end(&mut report) {
+        abort_child(pid);
+        return Err(RuntimeError::io("read container process status", &e));
+    }
+    if report.is_empty() {
+        return Ok(pid);
+    }
+    // The child exits right after writing; reap it so no zombie is left.
+    let _ = waitpid(pid, None);
+    Err(error::decode(&report))
+}
+
+fn abort_child(pid: Pid) {
+    let _ = kill(pid, Signal::SIGKILL);
+    let _ = waitpid(pid, None);
+}
+
+/// Child side of [`spawn`]; never returns.
+fn child_main(go_r: OwnedFd, err_w: OwnedFd, child: impl FnOnce() -> RuntimeError) -> ! {
+    let mut byte = [0u8; 1];
+    // EOF instead of the byte: the parent gave up, so do nothing.
+    if !matches!(File::from(go_r).read(&mut byte), Ok(1)) {
+        // SAFETY: _exit is always safe; skips atexit handlers of the parent.
+        unsafe { libc::_exit(1) };
+    }
+    // A panic must not unwind into the caller's code in this forked copy.
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child))
+        .unwrap_or_else(|_| RuntimeError::Child("container process setup panicked".into()));
+    let _ = File::from(err_w).write_all(&error::encode(&err));
+    // SAFETY: as above.
+    unsafe { libc::_exit(1) }
+}
+
+/// fork(2) with namespace flags: the raw clone syscall without a new stack
+/// behaves like fork, and unlike unshare it puts the child itself (not only
+/// its children) into a new pid namespace, as its pid 1, while it stays a
+/// direct child of the caller. Returns None in the child.
+fn clone_fork(flags: CloneFlags) -> nix::Result<Option<Pid>> {
+    let bits = flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
+    // SAFETY: a null stack makes the child continue on a copy-on-write copy
+    // of the current stack, exactly like fork; no pointers are passed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            bits,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            0 as libc::c_ulong,
+        )
+    };
+    match r {
+        -1 => Err(Errno::last()),
+        0 => Ok(None),
+        pid => Ok(Some(Pid::from_raw(pid as i32))),
+    }
+}

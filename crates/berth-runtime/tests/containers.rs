@@ -1,0 +1,416 @@
+//! Real containers (needs root): a busybox root filesystem mounted with
+//! overlay, a spec shaped like the one Docker generates, output compared with
+//! what Docker prints for the same command (../shared/compat/cases/core-*).
+//!
+//! Own runner (harness = false): the runtime forks, so tests run one after
+//! the other on the main thread.
+
+use std::fs;
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use berth_runtime::{create_and_start, exec, RootfsMount, RuntimeError, Spec, Started, Stdio};
+use nix::fcntl::OFlag;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{pipe2, Pid};
+use serde_json::{json, Value};
+
+const DOCKER_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// The busybox tree every container's overlay uses as its lower layer.
+fn base_rootfs() -> &'static Path {
+    static BASE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &BASE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let tar = dir.path().join("rootfs.tar");
+            let out = std::process::Command::new("/work/shared/compat/fixtures/busybox-rootfs.sh")
+                .output()
+                .expect("run busybox-rootfs.sh");
+            assert!(out.status.success(), "busybox-rootfs.sh failed");
+            fs::write(&tar, out.stdout).unwrap();
+            let base = dir.path().join("base");
+            fs::create_dir(&base).unwrap();
+            let st = std::process::Command::new("tar")
+                .args(["-xf", tar.to_str().unwrap(), "-C", base.to_str().unwrap()])
+                .status()
+                .unwrap();
+            assert!(st.success());
+            (dir, base)
+        })
+        .1
+}
+
+/// A container bundle: overlay dirs, the files Docker bind-mounts, a spec.
+struct Bundle {
+    dir: tempfile::TempDir,
+    spec: Value,
+}
+
+impl Bundle {
+    fn new(args: &[&str]) -> Bundle {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["upper", "work", "rootfs"] {
+            fs::create_dir(dir.path().join(d)).unwrap();
+        }
+        // Relative lowerdir, resolved through RootfsMount::chdir.
+        std::os::unix::fs::symlink(base_rootfs(), dir.path().join("l")).unwrap();
+        fs::write(dir.path().join("hostname"), "myhost\n").unwrap();
+        fs::write(dir.path().join("hosts"), "127.0.0.1\tlocalhost\n").unwrap();
+        fs::write(dir.path().join("resolv.conf"), "nameserver 10.0.0.1\n").unwrap();
+        let spec = docker_like_spec(dir.path(), &dir.path().join("rootfs"), args);
+        Bundle { dir, spec }
+    }
+
+    fn rootfs_mount(&self) -> RootfsMount {
+        RootfsMount {
+            fstype: "overlay".into(),
+            source: "overlay".into(),
+            data: "lowerdir=l,upperdir=upper,workdir=work".into(),
+            chdir: Some(self.dir.path().to_path_buf()),
+        }
+    }
+
+    fn spec(&self) -> Spec {
+        serde_json::from_value(self.spec.clone()).unwrap()
+    }
+
+    fn start(&self, stdio: Stdio) -> Result<Started, RuntimeError> {
+        create_and_start(&self.spec(), Some(&self.rootfs_mount()), stdio)
+    }
+
+    /// Runs to completion: (exit code, stdout, stderr).
+    fn run(&self) -> (i32, String, String) {
+        let (stdio, out, err) = pipes();
+        let started = self.start(stdio).expect("container starts");
+        collect(started.pid, out, err)
+    }
+}
+
+/// The spec Docker 20.10 generates for `docker run busybox <args>`.
+fn docker_like_spec(bundle: &Path, rootfs: &Path, args: &[&str]) -> Value {
+    let bind = |src: &str, dst: &str| {
+        json!({"destination": dst, "type": "bind", "source": bundle.join(src), "options": ["rbind", "rprivate"]})
+    };
+    json!({
+        "ociVersion": "1.0.2-dev",
+        "process": {
+            "terminal": false,
+            "user": {"uid": 0, "gid": 0, "additionalGids": [0]},
+            "args": args,
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=myhost", "HOME=/root"],
+            "cwd": "/",
+            "capabilities": {"bounding": DOCKER_CAPS, "effective": DOCKER_CAPS, "permitted": DOCKER_CAPS},
+            "oomScoreAdj": 0,
+            "noNewPrivileges": false
+        },
+        "root": {"path": rootfs, "readonly": false},
+        "hostname": "myhost",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]},
+            bind("resolv.conf", "/etc/resolv.conf"),
+            bind("hostname", "/etc/hostname"),
+            bind("hosts", "/etc/hosts")
+        ],
+        "linux": {
+            "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+            "namespaces": [{"type": "mount"}, {"type": "network"}, {"type": "uts"}, {"type": "pid"}, {"type": "ipc"}],
+            "maskedPaths": ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+        }
+    })
+}
+
+/// Pipes for a container: (its Stdio, our read end of stdout, of stderr).
+fn pipes() -> (Stdio, OwnedFd, OwnedFd) {
+    let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).unwrap();
+    let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).unwrap();
+    let stdin: OwnedFd = fs::File::open("/dev/null").unwrap().into();
+    (Stdio::Pipes { stdin, stdout: out_w, stderr: err_w }, out_r, err_r)
+}
+
+fn collect(pid: i32, out: OwnedFd, err: OwnedFd) -> (i32, String, String) {
+    let mut o = String::new();
+    let mut e = String::new();
+    fs::File::from(out).read_to_string(&mut o).unwrap();
+    fs::File::from(err).read_to_string(&mut e).unwrap();
+    let code = match waitpid(Pid::from_raw(pid), None).unwrap() {
+        WaitStatus::Exited(_, c) => c,
+        WaitStatus::Signaled(_, s, _) => 128 + s as i32,
+        other => panic!("unexpected wait status {other:?}"),
+    };
+    (code, o, e)
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    Bundle::new(args).run()
+}
+
+fn run_ok(args: &[&str]) -> String {
+    let (code, out, err) = run(args);
+    assert_eq!(code, 0, "exit code, stderr: {err}");
+    out
+}
+
+// ---- tests ----
+
+fn pid_is_1() {
+    assert_eq!(run_ok(&["sh", "-c", "echo pid $$"]), "pid 1\n");
+    assert_eq!(run_ok(&["ps", "-o", "pid,comm"]), "PID   COMMAND\n    1 ps\n");
+}
+
+fn hostname_and_etc_hostname() {
+    assert_eq!(run_ok(&["hostname"]), "myhost\n");
+    assert_eq!(run_ok(&["cat", "/etc/hostname"]), "myhost\n");
+}
+
+fn dev_listing_matches_docker() {
+    let out = run_ok(&["sh", "-c", "ls /dev | sort | tr '\\n' ' '"]);
+    assert_eq!(out, "fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero ");
+    assert_eq!(run_ok(&["sh", "-c", "echo hi > /dev/null && head -c 3 /dev/zero | wc -c"]), "3\n");
+}
+
+fn mounts_match_docker() {
+    let script = "for m in / /proc /sys /dev /dev/pts /dev/shm /dev/mqueue /etc/hosts /etc/hostname /etc/resolv.conf; do grep -q \" $m \" /proc/mounts && echo \"$m mounted\" || echo \"$m MISSING\"; done";
+    let out = run_ok(&["sh", "-c", script]);
+    assert!(!out.contains("MISSING"), "{out}");
+    assert_eq!(run_ok(&["sh", "-c", "grep ' /sys ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1"]), "ro\n");
+    assert_eq!(run_ok(&["sh", "-c", "df -k /dev/shm | tail -1 | awk '{print $2}'"]), "65536\n");
+    assert_eq!(run_ok(&["cat", "/etc/resolv.conf"]), "nameserver 10.0.0.1\n");
+    // /sys/fs/cgroup is a read-only tmpfs here (no cgroup given).
+    assert_eq!(
+        run_ok(&["sh", "-c", "grep ' /sys/fs/cgroup ' /proc/mounts | cut -d' ' -f3,4 | cut -d, -f1"]),
+        "tmpfs ro\n"
+    );
+}
+
+fn default_capabilities() {
+    let out = run_ok(&["grep", "-E", "^Cap(Prm|Eff|Bnd)", "/proc/self/status"]);
+    assert_eq!(out, "CapPrm:\t00000000a80425fb\nCapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\n");
+    assert_eq!(
+        run_ok(&["sh", "-c", "mount -t tmpfs none /mnt 2>/dev/null && echo mounted || echo mount denied"]),
+        "mount denied\n"
+    );
+}
+
+fn cap_drop_all_and_add_one() {
+    let mut b = Bundle::new(&["grep", "-E", "^Cap(Prm|Eff|Bnd)", "/proc/self/status"]);
+    b.spec["process"]["capabilities"] = json!({"bounding": [], "effective": [], "permitted": []});
+    let (_, out, _) = b.run();
+    assert_eq!(out, "CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\n");
+    let one = ["CAP_NET_BIND_SERVICE"];
+    b.spec["process"]["capabilities"] = json!({"bounding": one, "effective": one, "permitted": one});
+    b.spec["process"]["args"] = json!(["grep", "CapEff", "/proc/self/status"]);
+    assert_eq!(b.run().1, "CapEff:\t0000000000000400\n");
+}
+
+fn non_root_user() {
+    let mut b = Bundle::new(&["sh", "-c", "id; grep -E '^Cap(Prm|Eff)' /proc/self/status; echo $HOME"]);
+    b.spec["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [1000]});
+    // Docker gives a non-root user only the bounding set.
+    b.spec["process"]["capabilities"] = json!({"bounding": DOCKER_CAPS});
+    b.spec["process"]["env"] = json!(["PATH=/bin", "HOME=/home/app"]);
+    let (code, out, err) = b.run();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "uid=1000(app) gid=1000(app) groups=1000(app)\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n/home/app\n"
+    );
+    b.spec["process"]["user"] = json!({"uid": 4242, "gid": 4343});
+    b.spec["process"]["args"] = json!(["id"]);
+    assert_eq!(b.run().1, "uid=4242 gid=4343 groups=4343\n");
+}
+
+fn read_only_root() {
+    let mut b = Bundle::new(&["touch", "/x"]);
+    b.spec["root"]["readonly"] = json!(true);
+    let (code, _, err) = b.run();
+    assert_eq!(code, 1);
+    assert_eq!(err, "touch: /x: Read-only file system\n");
+    // --tmpfs /tmp stays writable under --read-only.
+    b.spec["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "noexec"]}),
+    );
+    b.spec["process"]["args"] = json!(["sh", "-c", "touch /tmp/x && echo tmp writable"]);
+    assert_eq!(b.run().1, "tmp writable\n");
+}
+
+fn user_tmpfs_and_proc_sys_read_only() {
+    let mut b = Bundle::new(&["sh", "-c", "grep ' /scratch ' /proc/mounts | cut -d' ' -f3,4"]);
+    b.spec["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]}),
+    );
+    let (_, out, _) = b.run();
+    assert!(out.starts_with("tmpfs rw,"), "{out}");
+    let (code, _, err) = run(&["sh", "-c", "echo 1 > /proc/sys/vm/drop_caches"]);
+    assert_eq!(code, 1);
+    assert_eq!(err, "sh: can't create /proc/sys/vm/drop_caches: Read-only file system\n");
+    // Masked: kcore reads as empty (/dev/null), /proc/acpi or /proc/scsi as empty dirs.
+    assert_eq!(run_ok(&["sh", "-c", "wc -c < /proc/kcore"]), "0\n");
+}
+
+fn workdir_env_and_rlimits() {
+    let mut b = Bundle::new(&["sh", "-c", "pwd; cd .. && pwd; ulimit -n"]);
+    b.spec["process"]["cwd"] = json!("/tmp/new/dir");
+    b.spec["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": 4096, "soft": 1234}]);
+    assert_eq!(b.run().1, "/tmp/new/dir\n/tmp/new\n1234\n");
+    let mut b = Bundle::new(&["env"]);
+    b.spec["process"]["env"] = json!(["PATH=/bin", "A=1", "B=two words"]);
+    assert_eq!(b.run().1, "PATH=/bin\nA=1\nB=two words\n");
+}
+
+fn no_new_privs_flag() {
+    let out = run_ok(&["grep", "-E", "^(Seccomp|NoNewPrivs):", "/proc/self/status"]);
+    assert_eq!(out, "NoNewPrivs:\t0\nSeccomp:\t0\n");
+    let mut b = Bundle::new(&["grep", "NoNewPrivs", "/proc/self/status"]);
+    b.spec["process"]["noNewPrivileges"] = json!(true);
+    assert_eq!(b.run().1, "NoNewPrivs:\t1\n");
+}
+
+fn namespaces_isolated_or_shared() {
+    let script = "for n in pid mnt uts ipc net; do readlink /proc/self/ns/$n; done";
+    let host: Vec<String> = ["pid", "mnt", "uts", "ipc", "net"]
+        .iter()
+        .map(|n| fs::read_link(format!("/proc/self/ns/{n}")).unwrap().display().to_string())
+        .collect();
+    let out = run_ok(&["sh", "-c", script]);
+    for (line, h) in out.lines().zip(&host) {
+        assert_ne!(line, h, "namespace not isolated");
+    }
+    // --pid host --uts host --ipc host: drop them from the list.
+    let mut b = Bundle::new(&["sh", "-c", script]);
+    b.spec["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "network"}]);
+    b.spec["hostname"] = Value::Null;
+    let (code, out, err) = b.run();
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], host[0]);
+    assert_eq!(lines[2], host[2]);
+    assert_eq!(lines[3], host[3]);
+    assert_ne!(lines[4], host[4]);
+    // Joining by path: the net namespace of this test process.
+    let mut b = Bundle::new(&["readlink", "/proc/self/ns/net"]);
+    b.spec["linux"]["namespaces"][1] = json!({"type": "network", "path": "/proc/self/ns/net"});
+    assert_eq!(b.run().1.trim(), host[4]);
+}
+
+fn exec_errors_use_runc_wording() {
+    let start = |args: &[&str]| {
+        let (stdio, _o, _e) = pipes();
+        Bundle::new(args).start(stdio).err().expect("start fails").to_string()
+    };
+    assert_eq!(start(&["/nonexistent"]), "exec: \"/nonexistent\": stat /nonexistent: no such file or directory");
+    assert_eq!(start(&["foo"]), "exec: \"foo\": executable file not found in $PATH");
+    assert_eq!(start(&["/etc/passwd"]), "exec: \"/etc/passwd\": permission denied");
+    assert_eq!(start(&["/etc"]), "exec: \"/etc\": permission denied");
+}
+
+fn exec_into_running_container() {
+    let b = Bundle::new(&["sleep", "30"]);
+    let (stdio, out, err) = pipes();
+    let init = b.start(stdio).expect("start sleep").pid;
+    let spec = b.spec();
+    let mut process = spec.process().clone().unwrap();
+    process.set_args(Some(vec!["ps".into(), "-o".into(), "pid,comm".into()]));
+    let (estdio, eout, eerr) = pipes();
+    let started = exec(init, &spec, &process, estdio).expect("exec ps");
+    let (code, ps, perr) = collect(started.pid, eout, eerr);
+    assert_eq!(code, 0, "{perr}");
+    let lines: Vec<&str> = ps.lines().collect();
+    assert_eq!(lines[0], "PID   COMMAND");
+    assert_eq!(lines[1], "    1 sleep");
+    assert!(lines[2].ends_with(" ps"), "{ps}");
+    // Same hostname and root filesystem view as the init.
+    process.set_args(Some(vec!["sh".into(), "-c".into(), "hostname; cat /etc/hostname; pwd".into()]));
+    process.set_cwd("/tmp".into());
+    let (estdio, eout, eerr) = pipes();
+    let started = exec(init, &spec, &process, estdio).expect("exec sh");
+    assert_eq!(collect(started.pid, eout, eerr).1, "myhost\nmyhost\n/tmp\n");
+    // A missing program is reported like for the init.
+    process.set_args(Some(vec!["nosuch".into()]));
+    let (estdio, _o, _e) = pipes();
+    let e = exec(init, &spec, &process, estdio).err().unwrap();
+    assert_eq!(e.to_string(), "exec: \"nosuch\": executable file not found in $PATH");
+    kill(Pid::from_raw(init), Signal::SIGKILL).unwrap();
+    let (code, _, _) = collect(init, out, err);
+    assert_eq!(code, 128 + 9);
+}
+
+fn pty_is_controlling_terminal() {
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let b = Bundle::new(&["sh", "-c", "tty; ls /dev/console"]);
+    let mut b = b;
+    b.spec["process"]["terminal"] = json!(true);
+    let started = b.start(Stdio::Pty { slave: pty.slave }).expect("start with pty");
+    let mut out = Vec::new();
+    let mut master = fs::File::from(pty.master);
+    // EIO once the slave side is closed by the exiting process.
+    let _ = master.read_to_end(&mut out);
+    let _ = waitpid(Pid::from_raw(started.pid), None);
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("/dev/pts/"), "{text}");
+    assert!(text.contains("/dev/console"), "{text}");
+}
+
+fn main() {
+    let tests: &[(&str, fn())] = &[
+        ("pid_is_1", pid_is_1),
+        ("hostname_and_etc_hostname", hostname_and_etc_hostname),
+        ("dev_listing_matches_docker", dev_listing_matches_docker),
+        ("mounts_match_docker", mounts_match_docker),
+        ("default_capabilities", default_capabilities),
+        ("cap_drop_all_and_add_one", cap_drop_all_and_add_one),
+        ("non_root_user", non_root_user),
+        ("read_only_root", read_only_root),
+        ("user_tmpfs_and_proc_sys_read_only", user_tmpfs_and_proc_sys_read_only),
+        ("workdir_env_and_rlimits", workdir_env_and_rlimits),
+        ("no_new_privs_flag", no_new_privs_flag),
+        ("namespaces_isolated_or_shared", namespaces_isolated_or_shared),
+        ("exec_errors_use_runc_wording", exec_errors_use_runc_wording),
+        ("exec_into_running_container", exec_into_running_container),
+        ("pty_is_controlling_terminal", pty_is_controlling_terminal),
+    ];
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let mut failed = Vec::new();
+    let mut ran = 0;
+    for (name, f) in tests {
+        if !filter.is_empty() && !filter.iter().any(|p| name.contains(p.as_str())) {
+            continue;
+        }
+        ran += 1;
+        let ok = std::panic::catch_unwind(f).is_ok();
+        println!("test {name} ... {}", if ok { "ok" } else { "FAILED" });
+        if !ok {
+            failed.push(*name);
+        }
+    }
+    println!("\ntest result: {} passed; {} failed", ran - failed.len(), failed.len());
+    if !failed.is_empty() {
+        println!("failures: {failed:?}");
+        std::process::exit(1);
+    }
+}
