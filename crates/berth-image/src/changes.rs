@@ -166,7 +166,7 @@ fn key_values(rest: &str, instr: &str) -> Result<Vec<(String, String)>, ImageErr
     words
         .iter()
         .map(|w| match w.split_once('=') {
-            Some((k, _)) if k.is_empty() => Err(ImageError::invalid(format!(
+            Some(("", _)) => Err(ImageError::invalid(format!(
                 "{instr} names can not be blank"
             ))),
             Some((k, v)) => Ok((unquote(k), unquote(v))),

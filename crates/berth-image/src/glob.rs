@@ -36,9 +36,12 @@ fn match_from(p: &[char], n: &[char]) -> bool {
     }
 }
 
-/// Parses a class body after '['; returns ranges, negation and chars used
+/// A parsed `[...]` class: inclusive ranges, negation, chars used
 /// (including the closing ']').
-fn class(p: &[char]) -> Option<(Vec<(char, char)>, bool, usize)> {
+type Class = (Vec<(char, char)>, bool, usize);
+
+/// Parses a class body after '['.
+fn class(p: &[char]) -> Option<Class> {
     let mut i = 0;
     let negate = matches!(p.first(), Some('^') | Some('!'));
     if negate {

@@ -149,8 +149,8 @@ impl ImageStore {
             }
             if tags.is_empty() && digests.is_empty() {
                 let has_children = parents.contains(&row.id);
-                if !(all || !has_children) || f.dangling == Some(false) || !f.references.is_empty()
-                {
+                // Intermediate images (untagged parents) only show with all=true.
+                if (!all && has_children) || f.dangling == Some(false) || !f.references.is_empty() {
                     continue;
                 }
                 tags.push("<none>:<none>".to_string());
