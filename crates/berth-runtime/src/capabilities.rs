@@ -59,7 +59,10 @@ pub fn drop_bounding(keep: u64, last_cap: u32) -> Result<()> {
         let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
         // EINVAL: the kernel does not know this capability; nothing to drop.
         if r != 0 && Errno::last() != Errno::EINVAL {
-            return Err(RuntimeError::sys(format!("drop capability {cap} from bounding set"), Errno::last()));
+            return Err(RuntimeError::sys(
+                format!("drop capability {cap} from bounding set"),
+                Errno::last(),
+            ));
         }
     }
     Ok(())
@@ -120,7 +123,10 @@ pub fn apply(m: &CapMasks) -> Result<()> {
             )
         };
         if r != 0 && Errno::last() != Errno::EINVAL {
-            return Err(RuntimeError::sys(format!("raise ambient capability {cap}"), Errno::last()));
+            return Err(RuntimeError::sys(
+                format!("raise ambient capability {cap}"),
+                Errno::last(),
+            ));
         }
     }
     Ok(())
@@ -134,8 +140,20 @@ mod tests {
     fn docker_default() -> Capabilities {
         use Capability::*;
         [
-            Chown, DacOverride, Fsetid, Fowner, Mknod, NetRaw, Setgid, Setuid, Setfcap, Setpcap,
-            NetBindService, SysChroot, Kill, AuditWrite,
+            Chown,
+            DacOverride,
+            Fsetid,
+            Fowner,
+            Mknod,
+            NetRaw,
+            Setgid,
+            Setuid,
+            Setfcap,
+            Setpcap,
+            NetBindService,
+            SysChroot,
+            Kill,
+            AuditWrite,
         ]
         .into_iter()
         .collect()
@@ -162,7 +180,10 @@ mod tests {
     #[test]
     fn single_capability_bit() {
         let set: Capabilities = [Capability::NetBindService].into_iter().collect();
-        let caps = LinuxCapabilitiesBuilder::default().effective(set).build().unwrap();
+        let caps = LinuxCapabilitiesBuilder::default()
+            .effective(set)
+            .build()
+            .unwrap();
         assert_eq!(CapMasks::from_spec(&caps).effective, 0x400);
     }
 

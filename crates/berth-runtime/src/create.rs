@@ -11,7 +11,11 @@ use crate::spawn::spawn;
 use crate::{RootfsMount, Started, Stdio};
 
 /// See [`crate::create_and_start`].
-pub fn create_and_start(spec: &Spec, rootfs: Option<&RootfsMount>, stdio: Stdio) -> Result<Started> {
+pub fn create_and_start(
+    spec: &Spec,
+    rootfs: Option<&RootfsMount>,
+    stdio: Stdio,
+) -> Result<Started> {
     let linux = spec
         .linux()
         .as_ref()
@@ -25,16 +29,22 @@ pub fn create_and_start(spec: &Spec, rootfs: Option<&RootfsMount>, stdio: Stdio)
     let ns = NamespacePlan::for_create(linux)?;
     let cgroup = match linux.cgroups_path() {
         Some(path) => {
-            let rel = path
-                .to_str()
-                .ok_or_else(|| RuntimeError::InvalidSpec(format!("cgroupsPath {path:?} is not UTF-8")))?;
+            let rel = path.to_str().ok_or_else(|| {
+                RuntimeError::InvalidSpec(format!("cgroupsPath {path:?} is not UTF-8"))
+            })?;
             let default = LinuxResources::default();
-            Some(Cgroup::create(rel, linux.resources().as_ref().unwrap_or(&default))?)
+            Some(Cgroup::create(
+                rel,
+                linux.resources().as_ref().unwrap_or(&default),
+            )?)
         }
         None => None,
     };
     let rootfs_plan = if ns.new_mount {
-        let cg_mounts = cgroup.as_ref().map(Cgroup::container_mounts).unwrap_or_default();
+        let cg_mounts = cgroup
+            .as_ref()
+            .map(Cgroup::container_mounts)
+            .unwrap_or_default();
         Some(RootfsPlan::new(spec, rootfs, cg_mounts)?)
     } else {
         None
@@ -81,7 +91,10 @@ fn set_domainname(name: &str) -> Result<()> {
     // SAFETY: pointer and length of a live byte slice.
     let r = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
     if r != 0 {
-        return Err(RuntimeError::sys(format!("setdomainname {name}"), nix::errno::Errno::last()));
+        return Err(RuntimeError::sys(
+            format!("setdomainname {name}"),
+            nix::errno::Errno::last(),
+        ));
     }
     Ok(())
 }

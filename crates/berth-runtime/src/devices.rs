@@ -29,18 +29,25 @@ pub(crate) struct DeviceNode {
 
 /// The nodes every container gets (runc's default device list).
 pub(crate) fn default_devices() -> Vec<DeviceNode> {
-    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
-        .into_iter()
-        .map(|(name, major, minor)| DeviceNode {
-            path: PathBuf::from("/dev").join(name),
-            kind: SFlag::S_IFCHR,
-            major,
-            minor,
-            mode: 0o666,
-            uid: 0,
-            gid: 0,
-        })
-        .collect()
+    [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ]
+    .into_iter()
+    .map(|(name, major, minor)| DeviceNode {
+        path: PathBuf::from("/dev").join(name),
+        kind: SFlag::S_IFCHR,
+        major,
+        minor,
+        mode: 0o666,
+        uid: 0,
+        gid: 0,
+    })
+    .collect()
 }
 
 /// The defaults plus the spec's devices (a spec entry replaces a default one
@@ -72,7 +79,8 @@ pub(crate) fn plan(spec_devices: &[LinuxDevice]) -> Vec<DeviceNode> {
 /// bound when mknod is not allowed).
 pub(crate) fn create_nodes(root: &Path, nodes: &[DeviceNode]) -> Result<()> {
     for n in nodes {
-        let dest = secure_join(root, &n.path).ctx(|| format!("resolve device {}", n.path.display()))?;
+        let dest =
+            secure_join(root, &n.path).ctx(|| format!("resolve device {}", n.path.display()))?;
         if let Some(parent) = dest.parent() {
             fs::create_dir_all(parent).ctx(|| format!("mkdir {}", parent.display()))?;
         }
@@ -88,11 +96,20 @@ pub(crate) fn create_nodes(root: &Path, nodes: &[DeviceNode]) -> Result<()> {
                 // mknod honours the umask; the spec's mode is exact.
                 fs::set_permissions(&dest, std::os::unix::fs::PermissionsExt::from_mode(n.mode))
                     .ctx(|| format!("chmod {}", dest.display()))?;
-                chown(&dest, Some(Uid::from_raw(n.uid)), Some(Gid::from_raw(n.gid)))
-                    .ctx(|| format!("chown {}", dest.display()))?;
+                chown(
+                    &dest,
+                    Some(Uid::from_raw(n.uid)),
+                    Some(Gid::from_raw(n.gid)),
+                )
+                .ctx(|| format!("chown {}", dest.display()))?;
             }
             Err(Errno::EPERM) => bind_host_node(&n.path, &dest)?,
-            Err(e) => return Err(crate::RuntimeError::sys(format!("mknod {}", dest.display()), e)),
+            Err(e) => {
+                return Err(crate::RuntimeError::sys(
+                    format!("mknod {}", dest.display()),
+                    e,
+                ))
+            }
         }
     }
     Ok(())
@@ -100,8 +117,14 @@ pub(crate) fn create_nodes(root: &Path, nodes: &[DeviceNode]) -> Result<()> {
 
 fn bind_host_node(host: &Path, dest: &Path) -> Result<()> {
     ensure_file(dest).ctx(|| format!("create {}", dest.display()))?;
-    mount(Some(host), dest, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-        .ctx(|| format!("bind {} to {}", host.display(), dest.display()))
+    mount(
+        Some(host),
+        dest,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .ctx(|| format!("bind {} to {}", host.display(), dest.display()))
 }
 
 /// fd, stdin, stdout, stderr and ptmx links, as in every Docker container.
@@ -118,7 +141,12 @@ pub(crate) fn create_symlinks(dev: &Path) -> Result<()> {
         match symlink(target, &link) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(crate::RuntimeError::io(format!("symlink {}", link.display()), &e)),
+            Err(e) => {
+                return Err(crate::RuntimeError::io(
+                    format!("symlink {}", link.display()),
+                    &e,
+                ))
+            }
         }
     }
     Ok(())
@@ -129,8 +157,14 @@ pub(crate) fn bind_console(dev: &Path, slave: RawFd) -> Result<()> {
     let source = fs::read_link(format!("/proc/self/fd/{slave}")).ctx(|| "readlink console fd")?;
     let dest = dev.join("console");
     ensure_file(&dest).ctx(|| format!("create {}", dest.display()))?;
-    mount(Some(&source), &dest, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-        .ctx(|| format!("bind {} to /dev/console", source.display()))
+    mount(
+        Some(&source),
+        &dest,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .ctx(|| format!("bind {} to /dev/console", source.display()))
 }
 
 #[cfg(test)]
@@ -167,8 +201,17 @@ mod tests {
             .unwrap();
         let nodes = plan(&[fuse, null]);
         assert_eq!(nodes.len(), 7);
-        assert_eq!(nodes.iter().filter(|n| n.path == Path::new("/dev/null")).count(), 1);
-        let f = nodes.iter().find(|n| n.path == Path::new("/dev/fuse")).unwrap();
+        assert_eq!(
+            nodes
+                .iter()
+                .filter(|n| n.path == Path::new("/dev/null"))
+                .count(),
+            1
+        );
+        let f = nodes
+            .iter()
+            .find(|n| n.path == Path::new("/dev/fuse"))
+            .unwrap();
         assert_eq!((f.major, f.minor, f.mode), (10, 229, 0o600));
     }
 }

@@ -145,16 +145,16 @@ mod tests {
         for err in cases {
             let back = decode(&encode(&err));
             assert_eq!(back.to_string(), err.to_string());
-            assert_eq!(
-                std::mem::discriminant(&back),
-                std::mem::discriminant(&err)
-            );
+            assert_eq!(std::mem::discriminant(&back), std::mem::discriminant(&err));
         }
     }
 
     #[test]
     fn garbage_report_is_an_error_not_a_panic() {
         assert!(matches!(decode(&[1, 2]), RuntimeError::Child(_)));
-        assert!(matches!(decode(&[99, 0, 0, 0, 0, b'x']), RuntimeError::Child(_)));
+        assert!(matches!(
+            decode(&[99, 0, 0, 0, 0, b'x']),
+            RuntimeError::Child(_)
+        ));
     }
 }

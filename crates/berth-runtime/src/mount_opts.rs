@@ -63,7 +63,15 @@ pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
 }
 
 /// Options some engines pass that have no kernel meaning.
-const IGNORED: &[&str] = &["defaults", "tmpcopyup", "idmap", "ridmap", "auto", "noauto", "_netdev"];
+const IGNORED: &[&str] = &[
+    "defaults",
+    "tmpcopyup",
+    "idmap",
+    "ridmap",
+    "auto",
+    "noauto",
+    "_netdev",
+];
 
 /// (clears?, flag) for an option that maps to a mount flag.
 fn flag_for(opt: &str) -> Option<(bool, MsFlags)> {
@@ -126,7 +134,14 @@ mod tests {
 
     #[test]
     fn devpts_options_go_to_data() {
-        let o = parse(&["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]);
+        let o = parse(&[
+            "nosuid",
+            "noexec",
+            "newinstance",
+            "ptmxmode=0666",
+            "mode=0620",
+            "gid=5",
+        ]);
         assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC);
         assert_eq!(o.data, "newinstance,ptmxmode=0666,mode=0620,gid=5");
     }

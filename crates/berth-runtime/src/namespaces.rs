@@ -79,7 +79,12 @@ impl NamespacePlan {
             let ours = format!("/proc/self/ns/{name}");
             let same = match (std::fs::read_link(&theirs), std::fs::read_link(&ours)) {
                 (Ok(a), Ok(b)) => a == b,
-                (Err(e), _) => return Err(RuntimeError::io(format!("container process {init_pid}: readlink {theirs}"), &e)),
+                (Err(e), _) => {
+                    return Err(RuntimeError::io(
+                        format!("container process {init_pid}: readlink {theirs}"),
+                        &e,
+                    ))
+                }
                 _ => false,
             };
             if same {
@@ -94,7 +99,8 @@ impl NamespacePlan {
         }
         // Enter the mount namespace last: the others are fds already, but
         // keep the usual order (nsenter's) so behaviour is predictable.
-        plan.join.sort_by_key(|(_, f)| *f == CloneFlags::CLONE_NEWNS);
+        plan.join
+            .sort_by_key(|(_, f)| *f == CloneFlags::CLONE_NEWNS);
         Ok(plan)
     }
 
@@ -185,7 +191,8 @@ mod tests {
     #[test]
     fn fresh_namespaces_become_clone_flags_except_cgroup() {
         use LinuxNamespaceType::*;
-        let plan = NamespacePlan::for_create(&linux(&[Pid, Network, Ipc, Uts, Mount, Cgroup])).unwrap();
+        let plan =
+            NamespacePlan::for_create(&linux(&[Pid, Network, Ipc, Uts, Mount, Cgroup])).unwrap();
         assert_eq!(
             plan.clone_flags,
             CloneFlags::CLONE_NEWPID
@@ -213,7 +220,10 @@ mod tests {
             .path("/proc/self/ns/net")
             .build()
             .unwrap();
-        let l = LinuxBuilder::default().namespaces(vec![ns]).build().unwrap();
+        let l = LinuxBuilder::default()
+            .namespaces(vec![ns])
+            .build()
+            .unwrap();
         let plan = NamespacePlan::for_create(&l).unwrap();
         assert!(plan.clone_flags.is_empty());
         assert_eq!(plan.join.len(), 1);

@@ -67,7 +67,12 @@ pub fn ensure_file(path: &Path) -> io::Result<()> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent)?;
     }
-    match fs::OpenOptions::new().write(true).create(true).truncate(false).open(path) {
+    match fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+    {
         Ok(_) => Ok(()),
         // A directory (or something else) already sits there: the mount
         // decides whether that is acceptable.

@@ -15,7 +15,9 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 
 /// The PATH entry of an environment list ("KEY=value" strings).
 pub fn path_from_env<S: AsRef<str>>(env: &[S]) -> Option<&str> {
-    env.iter().rev().find_map(|e| e.as_ref().strip_prefix("PATH="))
+    env.iter()
+        .rev()
+        .find_map(|e| e.as_ref().strip_prefix("PATH="))
 }
 
 /// Resolves `arg0` the way runc does: names with a '/' are checked as given,
@@ -134,7 +136,10 @@ mod tests {
     fn missing_in_path_uses_runc_wording() {
         let a = tempfile::tempdir().unwrap();
         let err = resolve("foo", Some(a.path().to_str().unwrap())).unwrap_err();
-        assert_eq!(err.to_string(), "exec: \"foo\": executable file not found in $PATH");
+        assert_eq!(
+            err.to_string(),
+            "exec: \"foo\": executable file not found in $PATH"
+        );
     }
 
     #[test]
@@ -143,9 +148,15 @@ mod tests {
         let plain = exe(a.path(), "data", 0o644);
         let good = exe(a.path(), "run", 0o700);
         assert_eq!(resolve(&good, None).unwrap(), PathBuf::from(&good));
-        assert!(matches!(resolve(&plain, None), Err(RuntimeError::PermissionDenied(_))));
+        assert!(matches!(
+            resolve(&plain, None),
+            Err(RuntimeError::PermissionDenied(_))
+        ));
         let dir = a.path().to_str().unwrap().to_string();
-        assert!(matches!(resolve(&dir, None), Err(RuntimeError::PermissionDenied(_))));
+        assert!(matches!(
+            resolve(&dir, None),
+            Err(RuntimeError::PermissionDenied(_))
+        ));
         let err = resolve("/nonexistent", None).unwrap_err();
         assert_eq!(
             err.to_string(),

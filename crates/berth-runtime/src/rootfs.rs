@@ -112,8 +112,14 @@ impl RootfsPlan {
 
     /// Child side. `console` is the pty slave to show as /dev/console.
     pub fn setup(&self, console: Option<RawFd>) -> Result<()> {
-        mount(None::<&str>, "/", None::<&str>, self.propagation, None::<&str>)
-            .ctx(|| "set propagation of /")?;
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            self.propagation,
+            None::<&str>,
+        )
+        .ctx(|| "set propagation of /")?;
         self.mount_root()?;
         for m in &self.mounts {
             self.mount_one(m)?;
@@ -163,8 +169,14 @@ impl RootfsPlan {
                     chdir(dir).ctx(|| format!("chdir {}", dir.display()))?;
                 }
                 let data = (!rm.data.is_empty()).then_some(rm.data.as_str());
-                let r = mount(Some(rm.source.as_str()), root, Some(rm.fstype.as_str()), MsFlags::empty(), data)
-                    .ctx(|| format!("mount {} rootfs at {}", rm.fstype, root.display()));
+                let r = mount(
+                    Some(rm.source.as_str()),
+                    root,
+                    Some(rm.fstype.as_str()),
+                    MsFlags::empty(),
+                    data,
+                )
+                .ctx(|| format!("mount {} rootfs at {}", rm.fstype, root.display()));
                 if rm.chdir.is_some() {
                     chdir("/").ctx(|| "chdir /")?;
                 }
@@ -176,15 +188,15 @@ impl RootfsPlan {
     }
 
     fn mount_one(&self, m: &MountPlan) -> Result<()> {
-        let dest = secure_join(&self.root, &m.dest).ctx(|| format!("resolve mount point {}", m.dest.display()))?;
+        let dest = secure_join(&self.root, &m.dest)
+            .ctx(|| format!("resolve mount point {}", m.dest.display()))?;
         if m.typ == "cgroup" {
             return self.mount_cgroup(&dest, &m.opts);
         }
         if m.opts.is_bind() {
-            let src = m
-                .source
-                .as_deref()
-                .ok_or_else(|| RuntimeError::InvalidSpec(format!("bind mount {} has no source", m.dest.display())))?;
+            let src = m.source.as_deref().ok_or_else(|| {
+                RuntimeError::InvalidSpec(format!("bind mount {} has no source", m.dest.display()))
+            })?;
             let meta = fs::metadata(src).ctx(|| format!("bind source {}", src.display()))?;
             if meta.is_dir() {
                 fs::create_dir_all(&dest).ctx(|| format!("mkdir {}", dest.display()))?;
@@ -194,15 +206,27 @@ impl RootfsPlan {
             bind(src, &dest, m.opts.flags.contains(MsFlags::MS_REC))?;
             let extra = m.opts.remount_flags();
             if !extra.is_empty() {
-                mount(None::<&str>, &dest, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra, None::<&str>)
-                    .ctx(|| format!("remount {} with {extra:?}", m.dest.display()))?;
+                mount(
+                    None::<&str>,
+                    &dest,
+                    None::<&str>,
+                    MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra,
+                    None::<&str>,
+                )
+                .ctx(|| format!("remount {} with {extra:?}", m.dest.display()))?;
             }
         } else {
             fs::create_dir_all(&dest).ctx(|| format!("mkdir {}", dest.display()))?;
             let source = m.source.clone().unwrap_or_else(|| PathBuf::from(&m.typ));
             let data = (!m.opts.data.is_empty()).then_some(m.opts.data.as_str());
-            mount(Some(&source), &dest, Some(m.typ.as_str()), m.opts.flags, data)
-                .ctx(|| format!("mount {} on {}", m.typ, m.dest.display()))?;
+            mount(
+                Some(&source),
+                &dest,
+                Some(m.typ.as_str()),
+                m.opts.flags,
+                data,
+            )
+            .ctx(|| format!("mount {} on {}", m.typ, m.dest.display()))?;
         }
         for p in &m.opts.propagation {
             mount(None::<&str>, &dest, None::<&str>, *p, None::<&str>)
@@ -239,14 +263,22 @@ impl RootfsPlan {
                     match std::os::unix::fs::symlink(name, dest.join(part)) {
                         Ok(()) => {}
                         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                        Err(e) => return Err(RuntimeError::io(format!("symlink cgroup {part}"), &e)),
+                        Err(e) => {
+                            return Err(RuntimeError::io(format!("symlink cgroup {part}"), &e))
+                        }
                     }
                 }
             }
         }
         if !ro.is_empty() {
-            mount(None::<&str>, dest, None::<&str>, MsFlags::MS_REMOUNT | base | ro, Some("mode=755"))
-                .ctx(|| format!("remount {} read-only", dest.display()))?;
+            mount(
+                None::<&str>,
+                dest,
+                None::<&str>,
+                MsFlags::MS_REMOUNT | base | ro,
+                Some("mode=755"),
+            )
+            .ctx(|| format!("remount {} read-only", dest.display()))?;
         }
         Ok(())
     }
@@ -270,8 +302,14 @@ fn remount_bind(dest: &Path, flags: MsFlags) -> Result<()> {
     if flags.is_empty() {
         return Ok(());
     }
-    mount(None::<&str>, dest, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags, None::<&str>)
-        .ctx(|| format!("remount {}", dest.display()))
+    mount(
+        None::<&str>,
+        dest,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags,
+        None::<&str>,
+    )
+    .ctx(|| format!("remount {}", dest.display()))
 }
 
 /// pivot_root(".", ".") then detaching the old root, which is stacked on the
@@ -280,8 +318,14 @@ fn enter_root(root: &Path) -> Result<()> {
     chdir(root).ctx(|| format!("chdir {}", root.display()))?;
     pivot_root(".", ".").ctx(|| format!("pivot_root {}", root.display()))?;
     // The old root must not propagate its unmount back to the host.
-    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
-        .ctx(|| "make old root rslave")?;
+    mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| "make old root rslave")?;
     umount2(".", MntFlags::MNT_DETACH).ctx(|| "detach old root")?;
     chdir("/").ctx(|| "chdir /")
 }
@@ -310,10 +354,21 @@ fn preserved_flags(path: &Path) -> MsFlags {
 
 /// Makes `path` (after pivot_root) read-only; a missing path is fine.
 fn readonly_path(path: &Path) -> Result<()> {
-    match mount(Some(path), path, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>) {
+    match mount(
+        Some(path),
+        path,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    ) {
         Ok(()) => {}
         Err(Errno::ENOENT) => return Ok(()),
-        Err(e) => return Err(RuntimeError::sys(format!("bind {} read-only", path.display()), e)),
+        Err(e) => {
+            return Err(RuntimeError::sys(
+                format!("bind {} read-only", path.display()),
+                e,
+            ))
+        }
     }
     let keep = preserved_flags(path);
     mount(
@@ -331,12 +386,29 @@ fn mask_path(path: &Path) -> Result<()> {
     let meta = match fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(RuntimeError::io(format!("stat masked path {}", path.display()), &e)),
+        Err(e) => {
+            return Err(RuntimeError::io(
+                format!("stat masked path {}", path.display()),
+                &e,
+            ))
+        }
     };
     let r = if meta.is_dir() {
-        mount(Some("tmpfs"), path, Some("tmpfs"), MsFlags::MS_RDONLY, None::<&str>)
+        mount(
+            Some("tmpfs"),
+            path,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
     } else {
-        mount(Some("/dev/null"), path, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        mount(
+            Some("/dev/null"),
+            path,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
     };
     r.ctx(|| format!("mask {}", path.display()))
 }
@@ -347,8 +419,14 @@ mod tests {
 
     #[test]
     fn sysctl_keys_map_to_proc_sys() {
-        assert_eq!(sysctl_path("net.ipv4.ip_forward"), PathBuf::from("/proc/sys/net/ipv4/ip_forward"));
-        assert_eq!(sysctl_path("kernel.msgmax"), PathBuf::from("/proc/sys/kernel/msgmax"));
+        assert_eq!(
+            sysctl_path("net.ipv4.ip_forward"),
+            PathBuf::from("/proc/sys/net/ipv4/ip_forward")
+        );
+        assert_eq!(
+            sysctl_path("kernel.msgmax"),
+            PathBuf::from("/proc/sys/kernel/msgmax")
+        );
     }
 
     #[test]
@@ -366,7 +444,11 @@ mod tests {
         assert!(plan.readonly);
         assert!(plan.setup_dev);
         assert_eq!(plan.propagation, MsFlags::MS_SLAVE | MsFlags::MS_REC);
-        let dev = plan.mounts.iter().find(|m| m.dest == Path::new("/dev")).unwrap();
+        let dev = plan
+            .mounts
+            .iter()
+            .find(|m| m.dest == Path::new("/dev"))
+            .unwrap();
         assert_eq!(dev.typ, "tmpfs");
         assert!(dev.opts.data.contains("mode=755"));
         assert!(plan.masked.contains(&PathBuf::from("/proc/kcore")));

@@ -27,7 +27,11 @@ impl Stdio {
     pub(crate) fn install(&self) -> Result<Option<RawFd>> {
         setsid().ctx(|| "setsid")?;
         match self {
-            Stdio::Pipes { stdin, stdout, stderr } => {
+            Stdio::Pipes {
+                stdin,
+                stdout,
+                stderr,
+            } => {
                 let fds = [stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()];
                 place(fds)?;
                 Ok(None)
