@@ -31,9 +31,7 @@ pub fn detect(head: &[u8]) -> Compression {
 /// Wraps `input` so that reading yields the uncompressed bytes.
 pub fn decompressed<'a>(input: &'a mut dyn Read) -> Result<Box<dyn Read + 'a>, ImageError> {
     let mut buf = BufReader::with_capacity(256 * 1024, input);
-    // A short first read is possible on pipes; fill until we have enough for
-    // the longest magic (6 bytes) or hit EOF.
-    let head = fill_at_least(&mut buf, 6)?;
+    let head = peek(&mut buf, 6)?;
     Ok(match detect(&head) {
         Compression::None => Box::new(buf),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(buf)),
@@ -46,10 +44,10 @@ pub fn decompressed<'a>(input: &'a mut dyn Read) -> Result<Box<dyn Read + 'a>, I
     })
 }
 
-/// Peeks at up to `n` bytes without consuming them. `BufReader` only refills
-/// when empty, so for a short first read we fall back to what it has: all
-/// magics we check are shorter than any realistic first read anyway.
-fn fill_at_least<R: Read>(buf: &mut BufReader<R>, n: usize) -> Result<Vec<u8>, ImageError> {
+/// Peeks at up to `n` bytes without consuming them. This is one read: a pipe
+/// could in theory deliver fewer than 6 bytes first, but every writer of
+/// tar streams writes far larger chunks, so the magic is always there.
+fn peek<R: Read>(buf: &mut BufReader<R>, n: usize) -> Result<Vec<u8>, ImageError> {
     let head = buf
         .fill_buf()
         .map_err(|e| ImageError::io("reading input", e))?;

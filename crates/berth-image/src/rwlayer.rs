@@ -127,3 +127,91 @@ impl ImageStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ImageJson, RootFs};
+    use std::process::Command;
+
+    fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            let dir = path.ends_with('/');
+            h.set_entry_type(if dir {
+                tar::EntryType::Directory
+            } else {
+                tar::EntryType::Regular
+            });
+            h.set_mode(if dir { 0o755 } else { 0o644 });
+            h.set_size(data.len() as u64);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(0);
+            b.append_data(&mut h, path, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    /// Two layers where the top one deletes a file and makes a dir opaque:
+    /// the mounted rootfs must show exactly the merged view.
+    #[test]
+    fn layered_whiteouts_through_a_real_overlay_mount() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path(), Some("overlay2")).unwrap();
+        let base = tar_of(&[("a", b"a"), ("keep", b"k"), ("dir/", b""), ("dir/b", b"b")]);
+        let top = tar_of(&[
+            (".wh.a", b""),
+            ("dir/", b""),
+            ("dir/.wh..wh..opq", b""),
+            ("dir/c", b"c"),
+        ]);
+        let l1 = store.add_layer(&mut &base[..], None).unwrap();
+        let l2 = store.add_layer(&mut &top[..], Some(&l1)).unwrap();
+        assert_eq!(l2.parent.as_deref(), Some(l1.chain_id.as_str()));
+        let image = ImageJson {
+            architecture: "amd64".into(),
+            os: "linux".into(),
+            rootfs: RootFs {
+                kind: "layers".into(),
+                diff_ids: vec![l1.diff_id.clone(), l2.diff_id.clone()],
+            },
+            ..Default::default()
+        };
+        let id = store.register_image(&image, None, None).unwrap();
+        let c = "c".repeat(64);
+        store.create_rw_layer(&c, &id).unwrap();
+        let m = store.rw_layer_mount(&c).unwrap();
+        assert!(
+            m.data
+                .starts_with(&format!("lowerdir=l/{}:l/{}", l2.link_id, l1.link_id)),
+            "{}",
+            m.data
+        );
+        let target = tempfile::tempdir().unwrap();
+        let out = Command::new("mount")
+            .current_dir(m.chdir.as_ref().unwrap())
+            .args(["-t", "overlay", "-o", &m.data, "overlay"])
+            .arg(target.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let t = target.path();
+        let seen = (
+            t.join("a").exists(),
+            t.join("keep").exists(),
+            t.join("dir/b").exists(),
+            t.join("dir/c").exists(),
+        );
+        Command::new("umount").arg("-l").arg(t).status().unwrap();
+        assert_eq!(seen, (false, true, false, true));
+        let gd = store.graph_driver(&c);
+        let lower = gd["Data"]["LowerDir"].as_str().unwrap().to_string();
+        assert!(lower.contains(&l2.cache_id) && lower.contains(&l1.cache_id));
+    }
+}

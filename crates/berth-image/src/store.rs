@@ -211,6 +211,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn store_is_send_and_sync() {
+        // The daemon shares one store across blocking threads.
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<ImageStore>();
+    }
+
+    #[test]
     fn tag_reference_validation() {
         assert_eq!(
             tag_reference("imp", Some("v2")).unwrap().to_string(),
