@@ -11,7 +11,7 @@ use std::os::fd::OwnedFd;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::{kill, sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::{pipe2, Pid};
 
@@ -75,12 +75,51 @@ fn child_main(go_r: OwnedFd, err_w: OwnedFd, child: impl FnOnce() -> RuntimeErro
         // SAFETY: _exit is always safe; skips atexit handlers of the parent.
         unsafe { libc::_exit(1) };
     }
+    reset_signals();
     // A panic must not unwind into the caller's code in this forked copy.
     let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child))
         .unwrap_or_else(|_| RuntimeError::Child("container process setup panicked".into()));
     let _ = File::from(err_w).write_all(&error::encode(&err));
     // SAFETY: as above.
     unsafe { libc::_exit(1) }
+}
+
+/// Ignored signals and the blocked mask survive execve: a container must not
+/// inherit the caller's (every Rust program ignores SIGPIPE, a shim may block
+/// SIGCHLD/SIGTERM for a signalfd).
+fn reset_signals() {
+    // The raw syscall: glibc's wrappers refuse the real-time signals it
+    // reserves (32, 33), which a parent may still have left ignored.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let dfl = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: a valid kernel sigaction installing SIG_DFL, no old action
+        // requested; invalid numbers just fail with EINVAL.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &dfl as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            )
+        };
+    }
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
 }
 
 /// fork(2) with namespace flags: the raw clone syscall without a new stack
