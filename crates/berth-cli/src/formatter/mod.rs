@@ -11,6 +11,13 @@ use tabwriter::TabWriter;
 
 pub use template::GoTemplate;
 
+/// Go's tabwriter makes a column max(cell + padding, minwidth) wide, the
+/// `tabwriter` crate max(cell, minwidth) + padding: docker's minwidth 10 with
+/// padding 3 is thus minwidth 7 here.
+fn table_writer() -> TabWriter<Vec<u8>> {
+    TabWriter::new(Vec::new()).minwidth(7).padding(3)
+}
+
 /// How a list command prints its items.
 pub enum Format {
     /// A table: header row from the template, then one row per item.
@@ -47,7 +54,7 @@ pub fn write_list<W: Write>(
     match format {
         Format::Table(t) => {
             let tmpl = GoTemplate::parse(t)?;
-            let mut tw = TabWriter::new(Vec::new()).minwidth(10).padding(3);
+            let mut tw = table_writer();
             writeln!(tw, "{}", tmpl.render(headers)?)?;
             for item in items {
                 writeln!(tw, "{}", tmpl.render(item)?)?;
@@ -71,7 +78,7 @@ pub fn write_list<W: Write>(
 
 /// Writes plain tab-separated rows aligned as a docker table (top, history...).
 pub fn write_table<W: Write>(out: &mut W, rows: &[Vec<String>]) -> anyhow::Result<()> {
-    let mut tw = TabWriter::new(Vec::new()).minwidth(10).padding(3);
+    let mut tw = table_writer();
     for row in rows {
         writeln!(tw, "{}", row.join("\t"))?;
     }
@@ -107,6 +114,10 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "CONTAINER ID    NAMES\nabc             x\nabcdef0123456   yy\n"
         );
+        let mut out = Vec::new();
+        let items = vec![json!({"T": "latest", "N": "x"})];
+        write_list(&mut out, &Format::parse("", "{{.T}}\t{{.N}}"), &json!({"T": "TAG", "N": "N"}), &items).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "TAG       N\nlatest    x\n");
     }
 
     #[test]

@@ -48,11 +48,15 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let id = create_container(ctx, o, &req)
         .await
         .map_err(|e| with_help(&e, "run", 125))?;
+    let client = ctx.client.clone();
     if args.detach {
+        client
+            .post(&format!("/containers/{id}/start"))
+            .await
+            .map_err(|e| start_error(&e))?;
         println!("{id}");
         return Ok(());
     }
-    let client = ctx.client.clone();
     let (stdin, stdout, stderr) = (
         req.config.attach_stdin,
         req.config.attach_stdout,
