@@ -392,6 +392,12 @@ impl Drop for CgroupGuard {
             let _ = cg.kill_all(libc::SIGKILL);
             let _ = cg.destroy();
         }
+        // The shared parent goes too once empty (remove_dir fails otherwise).
+        if let Ok(parent) = berth_cgroups::Cgroup::open("berth-runtime-test") {
+            for (_, dir) in parent.container_mounts() {
+                let _ = fs::remove_dir(dir);
+            }
+        }
     }
 }
 
