@@ -427,6 +427,39 @@ fn cgroup_limits_visible_inside() {
     let init_cg = fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap();
     assert_eq!(theirs, init_cg);
     assert!(init_cg.contains(&rel), "{init_cg}");
+    // --cgroupns private: the container's cgroup is its namespace root.
+    let mut c = Bundle::new(&["cat", "/proc/self/cgroup"]);
+    c.spec["linux"] = b.spec["linux"].clone();
+    c.spec["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "cgroup"}));
+    let (code, out, err) = c.run();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().all(|l| l.ends_with(":/")), "{out}");
+    kill(Pid::from_raw(init), Signal::SIGKILL).unwrap();
+    collect(init, o, e);
+}
+
+/// `--pid container:<a>`: the new container joins a's pid namespace by path,
+/// yet stays a direct child of the caller.
+fn join_pid_namespace_of_other_container() {
+    let a = Bundle::new(&["sleep", "30"]);
+    let (stdio, o, e) = pipes();
+    let init = a.start(stdio).unwrap().pid;
+    let mut b = Bundle::new(&["ps", "-o", "pid,comm"]);
+    b.spec["linux"]["namespaces"][3] =
+        json!({"type": "pid", "path": format!("/proc/{init}/ns/pid")});
+    let (code, out, err) = b.run();
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[1], "    1 sleep", "{out}");
+    assert!(lines[2].ends_with(" ps"), "{out}");
+    // The caller's own pid namespace for children is back to normal.
+    assert_eq!(
+        fs::read_link("/proc/self/ns/pid_for_children").unwrap(),
+        fs::read_link("/proc/self/ns/pid").unwrap()
+    );
     kill(Pid::from_raw(init), Signal::SIGKILL).unwrap();
     collect(init, o, e);
 }
@@ -587,6 +620,10 @@ fn main() {
         ("no_new_privs_flag", no_new_privs_flag),
         ("seccomp_default_profile", seccomp_default_profile),
         ("cgroup_limits_visible_inside", cgroup_limits_visible_inside),
+        (
+            "join_pid_namespace_of_other_container",
+            join_pid_namespace_of_other_container,
+        ),
         ("clean_signals_and_sysctl", clean_signals_and_sysctl),
         (
             "namespaces_isolated_or_shared",
