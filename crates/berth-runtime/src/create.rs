@@ -4,6 +4,7 @@ use berth_cgroups::Cgroup;
 use oci_spec::runtime::{LinuxResources, Spec};
 
 use crate::error::{Context, Result, RuntimeError};
+use crate::hooks::HookPlan;
 use crate::namespaces::{NamespacePlan, PidNsSwitch};
 use crate::process::ProcessPlan;
 use crate::rootfs::RootfsPlan;
@@ -49,6 +50,7 @@ pub fn create_and_start(
     } else {
         None
     };
+    let hooks = HookPlan::new(spec);
     let hostname = spec.hostname().clone().filter(|_| ns.new_uts);
     let domainname = spec.domainname().clone().filter(|_| ns.new_uts);
 
@@ -76,7 +78,7 @@ pub fn create_and_start(
         if let Some(cg) = &cgroup {
             cg.add_task(pid.as_raw())?;
         }
-        Ok(())
+        hooks.run_before_start(pid.as_raw())
     };
     let pid = {
         // Joining an existing pid namespace only works for children.
@@ -84,6 +86,7 @@ pub fn create_and_start(
         spawn(ns.clone_flags, child, after_fork)?
     };
     drop(stdio);
+    hooks.run_poststart(pid.as_raw());
     Ok(Started { pid: pid.as_raw() })
 }
 

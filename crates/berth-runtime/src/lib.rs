@@ -14,6 +14,7 @@ mod create;
 mod devices;
 mod error;
 mod exec_in;
+mod hooks;
 pub mod mount_opts;
 mod namespaces;
 pub mod paths;
@@ -26,6 +27,7 @@ mod stdio;
 use std::path::PathBuf;
 
 pub use error::RuntimeError;
+pub use hooks::ID_ANNOTATION;
 pub use oci_spec::runtime::{Process, Spec};
 pub use stdio::Stdio;
 
@@ -56,6 +58,9 @@ pub struct Started {
 /// caller (the shim waits for it with waitpid).
 ///
 /// With `spec.root` but no `rootfs`, root.path is bind-mounted onto itself.
+/// prestart/createRuntime hooks run (in the caller) once the namespaces exist,
+/// before the child continues; poststart hooks after the exec. Hooks see the
+/// id from the [`ID_ANNOTATION`] annotation.
 pub fn create_and_start(
     spec: &Spec,
     rootfs: Option<&RootfsMount>,

@@ -602,6 +602,33 @@ fn start_latency() {
     assert!(times[5] < std::time::Duration::from_secs(1));
 }
 
+fn hooks_run_around_start() {
+    let mut b = Bundle::new(&["true"]);
+    let pre = b.dir.path().join("pre.json");
+    let post = b.dir.path().join("post.json");
+    let hook = |file: &Path| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}", file.display())]});
+    b.spec["hooks"] = json!({"prestart": [hook(&pre)], "poststart": [hook(&post)]});
+    b.spec["annotations"] = json!({berth_runtime::ID_ANNOTATION: "c1"});
+    let (stdio, o, e) = pipes();
+    let pid = b.start(stdio).unwrap().pid;
+    collect(pid, o, e);
+    let pre: Value = serde_json::from_slice(&fs::read(pre).unwrap()).unwrap();
+    let post: Value = serde_json::from_slice(&fs::read(post).unwrap()).unwrap();
+    assert_eq!(
+        (pre["pid"].as_i64(), pre["status"].as_str()),
+        (Some(pid as i64), Some("created"))
+    );
+    assert_eq!(
+        (post["pid"].as_i64(), post["status"].as_str()),
+        (Some(pid as i64), Some("running"))
+    );
+    assert_eq!(pre["id"], "c1");
+    // A failing prestart hook stops the start.
+    b.spec["hooks"] = json!({"prestart": [{"path": "/bin/false"}]});
+    let (stdio, _o, _e) = pipes();
+    assert!(b.start(stdio).is_err());
+}
+
 fn main() {
     let tests: &[(&str, fn())] = &[
         ("pid_is_1", pid_is_1),
@@ -632,6 +659,7 @@ fn main() {
         ("exec_errors_use_runc_wording", exec_errors_use_runc_wording),
         ("exec_into_running_container", exec_into_running_container),
         ("pty_is_controlling_terminal", pty_is_controlling_terminal),
+        ("hooks_run_around_start", hooks_run_around_start),
         ("start_latency", start_latency),
     ];
     let filter: Vec<String> = std::env::args()
