@@ -602,6 +602,15 @@ fn start_latency() {
     assert!(times[5] < std::time::Duration::from_secs(1));
 }
 
+/// No RootfsMount: root.path itself (bound onto itself) is the root.
+fn plain_directory_root() {
+    let mut b = Bundle::new(&["sh", "-c", "echo $$; cat /etc/hostname"]);
+    b.spec["root"]["path"] = json!(base_rootfs());
+    let (stdio, o, e) = pipes();
+    let pid = create_and_start(&b.spec(), None, stdio).unwrap().pid;
+    assert_eq!(collect(pid, o, e).1, "1\nmyhost\n");
+}
+
 fn hooks_run_around_start() {
     let mut b = Bundle::new(&["true"]);
     let pre = b.dir.path().join("pre.json");
@@ -659,6 +668,7 @@ fn main() {
         ("exec_errors_use_runc_wording", exec_errors_use_runc_wording),
         ("exec_into_running_container", exec_into_running_container),
         ("pty_is_controlling_terminal", pty_is_controlling_terminal),
+        ("plain_directory_root", plain_directory_root),
         ("hooks_run_around_start", hooks_run_around_start),
         ("start_latency", start_latency),
     ];
