@@ -64,6 +64,14 @@ pub enum Command {
     Version(system::version::Args),
     /// Display system-wide information
     Info(system::info::Args),
+    /// Update configuration of one or more containers
+    Update(c::update::Args),
+    /// Create a new image from a container's changes
+    Commit(c::commit::Args),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(i::save::Args),
+    /// Load an image from a tar archive or STDIN
+    Load(i::load::Args),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -113,6 +121,10 @@ pub enum ContainerCommand {
     Unpause(c::unpause::Args),
     /// Display the running processes of a container
     Top(c::top::Args),
+    /// Update configuration of one or more containers
+    Update(c::update::Args),
+    /// Create a new image from a container's changes
+    Commit(c::commit::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,6 +145,10 @@ pub enum ImageCommand {
     History(i::history::Args),
     /// Download an image from a registry
     Pull(i::pull::Args),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(i::save::Args),
+    /// Load an image from a tar archive or STDIN
+    Load(i::load::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -174,6 +190,10 @@ impl Command {
             Command::Pull(a) => i::pull::run(ctx, a).await,
             Command::Version(a) => system::version::run(ctx, a).await,
             Command::Info(a) => system::info::run(ctx, a).await,
+            Command::Update(a) => c::update::run(ctx, a).await,
+            Command::Commit(a) => c::commit::run(ctx, a).await,
+            Command::Save(a) => i::save::run(ctx, a).await,
+            Command::Load(a) => i::load::run(ctx, a).await,
             Command::Container(sub) => sub.run(ctx).await,
             Command::Image(sub) => sub.run(ctx).await,
             Command::System(SystemCommand::Info(a)) => system::info::run(ctx, a).await,
@@ -201,6 +221,8 @@ impl ContainerCommand {
             ContainerCommand::Pause(a) => c::pause::run(ctx, a).await,
             ContainerCommand::Unpause(a) => c::unpause::run(ctx, a).await,
             ContainerCommand::Top(a) => c::top::run(ctx, a).await,
+            ContainerCommand::Update(a) => c::update::run(ctx, a).await,
+            ContainerCommand::Commit(a) => c::commit::run(ctx, a).await,
         }
     }
 }
@@ -215,6 +237,8 @@ impl ImageCommand {
             ImageCommand::Tag(a) => i::tag::run(ctx, a).await,
             ImageCommand::History(a) => i::history::run(ctx, a).await,
             ImageCommand::Pull(a) => i::pull::run(ctx, a).await,
+            ImageCommand::Save(a) => i::save::run(ctx, a).await,
+            ImageCommand::Load(a) => i::load::run(ctx, a).await,
         }
     }
 }

@@ -116,8 +116,17 @@ mod tests {
         );
         let mut out = Vec::new();
         let items = vec![json!({"T": "latest", "N": "x"})];
-        write_list(&mut out, &Format::parse("", "{{.T}}\t{{.N}}"), &json!({"T": "TAG", "N": "N"}), &items).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "TAG       N\nlatest    x\n");
+        write_list(
+            &mut out,
+            &Format::parse("", "{{.T}}\t{{.N}}"),
+            &json!({"T": "TAG", "N": "N"}),
+            &items,
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "TAG       N\nlatest    x\n"
+        );
     }
 
     #[test]

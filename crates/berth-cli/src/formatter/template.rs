@@ -24,8 +24,10 @@ impl GoTemplate {
         let text = text.replace("\\t", "\t").replace("\\n", "\n");
         let rewritten = rewrite_actions(&text);
         let mut tmpl = Template::default();
-        let funcs: [(&str, Func); 11] = [
+        let funcs: [(&str, Func); 13] = [
             (PRINT_FUNC, go_print),
+            ("berthValues", berth_values),
+            ("berthEntries", berth_entries),
             ("json", json),
             ("join", join),
             ("lower", lower),
@@ -259,8 +261,8 @@ fn print(args: &[Value]) -> Result<Value, FuncError> {
 }
 
 /// Keywords that start actions which print nothing themselves.
-const CONTROL: [&str; 11] = [
-    "if", "else", "end", "range", "with", "define", "template", "block", "break", "continue", "/*",
+const CONTROL: [&str; 10] = [
+    "if", "else", "end", "with", "define", "template", "block", "break", "continue", "/*",
 ];
 
 /// Appends `| berthPrint` to every action that prints its pipeline's value.
@@ -275,16 +277,15 @@ fn rewrite_actions(text: &str) -> String {
             out.push_str(&rest[start..]);
             return out;
         };
-        out.push_str("{{");
         out.push_str(&rewrite_action(&after[..end]));
-        out.push_str("}}");
         rest = &after[end + 2..];
     }
     out.push_str(rest);
     out
 }
 
-/// Rewrites the body of one action (text between `{{` and `}}`).
+/// Rewrites one action given its body (text between `{{` and `}}`) and returns
+/// the replacement including the braces.
 fn rewrite_action(body: &str) -> String {
     let (left, inner) = match body.strip_prefix("- ") {
         Some(r) => ("- ", r),
@@ -299,11 +300,83 @@ fn rewrite_action(body: &str) -> String {
         .split(|c: char| c.is_whitespace() || c == '(')
         .next()
         .unwrap_or("");
+    if first == "range" {
+        return rewrite_range(left, trimmed["range".len()..].trim(), right);
+    }
     let is_control = CONTROL.contains(&first) || trimmed.starts_with("/*");
     if is_control || trimmed.is_empty() || is_declaration(trimmed) {
-        return body.to_string();
+        return format!("{{{{{body}}}}}");
     }
-    format!("{left}{inner} | {PRINT_FUNC}{right}")
+    format!("{{{{{left}{inner} | {PRINT_FUNC}{right}}}}}")
+}
+
+/// gtmpl ranges over maps in hash order; Go in key order. So the ranged value
+/// goes through `berthValues` (values sorted by key) or, when the key is
+/// declared, `berthEntries` (sorted {Key, Value} pairs) whose fields are then
+/// bound to the template's own variables.
+fn rewrite_range(left: &str, spec: &str, right: &str) -> String {
+    let (decl, pipe) = match spec.split_once(":=") {
+        Some((d, p)) if d.trim_start().starts_with('$') => (Some(d.trim()), p.trim()),
+        _ => (None, spec),
+    };
+    match decl.map(|d| d.split(',').map(str::trim).collect::<Vec<_>>()) {
+        Some(vars) if vars.len() == 2 => format!(
+            "{{{{{left}range $berthE := berthEntries ({pipe})}}}}{{{{{} := $berthE.Key}}}}{{{{{} := $berthE.Value{right}}}}}",
+            vars[0], vars[1]
+        ),
+        Some(vars) => format!(
+            "{{{{{left}range {} := berthValues ({pipe}){right}}}}}",
+            vars.join(", ")
+        ),
+        None => format!("{{{{{left}range berthValues ({pipe}){right}}}}}"),
+    }
+}
+
+fn sorted_entries(v: &Value) -> Vec<(Value, Value)> {
+    match v {
+        Value::Map(m) | Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            keys.into_iter()
+                .map(|k| (Value::String(k.clone()), m[k].clone()))
+                .collect()
+        }
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (Value::from(i as i64), e.clone()))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn berth_values(args: &[Value]) -> Result<Value, FuncError> {
+    let v = arg(args, 0, "range")?;
+    match v {
+        Value::Nil | Value::NoValue => Ok(Value::Array(Vec::new())),
+        Value::Map(_) | Value::Object(_) | Value::Array(_) => Ok(Value::Array(
+            sorted_entries(v).into_iter().map(|(_, e)| e).collect(),
+        )),
+        other => Err(FuncError::Generic(format!(
+            "range can't iterate over {}",
+            go_format(other)
+        ))),
+    }
+}
+
+fn berth_entries(args: &[Value]) -> Result<Value, FuncError> {
+    let v = arg(args, 0, "range")?;
+    Ok(Value::Array(
+        sorted_entries(v)
+            .into_iter()
+            .map(|(k, e)| {
+                Value::Map(HashMap::from([
+                    ("Key".to_string(), k),
+                    ("Value".to_string(), e),
+                ]))
+            })
+            .collect(),
+    ))
 }
 
 /// `$x := ...` or `$x = ...` prints nothing.
@@ -423,7 +496,28 @@ mod tests {
             "a=1;k=v;"
         );
         assert_eq!(render("{{- $x := .On -}} {{ $x }}", v.clone()), "true");
-        assert_eq!(render("{{.N}}", v), "<nil>");
+        assert_eq!(render("{{.N}}", v.clone()), "<nil>");
+        let many = json!({"M": {"e": 5, "b": 2, "d": 4, "a": 1, "c": 3}, "A": ["x", "y"]});
+        for _ in 0..5 {
+            assert_eq!(render("{{range .M}}{{.}}{{end}}", many.clone()), "12345");
+            assert_eq!(
+                render("{{range $k, $v := .M}}{{$k}}{{$v}} {{end}}", many.clone()),
+                "a1 b2 c3 d4 e5 "
+            );
+        }
+        assert_eq!(
+            render("{{range $i, $e := .A}}{{$i}}:{{$e}} {{end}}", many.clone()),
+            "0:x 1:y "
+        );
+        assert_eq!(
+            render("{{range $e := .A}}{{$e}}{{end}}", many.clone()),
+            "xy"
+        );
+        assert_eq!(
+            render("{{range .Nope}}x{{else}}empty{{end}}", many.clone()),
+            "empty"
+        );
+        assert_eq!(render("{{range .A -}} {{.}} {{- end}}", many), "xy");
     }
 
     #[test]
@@ -431,6 +525,10 @@ mod tests {
         assert_eq!(rewrite_actions("{{.A}}"), "{{.A | berthPrint}}");
         assert_eq!(rewrite_actions("{{- .A -}}"), "{{- .A | berthPrint -}}");
         assert_eq!(rewrite_actions("{{if .A}}x{{end}}"), "{{if .A}}x{{end}}");
+        assert_eq!(
+            rewrite_actions("{{range .L}}"),
+            "{{range berthValues (.L)}}"
+        );
         assert_eq!(rewrite_actions("{{\"}}\"}}"), "{{\"}}\" | berthPrint}}");
     }
 

@@ -1,6 +1,7 @@
 //! `docker container ...` commands.
 
 pub mod attach;
+pub mod commit;
 pub mod create;
 pub mod exec;
 pub mod inspect;
@@ -17,6 +18,7 @@ pub mod start;
 pub mod stop;
 pub mod top;
 pub mod unpause;
+pub mod update;
 pub mod wait;
 
 use std::future::Future;

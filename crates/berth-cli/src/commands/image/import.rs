@@ -62,7 +62,7 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
 }
 
 /// Go-style lower-case reason of an I/O error ("no such file or directory").
-fn io_reason(e: &std::io::Error) -> String {
+pub fn io_reason(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),

@@ -4,8 +4,10 @@ pub mod history;
 pub mod import;
 pub mod inspect;
 pub mod list;
+pub mod load;
 pub mod pull;
 pub mod remove;
+pub mod save;
 pub mod tag;
 
 /// Splits `name[:tag]` (a `:` before the last `/` belongs to a registry port).
