@@ -41,6 +41,22 @@ pub fn human_duration(d: Duration) -> String {
     format!("{} years", seconds / 3600 / 24 / 365)
 }
 
+/// A unix timestamp as Go prints a time.Time in the local zone
+/// ("2006-01-02 15:04:05 -0700 MST"; unnamed zones repeat the offset).
+pub fn go_local_time(ts: i64) -> String {
+    let Some(t) = chrono::DateTime::from_timestamp(ts, 0) else {
+        return String::new();
+    };
+    let local = t.with_timezone(&chrono::Local);
+    let offset = local.format("%z").to_string();
+    let zone = if offset == "+0000" {
+        "UTC".to_string()
+    } else {
+        offset
+    };
+    format!("{} {zone}", local.format("%Y-%m-%d %H:%M:%S %z"))
+}
+
 /// go-units `HumanSizeWithPrecision(size, precision)`: decimal (1000-based) units.
 pub fn human_size_precision(size: f64, precision: usize) -> String {
     const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];

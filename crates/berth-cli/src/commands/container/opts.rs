@@ -228,8 +228,7 @@ pub struct ContainerOpts {
         value_name = "IMAGE [COMMAND] [ARG...]",
         required = true,
         num_args = 1..,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
+        trailing_var_arg = true
     )]
     pub image_and_args: Vec<String>,
 }
@@ -760,6 +759,13 @@ mod tests {
         );
         let v = req(&["--no-healthcheck", "busybox"]);
         assert_eq!(v["Healthcheck"]["Test"], serde_json::json!(["NONE"]));
+    }
+
+    #[test]
+    fn unknown_flags_before_the_image_are_errors() {
+        assert!(T::try_parse_from(["run", "--bogus", "busybox"]).is_err());
+        let t = T::try_parse_from(["run", "busybox", "ls", "--bogus", "-l"]).unwrap();
+        assert_eq!(t.o.command(), ["ls", "--bogus", "-l"]);
     }
 
     #[test]

@@ -134,13 +134,7 @@ pub fn row(c: &ContainerSummary, trunc: bool, now: i64) -> Value {
         })
         .collect();
     let local_volumes = c.mounts.iter().filter(|m| m.kind == "volume").count();
-    let created = chrono::DateTime::from_timestamp(c.created, 0)
-        .map(|t| {
-            t.with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M:%S %z %Z")
-                .to_string()
-        })
-        .unwrap_or_default();
+    let created = crate::humanize::go_local_time(c.created);
     let ago = (now - c.created).max(0) as u64;
     json!({
         "ID": id,

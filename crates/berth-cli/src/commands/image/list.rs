@@ -98,13 +98,7 @@ pub fn image_rows(img: &ImageSummary, trunc: bool, now: i64) -> Vec<Value> {
         .and_then(|d| d.split_once('@'))
         .map(|(_, d)| d.to_string())
         .unwrap_or_else(|| "<none>".into());
-    let created_at = chrono::DateTime::from_timestamp(img.created, 0)
-        .map(|t| {
-            t.with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M:%S %z %Z")
-                .to_string()
-        })
-        .unwrap_or_default();
+    let created_at = crate::humanize::go_local_time(img.created);
     let since = format!(
         "{} ago",
         human_duration(std::time::Duration::from_secs(
