@@ -97,7 +97,10 @@ impl Container {
     }
 
     pub fn tty(&self) -> bool {
-        self.config.get("Tty").and_then(Value::as_bool).unwrap_or(false)
+        self.config
+            .get("Tty")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
 
     pub fn open_stdin(&self) -> bool {
@@ -115,7 +118,10 @@ impl Container {
     }
 
     pub fn config_str(&self, key: &str) -> Option<&str> {
-        self.config.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+        self.config
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     pub fn labels(&self) -> Map<String, Value> {
@@ -141,7 +147,9 @@ impl Container {
     }
 
     pub fn stop_signal(&self) -> String {
-        self.config_str("StopSignal").unwrap_or("SIGTERM").to_string()
+        self.config_str("StopSignal")
+            .unwrap_or("SIGTERM")
+            .to_string()
     }
 
     pub fn stop_timeout(&self) -> Option<i64> {
@@ -167,7 +175,13 @@ impl Container {
     }
 
     /// GET /containers/{id}/json
-    pub fn inspect(&self, paths: &Paths, graph_driver: Value, mounts: Value, networks: Value) -> Value {
+    pub fn inspect(
+        &self,
+        paths: &Paths,
+        graph_driver: Value,
+        mounts: Value,
+        networks: Value,
+    ) -> Value {
         json!({
             "Id": self.id,
             "Created": rfc3339(self.created),

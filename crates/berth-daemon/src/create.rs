@@ -12,7 +12,11 @@ const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 
 fn strs(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -58,7 +62,11 @@ pub fn merge_image_config(config: &mut Map<String, Value>, image: &ImageConfig) 
         }
     }
     for key in ["ExposedPorts", "Volumes", "Labels"] {
-        let mut merged = img.get(key).and_then(Value::as_object).cloned().unwrap_or_default();
+        let mut merged = img
+            .get(key)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         if let Some(own) = config.get(key).and_then(Value::as_object) {
             merged.extend(own.clone());
         }
@@ -107,9 +115,11 @@ pub fn command(config: &Map<String, Value>) -> ApiResult<(String, Vec<String>)> 
 fn field_i64(hc: &Map<String, Value>, key: &str) -> ApiResult<i64> {
     match hc.get(key) {
         None | Some(Value::Null) => Ok(0),
-        Some(v) => v
-            .as_i64()
-            .ok_or_else(|| ApiError::bad_request(format!("json: cannot unmarshal {v} into Go struct field HostConfig.{key} of type int64"))),
+        Some(v) => v.as_i64().ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "json: cannot unmarshal {v} into Go struct field HostConfig.{key} of type int64"
+            ))
+        }),
     }
 }
 
@@ -132,7 +142,9 @@ pub fn normalize_host_config(mut hc: Map<String, Value>) -> ApiResult<Map<String
     }
     let reservation = field_i64(&hc, "MemoryReservation")?;
     if reservation != 0 && reservation < MIN_MEMORY {
-        return Err(ApiError::bad_request("Minimum memory reservation allowed is 6MB"));
+        return Err(ApiError::bad_request(
+            "Minimum memory reservation allowed is 6MB",
+        ));
     }
     let nano = field_i64(&hc, "NanoCpus")?;
     if nano != 0 && (field_i64(&hc, "CpuQuota")? != 0 || field_i64(&hc, "CpuPeriod")? != 0) {
@@ -140,7 +152,9 @@ pub fn normalize_host_config(mut hc: Map<String, Value>) -> ApiResult<Map<String
             "Conflicting options: Nano CPUs and CPU Period cannot both be set",
         ));
     }
-    let cpus = std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get() as i64)
+        .unwrap_or(1);
     if nano < 0 || nano > cpus * 1_000_000_000 {
         return Err(ApiError::bad_request(format!(
             "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
@@ -148,21 +162,35 @@ pub fn normalize_host_config(mut hc: Map<String, Value>) -> ApiResult<Map<String
     }
     let weight = field_i64(&hc, "BlkioWeight")?;
     if weight != 0 && !(10..=1000).contains(&weight) {
-        return Err(ApiError::bad_request("Range of blkio weight is from 10 to 1000"));
+        return Err(ApiError::bad_request(
+            "Range of blkio weight is from 10 to 1000",
+        ));
     }
     if let Some(rp) = hc.get("RestartPolicy").and_then(Value::as_object) {
         let name = rp.get("Name").and_then(Value::as_str).unwrap_or("");
         if !matches!(name, "" | "no" | "always" | "unless-stopped" | "on-failure") {
-            return Err(ApiError::bad_request(format!("invalid restart policy '{name}'")));
+            return Err(ApiError::bad_request(format!(
+                "invalid restart policy '{name}'"
+            )));
         }
-        let max = rp.get("MaximumRetryCount").and_then(Value::as_i64).unwrap_or(0);
+        let max = rp
+            .get("MaximumRetryCount")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
         if max != 0 && name != "on-failure" {
             return Err(ApiError::bad_request(format!(
                 "maximum retry count cannot be used with restart policy '{name}'"
             )));
         }
-        if hc.get("AutoRemove").and_then(Value::as_bool).unwrap_or(false) && !matches!(name, "" | "no") {
-            return Err(ApiError::bad_request("can't create 'AutoRemove' container with restart policy"));
+        if hc
+            .get("AutoRemove")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+            && !matches!(name, "" | "no")
+        {
+            return Err(ApiError::bad_request(
+                "can't create 'AutoRemove' container with restart policy",
+            ));
         }
     }
     if let Some(list) = hc.get("Ulimits").and_then(Value::as_array) {
@@ -178,7 +206,10 @@ pub fn normalize_host_config(mut hc: Map<String, Value>) -> ApiResult<Map<String
     }
     for (key, default) in [
         ("NetworkMode", json!("default")),
-        ("RestartPolicy", json!({"Name": "no", "MaximumRetryCount": 0})),
+        (
+            "RestartPolicy",
+            json!({"Name": "no", "MaximumRetryCount": 0}),
+        ),
         ("LogConfig", json!({"Type": "json-file", "Config": {}})),
         ("ShmSize", json!(67108864)),
         ("Privileged", json!(false)),
@@ -205,22 +236,37 @@ pub fn normalize_host_config(mut hc: Map<String, Value>) -> ApiResult<Map<String
         ("PortBindings", json!({})),
         ("VolumesFrom", Value::Null),
     ] {
-        if hc.get(key).is_none_or(|v| v.is_null() && !default.is_null()) {
+        if hc
+            .get(key)
+            .is_none_or(|v| v.is_null() && !default.is_null())
+        {
             hc.insert(key.into(), default);
         }
     }
     if hc.get("ShmSize").and_then(Value::as_i64) == Some(0) {
         hc.insert("ShmSize".into(), json!(67108864));
     }
-    if hc.get("RestartPolicy").and_then(|r| r.get("Name")).and_then(Value::as_str) == Some("") {
-        hc.insert("RestartPolicy".into(), json!({"Name": "no", "MaximumRetryCount": 0}));
+    if hc
+        .get("RestartPolicy")
+        .and_then(|r| r.get("Name"))
+        .and_then(Value::as_str)
+        == Some("")
+    {
+        hc.insert(
+            "RestartPolicy".into(),
+            json!({"Name": "no", "MaximumRetryCount": 0}),
+        );
     }
     Ok(hc)
 }
 
 /// /etc/hostname, /etc/hosts and /etc/resolv.conf for the container.
 pub fn write_etc_files(c: &Container, paths: &Paths) -> std::io::Result<()> {
-    let hostname = c.config.get("Hostname").and_then(Value::as_str).unwrap_or("");
+    let hostname = c
+        .config
+        .get("Hostname")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     std::fs::write(&paths.hostname, format!("{hostname}\n"))?;
     let mut hosts = String::from(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
@@ -297,14 +343,19 @@ mod tests {
             "Cmd": ["echo", "imported"], "Env": ["GREETING=hi", "PATH=/bin"], "WorkingDir": "/w"
         }))
         .unwrap();
-        let mut cfg: Map<String, Value> = serde_json::from_value(json!({"Image": "imp", "Env": ["PATH=/custom"]})).unwrap();
+        let mut cfg: Map<String, Value> =
+            serde_json::from_value(json!({"Image": "imp", "Env": ["PATH=/custom"]})).unwrap();
         merge_image_config(&mut cfg, &image);
         assert_eq!(cfg["Cmd"], json!(["echo", "imported"]));
         assert_eq!(cfg["Env"], json!(["GREETING=hi", "PATH=/custom"]));
         assert_eq!(cfg["WorkingDir"], json!("/w"));
-        assert_eq!(command(&cfg).unwrap(), ("echo".to_string(), vec!["imported".to_string()]));
+        assert_eq!(
+            command(&cfg).unwrap(),
+            ("echo".to_string(), vec!["imported".to_string()])
+        );
 
-        let mut cfg: Map<String, Value> = serde_json::from_value(json!({"Image": "imp", "Entrypoint": ["sh"]})).unwrap();
+        let mut cfg: Map<String, Value> =
+            serde_json::from_value(json!({"Image": "imp", "Entrypoint": ["sh"]})).unwrap();
         merge_image_config(&mut cfg, &image);
         assert_eq!(command(&cfg).unwrap(), ("sh".to_string(), vec![]));
     }
@@ -312,7 +363,10 @@ mod tests {
     #[test]
     fn host_config_validation() {
         let bad: Map<String, Value> = serde_json::from_value(json!({"Memory": 1024})).unwrap();
-        assert_eq!(normalize_host_config(bad).unwrap_err().message, "Minimum memory limit allowed is 6MB");
+        assert_eq!(
+            normalize_host_config(bad).unwrap_err().message,
+            "Minimum memory limit allowed is 6MB"
+        );
         let ok: Map<String, Value> = serde_json::from_value(json!({"Memory": 67108864})).unwrap();
         let hc = normalize_host_config(ok).unwrap();
         assert_eq!(hc["RestartPolicy"]["Name"], "no");

@@ -77,18 +77,30 @@ impl Entry {
     }
 
     pub fn add_attacher(&self, a: Attacher) {
-        self.attachers.lock().unwrap_or_else(|e| e.into_inner()).push(a);
+        self.attachers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(a);
     }
 
     fn close_attachers(&self) {
-        self.attachers.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.attachers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     fn attachers_for(&self, kind: u8) -> Vec<mpsc::Sender<(u8, Bytes)>> {
         let mut g = self.attachers.lock().unwrap_or_else(|e| e.into_inner());
         g.retain(|a| !a.tx.is_closed());
         g.iter()
-            .filter(|a| if kind == protocol::FRAME_STDERR { a.stderr } else { a.stdout })
+            .filter(|a| {
+                if kind == protocol::FRAME_STDERR {
+                    a.stderr
+                } else {
+                    a.stdout
+                }
+            })
             .map(|a| a.tx.clone())
             .collect()
     }
@@ -154,21 +166,33 @@ impl Daemon {
         if let Some(e) = map.get(name) {
             return Ok(e.clone());
         }
-        let slashed = if name.starts_with('/') { name.to_string() } else { format!("/{name}") };
+        let slashed = if name.starts_with('/') {
+            name.to_string()
+        } else {
+            format!("/{name}")
+        };
         if let Some(e) = map.values().find(|e| e.with(|c| c.name == slashed)) {
             return Ok(e.clone());
         }
-        let matches: Vec<&Arc<Entry>> = map.keys().filter(|id| id.starts_with(name)).filter_map(|id| map.get(id)).collect();
+        let matches: Vec<&Arc<Entry>> = map
+            .keys()
+            .filter(|id| id.starts_with(name))
+            .filter_map(|id| map.get(id))
+            .collect();
         match matches.len() {
             1 => Ok(matches[0].clone()),
             0 => Err(ApiError::no_such_container(name)),
-            _ => Err(ApiError::not_found(format!("multiple IDs found with provided prefix: {name}"))),
+            _ => Err(ApiError::not_found(format!(
+                "multiple IDs found with provided prefix: {name}"
+            ))),
         }
     }
 
     fn name_owner(&self, name: &str) -> Option<String> {
         let map = self.containers.read().unwrap_or_else(|e| e.into_inner());
-        map.values().find(|e| e.with(|c| c.name == name)).map(|e| e.id.clone())
+        map.values()
+            .find(|e| e.with(|c| c.name == name))
+            .map(|e| e.id.clone())
     }
 
     fn name_conflict(name: &str, owner: &str) -> ApiError {
@@ -186,7 +210,11 @@ impl Daemon {
         let host_config = match body.remove("HostConfig") {
             Some(Value::Object(m)) => m,
             Some(Value::Null) | None => Map::new(),
-            Some(_) => return Err(ApiError::bad_request("json: cannot unmarshal HostConfig: expected an object")),
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "json: cannot unmarshal HostConfig: expected an object",
+                ))
+            }
         };
         body.remove("NetworkingConfig");
         let mut config = body;
@@ -197,7 +225,11 @@ impl Daemon {
                         "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
                     )));
                 }
-                let n = if n.starts_with('/') { n.to_string() } else { format!("/{n}") };
+                let n = if n.starts_with('/') {
+                    n.to_string()
+                } else {
+                    format!("/{n}")
+                };
                 if let Some(owner) = self.name_owner(&n) {
                     return Err(Self::name_conflict(&n, &owner));
                 }
@@ -218,13 +250,20 @@ impl Daemon {
             .get("Image")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| ApiError::bad_request("config cannot be empty in order to create a container"))?
+            .ok_or_else(|| {
+                ApiError::bad_request("config cannot be empty in order to create a container")
+            })?
             .to_string();
         let image = self.images.resolve(&image_ref)?;
         let host_config = crate::create::normalize_host_config(host_config)?;
         crate::create::merge_image_config(&mut config, &image.config);
         let id = random_id();
-        if config.get("Hostname").and_then(Value::as_str).unwrap_or("").is_empty() {
+        if config
+            .get("Hostname")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+        {
             config.insert("Hostname".into(), json!(id[..12]));
         }
         let (path, args) = crate::create::command(&config)?;
@@ -300,14 +339,18 @@ impl Daemon {
     async fn start_locked(self: &Arc<Self>, e: &Arc<Entry>, restarting: bool) -> ApiResult<()> {
         let c = e.get();
         match c.state.status {
-            Status::Running | Status::Restarting if !restarting => return Err(ApiError::not_modified()),
+            Status::Running | Status::Restarting if !restarting => {
+                return Err(ApiError::not_modified())
+            }
             Status::Paused => {
                 return Err(ApiError::conflict(
                     "cannot start a paused container, try unpause instead",
                 ))
             }
             Status::Removing | Status::Dead => {
-                return Err(ApiError::conflict(format!("container is marked for removal and cannot be started")))
+                return Err(ApiError::conflict(format!(
+                    "container is marked for removal and cannot be started"
+                )))
             }
             _ => {}
         }
@@ -321,7 +364,8 @@ impl Daemon {
             self.record_start_error(e, &msg, 128);
             ApiError::bad_request(msg)
         })?;
-        std::fs::create_dir_all(&rootfs).map_err(|err| ApiError::internal(format!("create rootfs dir: {err}")))?;
+        std::fs::create_dir_all(&rootfs)
+            .map_err(|err| ApiError::internal(format!("create rootfs dir: {err}")))?;
         let log_driver = c
             .host_config
             .get("LogConfig")
@@ -333,7 +377,11 @@ impl Daemon {
             id: c.id.clone(),
             tty: c.tty(),
             open_stdin: c.open_stdin(),
-            stdin_once: c.config.get("StdinOnce").and_then(Value::as_bool).unwrap_or(false),
+            stdin_once: c
+                .config
+                .get("StdinOnce")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             log_path: (log_driver != "none").then(|| paths.log.clone()),
             rootfs: Some(RootfsMount {
                 fstype: mount.fstype,
@@ -347,7 +395,9 @@ impl Daemon {
             Ok(s) => s,
             Err(err) => {
                 let text = err.to_string();
-                let code = if text.contains("no such file or directory") || text.contains("executable file not found") {
+                let code = if text.contains("no such file or directory")
+                    || text.contains("executable file not found")
+                {
                     127
                 } else if text.contains("permission denied") {
                     126
@@ -378,7 +428,9 @@ impl Daemon {
         Ok(())
     }
 
-    fn record_start_error(&self, e: &Entry, msg: &str, code: i32) {
+    /// A start that failed ends the attach streams waiting for output, and
+    /// an `--rm` container goes away, as with Docker.
+    fn record_start_error(self: &Arc<Self>, e: &Arc<Entry>, msg: &str, code: i32) {
         e.with(|c| {
             c.state.error = msg.to_string();
             c.state.exit_code = code;
@@ -387,6 +439,15 @@ impl Daemon {
             }
         });
         self.persist(e);
+        e.close_attachers();
+        e.changed.send_modify(|g| g.exit_code = code);
+        if e.get().auto_remove() {
+            let d = self.clone();
+            let id = e.id.clone();
+            tokio::spawn(async move {
+                let _ = d.remove(&id, true, false).await;
+            });
+        }
     }
 
     /// Pumps the shim's stream: output to attachers, and the exit.
@@ -484,13 +545,23 @@ impl Daemon {
     }
 
     /// POST /containers/{id}/stop
-    pub async fn stop(&self, name: &str, timeout: Option<i64>, signal: Option<String>) -> ApiResult<()> {
+    pub async fn stop(
+        &self,
+        name: &str,
+        timeout: Option<i64>,
+        signal: Option<String>,
+    ) -> ApiResult<()> {
         let e = self.lookup(name)?;
         let _op = e.op.lock().await;
         self.stop_locked(&e, timeout, signal).await
     }
 
-    async fn stop_locked(&self, e: &Entry, timeout: Option<i64>, signal: Option<String>) -> ApiResult<()> {
+    async fn stop_locked(
+        &self,
+        e: &Entry,
+        timeout: Option<i64>,
+        signal: Option<String>,
+    ) -> ApiResult<()> {
         let c = e.get();
         if !c.state.status.is_running() {
             return Err(ApiError::not_modified());
@@ -507,7 +578,11 @@ impl Daemon {
             .map_err(ApiError::bad_request)?;
         let timeout = timeout.or(c.stop_timeout()).unwrap_or(10);
         let _ = self.signal(e, sig).await;
-        let limit = if timeout < 0 { None } else { Some(Duration::from_secs(timeout as u64)) };
+        let limit = if timeout < 0 {
+            None
+        } else {
+            Some(Duration::from_secs(timeout as u64))
+        };
         if !self.wait_exit(e, exits, limit).await {
             let _ = self.signal(e, libc::SIGKILL).await;
             self.wait_exit(e, exits, None).await;
@@ -519,12 +594,19 @@ impl Daemon {
     pub async fn kill(&self, name: &str, signal: Option<&str>) -> ApiResult<()> {
         let e = self.lookup(name)?;
         let c = e.get();
-        let sig = crate::signals::parse(signal.unwrap_or("SIGKILL")).map_err(ApiError::bad_request)?;
+        let sig =
+            crate::signals::parse(signal.unwrap_or("SIGKILL")).map_err(ApiError::bad_request)?;
         if !c.state.status.is_running() {
-            return Err(ApiError::conflict(format!("Container {} is not running", c.id)));
+            return Err(ApiError::conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
         }
         if c.state.status == Status::Paused && sig != libc::SIGKILL {
-            return Err(ApiError::conflict(format!("Container {} is paused. Unpause the container before stopping or killing", c.id)));
+            return Err(ApiError::conflict(format!(
+                "Container {} is paused. Unpause the container before stopping or killing",
+                c.id
+            )));
         }
         if sig == libc::SIGKILL || sig == libc::SIGTERM || sig == libc::SIGINT {
             e.with(|c| c.state.stopped_by_user = true);
@@ -539,13 +621,19 @@ impl Daemon {
         self.signal(&e, sig).await?;
         if sig == libc::SIGKILL {
             // Docker returns once a SIGKILLed container is really down.
-            self.wait_exit(&e, exits, Some(Duration::from_secs(10))).await;
+            self.wait_exit(&e, exits, Some(Duration::from_secs(10)))
+                .await;
         }
         Ok(())
     }
 
     /// POST /containers/{id}/restart
-    pub async fn restart(self: &Arc<Self>, name: &str, timeout: Option<i64>, signal: Option<String>) -> ApiResult<()> {
+    pub async fn restart(
+        self: &Arc<Self>,
+        name: &str,
+        timeout: Option<i64>,
+        signal: Option<String>,
+    ) -> ApiResult<()> {
         let e = self.lookup(name)?;
         let _op = e.op.lock().await;
         match self.stop_locked(&e, timeout, signal).await {
@@ -563,7 +651,11 @@ impl Daemon {
         let c = e.get();
         if c.state.status.is_running() {
             if !force {
-                let what = if c.state.status == Status::Paused { "paused" } else { "running" };
+                let what = if c.state.status == Status::Paused {
+                    "paused"
+                } else {
+                    "running"
+                };
                 return Err(ApiError::conflict(format!(
                     "You cannot remove a {what} container {}. Stop the container before attempting removal or force remove",
                     c.id
@@ -575,7 +667,8 @@ impl Daemon {
                 let _ = cg.thaw();
             }
             let _ = self.signal(&e, libc::SIGKILL).await;
-            self.wait_exit(&e, exits, Some(Duration::from_secs(10))).await;
+            self.wait_exit(&e, exits, Some(Duration::from_secs(10)))
+                .await;
         }
         e.with(|c| c.state.status = Status::Removing);
         self.store.delete(&c.id)?;
@@ -605,7 +698,9 @@ impl Daemon {
         let new_name = format!("/{}", new_name.trim_start_matches('/'));
         if let Some(owner) = self.name_owner(&new_name) {
             if owner == e.id {
-                return Err(ApiError::bad_request(format!("Renaming a container with the same name as its current name")));
+                return Err(ApiError::bad_request(format!(
+                    "Renaming a container with the same name as its current name"
+                )));
             }
             return Err(Self::name_conflict(&new_name, &owner));
         }
@@ -621,14 +716,36 @@ impl Daemon {
         let c = e.get();
         match (pause, c.state.status) {
             (true, Status::Running) | (false, Status::Paused) => {}
-            (true, Status::Paused) => return Err(ApiError::conflict(format!("Container {} is already paused", c.id))),
-            (false, Status::Running) => return Err(ApiError::conflict(format!("Container {} is not paused", c.id))),
-            _ => return Err(ApiError::conflict(format!("Container {} is not running", c.id))),
+            (true, Status::Paused) => {
+                return Err(ApiError::conflict(format!(
+                    "Container {} is already paused",
+                    c.id
+                )))
+            }
+            (false, Status::Running) => {
+                return Err(ApiError::conflict(format!(
+                    "Container {} is not paused",
+                    c.id
+                )))
+            }
+            _ => {
+                return Err(ApiError::conflict(format!(
+                    "Container {} is not running",
+                    c.id
+                )))
+            }
         }
         let cg = berth_cgroups::Cgroup::open(&format!("berth/{}", c.id))
             .map_err(|err| ApiError::internal(format!("cannot find cgroup of {}: {err}", c.id)))?;
-        if pause { cg.freeze() } else { cg.thaw() }.map_err(|err| ApiError::internal(err.to_string()))?;
-        e.with(|c| c.state.status = if pause { Status::Paused } else { Status::Running });
+        if pause { cg.freeze() } else { cg.thaw() }
+            .map_err(|err| ApiError::internal(err.to_string()))?;
+        e.with(|c| {
+            c.state.status = if pause {
+                Status::Paused
+            } else {
+                Status::Running
+            }
+        });
         self.persist(&e);
         Ok(())
     }
@@ -648,7 +765,11 @@ impl Daemon {
             };
             if done {
                 let exited_since = g.exits > start.exits || g.removed;
-                return Ok(if exited_since { g.exit_code } else { e.get().state.exit_code });
+                return Ok(if exited_since {
+                    g.exit_code
+                } else {
+                    e.get().state.exit_code
+                });
             }
             if rx.changed().await.is_err() {
                 return Ok(e.get().state.exit_code);
@@ -660,7 +781,10 @@ impl Daemon {
     pub async fn resize(&self, name: &str, height: u16, width: u16) -> ApiResult<()> {
         let e = self.lookup(name)?;
         if !e.get().state.status.is_running() {
-            return Err(ApiError::conflict(format!("Container {} is not running", e.id)));
+            return Err(ApiError::conflict(format!(
+                "Container {} is not running",
+                e.id
+            )));
         }
         let payload = serde_json::to_vec(&protocol::WinSize { height, width }).unwrap_or_default();
         if let Some(w) = e.shim_in.lock().await.as_mut() {

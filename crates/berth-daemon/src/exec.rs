@@ -58,7 +58,10 @@ pub struct ExecTable {
 
 impl ExecTable {
     pub fn insert(&self, e: ExecInstance) {
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).insert(e.id.clone(), e);
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(e.id.clone(), e);
     }
     pub fn get(&self, id: &str) -> ApiResult<ExecInstance> {
         self.map
@@ -69,7 +72,12 @@ impl ExecTable {
             .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))
     }
     pub fn update(&self, id: &str, f: impl FnOnce(&mut ExecInstance)) {
-        if let Some(e) = self.map.lock().unwrap_or_else(|e| e.into_inner()).get_mut(id) {
+        if let Some(e) = self
+            .map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(id)
+        {
             f(e);
         }
     }
@@ -92,7 +100,11 @@ impl ExecTable {
 
 fn strs(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -108,14 +120,24 @@ pub fn create(d: &Arc<Daemon>, name: &str, body: &Value) -> ApiResult<String> {
                 c.id
             )))
         }
-        _ => return Err(ApiError::conflict(format!("Container {} is not running", c.id))),
+        _ => {
+            return Err(ApiError::conflict(format!(
+                "Container {} is not running",
+                c.id
+            )))
+        }
     }
     let cmd = strs(body.get("Cmd"));
     if cmd.is_empty() {
         return Err(ApiError::bad_request("No exec command specified"));
     }
     let flag = |k: &str| body.get(k).and_then(Value::as_bool).unwrap_or(false);
-    let s = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let s = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let id = hex::encode(rand::random::<[u8; 32]>());
     d.execs.insert(ExecInstance {
         id: id.clone(),
@@ -142,18 +164,34 @@ pub fn process(d: &Arc<Daemon>, x: &ExecInstance) -> ApiResult<oci_spec::runtime
     let e = d.lookup(&x.container_id)?;
     let c = e.get();
     let mount = d.images.rw_layer_mount(&c.id).ok();
-    let lookup = move |rel: &str| mount.as_ref().and_then(|m| crate::create::find_in_layers(m, rel));
-    let user_spec = if x.user.is_empty() { c.config_str("User").unwrap_or("").to_string() } else { x.user.clone() };
+    let lookup = move |rel: &str| {
+        mount
+            .as_ref()
+            .and_then(|m| crate::create::find_in_layers(m, rel))
+    };
+    let user_spec = if x.user.is_empty() {
+        c.config_str("User").unwrap_or("").to_string()
+    } else {
+        x.user.clone()
+    };
     let group_add = c
         .host_config
         .get("GroupAdd")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect::<Vec<_>>())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default();
-    let user = crate::users::resolve(&user_spec, &group_add, &lookup).map_err(|e| ApiError::internal(e.to_string()))?;
+    let user = crate::users::resolve(&user_spec, &group_add, &lookup)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     let mut caps = crate::spec::capabilities(&c).map_err(|e| ApiError::internal(e.to_string()))?;
     if x.privileged {
-        caps = crate::spec::ALL_CAPS.iter().map(|s| s.to_string()).collect();
+        caps = crate::spec::ALL_CAPS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
     }
     let mut env = crate::spec::config_strs(&c, "Env");
     for kv in &x.env {
@@ -172,7 +210,12 @@ pub fn process(d: &Arc<Daemon>, x: &ExecInstance) -> ApiResult<oci_spec::runtime
         .host_config
         .get("SecurityOpt")
         .and_then(Value::as_array)
-        .is_some_and(|a| a.iter().any(|v| v.as_str().is_some_and(|s| s.starts_with("no-new-privileges"))));
+        .is_some_and(|a| {
+            a.iter().any(|v| {
+                v.as_str()
+                    .is_some_and(|s| s.starts_with("no-new-privileges"))
+            })
+        });
     let p = crate::spec::process_json(&crate::spec::ProcessInput {
         args: x.cmd.clone(),
         env,

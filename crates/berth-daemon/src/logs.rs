@@ -41,7 +41,9 @@ pub fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
         let nanos = ((f.fract()) * 1e9) as u32;
         return chrono::DateTime::from_timestamp(secs, nanos);
     }
-    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&chrono::Utc))
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
 }
 
 /// Stdcopy header: stream 1 = stdout, 2 = stderr; 3 zero bytes; u32 BE length.
@@ -56,13 +58,17 @@ pub fn stdcopy_frame(kind: u8, data: &[u8]) -> Bytes {
 
 /// Appends one log entry to `out` as the client wants it; false if filtered out.
 fn render(line: &str, opts: &LogOptions, out: &mut BytesMut) -> bool {
-    let Ok(l) = serde_json::from_str::<Line>(line) else { return false };
+    let Ok(l) = serde_json::from_str::<Line>(line) else {
+        return false;
+    };
     let kind = if l.stream == "stderr" { 2 } else { 1 };
     if (kind == 1 && !opts.stdout) || (kind == 2 && !opts.stderr) {
         return false;
     }
     if opts.since.is_some() || opts.until.is_some() {
-        let Some(t) = parse_time(l.time) else { return false };
+        let Some(t) = parse_time(l.time) else {
+            return false;
+        };
         if opts.since.is_some_and(|s| t < s) || opts.until.is_some_and(|u| t > u) {
             return false;
         }
@@ -84,7 +90,9 @@ fn render(line: &str, opts: &LogOptions, out: &mut BytesMut) -> bool {
 /// Streams the log to `tx` in chunks; with `follow`, keeps reading until the
 /// container stops running.
 pub async fn stream(path: PathBuf, entry: Arc<Entry>, opts: LogOptions, tx: mpsc::Sender<Bytes>) {
-    let Ok(file) = tokio::fs::File::open(&path).await else { return };
+    let Ok(file) = tokio::fs::File::open(&path).await else {
+        return;
+    };
     let mut reader = BufReader::with_capacity(256 * 1024, file);
     let mut chunk = BytesMut::with_capacity(256 * 1024);
     let mut line = String::new();
@@ -154,14 +162,35 @@ mod tests {
 
     #[test]
     fn renders_frames_and_filters() {
-        let opts = LogOptions { stdout: true, stderr: false, ..Default::default() };
+        let opts = LogOptions {
+            stdout: true,
+            stderr: false,
+            ..Default::default()
+        };
         let mut out = BytesMut::new();
-        assert!(render(r#"{"log":"hi\n","stream":"stdout","time":"2024-01-01T00:00:00.5Z"}"#, &opts, &mut out));
+        assert!(render(
+            r#"{"log":"hi\n","stream":"stdout","time":"2024-01-01T00:00:00.5Z"}"#,
+            &opts,
+            &mut out
+        ));
         assert_eq!(&out[..], &[1, 0, 0, 0, 0, 0, 0, 3, b'h', b'i', b'\n']);
-        assert!(!render(r#"{"log":"e\n","stream":"stderr","time":"2024-01-01T00:00:00Z"}"#, &opts, &mut out));
-        let opts = LogOptions { stdout: true, raw: true, timestamps: true, ..Default::default() };
+        assert!(!render(
+            r#"{"log":"e\n","stream":"stderr","time":"2024-01-01T00:00:00Z"}"#,
+            &opts,
+            &mut out
+        ));
+        let opts = LogOptions {
+            stdout: true,
+            raw: true,
+            timestamps: true,
+            ..Default::default()
+        };
         let mut out = BytesMut::new();
-        render(r#"{"log":"x","stream":"stdout","time":"T"}"#, &opts, &mut out);
+        render(
+            r#"{"log":"x","stream":"stdout","time":"T"}"#,
+            &opts,
+            &mut out,
+        );
         assert_eq!(&out[..], b"T x");
     }
 

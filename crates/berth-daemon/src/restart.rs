@@ -6,7 +6,13 @@ use crate::daemon::{Daemon, Entry};
 use std::sync::Arc;
 use std::time::Duration;
 
-fn should_restart(policy: &str, max: i64, restart_count: i64, exit_code: i32, stopped_by_user: bool) -> bool {
+fn should_restart(
+    policy: &str,
+    max: i64,
+    restart_count: i64,
+    exit_code: i32,
+    stopped_by_user: bool,
+) -> bool {
     if stopped_by_user {
         return false;
     }
@@ -25,7 +31,13 @@ fn backoff(restart_count: i64) -> Duration {
 pub fn maybe_restart(daemon: Arc<Daemon>, e: Arc<Entry>, exit_code: i32) {
     let c = e.get();
     let (policy, max) = c.restart_policy();
-    if !should_restart(&policy, max, c.restart_count, exit_code, c.state.stopped_by_user) {
+    if !should_restart(
+        &policy,
+        max,
+        c.restart_count,
+        exit_code,
+        c.state.stopped_by_user,
+    ) {
         return;
     }
     let delay = backoff(c.restart_count);

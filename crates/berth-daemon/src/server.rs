@@ -9,7 +9,10 @@ use std::sync::Arc;
 use tower::Layer;
 
 #[derive(Parser, Debug, Default, serde::Deserialize)]
-#[command(name = "berth daemon", about = "Run the berth daemon (Docker Engine API server)")]
+#[command(
+    name = "berth daemon",
+    about = "Run the berth daemon (Docker Engine API server)"
+)]
 #[serde(default, rename_all = "kebab-case")]
 struct Flags {
     /// Daemon socket(s) to listen on: unix:///path, tcp://host:port, fd://
@@ -66,22 +69,37 @@ pub fn main(args: Vec<String>) -> anyhow::Result<()> {
     argv.extend(args);
     let mut flags = Flags::parse_from(argv);
     if let Some(path) = flags.config_file.clone() {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading config file {}", path.display()))?;
-        let file: Flags = serde_json::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        let file: Flags = serde_json::from_str(&text)
+            .with_context(|| format!("parsing config file {}", path.display()))?;
         flags = flags.merge(file);
     }
-    let level = if flags.debug { "debug".to_string() } else { flags.log_level.clone().unwrap_or_else(|| "info".into()) };
+    let level = if flags.debug {
+        "debug".to_string()
+    } else {
+        flags.log_level.clone().unwrap_or_else(|| "info".into())
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(level))
         .with_writer(std::io::stderr)
         .try_init();
-    let data_root = flags.data_root.clone().unwrap_or_else(|| "/var/lib/berth".into());
-    let exec_root = flags.exec_root.clone().unwrap_or_else(|| "/run/berth".into());
-    std::fs::create_dir_all(&data_root).with_context(|| format!("creating {}", data_root.display()))?;
-    std::fs::create_dir_all(exec_root.join("containers")).with_context(|| format!("creating {}", exec_root.display()))?;
+    let data_root = flags
+        .data_root
+        .clone()
+        .unwrap_or_else(|| "/var/lib/berth".into());
+    let exec_root = flags
+        .exec_root
+        .clone()
+        .unwrap_or_else(|| "/run/berth".into());
+    std::fs::create_dir_all(&data_root)
+        .with_context(|| format!("creating {}", data_root.display()))?;
+    std::fs::create_dir_all(exec_root.join("containers"))
+        .with_context(|| format!("creating {}", exec_root.display()))?;
     let _lock = lock_data_root(&data_root)?;
     if let Some(p) = &flags.pidfile {
-        std::fs::write(p, std::process::id().to_string()).with_context(|| format!("writing pid file {}", p.display()))?;
+        std::fs::write(p, std::process::id().to_string())
+            .with_context(|| format!("writing pid file {}", p.display()))?;
     }
     let hosts = if flags.host.is_empty() {
         vec![format!("unix://{}", exec_root.join("berth.sock").display())]
@@ -90,10 +108,21 @@ pub fn main(args: Vec<String>) -> anyhow::Result<()> {
     };
     let exe = std::env::current_exe().context("locating the berth binary")?;
     let store = crate::store::Store::open(&data_root).context("opening state store")?;
-    let images = berth_image::ImageStore::open(&data_root, flags.storage_driver.as_deref()).context("opening image store")?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let images = berth_image::ImageStore::open(&data_root, flags.storage_driver.as_deref())
+        .context("opening image store")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let result = rt.block_on(async move {
-        let daemon = Daemon::new(Options { data_root, exec_root, exe }, store, images)?;
+        let daemon = Daemon::new(
+            Options {
+                data_root,
+                exec_root,
+                exe,
+            },
+            store,
+            images,
+        )?;
         daemon.reconcile().await;
         serve(daemon, hosts, flags.group.clone()).await
     });
@@ -108,7 +137,11 @@ pub fn main(args: Vec<String>) -> anyhow::Result<()> {
 /// One daemon per data root: an exclusive flock held for the daemon's life.
 fn lock_data_root(root: &Path) -> anyhow::Result<std::fs::File> {
     let path = root.join("berth.lock");
-    let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
     // SAFETY: flock on a descriptor we own.
     let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     if rc != 0 {
@@ -121,7 +154,11 @@ fn lock_data_root(root: &Path) -> anyhow::Result<std::fs::File> {
     Ok(f)
 }
 
-async fn serve(daemon: Arc<Daemon>, hosts: Vec<String>, group: Option<String>) -> anyhow::Result<()> {
+async fn serve(
+    daemon: Arc<Daemon>,
+    hosts: Vec<String>,
+    group: Option<String>,
+) -> anyhow::Result<()> {
     let router = crate::api::router(daemon);
     let app = tower::util::MapRequestLayer::new(|req| req).layer(router);
     let app = tower::ServiceBuilder::new()
@@ -136,17 +173,24 @@ async fn serve(daemon: Arc<Daemon>, hosts: Vec<String>, group: Option<String>) -
                 std::fs::create_dir_all(dir)?;
             }
             let _ = std::fs::remove_file(&path);
-            let listener = tokio::net::UnixListener::bind(&path).with_context(|| format!("listening on {}", path.display()))?;
+            let listener = tokio::net::UnixListener::bind(&path)
+                .with_context(|| format!("listening on {}", path.display()))?;
             set_socket_perms(&path, group.as_deref())?;
             let svc = app.clone();
             tasks.spawn(async move { axum::serve(listener, tower::make::Shared::new(svc)).await });
         } else if let Some(addr) = host.strip_prefix("tcp://") {
-            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
-            tracing::warn!("listening on tcp://{addr} without TLS: anyone who can reach it controls the host");
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening on {addr}"))?;
+            tracing::warn!(
+                "listening on tcp://{addr} without TLS: anyone who can reach it controls the host"
+            );
             let svc = app.clone();
             tasks.spawn(async move { axum::serve(listener, tower::make::Shared::new(svc)).await });
         } else if host.starts_with("fd://") {
-            anyhow::bail!("fd:// sockets need systemd socket activation, which berth does not support yet");
+            anyhow::bail!(
+                "fd:// sockets need systemd socket activation, which berth does not support yet"
+            );
         } else {
             anyhow::bail!("invalid host {host}: use unix:///path or tcp://host:port");
         }
@@ -185,17 +229,25 @@ struct VersionRewrite<S> {
 
 impl<S> tower::Service<axum::extract::Request> for VersionRewrite<S>
 where
-    S: tower::Service<axum::extract::Request, Response = axum::response::Response, Error = std::convert::Infallible>
-        + Clone
+    S: tower::Service<
+            axum::extract::Request,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
         + Send
         + 'static,
     S::Future: Send + 'static,
 {
     type Response = axum::response::Response;
     type Error = std::convert::Infallible;
-    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
 
-    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 

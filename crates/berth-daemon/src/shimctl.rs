@@ -43,9 +43,11 @@ pub async fn start(
     std::fs::create_dir_all(bundle_dir).map_err(io("create bundle"))?;
     let _ = std::fs::remove_file(bundle::exit_path(bundle_dir));
     let config = serde_json::to_vec(spec).map_err(|e| ShimError::Start(e.to_string()))?;
-    bundle::write_atomic(&bundle_dir.join(bundle::CONFIG), &config).map_err(io("write config.json"))?;
+    bundle::write_atomic(&bundle_dir.join(bundle::CONFIG), &config)
+        .map_err(io("write config.json"))?;
     let options = serde_json::to_vec(opts).map_err(|e| ShimError::Start(e.to_string()))?;
-    bundle::write_atomic(&bundle_dir.join(bundle::OPTIONS), &options).map_err(io("write shim.json"))?;
+    bundle::write_atomic(&bundle_dir.join(bundle::OPTIONS), &options)
+        .map_err(io("write shim.json"))?;
 
     let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(io("socketpair"))?;
     let theirs: OwnedFd = theirs.into();
@@ -73,7 +75,10 @@ pub async fn start(
     }
     let mut child = cmd.spawn().map_err(io("spawn shim"))?;
     drop(theirs);
-    let stdout = child.stdout.take().ok_or_else(|| ShimError::Start("shim without stdout".into()))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| ShimError::Start("shim without stdout".into()))?;
     // The shim lives on after the report; reap it whenever it ends.
     tokio::spawn(async move {
         let _ = child.wait().await;
@@ -111,7 +116,8 @@ pub async fn request(bundle_dir: &Path, req: &Request) -> Result<Reply, ShimErro
     s.write_all(&line).await.map_err(io("send request"))?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.map_err(io("read reply"))?;
-    let reply: Reply = serde_json::from_slice(&buf).map_err(|e| ShimError::Reply(format!("bad shim reply: {e}")))?;
+    let reply: Reply = serde_json::from_slice(&buf)
+        .map_err(|e| ShimError::Reply(format!("bad shim reply: {e}")))?;
     match reply.error {
         Some(e) => Err(ShimError::Reply(e)),
         None => Ok(reply),
@@ -130,7 +136,9 @@ pub async fn open_stream(bundle_dir: &Path, req: &Request) -> Result<UnixStream,
 }
 
 /// Reads one frame; None at end of stream.
-pub async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R) -> std::io::Result<Option<(u8, Vec<u8>)>> {
+pub async fn read_frame<R: AsyncReadExt + Unpin>(
+    r: &mut R,
+) -> std::io::Result<Option<(u8, Vec<u8>)>> {
     let mut h = [0u8; protocol::HEADER_LEN];
     match r.read_exact(&mut h).await {
         Ok(_) => {}
@@ -143,7 +151,12 @@ pub async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R) -> std::io::Result<O
     Ok(Some((kind, payload)))
 }
 
-pub async fn write_frame<W: AsyncWriteExt + Unpin>(w: &mut W, kind: u8, payload: &[u8]) -> std::io::Result<()> {
-    w.write_all(&protocol::frame_header(kind, payload.len())).await?;
+pub async fn write_frame<W: AsyncWriteExt + Unpin>(
+    w: &mut W,
+    kind: u8,
+    payload: &[u8],
+) -> std::io::Result<()> {
+    w.write_all(&protocol::frame_header(kind, payload.len()))
+        .await?;
     w.write_all(payload).await
 }

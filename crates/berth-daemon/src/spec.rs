@@ -26,15 +26,47 @@ pub const DEFAULT_CAPS: &[&str] = &[
 
 /// Every capability the kernel knows, in kernel bit order, for `--privileged` and `--cap-add ALL`.
 pub const ALL_CAPS: &[&str] = &[
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
 ];
 
 const MASKED_PATHS: &[&str] = &[
@@ -89,7 +121,11 @@ fn hc_bool(c: &Container, key: &str) -> bool {
 fn hc_strs(c: &Container, key: &str) -> Vec<String> {
     hc(c, key)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -107,11 +143,19 @@ pub fn capabilities(c: &Container) -> Result<Vec<String>, SpecError> {
     if hc_bool(c, "Privileged") {
         return Ok(ALL_CAPS.iter().map(|s| s.to_string()).collect());
     }
-    let adds: Vec<String> = hc_strs(c, "CapAdd").iter().map(|s| normalize_cap(s)).collect();
-    let drops: Vec<String> = hc_strs(c, "CapDrop").iter().map(|s| normalize_cap(s)).collect();
+    let adds: Vec<String> = hc_strs(c, "CapAdd")
+        .iter()
+        .map(|s| normalize_cap(s))
+        .collect();
+    let drops: Vec<String> = hc_strs(c, "CapDrop")
+        .iter()
+        .map(|s| normalize_cap(s))
+        .collect();
     for cap in adds.iter().chain(drops.iter()) {
         if cap != "CAP_ALL" && !ALL_CAPS.contains(&cap.as_str()) {
-            return Err(SpecError::Capability(cap.trim_start_matches("CAP_").to_string()));
+            return Err(SpecError::Capability(
+                cap.trim_start_matches("CAP_").to_string(),
+            ));
         }
     }
     if adds.iter().any(|c| c == "CAP_ALL") {
@@ -156,24 +200,56 @@ fn default_mounts(c: &Container, paths: &Paths) -> Vec<Value> {
     };
     let mut m = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
-        mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"]),
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        ),
         mount(
             "/dev/pts",
             "devpts",
             "devpts",
-            &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
         ),
         mount("/sys", "sysfs", "sysfs", sys_opts),
-        mount("/sys/fs/cgroup", "cgroup", "cgroup", &["ro", "nosuid", "noexec", "nodev"]),
-        mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"]),
-        mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", &shm_size]),
+        mount(
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            &["ro", "nosuid", "noexec", "nodev"],
+        ),
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        ),
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", &shm_size],
+        ),
     ];
     for (dest, src) in [
         ("/etc/resolv.conf", &paths.resolv_conf),
         ("/etc/hostname", &paths.hostname),
         ("/etc/hosts", &paths.hosts),
     ] {
-        m.push(mount(dest, "bind", &src.to_string_lossy(), &["rbind", "rprivate"]));
+        m.push(mount(
+            dest,
+            "bind",
+            &src.to_string_lossy(),
+            &["rbind", "rprivate"],
+        ));
     }
     if let Some(tmpfs) = hc(c, "Tmpfs").and_then(Value::as_object) {
         let mut dests: Vec<&String> = tmpfs.keys().collect();
@@ -183,7 +259,9 @@ fn default_mounts(c: &Container, paths: &Paths) -> Vec<Value> {
             if let Some(extra) = tmpfs[dest].as_str().filter(|s| !s.is_empty()) {
                 opts.extend(extra.split(',').map(String::from));
             }
-            m.push(json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": opts}));
+            m.push(
+                json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": opts}),
+            );
         }
     }
     m
@@ -233,10 +311,16 @@ fn resources(c: &Container) -> Value {
             cpu.insert("period".into(), json!(period));
         }
     }
-    if let Some(s) = hc(c, "CpusetCpus").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+    if let Some(s) = hc(c, "CpusetCpus")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
         cpu.insert("cpus".into(), json!(s));
     }
-    if let Some(s) = hc(c, "CpusetMems").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+    if let Some(s) = hc(c, "CpusetMems")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
         cpu.insert("mems".into(), json!(s));
     }
     if !cpu.is_empty() {
@@ -264,8 +348,20 @@ fn device_rules(c: &Container) -> Value {
         json!({"allow": true, "type": "c", "access": "m"}),
         json!({"allow": true, "type": "b", "access": "m"}),
     ];
-    for (major, minor) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2), (10, 200)] {
-        rules.push(json!({"allow": true, "type": "c", "major": major, "minor": minor, "access": "rwm"}));
+    for (major, minor) in [
+        (1, 3),
+        (1, 5),
+        (1, 7),
+        (1, 8),
+        (1, 9),
+        (5, 0),
+        (5, 1),
+        (5, 2),
+        (10, 200),
+    ] {
+        rules.push(
+            json!({"allow": true, "type": "c", "major": major, "minor": minor, "access": "rwm"}),
+        );
     }
     rules.push(json!({"allow": true, "type": "c", "major": 136, "access": "rwm"}));
     Value::Array(rules)
@@ -388,7 +484,11 @@ pub fn config_strs(c: &Container, key: &str) -> Vec<String> {
     c.config
         .get(key)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -441,10 +541,13 @@ pub fn build(
             berth_seccomp::docker_profile_to_oci(profile.as_bytes(), &caps)
                 .map_err(|e| SpecError::Seccomp(e.to_string()))?,
         ),
-        _ => Some(berth_seccomp::default_profile(&caps).map_err(|e| SpecError::Seccomp(e.to_string()))?),
+        _ => Some(
+            berth_seccomp::default_profile(&caps).map_err(|e| SpecError::Seccomp(e.to_string()))?,
+        ),
     };
     if let Some(s) = seccomp {
-        linux["seccomp"] = serde_json::to_value(s).map_err(|e| SpecError::Seccomp(e.to_string()))?;
+        linux["seccomp"] =
+            serde_json::to_value(s).map_err(|e| SpecError::Seccomp(e.to_string()))?;
     }
     let spec = json!({
         "ociVersion": "1.0.2",
@@ -498,7 +601,10 @@ mod tests {
         let c = container(json!({"CapAdd": ["NET_ADMIN"]}));
         assert_eq!(mask(&capabilities(&c).unwrap()), 0xa80435fb);
         let c = container(json!({"CapDrop": ["ALL"], "CapAdd": ["NET_BIND_SERVICE"]}));
-        assert_eq!(capabilities(&c).unwrap(), vec!["CAP_NET_BIND_SERVICE".to_string()]);
+        assert_eq!(
+            capabilities(&c).unwrap(),
+            vec!["CAP_NET_BIND_SERVICE".to_string()]
+        );
         let c = container(json!({"CapAdd": ["NOPE"]}));
         assert!(capabilities(&c).is_err());
     }
@@ -514,8 +620,28 @@ mod tests {
     #[test]
     fn env_gets_docker_defaults() {
         let env = process_env(&["FOO=bar".into()], "abc", false, "/root");
-        assert_eq!(env, vec![format!("PATH={DEFAULT_PATH}"), "HOSTNAME=abc".into(), "FOO=bar".into(), "HOME=/root".into()]);
-        let env = process_env(&["PATH=/custom".into(), "HOME=/h".into()], "", true, "/root");
-        assert_eq!(env, vec!["TERM=xterm".to_string(), "PATH=/custom".into(), "HOME=/h".into()]);
+        assert_eq!(
+            env,
+            vec![
+                format!("PATH={DEFAULT_PATH}"),
+                "HOSTNAME=abc".into(),
+                "FOO=bar".into(),
+                "HOME=/root".into()
+            ]
+        );
+        let env = process_env(
+            &["PATH=/custom".into(), "HOME=/h".into()],
+            "",
+            true,
+            "/root",
+        );
+        assert_eq!(
+            env,
+            vec![
+                "TERM=xterm".to_string(),
+                "PATH=/custom".into(),
+                "HOME=/h".into()
+            ]
+        );
     }
 }

@@ -87,7 +87,11 @@ impl Store {
     pub fn get(&self, id: &str) -> Result<Option<Container>, StoreError> {
         let data: Option<String> = self
             .conn()
-            .query_row("SELECT data FROM containers WHERE id = ?1", params![id], |r| r.get(0))
+            .query_row(
+                "SELECT data FROM containers WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
             .optional()?;
         data.map(|d| {
             serde_json::from_str(&d).map_err(|source| StoreError::Decode {

@@ -68,7 +68,12 @@ fn groups(text: &str) -> Vec<GroupEntry> {
                 gid: f[2].parse().ok()?,
                 members: f
                     .get(3)
-                    .map(|m| m.split(',').filter(|s| !s.is_empty()).map(String::from).collect())
+                    .map(|m| {
+                        m.split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(String::from)
+                            .collect()
+                    })
                     .unwrap_or_default(),
             })
         })
@@ -87,10 +92,12 @@ pub fn resolve(
         None => (spec, None),
     };
     let user_part = if user_part.is_empty() { "0" } else { user_part };
-    let entry = users
-        .iter()
-        .find(|e| e.name == user_part)
-        .or_else(|| user_part.parse::<u32>().ok().and_then(|u| users.iter().find(|e| e.uid == u)));
+    let entry = users.iter().find(|e| e.name == user_part).or_else(|| {
+        user_part
+            .parse::<u32>()
+            .ok()
+            .and_then(|u| users.iter().find(|e| e.uid == u))
+    });
     let (uid, mut gid, home, name) = match (entry, user_part.parse::<u32>()) {
         (Some(e), _) => (e.uid, e.gid, e.home.clone(), Some(e.name.clone())),
         (None, Ok(uid)) => (uid, 0, "/".to_string(), None),
@@ -100,14 +107,20 @@ pub fn resolve(
         if let Some(e) = grps.iter().find(|e| e.name == g) {
             return Ok(e.gid);
         }
-        g.parse::<u32>().map_err(|_| UserError::NoGroup(g.to_string()))
+        g.parse::<u32>()
+            .map_err(|_| UserError::NoGroup(g.to_string()))
     };
+    // runc's setgroups list starts with the primary group: `id` in a Docker
+    // container shows groups=0(root) for root and groups=4343 for 4242:4343.
     let mut additional = Vec::new();
     if let Some(g) = group_part {
         gid = find_group(g)?;
     } else if let Some(n) = &name {
         // Supplementary groups only come from /etc/group when no group was given.
         additional.extend(grps.iter().filter(|e| e.members.contains(n)).map(|e| e.gid));
+    }
+    if !additional.contains(&gid) {
+        additional.insert(0, gid);
     }
     for g in group_add {
         let id = find_group(g)?;
@@ -135,9 +148,15 @@ mod tests {
             "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n",
         )
         .unwrap();
-        std::fs::write(dir.path().join("etc/group"), "root:x:0:\napp:x:1000:\nwheel:x:10:app\n").unwrap();
+        std::fs::write(
+            dir.path().join("etc/group"),
+            "root:x:0:\napp:x:1000:\nwheel:x:10:app\n",
+        )
+        .unwrap();
         let root = dir.path().to_path_buf();
-        resolve(spec, &[], &move |p: &str| Some(root.join(p.trim_start_matches('/'))))
+        resolve(spec, &[], &move |p: &str| {
+            Some(root.join(p.trim_start_matches('/')))
+        })
     }
 
     #[test]
@@ -145,7 +164,10 @@ mod tests {
         assert_eq!(with_files("").unwrap().uid, 0);
         assert_eq!(with_files("").unwrap().home, "/root");
         let app = with_files("app").unwrap();
-        assert_eq!((app.uid, app.gid, app.additional_gids.clone()), (1000, 1000, vec![10]));
+        assert_eq!(
+            (app.uid, app.gid, app.additional_gids.clone()),
+            (1000, 1000, vec![1000, 10])
+        );
         assert_eq!(app.home, "/home/app");
         let n = with_files("4242").unwrap();
         assert_eq!((n.uid, n.gid), (4242, 0));

@@ -92,7 +92,12 @@ impl LogWriter {
         self.out.write_all(b"{\"log\":")?;
         let text = String::from_utf8_lossy(line);
         serde_json::to_writer(&mut self.out, text.as_ref())?;
-        write!(self.out, ",\"stream\":\"{}\",\"time\":\"{}\"}}\n", stream.name(), time)
+        write!(
+            self.out,
+            ",\"stream\":\"{}\",\"time\":\"{}\"}}\n",
+            stream.name(),
+            time
+        )
     }
 }
 
@@ -114,7 +119,10 @@ mod tests {
             .lines()
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                (v["stream"].as_str().unwrap().to_string(), v["log"].as_str().unwrap().to_string())
+                (
+                    v["stream"].as_str().unwrap().to_string(),
+                    v["log"].as_str().unwrap().to_string(),
+                )
             })
             .collect();
         assert_eq!(

@@ -135,7 +135,11 @@ fn make_stdio(tty: bool, stdin: bool, size: Option<WinSize>) -> std::io::Result<
         .map_err(std::io::Error::from)?;
         let reader = master.try_clone()?;
         set_nonblocking(reader.as_raw_fd())?;
-        let writer = if stdin { Some(master.try_clone()?) } else { None };
+        let writer = if stdin {
+            Some(master.try_clone()?)
+        } else {
+            None
+        };
         return Ok(StdioPair {
             child: berth_runtime::Stdio::Pty { slave: pty.slave },
             stdin: writer,
@@ -208,7 +212,9 @@ impl Server {
         )?;
 
         let log = match &opts.log_path {
-            Some(p) => Some(LogWriter::open(p).with_context(|| format!("open log {}", p.display()))?),
+            Some(p) => {
+                Some(LogWriter::open(p).with_context(|| format!("open log {}", p.display()))?)
+            }
             None => None,
         };
         let mut server = Server {
@@ -238,17 +244,30 @@ impl Server {
             None => None,
         };
 
-        let stdio = make_stdio(server.opts.tty, server.opts.open_stdin, server.opts.initial_size)?;
-        let rootfs = server.opts.rootfs.as_ref().map(|r| berth_runtime::RootfsMount {
-            fstype: r.fstype.clone(),
-            source: r.source.clone(),
-            data: r.data.clone(),
-            chdir: r.chdir.clone(),
-        });
+        let stdio = make_stdio(
+            server.opts.tty,
+            server.opts.open_stdin,
+            server.opts.initial_size,
+        )?;
+        let rootfs = server
+            .opts
+            .rootfs
+            .as_ref()
+            .map(|r| berth_runtime::RootfsMount {
+                fstype: r.fstype.clone(),
+                source: r.source.clone(),
+                data: r.data.clone(),
+                chdir: r.chdir.clone(),
+            });
         let started = berth_runtime::create_and_start(&server.spec, rootfs.as_ref(), stdio.child)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         server.init_pid = started.pid;
-        if let Some(path) = server.spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()) {
+        if let Some(path) = server
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.cgroups_path().clone())
+        {
             server.cgroup = berth_cgroups::Cgroup::open(&path.to_string_lossy()).ok();
         }
         server.add_proc(started.pid, true, stdio.stdin, stdio.pty, stdio.outputs)?;
@@ -409,7 +428,9 @@ impl Server {
     fn pump(&mut self, tok: Token) {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            let Some(out) = self.outputs.get_mut(&tok) else { return };
+            let Some(out) = self.outputs.get_mut(&tok) else {
+                return;
+            };
             let owner = out.owner;
             let kind = out.kind;
             // Backpressure: leave data in the pipe while a reader is behind.
@@ -439,10 +460,16 @@ impl Server {
     }
 
     fn deliver(&mut self, pid: i32, kind: u8, data: &[u8]) {
-        let Some(p) = self.procs.get(&pid) else { return };
+        let Some(p) = self.procs.get(&pid) else {
+            return;
+        };
         if p.is_init {
             if let Some(log) = self.log.as_mut() {
-                let stream = if kind == FRAME_STDERR { Stream::Stderr } else { Stream::Stdout };
+                let stream = if kind == FRAME_STDERR {
+                    Stream::Stderr
+                } else {
+                    Stream::Stdout
+                };
                 let _ = log.write(stream, data);
             }
         }
@@ -453,14 +480,18 @@ impl Server {
     }
 
     fn send(&mut self, tok: Token, kind: u8, data: &[u8]) {
-        let Some(c) = self.conns.get_mut(&tok) else { return };
+        let Some(c) = self.conns.get_mut(&tok) else {
+            return;
+        };
         c.out.extend_from_slice(&frame_header(kind, data.len()));
         c.out.extend_from_slice(data);
         self.flush_conn(tok);
     }
 
     fn flush_conn(&mut self, tok: Token) {
-        let Some(c) = self.conns.get_mut(&tok) else { return };
+        let Some(c) = self.conns.get_mut(&tok) else {
+            return;
+        };
         let mut broken = false;
         while !c.out.is_empty() {
             match c.sock.write(&c.out) {
@@ -542,7 +573,9 @@ impl Server {
         let mut buf = [0u8; 16 * 1024];
         let mut eof = false;
         loop {
-            let Some(c) = self.conns.get_mut(&tok) else { return };
+            let Some(c) = self.conns.get_mut(&tok) else {
+                return;
+            };
             match c.sock.read(&mut buf) {
                 Ok(0) => {
                     eof = true;
@@ -565,10 +598,14 @@ impl Server {
 
     fn process_input(&mut self, tok: Token) {
         loop {
-            let Some(c) = self.conns.get_mut(&tok) else { return };
+            let Some(c) = self.conns.get_mut(&tok) else {
+                return;
+            };
             match c.state {
                 ConnState::Handshake => {
-                    let Some(pos) = c.inbuf.iter().position(|&b| b == b'\n') else { return };
+                    let Some(pos) = c.inbuf.iter().position(|&b| b == b'\n') else {
+                        return;
+                    };
                     let line: Vec<u8> = c.inbuf.drain(..=pos).collect();
                     match serde_json::from_slice::<Request>(&line) {
                         Ok(req) => self.handle_request(tok, req),
@@ -591,7 +628,8 @@ impl Server {
                     if c.inbuf.len() < HEADER_LEN + len {
                         return;
                     }
-                    let payload: Vec<u8> = c.inbuf.drain(..HEADER_LEN + len).skip(HEADER_LEN).collect();
+                    let payload: Vec<u8> =
+                        c.inbuf.drain(..HEADER_LEN + len).skip(HEADER_LEN).collect();
                     self.stream_frame(pid, kind, &payload);
                 }
                 ConnState::Closing => {
@@ -603,7 +641,9 @@ impl Server {
     }
 
     fn stream_frame(&mut self, pid: i32, kind: u8, payload: &[u8]) {
-        let Some(p) = self.procs.get_mut(&pid) else { return };
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
         match kind {
             FRAME_STDIN => {
                 // Blocking write: stdin pipes are left blocking on purpose so
@@ -626,7 +666,9 @@ impl Server {
                 }
             }
             FRAME_RESIZE => {
-                if let (Ok(ws), Some(pty)) = (serde_json::from_slice::<WinSize>(payload), p.pty.as_ref()) {
+                if let (Ok(ws), Some(pty)) =
+                    (serde_json::from_slice::<WinSize>(payload), p.pty.as_ref())
+                {
                     resize(pty, ws);
                 }
             }
@@ -635,7 +677,9 @@ impl Server {
     }
 
     fn reply(&mut self, tok: Token, reply: Reply) {
-        let Some(c) = self.conns.get_mut(&tok) else { return };
+        let Some(c) = self.conns.get_mut(&tok) else {
+            return;
+        };
         if let Ok(mut line) = serde_json::to_vec(&reply) {
             line.push(b'\n');
             c.out.extend_from_slice(&line);
@@ -697,7 +741,9 @@ impl Server {
         };
         match berth_runtime::exec(self.init_pid, &self.spec, &req.process, stdio.child) {
             Ok(started) => {
-                if let Err(e) = self.add_proc(started.pid, false, stdio.stdin, stdio.pty, stdio.outputs) {
+                if let Err(e) =
+                    self.add_proc(started.pid, false, stdio.stdin, stdio.pty, stdio.outputs)
+                {
                     return self.exec_failed(tok, format!("exec: {e}"));
                 }
                 self.subscribe(tok, started.pid);
@@ -753,7 +799,9 @@ impl Server {
     /// After init died, output pipes may still be held open by processes
     /// outside its pid namespace (e.g. `--pid host`); kill them after a grace.
     fn check_drain_grace(&mut self) {
-        let Some(p) = self.procs.get(&self.init_pid) else { return };
+        let Some(p) = self.procs.get(&self.init_pid) else {
+            return;
+        };
         if p.open_outputs > 0 && p.reaped_at.is_some_and(|t| t.elapsed() > DRAIN_GRACE) {
             if let Some(cg) = &self.cgroup {
                 let _ = cg.kill_all(libc::SIGKILL);
@@ -779,7 +827,9 @@ impl Server {
             .map(|(pid, _)| *pid)
             .collect();
         for pid in done {
-            let Some(p) = self.procs.remove(&pid) else { continue };
+            let Some(p) = self.procs.remove(&pid) else {
+                continue;
+            };
             let code = p.status.unwrap_or(0);
             if p.is_init {
                 self.finish_init(code, p.subscribers);
@@ -840,8 +890,10 @@ impl Server {
 }
 
 fn kill(pid: i32, signal: i32) -> Result<(), String> {
-    let sig = nix::sys::signal::Signal::try_from(signal).map_err(|e| format!("invalid signal {signal}: {e}"))?;
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).map_err(|e| format!("kill {pid}: {e}"))
+    let sig = nix::sys::signal::Signal::try_from(signal)
+        .map_err(|e| format!("invalid signal {signal}: {e}"))?;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig)
+        .map_err(|e| format!("kill {pid}: {e}"))
 }
 
 fn resize(pty: &File, ws: WinSize) {
@@ -856,4 +908,3 @@ fn resize(pty: &File, ws: WinSize) {
         libc::ioctl(pty.as_raw_fd(), libc::TIOCSWINSZ, &w);
     }
 }
-

@@ -34,15 +34,28 @@ pub async fn create(State(d): State<AppState>, req: Request) -> ApiResult<Respon
     let (id, warnings) = tokio::task::spawn_blocking(move || d.create(name.as_deref(), body))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
-    Ok((StatusCode::CREATED, Json(json!({"Id": id, "Warnings": warnings}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"Id": id, "Warnings": warnings})),
+    )
+        .into_response())
 }
 
-pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>, req: Request) -> ApiResult<Json<Value>> {
+pub async fn inspect(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<Json<Value>> {
     let e = d.lookup(&id)?;
     let c = e.get();
     let q = Query::from_uri(req.uri());
     let paths = d.paths(&c.id);
-    let mut v = c.inspect(&paths, d.images.graph_driver(&c.id), json!([]), network_settings(&c));
+    let mut v = c.inspect(
+        &paths,
+        d.images.graph_driver(&c.id),
+        json!([]),
+        network_settings(&c),
+    );
     if q.flag("size") {
         v["SizeRw"] = json!(0);
         v["SizeRootFs"] = json!(0);
@@ -55,10 +68,16 @@ pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>, req: Req
 }
 
 fn network_settings(c: &Container) -> Value {
-    let mode = c.host_config.get("NetworkMode").and_then(Value::as_str).unwrap_or("default");
+    let mode = c
+        .host_config
+        .get("NetworkMode")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
     let networks = match mode {
         "default" | "bridge" => json!({}),
-        other => json!({ other: {"NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""} }),
+        other => {
+            json!({ other: {"NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""} })
+        }
     };
     json!({
         "Bridge": "", "SandboxID": "", "HairpinMode": false, "LinkLocalIPv6Address": "",
@@ -78,8 +97,14 @@ fn status_text(c: &Container) -> String {
     };
     match c.state.status {
         Status::Created => "Created".into(),
-        Status::Running => format!("Up {}", crate::humanize::duration(since(&c.state.started_at))),
-        Status::Paused => format!("Up {} (Paused)", crate::humanize::duration(since(&c.state.started_at))),
+        Status::Running => format!(
+            "Up {}",
+            crate::humanize::duration(since(&c.state.started_at))
+        ),
+        Status::Paused => format!(
+            "Up {} (Paused)",
+            crate::humanize::duration(since(&c.state.started_at))
+        ),
         Status::Restarting => format!(
             "Restarting ({}) {} ago",
             c.state.exit_code,
@@ -124,7 +149,12 @@ fn summary(c: &Container) -> Value {
     })
 }
 
-fn matches_filters(d: &AppState, c: &Container, f: &std::collections::HashMap<String, Vec<String>>, order: &[(String, chrono::DateTime<chrono::Utc>)]) -> bool {
+fn matches_filters(
+    d: &AppState,
+    c: &Container,
+    f: &std::collections::HashMap<String, Vec<String>>,
+    order: &[(String, chrono::DateTime<chrono::Utc>)],
+) -> bool {
     for (key, values) in f {
         if values.is_empty() {
             continue;
@@ -146,11 +176,16 @@ fn matches_filters(d: &AppState, c: &Container, f: &std::collections::HashMap<St
             "status" => values.iter().any(|v| v == c.state.status.as_str()),
             "exited" => {
                 c.state.status == Status::Exited
-                    && values.iter().any(|v| v.parse::<i32>().ok() == Some(c.state.exit_code))
+                    && values
+                        .iter()
+                        .any(|v| v.parse::<i32>().ok() == Some(c.state.exit_code))
             }
             "ancestor" => values.iter().any(|v| {
                 c.config.get("Image").and_then(Value::as_str) == Some(v.as_str())
-                    || d.images.resolve(v).map(|i| i.id == c.image_id).unwrap_or(false)
+                    || d.images
+                        .resolve(v)
+                        .map(|i| i.id == c.image_id)
+                        .unwrap_or(false)
             }),
             "before" | "since" => values.iter().all(|v| {
                 let Some((_, t)) = order.iter().find(|(id, _)| {
@@ -158,7 +193,11 @@ fn matches_filters(d: &AppState, c: &Container, f: &std::collections::HashMap<St
                 }) else {
                     return false;
                 };
-                if key == "before" { c.created < *t } else { c.created > *t }
+                if key == "before" {
+                    c.created < *t
+                } else {
+                    c.created > *t
+                }
             }),
             "is-task" => true,
             _ => true,
@@ -176,22 +215,42 @@ pub async fn list(State(d): State<AppState>, req: Request) -> ApiResult<Json<Val
     for k in filters.keys() {
         if !matches!(
             k.as_str(),
-            "id" | "name" | "label" | "status" | "exited" | "ancestor" | "before" | "since" | "is-task" | "network" | "volume" | "health" | "publish" | "expose" | "isolation"
+            "id" | "name"
+                | "label"
+                | "status"
+                | "exited"
+                | "ancestor"
+                | "before"
+                | "since"
+                | "is-task"
+                | "network"
+                | "volume"
+                | "health"
+                | "publish"
+                | "expose"
+                | "isolation"
         ) {
             return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
         }
     }
     if let Some(st) = filters.get("status") {
         for s in st {
-            if !matches!(s.as_str(), "created" | "restarting" | "running" | "removing" | "paused" | "exited" | "dead") {
-                return Err(ApiError::bad_request(format!("invalid filter 'status={s}'")));
+            if !matches!(
+                s.as_str(),
+                "created" | "restarting" | "running" | "removing" | "paused" | "exited" | "dead"
+            ) {
+                return Err(ApiError::bad_request(format!(
+                    "invalid filter 'status={s}'"
+                )));
             }
         }
     }
     let mut all: Vec<Container> = d.all().iter().map(|e| e.get()).collect();
     all.sort_by(|a, b| b.created.cmp(&a.created));
-    let order: Vec<(String, chrono::DateTime<chrono::Utc>)> = all.iter().map(|c| (c.id.clone(), c.created)).collect();
-    let show_all = q.flag("all") || filters.contains_key("status") || filters.contains_key("exited");
+    let order: Vec<(String, chrono::DateTime<chrono::Utc>)> =
+        all.iter().map(|c| (c.id.clone(), c.created)).collect();
+    let show_all =
+        q.flag("all") || filters.contains_key("status") || filters.contains_key("exited");
     let limit = q.int("limit").filter(|l| *l > 0);
     let mut out = Vec::new();
     for c in &all {
@@ -218,21 +277,36 @@ fn timeout_param(q: &Query) -> Option<i64> {
     q.int("t").or_else(|| q.int("timeout"))
 }
 
-pub async fn stop(State(d): State<AppState>, Path(id): Path<String>, req: Request) -> ApiResult<Response> {
+pub async fn stop(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
     let q = Query::from_uri(req.uri());
-    d.stop(&id, timeout_param(&q), q.get("signal").map(String::from)).await?;
+    d.stop(&id, timeout_param(&q), q.get("signal").map(String::from))
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn restart(State(d): State<AppState>, Path(id): Path<String>, req: Request) -> ApiResult<Response> {
+pub async fn restart(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
     let q = Query::from_uri(req.uri());
-    d.restart(&id, timeout_param(&q), q.get("signal").map(String::from)).await?;
+    d.restart(&id, timeout_param(&q), q.get("signal").map(String::from))
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn kill(State(d): State<AppState>, Path(id): Path<String>, req: Request) -> ApiResult<Response> {
+pub async fn kill(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
     let q = Query::from_uri(req.uri());
-    d.kill(&id, q.get("signal").filter(|s| !s.is_empty())).await?;
+    d.kill(&id, q.get("signal").filter(|s| !s.is_empty()))
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -246,11 +320,17 @@ pub async fn unpause(State(d): State<AppState>, Path(id): Path<String>) -> ApiRe
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn wait(State(d): State<AppState>, Path(id): Path<String>, req: Request) -> ApiResult<Response> {
+pub async fn wait(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
     let q = Query::from_uri(req.uri());
     let condition = q.get("condition").unwrap_or("not-running").to_string();
     if !matches!(condition.as_str(), "not-running" | "next-exit" | "removed") {
-        return Err(ApiError::bad_request(format!("invalid condition: \"{condition}\"")));
+        return Err(ApiError::bad_request(format!(
+            "invalid condition: \"{condition}\""
+        )));
     }
     // Resolve now so a missing container is an error, not a hang.
     d.lookup(&id)?;
@@ -278,13 +358,21 @@ pub fn tokio_stream_from<T: Send + 'static>(
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-pub async fn rename(State(d): State<AppState>, Path(id): Path<String>, req: Request) -> ApiResult<Response> {
+pub async fn rename(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
     let q = Query::from_uri(req.uri());
     d.rename(&id, q.get("name").unwrap_or(""))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn resize(State(d): State<AppState>, Path(id): Path<String>, req: Request) -> ApiResult<Response> {
+pub async fn resize(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
     let q = Query::from_uri(req.uri());
     let h = q.int("h").unwrap_or(0).clamp(0, u16::MAX as i64) as u16;
     let w = q.int("w").unwrap_or(0).clamp(0, u16::MAX as i64) as u16;
@@ -292,7 +380,11 @@ pub async fn resize(State(d): State<AppState>, Path(id): Path<String>, req: Requ
     Ok(StatusCode::OK.into_response())
 }
 
-pub async fn remove(State(d): State<AppState>, Path(id): Path<String>, req: Request) -> ApiResult<Response> {
+pub async fn remove(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
     let q = Query::from_uri(req.uri());
     d.remove(&id, q.flag("force"), q.flag("v")).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -311,15 +403,26 @@ fn log_options(q: &Query, tty: bool) -> LogOptions {
     }
 }
 
-pub async fn logs(State(d): State<AppState>, Path(id): Path<String>, req: Request) -> ApiResult<Response> {
+pub async fn logs(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
     let e = d.lookup(&id)?;
     let c = e.get();
     let q = Query::from_uri(req.uri());
     let opts = log_options(&q, c.tty());
     if !opts.stdout && !opts.stderr {
-        return Err(ApiError::bad_request("Bad parameters: you must choose at least one stream"));
+        return Err(ApiError::bad_request(
+            "Bad parameters: you must choose at least one stream",
+        ));
     }
-    let log_type = c.host_config.get("LogConfig").and_then(|l| l.get("Type")).and_then(Value::as_str).unwrap_or("json-file");
+    let log_type = c
+        .host_config
+        .get("LogConfig")
+        .and_then(|l| l.get("Type"))
+        .and_then(Value::as_str)
+        .unwrap_or("json-file");
     if log_type == "none" {
         return Err(ApiError::bad_request(format!(
             "configured logging driver does not support reading"
@@ -328,7 +431,11 @@ pub async fn logs(State(d): State<AppState>, Path(id): Path<String>, req: Reques
     let (tx, rx) = mpsc::channel::<bytes::Bytes>(16);
     tokio::spawn(logs::stream(d.paths(&c.id).log, e.clone(), opts, tx));
     let stream = futures_util::StreamExt::map(tokio_stream_from(rx), Ok::<_, std::io::Error>);
-    let ct = if c.tty() { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" };
+    let ct = if c.tty() {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
     Ok(Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, ct)
@@ -336,7 +443,11 @@ pub async fn logs(State(d): State<AppState>, Path(id): Path<String>, req: Reques
         .unwrap_or_default())
 }
 
-pub async fn attach(State(d): State<AppState>, Path(id): Path<String>, req: Request) -> ApiResult<Response> {
+pub async fn attach(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
     let e = d.lookup(&id)?;
     let c = e.get();
     let q = Query::from_uri(req.uri());
@@ -345,7 +456,12 @@ pub async fn attach(State(d): State<AppState>, Path(id): Path<String>, req: Requ
     let stream = q.flag("stream");
     let replay = q.flag("logs");
     let (stdout, stderr) = (q.flag("stdout"), q.flag("stderr"));
-    let log_opts = LogOptions { stdout, stderr, raw: tty, ..Default::default() };
+    let log_opts = LogOptions {
+        stdout,
+        stderr,
+        raw: tty,
+        ..Default::default()
+    };
     let log_path = d.paths(&c.id).log;
     // Register before answering, so output produced right after the 101 is not lost.
     let (tx, rx) = mpsc::channel::<(u8, bytes::Bytes)>(64);
@@ -355,7 +471,15 @@ pub async fn attach(State(d): State<AppState>, Path(id): Path<String>, req: Requ
         drop(tx);
     }
     Ok(hijack(req, !tty, move |io| async move {
-        serve_attach(io, e, rx, want_stdin, tty, replay.then_some((log_path, log_opts))).await;
+        serve_attach(
+            io,
+            e,
+            rx,
+            want_stdin,
+            tty,
+            replay.then_some((log_path, log_opts)),
+        )
+        .await;
     }))
 }
 

@@ -25,7 +25,11 @@ async fn body_json(req: Request) -> ApiResult<Value> {
     serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
 }
 
-pub async fn create(State(d): State<AppState>, Path(id): Path<String>, req: Request) -> ApiResult<Response> {
+pub async fn create(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
     let body = body_json(req).await?;
     let exec_id = crate::exec::create(&d, &id, &body)?;
     Ok((StatusCode::CREATED, Json(json!({"Id": exec_id}))).into_response())
@@ -49,26 +53,41 @@ fn start_failure_code(msg: &str) -> i32 {
     }
 }
 
-pub async fn start(State(d): State<AppState>, Path(id): Path<String>, req: Request) -> ApiResult<Response> {
+pub async fn start(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, 1 << 20)
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let opts: Value = if bytes.is_empty() { json!({}) } else {
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
+    let opts: Value = if bytes.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
     };
     let req = Request::from_parts(parts, axum::body::Body::empty());
     let x = d.execs.get(&id)?;
     if x.started {
-        return Err(ApiError::conflict(format!("Error: Exec command {id} is already running")));
+        return Err(ApiError::conflict(format!(
+            "Error: Exec command {id} is already running"
+        )));
     }
     let e = d.lookup(&x.container_id)?;
     if !e.get().state.status.is_running() {
-        return Err(ApiError::conflict(format!("Container {} is not running", x.container_id)));
+        return Err(ApiError::conflict(format!(
+            "Container {} is not running",
+            x.container_id
+        )));
     }
     let process = crate::exec::process(&d, &x)?;
     d.execs.update(&id, |x| x.started = true);
-    let shim_req = ShimRequest::Exec(ExecRequest { process, stdin: x.attach_stdin });
+    let shim_req = ShimRequest::Exec(ExecRequest {
+        process,
+        stdin: x.attach_stdin,
+    });
     let stream = shimctl::open_stream(&d.bundle(&x.container_id), &shim_req)
         .await
         .map_err(|err| ApiError::internal(err.to_string()))?;
@@ -77,12 +96,23 @@ pub async fn start(State(d): State<AppState>, Path(id): Path<String>, req: Reque
         tokio::spawn(run(d, id, stream, None, x.tty));
         return Ok(StatusCode::OK.into_response());
     }
-    Ok(hijack(req, !x.tty, move |io| run(d, id, stream, Some(io), x.tty)))
+    Ok(hijack(req, !x.tty, move |io| {
+        run(d, id, stream, Some(io), x.tty)
+    }))
 }
 
 /// Bridges the exec's shim stream and the client; records the exit code.
-async fn run(d: Arc<Daemon>, id: String, stream: tokio::net::UnixStream, client: Option<Upgraded>, tty: bool) {
-    let (mut srd, mut swr) = stream.into_split();
+async fn run(
+    d: Arc<Daemon>,
+    id: String,
+    stream: tokio::net::UnixStream,
+    client: Option<Upgraded>,
+    tty: bool,
+) {
+    let (mut srd, swr) = stream.into_split();
+    // Dropping the write half shuts the socket's write side, which the shim
+    // takes as the client leaving: keep it until the exec ends.
+    let mut swr = Some(swr);
     let (mut crd, mut cwr) = match client {
         Some(io) => {
             let (r, w) = tokio::io::split(io);
@@ -90,17 +120,23 @@ async fn run(d: Arc<Daemon>, id: String, stream: tokio::net::UnixStream, client:
         }
         None => (None, None),
     };
-    let stdin_task = crd.take().map(|mut r| {
+    let stdin_task = crd.take().zip(swr.take()).map(|(mut r, mut swr)| {
         tokio::spawn(async move {
             let mut buf = vec![0u8; 32 * 1024];
             loop {
                 match r.read(&mut buf).await {
                     Ok(0) | Err(_) => {
-                        let _ = shimctl::write_frame(&mut swr, protocol::FRAME_STDIN_CLOSE, &[]).await;
-                        return;
+                        let _ =
+                            shimctl::write_frame(&mut swr, protocol::FRAME_STDIN_CLOSE, &[]).await;
+                        // Hold the write half: dropping it would end the
+                        // stream before the output and exit arrive.
+                        std::future::pending::<()>().await;
                     }
                     Ok(n) => {
-                        if shimctl::write_frame(&mut swr, protocol::FRAME_STDIN, &buf[..n]).await.is_err() {
+                        if shimctl::write_frame(&mut swr, protocol::FRAME_STDIN, &buf[..n])
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                     }
@@ -113,7 +149,11 @@ async fn run(d: Arc<Daemon>, id: String, stream: tokio::net::UnixStream, client:
         match kind {
             protocol::FRAME_STDOUT | protocol::FRAME_STDERR => {
                 if let Some(w) = cwr.as_mut() {
-                    let data = if tty { bytes::Bytes::from(payload) } else { stdcopy_frame(kind, &payload) };
+                    let data = if tty {
+                        bytes::Bytes::from(payload)
+                    } else {
+                        stdcopy_frame(kind, &payload)
+                    };
                     if w.write_all(&data).await.is_err() {
                         cwr = None;
                     }
@@ -133,14 +173,20 @@ async fn run(d: Arc<Daemon>, id: String, stream: tokio::net::UnixStream, client:
                 let msg = String::from_utf8_lossy(&payload).into_owned();
                 let text = format!("OCI runtime exec failed: exec failed: unable to start container process: {msg}: unknown\r\n");
                 if let Some(w) = cwr.as_mut() {
-                    let data = if tty { bytes::Bytes::from(text.into_bytes()) } else { stdcopy_frame(1, text.as_bytes()) };
+                    let data = if tty {
+                        bytes::Bytes::from(text.into_bytes())
+                    } else {
+                        stdcopy_frame(1, text.as_bytes())
+                    };
                     let _ = w.write_all(&data).await;
                 }
                 exit_code = Some(start_failure_code(&msg));
                 break;
             }
             protocol::FRAME_EXIT => {
-                exit_code = serde_json::from_slice::<protocol::ExitStatus>(&payload).ok().map(|x| x.code);
+                exit_code = serde_json::from_slice::<protocol::ExitStatus>(&payload)
+                    .ok()
+                    .map(|x| x.code);
                 break;
             }
             _ => {}
@@ -157,4 +203,5 @@ async fn run(d: Arc<Daemon>, id: String, stream: tokio::net::UnixStream, client:
     if let Some(t) = stdin_task {
         t.abort();
     }
+    drop(swr);
 }

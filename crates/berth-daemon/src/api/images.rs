@@ -35,12 +35,11 @@ pub async fn create(State(d): State<AppState>, req: Request) -> ApiResult<Respon
             (false, true) => Some(repo.clone()),
             (false, false) => Some(format!("{repo}:{tag}")),
         };
-        let changes: Vec<String> = q
-            .0
-            .iter()
-            .filter(|(k, _)| k.as_str() == "changes")
-            .map(|(_, v)| v.clone())
-            .collect();
+        let changes: Vec<String> =
+            q.0.iter()
+                .filter(|(k, _)| k.as_str() == "changes")
+                .map(|(_, v)| v.clone())
+                .collect();
         let changes = all_changes(req.uri().query().unwrap_or(""), changes);
         let message = q.get("message").unwrap_or("").to_string();
         let body = req.into_body();
@@ -48,10 +47,17 @@ pub async fn create(State(d): State<AppState>, req: Request) -> ApiResult<Respon
         let (tx, rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(16);
         let images = d.images.clone();
         let importer = tokio::task::spawn_blocking(move || {
-            let mut reader = ChannelReader { rx, cur: bytes::Bytes::new() };
+            let mut reader = ChannelReader {
+                rx,
+                cur: bytes::Bytes::new(),
+            };
             images.import(
                 &mut reader,
-                berth_image::ImportOptions { changes, message, reference },
+                berth_image::ImportOptions {
+                    changes,
+                    message,
+                    reference,
+                },
             )
         });
         let mut stream = body.into_data_stream();
@@ -62,7 +68,9 @@ pub async fn create(State(d): State<AppState>, req: Request) -> ApiResult<Respon
             }
         }
         drop(tx);
-        let id = importer.await.map_err(|e| ApiError::internal(e.to_string()))??;
+        let id = importer
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))??;
         return Ok((
             [(header::CONTENT_TYPE, "application/json")],
             json_line(json!({"status": id})),
@@ -71,11 +79,12 @@ pub async fn create(State(d): State<AppState>, req: Request) -> ApiResult<Respon
     }
     if let Some(image) = q.get("fromImage") {
         let tag = q.get("tag").unwrap_or("latest");
-        let name = if image.contains('@') || image.rsplit('/').next().is_some_and(|l| l.contains(':')) {
-            image.to_string()
-        } else {
-            format!("{image}:{tag}")
-        };
+        let name =
+            if image.contains('@') || image.rsplit('/').next().is_some_and(|l| l.contains(':')) {
+                image.to_string()
+            } else {
+                format!("{image}:{tag}")
+            };
         return Err(ApiError::not_found(format!(
             "pull access denied for {}, repository does not exist or may require 'docker login': berth cannot pull {name} yet (registry client not built)",
             image
@@ -129,29 +138,45 @@ fn split_rest(rest: &str) -> (&str, &str) {
     }
 }
 
-pub async fn get_dispatch(State(d): State<AppState>, Path(rest): Path<String>) -> ApiResult<Response> {
+pub async fn get_dispatch(
+    State(d): State<AppState>,
+    Path(rest): Path<String>,
+) -> ApiResult<Response> {
     let (name, op) = split_rest(&rest);
     match op {
         "json" => Ok(Json(d.images.inspect(name)?).into_response()),
         "history" => Ok(Json(Value::Array(d.images.history(name)?)).into_response()),
-        _ => Err(ApiError::not_found(format!("page not found: /images/{rest}"))),
+        _ => Err(ApiError::not_found(format!(
+            "page not found: /images/{rest}"
+        ))),
     }
 }
 
-pub async fn post_dispatch(State(d): State<AppState>, Path(rest): Path<String>, req: Request) -> ApiResult<Response> {
+pub async fn post_dispatch(
+    State(d): State<AppState>,
+    Path(rest): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
     let (name, op) = split_rest(&rest);
     let q = Query::from_uri(req.uri());
     match op {
         "tag" => {
             let repo = q.get("repo").unwrap_or("");
-            d.images.tag(name, repo, q.get("tag").filter(|t| !t.is_empty()))?;
+            d.images
+                .tag(name, repo, q.get("tag").filter(|t| !t.is_empty()))?;
             Ok(StatusCode::CREATED.into_response())
         }
-        _ => Err(ApiError::not_found(format!("page not found: /images/{rest}"))),
+        _ => Err(ApiError::not_found(format!(
+            "page not found: /images/{rest}"
+        ))),
     }
 }
 
-pub async fn delete(State(d): State<AppState>, Path(name): Path<String>, req: Request) -> ApiResult<Response> {
+pub async fn delete(
+    State(d): State<AppState>,
+    Path(name): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
     let q = Query::from_uri(req.uri());
     let force = q.flag("force");
     let prune = !q.flag("noprune");
@@ -160,7 +185,11 @@ pub async fn delete(State(d): State<AppState>, Path(name): Path<String>, req: Re
         .iter()
         .map(|e| {
             let c = e.get();
-            (c.image_id.clone(), c.id.clone(), c.state.status.is_running())
+            (
+                c.image_id.clone(),
+                c.id.clone(),
+                c.state.status.is_running(),
+            )
         })
         .collect();
     let in_use = move |image_id: &str| {
@@ -172,4 +201,3 @@ pub async fn delete(State(d): State<AppState>, Path(name): Path<String>, req: Re
     let out = d.images.remove(&name, force, prune, &in_use)?;
     Ok(Json(Value::Array(out)).into_response())
 }
-

@@ -41,13 +41,21 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/attach", post(containers::attach))
         .route("/containers/{id}/exec", post(exec::create))
-        .route("/containers/{id}", axum::routing::delete(containers::remove))
+        .route(
+            "/containers/{id}",
+            axum::routing::delete(containers::remove),
+        )
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/json", get(exec::inspect))
         .route("/exec/{id}/resize", post(exec::resize))
         .route("/images/json", get(images::list))
         .route("/images/create", post(images::create))
-        .route("/images/{*rest}", get(images::get_dispatch).post(images::post_dispatch).delete(images::delete))
+        .route(
+            "/images/{*rest}",
+            get(images::get_dispatch)
+                .post(images::post_dispatch)
+                .delete(images::delete),
+        )
         .fallback(not_found)
         .with_state(d)
 }
@@ -59,8 +67,12 @@ async fn not_found(uri: Uri) -> Response {
 /// Strips `/v1.NN` and refuses versions outside the supported range.
 pub fn rewrite_version(mut req: Request) -> Result<Request, Response> {
     let path = req.uri().path();
-    let Some(rest) = path.strip_prefix("/v") else { return Ok(req) };
-    let Some((ver, tail)) = rest.split_once('/') else { return Ok(req) };
+    let Some(rest) = path.strip_prefix("/v") else {
+        return Ok(req);
+    };
+    let Some((ver, tail)) = rest.split_once('/') else {
+        return Ok(req);
+    };
     if !ver.chars().all(|c| c.is_ascii_digit() || c == '.') || ver.is_empty() {
         return Ok(req);
     }
@@ -69,7 +81,9 @@ pub fn rewrite_version(mut req: Request) -> Result<Request, Response> {
         return Err(crate::error::ApiError::bad_request(msg).into_response());
     }
     if version_lt(API_VERSION, ver) {
-        let msg = format!("client version {ver} is too new. Maximum supported API version is {API_VERSION}");
+        let msg = format!(
+            "client version {ver} is too new. Maximum supported API version is {API_VERSION}"
+        );
         return Err(crate::error::ApiError::bad_request(msg).into_response());
     }
     let new_path = format!("/{tail}");
@@ -96,31 +110,35 @@ pub struct Query(pub HashMap<String, String>);
 impl Query {
     pub fn from_uri(uri: &Uri) -> Query {
         let q = uri.query().unwrap_or("");
-        Query(
-            form_urlencoded_pairs(q)
-                .into_iter()
-                .collect(),
-        )
+        Query(form_urlencoded_pairs(q).into_iter().collect())
     }
     pub fn get(&self, k: &str) -> Option<&str> {
         self.0.get(k).map(String::as_str)
     }
     pub fn flag(&self, k: &str) -> bool {
-        matches!(self.get(k), Some("1") | Some("true") | Some("True") | Some("yes"))
+        matches!(
+            self.get(k),
+            Some("1") | Some("true") | Some("True") | Some("yes")
+        )
     }
     pub fn int(&self, k: &str) -> Option<i64> {
         self.get(k).and_then(|v| v.parse().ok())
     }
     /// The `filters` JSON: {"key": ["v1", ...]} or the old {"key": {"v1": true}}.
     pub fn filters(&self) -> Result<HashMap<String, Vec<String>>, crate::error::ApiError> {
-        let Some(raw) = self.get("filters").filter(|s| !s.is_empty()) else { return Ok(HashMap::new()) };
+        let Some(raw) = self.get("filters").filter(|s| !s.is_empty()) else {
+            return Ok(HashMap::new());
+        };
         let v: serde_json::Value = serde_json::from_str(raw)
             .map_err(|e| crate::error::ApiError::bad_request(format!("invalid filter: {e}")))?;
         let mut out = HashMap::new();
         if let Some(obj) = v.as_object() {
             for (k, vals) in obj {
                 let list = match vals {
-                    serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(String::from)).collect(),
+                    serde_json::Value::Array(a) => a
+                        .iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect(),
                     serde_json::Value::Object(o) => o.keys().cloned().collect(),
                     _ => Vec::new(),
                 };

@@ -15,9 +15,15 @@ pub async fn ping() -> Response {
     h.insert("Docker-Experimental", HeaderValue::from_static("false"));
     h.insert("Ostype", HeaderValue::from_static("linux"));
     h.insert("Builder-Version", HeaderValue::from_static("1"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store, must-revalidate"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 
@@ -52,17 +58,28 @@ pub async fn info(State(d): State<AppState>) -> Json<Value> {
     let count = |s: Status| all.iter().filter(|e| e.get().state.status == s).count();
     let running = count(Status::Running);
     let paused = count(Status::Paused);
-    let images = d.images.list(true, &Default::default()).map(|l| l.len()).unwrap_or(0);
+    let images = d
+        .images
+        .list(true, &Default::default())
+        .map(|l| l.len())
+        .unwrap_or(0);
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|m| m.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<u64>().ok()))
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<u64>().ok())
+        })
         .unwrap_or(0)
         * 1024;
     let cgroup_version = match berth_cgroups::detect() {
         berth_cgroups::Mode::V2 => "2",
         _ => "1",
     };
-    let hostname = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    let hostname = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
     Json(json!({
         "ID": "berth",
         "Containers": all.len(),
