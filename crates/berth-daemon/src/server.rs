@@ -110,6 +110,9 @@ pub fn main(args: Vec<String>) -> anyhow::Result<()> {
     let store = crate::store::Store::open(&data_root).context("opening state store")?;
     let images = berth_image::ImageStore::open(&data_root, flags.storage_driver.as_deref())
         .context("opening image store")?;
+    if let Err(e) = crate::builtin_image::ensure(&images) {
+        tracing::warn!("could not create the built-in hello-world image: {e:#}");
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
