@@ -8,7 +8,7 @@ use crate::hooks::HookPlan;
 use crate::namespaces::{NamespacePlan, PidNsSwitch};
 use crate::process::ProcessPlan;
 use crate::rootfs::RootfsPlan;
-use crate::spawn::spawn;
+use crate::spawn::{abort_child, spawn};
 use crate::{RootfsMount, Started, Stdio};
 
 /// See [`crate::create_and_start`].
@@ -54,12 +54,25 @@ pub fn create_and_start(
     let hostname = spec.hostname().clone().filter(|_| ns.new_uts);
     let domainname = spec.domainname().clone().filter(|_| ns.new_uts);
 
+    let new_pty = stdio.new_pty()?;
+
     let child = || -> RuntimeError {
         let run = || -> Result<()> {
             ns.enter()?;
             let console = stdio.install()?;
             if let Some(r) = &rootfs_plan {
-                r.setup(console)?;
+                r.enter(console)?;
+            }
+            // After pivot_root, so /dev/ptmx is the container's devpts
+            // instance and the terminal is /dev/pts/N inside (runc's order).
+            if let Some(t) = &new_pty {
+                t.open(plan.uid)?;
+                if let Some(r) = &rootfs_plan {
+                    r.bind_console(0)?;
+                }
+            }
+            if let Some(r) = &rootfs_plan {
+                r.finish()?;
             }
             if let Some(h) = &hostname {
                 nix::unistd::sethostname(h).ctx(|| format!("sethostname {h}"))?;
@@ -86,8 +99,15 @@ pub fn create_and_start(
         spawn(ns.clone_flags, child, after_fork)?
     };
     drop(stdio);
+    let pty_master = match new_pty {
+        Some(t) => Some(t.receive().inspect_err(|_| abort_child(pid))?),
+        None => None,
+    };
     hooks.run_poststart(pid.as_raw());
-    Ok(Started { pid: pid.as_raw() })
+    Ok(Started {
+        pid: pid.as_raw(),
+        pty_master,
+    })
 }
 
 fn set_domainname(name: &str) -> Result<()> {

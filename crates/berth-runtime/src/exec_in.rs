@@ -6,7 +6,7 @@ use oci_spec::runtime::{Process, Spec};
 use crate::error::{Result, RuntimeError};
 use crate::namespaces::{NamespacePlan, PidNsSwitch};
 use crate::process::ProcessPlan;
-use crate::spawn::spawn;
+use crate::spawn::{abort_child, spawn};
 use crate::{Started, Stdio};
 
 /// See [`crate::exec`].
@@ -21,10 +21,16 @@ pub fn exec(init_pid: i32, spec: &Spec, process: &Process, stdio: Stdio) -> Resu
         Some(path) => Some(Cgroup::open(&path.to_string_lossy())?),
         None => None,
     };
+    let new_pty = stdio.new_pty()?;
     let child = || -> RuntimeError {
         let run = || -> Result<()> {
             ns.enter()?;
             stdio.install()?;
+            // Having joined the container's mount namespace (which also moved
+            // our root there), /dev/ptmx is the container's devpts instance.
+            if let Some(t) = &new_pty {
+                t.open(plan.uid)?;
+            }
             Ok(())
         };
         match run() {
@@ -46,5 +52,12 @@ pub fn exec(init_pid: i32, spec: &Spec, process: &Process, stdio: Stdio) -> Resu
         spawn(nix::sched::CloneFlags::empty(), child, after_fork)?
     };
     drop(stdio);
-    Ok(Started { pid: pid.as_raw() })
+    let pty_master = match new_pty {
+        Some(t) => Some(t.receive().inspect_err(|_| abort_child(pid))?),
+        None => None,
+    };
+    Ok(Started {
+        pid: pid.as_raw(),
+        pty_master,
+    })
 }

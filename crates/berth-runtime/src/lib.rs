@@ -29,7 +29,7 @@ use std::path::PathBuf;
 pub use error::RuntimeError;
 pub use hooks::ID_ANNOTATION;
 pub use oci_spec::runtime::{Process, Spec};
-pub use stdio::Stdio;
+pub use stdio::{PtySize, Stdio};
 
 /// How to mount the container's root filesystem, done INSIDE the container's
 /// new mount namespace, at spec.root.path, before anything else. For overlay,
@@ -46,10 +46,14 @@ pub struct RootfsMount {
 }
 
 /// A started container process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Started {
     /// Host pid; a direct child of the caller (reap it with waitpid).
     pub pid: i32,
+    /// With [`Stdio::NewPty`]: the master side of the process's terminal
+    /// (close-on-exec, blocking). Reads end with EIO once every holder of
+    /// the slave has closed it.
+    pub pty_master: Option<std::os::fd::OwnedFd>,
 }
 
 /// Creates the namespaces, cgroup, mounts, etc. and execs spec.process.

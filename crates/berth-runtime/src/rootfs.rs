@@ -110,8 +110,11 @@ impl RootfsPlan {
         })
     }
 
-    /// Child side. `console` is the pty slave to show as /dev/console.
-    pub fn setup(&self, console: Option<RawFd>) -> Result<()> {
+    /// Child side, first half: every mount, /dev, then pivot_root into the
+    /// new root. `console` is the pty slave to show as /dev/console. A
+    /// terminal opened from the container's own /dev/ptmx is set up between
+    /// this and [`RootfsPlan::finish`], before anything turns read-only.
+    pub fn enter(&self, console: Option<RawFd>) -> Result<()> {
         mount(
             None::<&str>,
             "/",
@@ -133,6 +136,21 @@ impl RootfsPlan {
             }
         }
         enter_root(&self.root)?;
+        Ok(())
+    }
+
+    /// Binds the terminal on fd `slave` over /dev/console, after
+    /// [`RootfsPlan::enter`], when this runtime built /dev.
+    pub fn bind_console(&self, slave: RawFd) -> Result<()> {
+        if self.setup_dev {
+            devices::bind_console(Path::new("/dev"), slave)?;
+        }
+        Ok(())
+    }
+
+    /// Child side, second half (inside the new root): sysctls, read-only and
+    /// masked paths, the working directory, a read-only root.
+    pub fn finish(&self) -> Result<()> {
         for (path, value) in &self.sysctl {
             fs::write(path, value).ctx(|| format!("write sysctl {}", path.display()))?;
         }

@@ -62,7 +62,8 @@ pub(crate) fn spawn(
     Err(error::decode(&report))
 }
 
-fn abort_child(pid: Pid) {
+/// Kills and reaps a child that must not go on.
+pub(crate) fn abort_child(pid: Pid) {
     let _ = kill(pid, Signal::SIGKILL);
     let _ = waitpid(pid, None);
 }

@@ -11,7 +11,9 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use berth_runtime::{create_and_start, exec, RootfsMount, RuntimeError, Spec, Started, Stdio};
+use berth_runtime::{
+    create_and_start, exec, PtySize, RootfsMount, RuntimeError, Spec, Started, Stdio,
+};
 use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -585,6 +587,56 @@ fn pty_is_controlling_terminal() {
     assert_eq!(text, "/dev/console\r\n/dev/console\r\n");
 }
 
+/// Reads a terminal master until every slave is gone (EIO), then reaps `pid`.
+fn read_master(pid: i32, master: OwnedFd) -> String {
+    let mut out = Vec::new();
+    let _ = fs::File::from(master).read_to_end(&mut out);
+    let _ = waitpid(Pid::from_raw(pid), None);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `docker run -t`: the terminal comes from the container's own devpts, so
+/// it has a name there (/dev/pts/0, as with runc), is also /dev/console,
+/// belongs to the process's user and group tty, has the requested size, and
+/// the line discipline turns "\n" into "\r\n".
+fn new_pty_from_container_devpts() {
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "tty; stty size; stat -c '%u:%g %a' /dev/pts/0; echo one; echo two",
+    ]);
+    b.spec["process"]["terminal"] = json!(true);
+    b.spec["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    let size = PtySize { rows: 24, cols: 80 };
+    let started = b
+        .start(Stdio::NewPty { size: Some(size) })
+        .expect("start with a new pty");
+    let master = started.pty_master.expect("pty master returned");
+    let text = read_master(started.pid, master);
+    assert_eq!(text, "/dev/pts/0\r\n24 80\r\n1000:5 620\r\none\r\ntwo\r\n");
+
+    // exec -t: a second terminal of the same devpts instance.
+    b.spec["process"]["args"] = json!(["sleep", "30"]);
+    b.spec["process"]["user"] = json!({"uid": 0, "gid": 0});
+    let init = b.start(Stdio::NewPty { size: None }).expect("start init");
+    let init_master = init.pty_master.expect("init pty master");
+    let spec = b.spec();
+    let mut process = spec.process().clone().unwrap();
+    process.set_args(Some(vec![
+        "sh".into(),
+        "-c".into(),
+        "tty; readlink /proc/1/fd/0".into(),
+    ]));
+    let started = exec(init.pid, &spec, &process, Stdio::NewPty { size: None }).expect("exec -t");
+    let master = started.pty_master.expect("exec pty master");
+    assert_eq!(
+        read_master(started.pid, master),
+        "/dev/pts/1\r\n/dev/pts/0\r\n"
+    );
+    kill(Pid::from_raw(init.pid), Signal::SIGKILL).unwrap();
+    read_master(init.pid, init_master);
+}
+
 /// The start path (rootfs mount, all spec mounts, /dev, pivot_root, exec of
 /// `true`, reaped): printed for the record, asserted only against a bound
 /// that catches a pathological regression on this shared, loaded machine.
@@ -668,6 +720,10 @@ fn main() {
         ("exec_errors_use_runc_wording", exec_errors_use_runc_wording),
         ("exec_into_running_container", exec_into_running_container),
         ("pty_is_controlling_terminal", pty_is_controlling_terminal),
+        (
+            "new_pty_from_container_devpts",
+            new_pty_from_container_devpts,
+        ),
         ("plain_directory_root", plain_directory_root),
         ("hooks_run_around_start", hooks_run_around_start),
         ("start_latency", start_latency),
