@@ -3,7 +3,7 @@
 use berth_shim::bundle::{self, ShimOptions};
 use berth_shim::protocol::{self, Reply, Request, StartReport};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
@@ -102,15 +102,14 @@ pub async fn start(
     })
 }
 
-pub fn socket(bundle_dir: &Path) -> PathBuf {
-    bundle::socket_path(bundle_dir)
+async fn connect(bundle_dir: &Path) -> Result<UnixStream, ShimError> {
+    let (_dir, path) = bundle::connectable_socket_path(bundle_dir).map_err(io("open bundle"))?;
+    UnixStream::connect(&path).await.map_err(io("connect"))
 }
 
 /// Sends a control request and returns the shim's reply.
 pub async fn request(bundle_dir: &Path, req: &Request) -> Result<Reply, ShimError> {
-    let mut s = UnixStream::connect(socket(bundle_dir))
-        .await
-        .map_err(io("connect"))?;
+    let mut s = connect(bundle_dir).await?;
     let mut line = serde_json::to_vec(req).map_err(|e| ShimError::Reply(e.to_string()))?;
     line.push(b'\n');
     s.write_all(&line).await.map_err(io("send request"))?;
@@ -126,9 +125,7 @@ pub async fn request(bundle_dir: &Path, req: &Request) -> Result<Reply, ShimErro
 
 /// Opens a stream connection (attach to init, or an exec).
 pub async fn open_stream(bundle_dir: &Path, req: &Request) -> Result<UnixStream, ShimError> {
-    let mut s = UnixStream::connect(socket(bundle_dir))
-        .await
-        .map_err(io("connect"))?;
+    let mut s = connect(bundle_dir).await?;
     let mut line = serde_json::to_vec(req).map_err(|e| ShimError::Reply(e.to_string()))?;
     line.push(b'\n');
     s.write_all(&line).await.map_err(io("send request"))?;

@@ -35,6 +35,25 @@ pub fn socket_path(bundle: &Path) -> PathBuf {
     bundle.join(SOCKET)
 }
 
+/// Room in `sockaddr_un.sun_path`, less the terminating NUL.
+const SUN_PATH_MAX: usize = 107;
+
+/// A path to the shim socket that fits in a `sockaddr_un`. Long bundle paths
+/// (deep exec roots) go through `/proc/self/fd/N/` of an open handle on the
+/// bundle directory; keep the returned handle alive while using the path.
+pub fn connectable_socket_path(bundle: &Path) -> std::io::Result<(Option<std::fs::File>, PathBuf)> {
+    let full = socket_path(bundle);
+    if full.as_os_str().len() <= SUN_PATH_MAX {
+        return Ok((None, full));
+    }
+    let dir = std::fs::File::open(bundle)?;
+    let short = PathBuf::from(format!(
+        "/proc/self/fd/{}/{SOCKET}",
+        std::os::fd::AsRawFd::as_raw_fd(&dir)
+    ));
+    Ok((Some(dir), short))
+}
+
 pub fn exit_path(bundle: &Path) -> PathBuf {
     bundle.join(EXIT)
 }

@@ -92,9 +92,9 @@ impl LogWriter {
         self.out.write_all(b"{\"log\":")?;
         let text = String::from_utf8_lossy(line);
         serde_json::to_writer(&mut self.out, text.as_ref())?;
-        write!(
+        writeln!(
             self.out,
-            ",\"stream\":\"{}\",\"time\":\"{}\"}}\n",
+            ",\"stream\":\"{}\",\"time\":\"{}\"}}",
             stream.name(),
             time
         )

@@ -32,7 +32,8 @@ pub enum Request {
     /// Attach to the container's stdio (output frames, stdin accepted) and receive its exit.
     Stream,
     /// Start a process in the container; the connection carries its stdio and exit.
-    Exec(ExecRequest),
+    /// Boxed: a whole OCI process dwarfs the other variants.
+    Exec(Box<ExecRequest>),
     /// Send a signal to the container's init.
     Kill { signal: i32 },
     /// Resize the init's terminal.

@@ -110,42 +110,67 @@ fn dev_null() -> std::io::Result<OwnedFd> {
     Ok(File::open("/dev/null")?.into())
 }
 
-/// The container-side and shim-side ends of a process's stdio.
-struct StdioPair {
-    child: berth_runtime::Stdio,
+/// The shim's ends of a process's stdio.
+struct ShimStdio {
     stdin: Option<File>,
     pty: Option<File>,
     outputs: Vec<(File, u8)>,
+    /// With a terminal: whether stdin is to be fed once the master is known.
+    tty_stdin: Option<bool>,
 }
 
-fn make_stdio(tty: bool, stdin: bool, size: Option<WinSize>) -> std::io::Result<StdioPair> {
-    if tty {
-        let ws = size.map(|s| nix::pty::Winsize {
-            ws_row: s.height,
-            ws_col: s.width,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        });
-        let pty = nix::pty::openpty(ws.as_ref(), None).map_err(std::io::Error::from)?;
-        let master = File::from(pty.master);
-        nix::fcntl::fcntl(
-            master.as_raw_fd(),
-            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-        )
-        .map_err(std::io::Error::from)?;
+impl ShimStdio {
+    /// Takes the terminal master the runtime returned for a `NewPty` process:
+    /// output is read from a nonblocking dup, stdin goes to a blocking one
+    /// (so input is never dropped), resizes go to the master itself.
+    fn with_master(mut self, master: Option<OwnedFd>) -> std::io::Result<ShimStdio> {
+        let Some(open_stdin) = self.tty_stdin else {
+            return Ok(self);
+        };
+        let master = File::from(master.ok_or_else(|| {
+            std::io::Error::other("the runtime returned no terminal for a tty process")
+        })?);
+        // The dup shares the master's file description, so the writer turns
+        // nonblocking too: stdin writes wait for room instead (see
+        // `write_all_waiting`). Reopening is no way out: a new open of ptmx
+        // would be a new terminal.
         let reader = master.try_clone()?;
         set_nonblocking(reader.as_raw_fd())?;
-        let writer = if stdin {
+        self.stdin = if open_stdin {
             Some(master.try_clone()?)
         } else {
             None
         };
-        return Ok(StdioPair {
-            child: berth_runtime::Stdio::Pty { slave: pty.slave },
-            stdin: writer,
-            pty: Some(master),
-            outputs: vec![(reader, FRAME_STDOUT)],
+        self.outputs = vec![(reader, FRAME_STDOUT)];
+        self.pty = Some(master);
+        self.tty_stdin = None;
+        Ok(self)
+    }
+}
+
+/// The container-side stdio for the runtime and the shim's ends. A terminal
+/// is opened by the container process itself, on the container's devpts (so
+/// it is /dev/pts/N inside, as with runc); its master arrives with the start
+/// result and goes through [`ShimStdio::with_master`].
+fn make_stdio(
+    tty: bool,
+    stdin: bool,
+    size: Option<WinSize>,
+) -> std::io::Result<(berth_runtime::Stdio, ShimStdio)> {
+    if tty {
+        let size = size.map(|s| berth_runtime::PtySize {
+            rows: s.height,
+            cols: s.width,
         });
+        return Ok((
+            berth_runtime::Stdio::NewPty { size },
+            ShimStdio {
+                stdin: None,
+                pty: None,
+                outputs: Vec::new(),
+                tty_stdin: Some(stdin),
+            },
+        ));
     }
     let (in_child, in_shim) = if stdin {
         let (r, w) = pipe()?;
@@ -157,16 +182,19 @@ fn make_stdio(tty: bool, stdin: bool, size: Option<WinSize>) -> std::io::Result<
     let (err_r, err_w) = pipe()?;
     set_nonblocking(out_r.as_raw_fd())?;
     set_nonblocking(err_r.as_raw_fd())?;
-    Ok(StdioPair {
-        child: berth_runtime::Stdio::Pipes {
+    Ok((
+        berth_runtime::Stdio::Pipes {
             stdin: in_child,
             stdout: out_w.into(),
             stderr: err_w.into(),
         },
-        stdin: in_shim,
-        pty: None,
-        outputs: vec![(out_r, FRAME_STDOUT), (err_r, FRAME_STDERR)],
-    })
+        ShimStdio {
+            stdin: in_shim,
+            pty: None,
+            outputs: vec![(out_r, FRAME_STDOUT), (err_r, FRAME_STDERR)],
+            tty_stdin: None,
+        },
+    ))
 }
 
 fn exit_code(status: nix::sys::wait::WaitStatus) -> Option<(i32, i32)> {
@@ -195,7 +223,8 @@ impl Server {
         let poll = Poll::new()?;
         let sock_path = bundle::socket_path(&bundle);
         let _ = std::fs::remove_file(&sock_path);
-        let mut listener = UnixListener::bind(&sock_path)
+        let (_dir, bind_path) = bundle::connectable_socket_path(&bundle)?;
+        let mut listener = UnixListener::bind(&bind_path)
             .with_context(|| format!("listen on {}", sock_path.display()))?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
@@ -244,7 +273,7 @@ impl Server {
             None => None,
         };
 
-        let stdio = make_stdio(
+        let (child_stdio, stdio) = make_stdio(
             server.opts.tty,
             server.opts.open_stdin,
             server.opts.initial_size,
@@ -259,8 +288,17 @@ impl Server {
                 data: r.data.clone(),
                 chdir: r.chdir.clone(),
             });
-        let started = berth_runtime::create_and_start(&server.spec, rootfs.as_ref(), stdio.child)
+        let started = berth_runtime::create_and_start(&server.spec, rootfs.as_ref(), child_stdio)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let stdio = match stdio.with_master(started.pty_master) {
+            Ok(s) => s,
+            Err(e) => {
+                // Nobody could ever see its output: do not leave it running.
+                let _ = kill(started.pid, libc::SIGKILL);
+                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(started.pid), None);
+                return Err(anyhow::Error::new(e).context("container terminal"));
+            }
+        };
         server.init_pid = started.pid;
         if let Some(path) = server
             .spec
@@ -451,7 +489,14 @@ impl Server {
             match out.file.read(&mut buf) {
                 Ok(0) => return self.close_output(tok),
                 Ok(n) => self.deliver(owner, kind, &buf[..n]),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    // The pipe ran dry: make what was read visible to `logs`
+                    // now; batching until here keeps chatty containers cheap.
+                    if let Some(log) = self.log.as_mut() {
+                        let _ = log.flush();
+                    }
+                    return;
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 // EIO: the pty's last slave closed.
                 Err(_) => return self.close_output(tok),
@@ -647,10 +692,11 @@ impl Server {
         match kind {
             FRAME_STDIN => {
                 // Blocking write: stdin pipes are left blocking on purpose so
-                // input is never dropped; a container that never reads its
-                // stdin stalls only its own attach stream.
+                // input is never dropped (a terminal master, nonblocking
+                // because its reader shares it, is waited on); a container
+                // that never reads its stdin stalls only its own attach stream.
                 if let Some(w) = p.stdin.as_mut() {
-                    if w.write_all(payload).is_err() {
+                    if write_all_waiting(w, payload).is_err() {
                         p.stdin = None;
                     }
                 }
@@ -730,17 +776,25 @@ impl Server {
         }
     }
 
-    fn start_exec(&mut self, tok: Token, req: ExecRequest) {
+    fn start_exec(&mut self, tok: Token, req: Box<ExecRequest>) {
         if self.exit.is_some() {
             return self.exec_failed(tok, "container is not running".into());
         }
         let tty = req.process.terminal().unwrap_or(false);
-        let stdio = match make_stdio(tty, req.stdin, None) {
+        let (child_stdio, stdio) = match make_stdio(tty, req.stdin, None) {
             Ok(s) => s,
             Err(e) => return self.exec_failed(tok, format!("exec stdio: {e}")),
         };
-        match berth_runtime::exec(self.init_pid, &self.spec, &req.process, stdio.child) {
+        match berth_runtime::exec(self.init_pid, &self.spec, &req.process, child_stdio) {
             Ok(started) => {
+                let stdio = match stdio.with_master(started.pty_master) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        // Its reaping is left to the SIGCHLD path like any exec.
+                        let _ = kill(started.pid, libc::SIGKILL);
+                        return self.exec_failed(tok, format!("exec terminal: {e}"));
+                    }
+                };
                 if let Err(e) =
                     self.add_proc(started.pid, false, stdio.stdin, stdio.pty, stdio.outputs)
                 {
@@ -894,6 +948,28 @@ fn kill(pid: i32, signal: i32) -> Result<(), String> {
         .map_err(|e| format!("invalid signal {signal}: {e}"))?;
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig)
         .map_err(|e| format!("kill {pid}: {e}"))
+}
+
+/// `write_all` that, on a nonblocking fd, waits for room instead of failing.
+fn write_all_waiting(w: &mut File, mut buf: &[u8]) -> std::io::Result<()> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    while !buf.is_empty() {
+        match w.write(buf) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                let mut fds = [PollFd::new(w.as_fd(), PollFlags::POLLOUT)];
+                match poll(&mut fds, PollTimeout::NONE) {
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn resize(pty: &File, ws: WinSize) {

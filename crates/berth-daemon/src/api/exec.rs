@@ -84,10 +84,10 @@ pub async fn start(
     }
     let process = crate::exec::process(&d, &x)?;
     d.execs.update(&id, |x| x.started = true);
-    let shim_req = ShimRequest::Exec(ExecRequest {
+    let shim_req = ShimRequest::Exec(Box::new(ExecRequest {
         process,
         stdin: x.attach_stdin,
-    });
+    }));
     let stream = shimctl::open_stream(&d.bundle(&x.container_id), &shim_req)
         .await
         .map_err(|err| ApiError::internal(err.to_string()))?;

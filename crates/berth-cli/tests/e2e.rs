@@ -1,0 +1,274 @@
+//! End-to-end: a real daemon with a private data root, exec root and socket per
+//! test, driven through the `berth` CLI. Needs root, overlayfs and cgroups, and
+//! Debian's busybox-static for the test image.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BERTH: &str = env!("CARGO_BIN_EXE_berth");
+
+struct Daemon {
+    root: PathBuf,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    fn start(name: &str) -> Daemon {
+        let root = PathBuf::from(format!("/tmp/berth-e2e-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let mut d = Daemon { root, child: None };
+        d.spawn();
+        d
+    }
+
+    fn sock(&self) -> String {
+        format!("unix://{}/exec/berth.sock", self.root.display())
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new(BERTH)
+            .args(["daemon", "--data-root"])
+            .arg(self.root.join("data"))
+            .arg("--exec-root")
+            .arg(self.root.join("exec"))
+            .arg("-H")
+            .arg(self.sock())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.root.join("daemon.log")).unwrap())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.cli(&["version"]).status.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "daemon did not come up: {}",
+            std::fs::read_to_string(self.root.join("daemon.log")).unwrap_or_default()
+        );
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn cli(&self, args: &[&str]) -> Output {
+        Command::new(BERTH)
+            .arg("-H")
+            .arg(self.sock())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "berth {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn busybox(&self) {
+        let tar = busybox_tar(&self.root);
+        self.ok(&["import", tar.to_str().unwrap(), "busybox:latest"]);
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let ids = self.cli(&["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&ids.stdout).lines() {
+            let _ = self.cli(&["rm", "-f", id]);
+        }
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A busybox rootfs tarball from Debian's static busybox.
+fn busybox_tar(dir: &Path) -> PathBuf {
+    let path = dir.join("busybox.tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
+    let mut add = |name: &str, data: &[u8], mode: u32| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_cksum();
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    add(
+        "bin/busybox",
+        &std::fs::read("/bin/busybox").expect("apt-get install busybox-static"),
+        0o755,
+    );
+    add(
+        "etc/passwd",
+        b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n",
+        0o644,
+    );
+    add("etc/group", b"root:x:0:\napp:x:1000:\n", 0o644);
+    for applet in ["sh", "echo", "sleep", "cat", "id", "true", "false", "ps"] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_mode(0o777);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_cksum();
+        b.append_link(&mut h, format!("bin/{applet}"), "busybox")
+            .unwrap();
+    }
+    b.into_inner().unwrap();
+    path
+}
+
+#[test]
+fn run_output_exit_codes_and_user() {
+    let d = Daemon::start("run");
+    d.busybox();
+    let out = d.cli(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hello; echo err >&2; exit 3",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(
+        d.cli(&["run", "--rm", "busybox", "/nonexistent"])
+            .status
+            .code(),
+        Some(127)
+    );
+    assert_eq!(
+        d.cli(&["run", "--rm", "busybox", "/etc/passwd"])
+            .status
+            .code(),
+        Some(126)
+    );
+    assert_eq!(
+        d.ok(&["run", "--rm", "-u", "app", "busybox", "id"]),
+        "uid=1000(app) gid=1000(app) groups=1000(app)\n"
+    );
+    assert_eq!(
+        d.ok(&["run", "--rm", "busybox", "sh", "-c", "echo $$"]),
+        "1\n"
+    );
+    // --rm leaves nothing behind.
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+}
+
+#[test]
+fn bad_input_is_refused_and_leaves_nothing() {
+    let d = Daemon::start("bad");
+    d.busybox();
+    let out = d.cli(&["create", "--name", "bad!", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Invalid container name (bad!)"));
+    let out = d.cli(&["create", "-m", "1k", "busybox", "true"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Minimum memory limit allowed is 6MB"));
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+    let containers = std::fs::read_dir(d.root.join("data/containers"))
+        .map(|r| r.count())
+        .unwrap_or(0);
+    assert_eq!(containers, 0, "no container folder without its row");
+    d.ok(&["create", "--name", "one", "busybox", "true"]);
+    let out = d.cli(&["create", "--name", "one", "busybox", "true"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is already in use by container"));
+    let out = d.cli(&["start", "nosuch"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No such container: nosuch"));
+}
+
+#[test]
+fn second_daemon_on_same_data_root_is_refused() {
+    let d = Daemon::start("lock");
+    let out = Command::new(BERTH)
+        .args(["daemon", "--data-root"])
+        .arg(d.root.join("data"))
+        .arg("--exec-root")
+        .arg(d.root.join("exec2"))
+        .arg("-H")
+        .arg(format!("unix://{}/other.sock", d.root.display()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("another berth daemon is already using data root"));
+}
+
+/// SIGKILL of the daemon loses nothing: containers keep running under their
+/// shims, and the restarted daemon reattaches (ps, logs, exec, stop, wait), and
+/// sees the real exit code of one that ended while it was down.
+#[test]
+fn live_restore_after_daemon_kill() {
+    let mut d = Daemon::start("restore");
+    d.busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "long",
+        "busybox",
+        "sh",
+        "-c",
+        "echo started; trap 'exit 7' TERM; while true; do sleep 0.1; done",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "short",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; echo bye; exit 5",
+    ]);
+    let pid = d
+        .ok(&["inspect", "-f", "{{.State.Pid}}", "long"])
+        .trim()
+        .parse::<i32>()
+        .unwrap();
+    d.kill9();
+    assert!(
+        Path::new(&format!("/proc/{pid}")).exists(),
+        "container died with the daemon"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    d.spawn();
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "short"
+        ]),
+        "exited 5\n"
+    );
+    assert_eq!(d.ok(&["logs", "short"]), "bye\n");
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", "long"]),
+        "running\n"
+    );
+    assert_eq!(d.ok(&["exec", "long", "echo", "from-exec"]), "from-exec\n");
+    assert_eq!(d.ok(&["logs", "long"]), "started\n");
+    d.ok(&["stop", "-t", "5", "long"]);
+    assert_eq!(d.ok(&["wait", "long"]), "7\n");
+}
