@@ -121,8 +121,9 @@ struct ShimStdio {
 
 impl ShimStdio {
     /// Takes the terminal master the runtime returned for a `NewPty` process:
-    /// output is read from a nonblocking dup, stdin goes to a blocking one
-    /// (so input is never dropped), resizes go to the master itself.
+    /// output is read from a nonblocking dup, stdin is written to the master
+    /// (waiting for room, so input is never dropped), resizes go to the
+    /// master itself.
     fn with_master(mut self, master: Option<OwnedFd>) -> std::io::Result<ShimStdio> {
         let Some(open_stdin) = self.tty_stdin else {
             return Ok(self);
