@@ -104,6 +104,8 @@ pub enum SpecError {
     Ulimit(String),
     #[error("building runtime spec: {0}")]
     Build(String),
+    #[error("{0}")]
+    Extras(#[from] crate::extras::ExtrasError),
 }
 
 fn hc<'a>(c: &'a Container, key: &str) -> Option<&'a Value> {
@@ -510,8 +512,16 @@ pub fn build(
     let (seccomp_opt, nnp) = security_opts(c);
     let privileged = hc_bool(c, "Privileged");
     let env = process_env(&config_strs(c, "Env"), &hostname, c.tty(), &user.home);
-    let mut args = vec![c.path.clone()];
+    let mut args = Vec::new();
+    let mut extra_mounts = Vec::new();
+    if crate::extras::wants_init(c) {
+        let (mount, prefix) = crate::extras::init_mount()?;
+        extra_mounts.push(mount);
+        args.extend(prefix);
+    }
+    args.push(c.path.clone());
     args.extend(c.args.iter().cloned());
+    let (device_nodes, device_rules) = crate::extras::devices(c)?;
     let process = process_json(&ProcessInput {
         args,
         env,
@@ -527,6 +537,12 @@ pub fn build(
         "cgroupsPath": format!("berth/{}", c.id),
         "resources": resources(c),
     });
+    if !device_nodes.is_empty() {
+        linux["devices"] = json!(device_nodes);
+        if let Some(rules) = linux["resources"]["devices"].as_array_mut() {
+            rules.extend(device_rules);
+        }
+    }
     if !privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
@@ -554,7 +570,7 @@ pub fn build(
         "process": process,
         "root": {"path": rootfs.to_string_lossy(), "readonly": hc_bool(c, "ReadonlyRootfs")},
         "hostname": hostname,
-        "mounts": default_mounts(c, paths),
+        "mounts": default_mounts(c, paths).into_iter().chain(extra_mounts).collect::<Vec<_>>(),
         "linux": linux,
     });
     let spec = serde_json::from_value(spec).map_err(|e| SpecError::Build(e.to_string()))?;

@@ -703,12 +703,17 @@ impl Server {
                 }
             }
             FRAME_STDIN_CLOSE => {
+                // A client leaving closes the init's stdin only with StdinOnce
+                // (`run -i`); `attach` to a `-dit` container must not end it.
+                if p.is_init && !self.opts.stdin_once {
+                    return;
+                }
                 if p.pty.is_some() {
                     // A terminal has no end of file; send EOT like a user typing ^D.
                     if let Some(w) = p.stdin.as_mut() {
                         let _ = w.write_all(&[4]);
                     }
-                } else if !p.is_init || self.opts.stdin_once {
+                } else {
                     p.stdin = None;
                 }
             }

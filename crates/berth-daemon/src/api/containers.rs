@@ -463,6 +463,12 @@ pub async fn attach(
         ..Default::default()
     };
     let log_path = d.paths(&c.id).log;
+    let keys = crate::detach::parse(
+        q.get("detachKeys")
+            .filter(|k| !k.is_empty())
+            .unwrap_or(crate::detach::DEFAULT),
+    )
+    .map_err(ApiError::bad_request)?;
     // Register before answering, so output produced right after the 101 is not lost.
     let (tx, rx) = mpsc::channel::<(u8, bytes::Bytes)>(64);
     if stream {
@@ -477,6 +483,7 @@ pub async fn attach(
             rx,
             want_stdin,
             tty,
+            keys,
             replay.then_some((log_path, log_opts)),
         )
         .await;
@@ -489,20 +496,38 @@ async fn serve_attach(
     mut rx: mpsc::Receiver<(u8, bytes::Bytes)>,
     want_stdin: bool,
     tty: bool,
+    detach_keys: Vec<u8>,
     replay: Option<(std::path::PathBuf, LogOptions)>,
 ) {
     let (mut rd, mut wr) = tokio::io::split(io);
+    // Fires when the client typed the detach keys: the attach ends, the
+    // container keeps running.
+    let (detached_tx, mut detached_rx) = tokio::sync::oneshot::channel::<()>();
     let stdin_task = want_stdin.then(|| {
         let e = e.clone();
         tokio::spawn(async move {
             let mut buf = vec![0u8; 32 * 1024];
+            let mut matcher = crate::detach::Matcher::new(detach_keys);
             loop {
                 match rd.read(&mut buf).await {
                     Ok(0) | Err(_) => {
                         send_to_shim(&e, protocol::FRAME_STDIN_CLOSE, &[]).await;
                         return;
                     }
-                    Ok(n) => send_to_shim(&e, protocol::FRAME_STDIN, &buf[..n]).await,
+                    Ok(n) => match matcher.scan(&buf[..n]) {
+                        crate::detach::Scan::Forward(data) => {
+                            if !data.is_empty() {
+                                send_to_shim(&e, protocol::FRAME_STDIN, &data).await;
+                            }
+                        }
+                        crate::detach::Scan::Detach(data) => {
+                            if !data.is_empty() {
+                                send_to_shim(&e, protocol::FRAME_STDIN, &data).await;
+                            }
+                            let _ = detached_tx.send(());
+                            return;
+                        }
+                    },
                 }
             }
         })
@@ -516,7 +541,16 @@ async fn serve_attach(
             }
         }
     }
-    while let Some((kind, data)) = rx.recv().await {
+    loop {
+        let (kind, data) = tokio::select! {
+            m = rx.recv() => match m {
+                Some(m) => m,
+                None => break,
+            },
+            // A dropped sender (stdin ended) is not a detach: the pattern
+            // fails and select! disables this branch.
+            Ok(()) = &mut detached_rx, if want_stdin => break,
+        };
         let res = if tty {
             wr.write_all(&data).await
         } else {
