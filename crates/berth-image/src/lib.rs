@@ -9,6 +9,7 @@ mod compress;
 pub mod config;
 pub mod content;
 mod db;
+mod distribution;
 mod driver;
 mod error;
 mod fspath;
@@ -23,6 +24,7 @@ mod rwlayer;
 mod store;
 
 pub use config::{HealthConfig, ImageConfig};
+pub use distribution::{BlobSource, LayerInfo, LayerPin, PushSource};
 pub use driver::SnapshotMount;
 pub use error::{ErrorKind, ImageError};
 pub use import::ImportOptions;
