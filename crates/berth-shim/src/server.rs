@@ -916,7 +916,12 @@ impl Server {
             .and_then(|cg| cg.oom_kill_count().ok())
             .is_some_and(|n| n > 0);
         if let Some(cg) = self.cgroup.take() {
-            let _ = cg.kill_all(libc::SIGKILL);
+            // With its own pid namespace the container is already empty once
+            // init is gone; the freeze-and-kill sweep costs tens of
+            // milliseconds, so only pay it when something is left (--pid host).
+            if cg.pids().map(|p| !p.is_empty()).unwrap_or(true) {
+                let _ = cg.kill_all(libc::SIGKILL);
+            }
             let _ = cg.destroy();
         }
         let exit = ExitStatus {
