@@ -5,6 +5,7 @@
 
 mod apply;
 mod changes;
+mod commit;
 mod compress;
 pub mod config;
 pub mod content;
@@ -18,14 +19,21 @@ mod import;
 mod inspect;
 mod layer;
 mod list;
+mod load;
 pub mod reference;
 mod remove;
+mod rwdiff;
 mod rwlayer;
+mod save;
 mod store;
+pub mod treetar;
 
+pub use commit::{image_config_from_container, CommitOptions};
 pub use config::{HealthConfig, ImageConfig};
 pub use distribution::{BlobSource, LayerInfo, LayerPin, PushSource};
 pub use driver::SnapshotMount;
 pub use error::{ErrorKind, ImageError};
 pub use import::ImportOptions;
 pub use store::{Image, ImageStore};
+pub use rwdiff::{Change, ChangeKind};
+pub use save::SavePlan;
