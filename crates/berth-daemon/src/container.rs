@@ -53,6 +53,9 @@ pub struct State {
     /// `always` leave it down, `unless-stopped` across daemon restarts too.
     #[serde(default)]
     pub stopped_by_user: bool,
+    /// Healthcheck status; present only when the container has a healthcheck.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::health::Health>,
 }
 
 impl Default for State {
@@ -66,6 +69,7 @@ impl Default for State {
             started_at: ZERO_TIME.into(),
             finished_at: ZERO_TIME.into(),
             stopped_by_user: false,
+            health: None,
         }
     }
 }
@@ -159,7 +163,7 @@ impl Container {
     /// Docker's `State` object.
     pub fn state_json(&self) -> Value {
         let s = &self.state;
-        json!({
+        let mut v = json!({
             "Status": s.status.as_str(),
             "Running": s.status.is_running(),
             "Paused": s.status == Status::Paused,
@@ -171,7 +175,11 @@ impl Container {
             "Error": s.error,
             "StartedAt": s.started_at,
             "FinishedAt": s.finished_at,
-        })
+        });
+        if let Some(h) = &s.health {
+            v["Health"] = json!(h);
+        }
+        v
     }
 
     /// GET /containers/{id}/json

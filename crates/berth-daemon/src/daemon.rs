@@ -112,6 +112,7 @@ pub struct Daemon {
     pub images: Arc<ImageStore>,
     containers: RwLock<HashMap<String, Arc<Entry>>>,
     pub execs: crate::exec::ExecTable,
+    pub events: crate::events::Events,
     pub started_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -130,7 +131,9 @@ impl Daemon {
         for c in store.load_all()? {
             map.insert(c.id.clone(), Entry::new(c));
         }
+        let events = crate::events::Events::open(&opts.data_root)?;
         Ok(Arc::new(Daemon {
+            events,
             opts,
             store,
             images: Arc::new(images),
@@ -306,6 +309,7 @@ impl Daemon {
                 });
             }
         }
+        self.container_event(&c, "create", &[]);
         self.containers
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -424,6 +428,8 @@ impl Daemon {
         // typed before `start` finds it.
         *e.shim_in.lock().await = Some(wr);
         e.changed.send_modify(|g| g.starts += 1);
+        self.container_event(&e.get(), "start", &[]);
+        crate::health::spawn_monitor(self, e);
         self.watch_stream(e.clone(), rd);
         Ok(())
     }
@@ -492,6 +498,11 @@ impl Daemon {
             c.state.finished_at = exit.finished_at.clone();
         });
         self.persist(&e);
+        crate::health::on_exit(&e);
+        if exit.oom_killed {
+            self.container_event(&e.get(), "oom", &[]);
+        }
+        self.container_event(&e.get(), "die", &[("exitCode", exit.code.to_string())]);
         let _ = std::fs::remove_dir_all(self.bundle(&e.id));
         e.changed.send_modify(|g| {
             g.exits += 1;
@@ -518,7 +529,7 @@ impl Daemon {
     async fn signal(&self, e: &Entry, signal: i32) -> ApiResult<()> {
         shimctl::request(&self.bundle(&e.id), &Request::Kill { signal })
             .await
-            .map(|_| ())
+            .map(|_| self.container_event(&e.get(), "kill", &[("signal", signal.to_string())]))
             .map_err(|err| ApiError::internal(format!("Cannot kill container: {}: {err}", e.id)))
     }
 
@@ -587,6 +598,7 @@ impl Daemon {
             let _ = self.signal(e, libc::SIGKILL).await;
             self.wait_exit(e, exits, None).await;
         }
+        self.container_event(&e.get(), "stop", &[]);
         Ok(())
     }
 
@@ -641,7 +653,9 @@ impl Daemon {
             Err(err) if err.status == axum::http::StatusCode::NOT_MODIFIED => {}
             Err(err) => return Err(err),
         }
-        self.start_locked(&e, false).await
+        self.start_locked(&e, false).await?;
+        self.container_event(&e.get(), "restart", &[]);
+        Ok(())
     }
 
     /// DELETE /containers/{id}
@@ -672,6 +686,7 @@ impl Daemon {
         }
         e.with(|c| c.state.status = Status::Removing);
         self.store.delete(&c.id)?;
+        self.container_event(&c, "destroy", &[]);
         self.containers
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -704,8 +719,9 @@ impl Daemon {
             }
             return Err(Self::name_conflict(&new_name, &owner));
         }
-        e.with(|c| c.name = new_name);
+        let old_name = e.with(|c| std::mem::replace(&mut c.name, new_name));
         self.persist(&e);
+        self.container_event(&e.get(), "rename", &[("oldName", old_name)]);
         Ok(())
     }
 
@@ -747,6 +763,7 @@ impl Daemon {
             }
         });
         self.persist(&e);
+        self.container_event(&c, if pause { "pause" } else { "unpause" }, &[]);
         Ok(())
     }
 
@@ -807,6 +824,7 @@ impl Daemon {
                     let (rd, wr) = stream.into_split();
                     *e.shim_in.lock().await = Some(wr);
                     self.watch_stream(e.clone(), rd);
+                    crate::health::spawn_monitor(self, &e);
                 }
                 Err(_) => {
                     let exit = berth_shim::bundle::read_exit(&bundle).unwrap_or(ExitStatus {
