@@ -1,0 +1,489 @@
+//! The distribution API routes. Repository names contain slashes, so paths
+//! under `/v2/` are split by their fixed suffixes (`/manifests/<ref>`,
+//! `/blobs/uploads/<uuid>`, `/blobs/<digest>`, `/tags/list`) rather than by the
+//! router.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use super::errors::ApiError;
+use super::storage::{self, Storage};
+use super::ServerState;
+use crate::manifest::{self, MediaType};
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// What a `/v2/...` path addresses.
+#[derive(Debug, PartialEq, Eq)]
+enum Route<'a> {
+    Base,
+    Catalog,
+    Tags(&'a str),
+    Manifest(&'a str, &'a str),
+    Blob(&'a str, &'a str),
+    Uploads(&'a str),
+    Upload(&'a str, &'a str),
+}
+
+fn route(path: &str) -> Option<Route<'_>> {
+    let rest = path.strip_prefix("/v2")?;
+    if rest.is_empty() || rest == "/" {
+        return Some(Route::Base);
+    }
+    let rest = rest.strip_prefix('/')?;
+    if rest == "_catalog" {
+        return Some(Route::Catalog);
+    }
+    if let Some(name) = rest.strip_suffix("/tags/list") {
+        return Some(Route::Tags(name));
+    }
+    if let Some(name) = rest
+        .strip_suffix("/blobs/uploads/")
+        .or_else(|| rest.strip_suffix("/blobs/uploads"))
+    {
+        return Some(Route::Uploads(name));
+    }
+    if let Some((name, uuid)) = rest.rsplit_once("/blobs/uploads/") {
+        return Some(Route::Upload(name, uuid));
+    }
+    if let Some((name, r)) = rest.rsplit_once("/manifests/") {
+        return Some(Route::Manifest(name, r));
+    }
+    if let Some((name, d)) = rest.rsplit_once("/blobs/") {
+        return Some(Route::Blob(name, d));
+    }
+    None
+}
+
+fn with_api_header(mut r: Response) -> Response {
+    r.headers_mut().insert(
+        "Docker-Distribution-API-Version",
+        HeaderValue::from_static("registry/2.0"),
+    );
+    r
+}
+
+pub async fn dispatch(State(st): State<Arc<ServerState>>, req: Request) -> Response {
+    let resp = match handle(&st, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    with_api_header(resp)
+}
+
+async fn handle(st: &ServerState, req: Request) -> Result<Response> {
+    if let Some(h) = &st.htpasswd {
+        let auth = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if !h.check_header(auth) {
+            return Err(ApiError::Unauthorized {
+                realm: st.realm.clone(),
+            });
+        }
+    }
+    let path = req.uri().path().to_string();
+    let query = parse_query(req.uri().query().unwrap_or(""));
+    let Some(r) = route(&path) else {
+        return Ok(StatusCode::NOT_FOUND.into_response());
+    };
+    let name = match &r {
+        Route::Tags(n)
+        | Route::Manifest(n, _)
+        | Route::Blob(n, _)
+        | Route::Uploads(n)
+        | Route::Upload(n, _) => Some(*n),
+        _ => None,
+    };
+    if let Some(n) = name {
+        if !storage::valid_name(n) {
+            return Err(ApiError::NameInvalid(n.to_string()));
+        }
+    }
+    let s = &st.storage;
+    let m = req.method().clone();
+    match (r, m) {
+        (Route::Base, _) => Ok(json_response(StatusCode::OK, json!({}))),
+        (Route::Catalog, Method::GET) => Ok(json_response(
+            StatusCode::OK,
+            json!({ "repositories": s.catalog() }),
+        )),
+        (Route::Tags(n), Method::GET) => tags_list(s, n, &query),
+        (Route::Manifest(n, r), Method::GET) => get_manifest(s, n, r, true),
+        (Route::Manifest(n, r), Method::HEAD) => get_manifest(s, n, r, false),
+        (Route::Manifest(n, r), Method::PUT) => put_manifest(s, n, r, req).await,
+        (Route::Manifest(n, r), Method::DELETE) => {
+            s.delete_manifest(n, r)?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        (Route::Blob(n, d), Method::GET) => get_blob(s, n, d, req.headers(), true).await,
+        (Route::Blob(n, d), Method::HEAD) => get_blob(s, n, d, req.headers(), false).await,
+        (Route::Blob(n, d), Method::DELETE) => {
+            s.unlink_blob(n, d)?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        (Route::Uploads(n), Method::POST) => start_upload(s, n, &query, req).await,
+        (Route::Upload(n, u), Method::GET) => upload_status(s, n, u),
+        (Route::Upload(n, u), Method::PATCH) => patch_upload(s, n, u, req).await,
+        (Route::Upload(n, u), Method::PUT) => finish_upload(s, n, u, &query, req).await,
+        (Route::Upload(_, u), Method::DELETE) => {
+            s.cancel_upload(u)?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        _ => Err(ApiError::Unsupported),
+    }
+}
+
+fn parse_query(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("");
+            if let Ok(v) = u8::from_str_radix(hex, 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn q<'a>(query: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+fn json_response(status: StatusCode, v: Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        format!("{v}\n"),
+    )
+        .into_response()
+}
+
+fn tags_list(s: &Storage, name: &str, query: &[(String, String)]) -> Result<Response> {
+    if !s.repo_exists(name) {
+        return Err(ApiError::NameUnknown(name.to_string()));
+    }
+    let mut tags = s.tags(name);
+    if let Some(last) = q(query, "last") {
+        tags.retain(|t| t.as_str() > last);
+    }
+    if let Some(n) = q(query, "n").and_then(|n| n.parse::<usize>().ok()) {
+        tags.truncate(n);
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"name": name, "tags": tags}),
+    ))
+}
+
+fn get_manifest(s: &Storage, name: &str, reference: &str, body: bool) -> Result<Response> {
+    let (digest, media_type, bytes) = s.get_manifest(name, reference)?;
+    let len = bytes.len();
+    let mut resp = if body {
+        Response::new(Body::from(bytes))
+    } else {
+        Response::new(Body::empty())
+    };
+    let h = resp.headers_mut();
+    insert(h, header::CONTENT_TYPE, &media_type);
+    insert(h, header::CONTENT_LENGTH, &len.to_string());
+    insert(h, "Docker-Content-Digest", &digest);
+    insert(h, header::ETAG, &format!("\"{digest}\""));
+    Ok(resp)
+}
+
+fn insert<K: header::IntoHeaderName>(h: &mut HeaderMap, k: K, v: &str) {
+    if let Ok(v) = HeaderValue::from_str(v) {
+        h.insert(k, v);
+    }
+}
+
+async fn read_body(req: Request, limit: usize) -> Result<bytes::Bytes> {
+    axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|e| ApiError::ManifestInvalid(format!("reading body: {e}")))
+}
+
+async fn put_manifest(s: &Storage, name: &str, reference: &str, req: Request) -> Result<Response> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_string());
+    let bytes = read_body(req, 4 << 20).await?;
+    let parsed = manifest::parse(&bytes, content_type.as_deref())
+        .map_err(|e| ApiError::ManifestInvalid(e.to_string()))?;
+    let digest = storage::sha256_digest(&bytes);
+    let tag = if storage::valid_digest(reference) {
+        if reference != digest {
+            return Err(ApiError::DigestInvalid(reference.to_string()));
+        }
+        None
+    } else if storage::valid_tag(reference) {
+        Some(reference)
+    } else {
+        return Err(ApiError::TagInvalid(reference.to_string()));
+    };
+    // Everything the manifest points at must already be in this repository.
+    for d in parsed.references() {
+        let known = match parsed.media_type {
+            MediaType::Index | MediaType::ManifestList => s.get_manifest(name, &d).is_ok(),
+            _ => s.blob_size(name, &d).is_some(),
+        };
+        if !known {
+            return Err(match parsed.media_type {
+                MediaType::Index | MediaType::ManifestList => ApiError::ManifestUnknown(d),
+                _ => ApiError::ManifestBlobUnknown(d),
+            });
+        }
+    }
+    let stored = s.put_manifest(name, &bytes, parsed.media_type.as_str(), tag)?;
+    let mut resp = StatusCode::CREATED.into_response();
+    let h = resp.headers_mut();
+    insert(
+        h,
+        header::LOCATION,
+        &format!("/v2/{name}/manifests/{stored}"),
+    );
+    insert(h, "Docker-Content-Digest", &stored);
+    insert(h, header::CONTENT_LENGTH, "0");
+    Ok(resp)
+}
+
+/// `bytes=a-b` (b inclusive, optional) against a blob of `size` bytes.
+fn parse_range(v: &str, size: u64) -> Option<(u64, u64)> {
+    let spec = v.strip_prefix("bytes=")?;
+    let (a, b) = spec.split_once('-')?;
+    let start: u64 = a.trim().parse().ok()?;
+    let end: u64 = if b.trim().is_empty() {
+        size.checked_sub(1)?
+    } else {
+        b.trim().parse::<u64>().ok()?.min(size.checked_sub(1)?)
+    };
+    (start <= end).then_some((start, end))
+}
+
+async fn get_blob(
+    s: &Storage,
+    name: &str,
+    digest: &str,
+    headers: &HeaderMap,
+    body: bool,
+) -> Result<Response> {
+    if !storage::valid_digest(digest) {
+        return Err(ApiError::DigestInvalid(digest.to_string()));
+    }
+    let size = s
+        .blob_size(name, digest)
+        .ok_or_else(|| ApiError::BlobUnknown(digest.to_string()))?;
+    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        Some(v) => Some(parse_range(v, size).ok_or(ApiError::RangeInvalid)?),
+        None => None,
+    };
+    let (status, start, len) = match range {
+        Some((a, b)) => (StatusCode::PARTIAL_CONTENT, a, b - a + 1),
+        None => (StatusCode::OK, 0, size),
+    };
+    let body = if body {
+        let mut f = tokio::fs::File::open(s.blob_path(digest)).await?;
+        f.seek(std::io::SeekFrom::Start(start)).await?;
+        Body::from_stream(tokio_util::io::ReaderStream::new(f.take(len)))
+    } else {
+        Body::empty()
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    insert(h, header::CONTENT_TYPE, "application/octet-stream");
+    insert(h, header::CONTENT_LENGTH, &len.to_string());
+    insert(h, "Docker-Content-Digest", digest);
+    insert(h, header::ETAG, &format!("\"{digest}\""));
+    insert(h, header::ACCEPT_RANGES, "bytes");
+    if range.is_some() {
+        insert(
+            h,
+            header::CONTENT_RANGE,
+            &format!("bytes {start}-{}/{size}", start + len - 1),
+        );
+    }
+    Ok(resp)
+}
+
+fn upload_headers(name: &str, uuid: &str, size: u64, status: StatusCode) -> Response {
+    let mut resp = status.into_response();
+    let h = resp.headers_mut();
+    insert(
+        h,
+        header::LOCATION,
+        &format!("/v2/{name}/blobs/uploads/{uuid}"),
+    );
+    // An empty upload reports "0-0", as the reference registry does.
+    insert(h, header::RANGE, &format!("0-{}", size.saturating_sub(1)));
+    insert(h, "Docker-Upload-UUID", uuid);
+    insert(h, header::CONTENT_LENGTH, "0");
+    resp
+}
+
+fn blob_created(name: &str, digest: &str) -> Response {
+    let mut resp = StatusCode::CREATED.into_response();
+    let h = resp.headers_mut();
+    insert(h, header::LOCATION, &format!("/v2/{name}/blobs/{digest}"));
+    insert(h, "Docker-Content-Digest", digest);
+    insert(h, header::CONTENT_LENGTH, "0");
+    resp
+}
+
+async fn start_upload(
+    s: &Storage,
+    name: &str,
+    query: &[(String, String)],
+    req: Request,
+) -> Result<Response> {
+    if let (Some(d), Some(from)) = (q(query, "mount"), q(query, "from")) {
+        // Cross-repository mount: link the blob when the source repository
+        // has it; otherwise fall through to a normal upload (as the spec says).
+        if storage::valid_digest(d) && storage::valid_name(from) && s.blob_size(from, d).is_some() {
+            s.link_blob(name, d)?;
+            return Ok(blob_created(name, d));
+        }
+    }
+    let uuid = s.new_upload()?;
+    if let Some(d) = q(query, "digest") {
+        // Monolithic upload: POST with the whole blob.
+        let d = d.to_string();
+        append_body(s, &uuid, req).await?;
+        s.commit_upload(name, &uuid, &d)?;
+        return Ok(blob_created(name, &d));
+    }
+    Ok(upload_headers(name, &uuid, 0, StatusCode::ACCEPTED))
+}
+
+fn upload_status(s: &Storage, name: &str, uuid: &str) -> Result<Response> {
+    let size = s.upload_size(uuid)?;
+    Ok(upload_headers(name, uuid, size, StatusCode::NO_CONTENT))
+}
+
+async fn append_body(s: &Storage, uuid: &str, req: Request) -> Result<u64> {
+    let p = s.upload_path(uuid)?;
+    let mut f = tokio::fs::OpenOptions::new()
+        .append(true)
+        .open(&p)
+        .await
+        .map_err(|_| ApiError::UploadUnknown)?;
+    let mut stream = req.into_body().into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::UploadInvalid(format!("reading body: {e}")))?;
+        f.write_all(&chunk).await?;
+    }
+    f.flush().await?;
+    Ok(f.metadata().await?.len())
+}
+
+async fn patch_upload(s: &Storage, name: &str, uuid: &str, req: Request) -> Result<Response> {
+    let current = s.upload_size(uuid)?;
+    // A chunk must continue exactly where the upload stands.
+    if let Some(cr) = req
+        .headers()
+        .get(header::CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+    {
+        let start = cr
+            .trim_start_matches("bytes ")
+            .split(['-', '/'])
+            .next()
+            .and_then(|a| a.parse::<u64>().ok());
+        if start != Some(current) {
+            return Err(ApiError::RangeInvalid);
+        }
+    }
+    let size = append_body(s, uuid, req).await?;
+    Ok(upload_headers(name, uuid, size, StatusCode::ACCEPTED))
+}
+
+async fn finish_upload(
+    s: &Storage,
+    name: &str,
+    uuid: &str,
+    query: &[(String, String)],
+    req: Request,
+) -> Result<Response> {
+    let d = q(query, "digest")
+        .filter(|d| storage::valid_digest(d))
+        .ok_or_else(|| ApiError::DigestInvalid(q(query, "digest").unwrap_or("").to_string()))?
+        .to_string();
+    append_body(s, uuid, req).await?;
+    s.commit_upload(name, uuid, &d)?;
+    Ok(blob_created(name, &d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_by_suffix() {
+        assert_eq!(route("/v2/"), Some(Route::Base));
+        assert_eq!(route("/v2"), Some(Route::Base));
+        assert_eq!(route("/v2/_catalog"), Some(Route::Catalog));
+        assert_eq!(route("/v2/a/b/tags/list"), Some(Route::Tags("a/b")));
+        assert_eq!(
+            route("/v2/a/manifests/v1"),
+            Some(Route::Manifest("a", "v1"))
+        );
+        assert_eq!(route("/v2/a/b/blobs/uploads/"), Some(Route::Uploads("a/b")));
+        assert_eq!(
+            route("/v2/a/b/blobs/uploads/0123"),
+            Some(Route::Upload("a/b", "0123"))
+        );
+        assert_eq!(
+            route("/v2/a/blobs/sha256:00"),
+            Some(Route::Blob("a", "sha256:00"))
+        );
+        assert_eq!(route("/v1/x"), None);
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-9", 100), Some((0, 9)));
+        assert_eq!(parse_range("bytes=90-", 100), Some((90, 99)));
+        assert_eq!(parse_range("bytes=90-200", 100), Some((90, 99)));
+        assert_eq!(parse_range("bytes=100-", 100), None);
+        assert_eq!(parse_range("items=0-1", 100), None);
+    }
+
+    #[test]
+    fn decodes_query() {
+        let q = parse_query("mount=sha256%3Aab&from=a%2Fb&x");
+        assert_eq!(q[0], ("mount".into(), "sha256:ab".into()));
+        assert_eq!(q[1], ("from".into(), "a/b".into()));
+        assert_eq!(q[2], ("x".into(), "".into()));
+    }
+}

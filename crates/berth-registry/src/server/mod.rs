@@ -1,0 +1,184 @@
+//! `berth registry serve`: a registry implementing the distribution API
+//! (what `docker push`/`pull`, containerd and skopeo speak), plain HTTP,
+//! optionally behind htpasswd basic auth.
+
+mod errors;
+mod handlers;
+mod htpasswd;
+mod storage;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::routing::any;
+use axum::Router;
+
+pub use htpasswd::{Htpasswd, HtpasswdError};
+
+pub struct ServerState {
+    storage: storage::Storage,
+    htpasswd: Option<Htpasswd>,
+    realm: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    pub addr: String,
+    pub root: PathBuf,
+    pub htpasswd: Option<PathBuf>,
+    /// Realm of the Basic challenge.
+    pub realm: String,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            addr: "127.0.0.1:5000".into(),
+            root: PathBuf::from("/var/lib/berth-registry"),
+            htpasswd: None,
+            realm: "basic-realm".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("invalid address {addr:?}: {source}")]
+    Addr {
+        addr: String,
+        #[source]
+        source: std::net::AddrParseError,
+    },
+    #[error("opening storage at {path}: {source}")]
+    Storage {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Htpasswd(#[from] HtpasswdError),
+    #[error("listening on {addr}: {source}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+const USAGE: &str =
+    "Usage: berth registry serve [--addr HOST:PORT] [--root DIR] [--htpasswd FILE] [--realm REALM]";
+
+/// Parses `serve [flags]` (the arguments after `berth registry`).
+pub fn parse_args(args: &[String]) -> Result<ServeOptions, ServeError> {
+    let mut it = args.iter();
+    match it.next().map(String::as_str) {
+        Some("serve") => {}
+        _ => return Err(ServeError::Usage(USAGE.into())),
+    }
+    let mut o = ServeOptions::default();
+    while let Some(a) = it.next() {
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) => (f, Some(v.to_string())),
+            None => (a.as_str(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or_else(|| {
+                    ServeError::Usage(format!("flag needs an argument: {flag}\n{USAGE}"))
+                })
+        };
+        match flag {
+            "--addr" => o.addr = value()?,
+            "--root" => o.root = PathBuf::from(value()?),
+            "--htpasswd" => o.htpasswd = Some(PathBuf::from(value()?)),
+            "--realm" => o.realm = value()?,
+            "-h" | "--help" => return Err(ServeError::Usage(USAGE.into())),
+            _ => return Err(ServeError::Usage(format!("unknown flag: {a}\n{USAGE}"))),
+        }
+    }
+    Ok(o)
+}
+
+/// The router over a storage root, for serving or for tests.
+pub fn router(opts: &ServeOptions) -> Result<Router, ServeError> {
+    let storage = storage::Storage::open(&opts.root).map_err(|source| ServeError::Storage {
+        path: opts.root.display().to_string(),
+        source,
+    })?;
+    let htpasswd = opts.htpasswd.as_deref().map(Htpasswd::load).transpose()?;
+    let state = Arc::new(ServerState {
+        storage,
+        htpasswd,
+        realm: opts.realm.clone(),
+    });
+    Ok(Router::new()
+        .route("/v2", any(handlers::dispatch))
+        .route("/v2/", any(handlers::dispatch))
+        .route("/v2/{*rest}", any(handlers::dispatch))
+        .with_state(state))
+}
+
+/// Binds and serves until the process ends.
+pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
+    let addr: SocketAddr = opts.addr.parse().map_err(|source| ServeError::Addr {
+        addr: opts.addr.clone(),
+        source,
+    })?;
+    let app = router(&opts)?;
+    let listen_err = |source| ServeError::Listen {
+        addr: opts.addr.clone(),
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(listen_err)?;
+    tracing::info!(
+        "registry listening on {addr}, storage {}",
+        opts.root.display()
+    );
+    axum::serve(listener, app).await.map_err(listen_err)
+}
+
+/// Entry point of `berth registry ...` (argv after `registry`).
+pub fn main(args: Vec<String>) -> Result<(), ServeError> {
+    let opts = parse_args(&args)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| ServeError::Listen {
+            addr: opts.addr.clone(),
+            source,
+        })?;
+    rt.block_on(serve(opts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_flags() {
+        let o = parse_args(&args(&[
+            "serve",
+            "--addr",
+            "127.0.0.1:5001",
+            "--root=/tmp/r",
+        ]))
+        .unwrap();
+        assert_eq!(o.addr, "127.0.0.1:5001");
+        assert_eq!(o.root, PathBuf::from("/tmp/r"));
+        assert!(o.htpasswd.is_none());
+        assert!(parse_args(&args(&["serve", "--bogus"])).is_err());
+        assert!(parse_args(&args(&["serve", "--addr"])).is_err());
+        assert!(parse_args(&args(&["list"])).is_err());
+    }
+}

@@ -1,0 +1,360 @@
+//! On-disk layout of the registry server. Blobs (layers, configs and
+//! manifests alike) are content-addressed and shared by all repositories; a
+//! repository sees a blob only through a link, as in the reference registry,
+//! so a digest known in one repository is not readable from another until it
+//! is pushed or mounted there.
+//!
+//! ```text
+//! <root>/blobs/sha256/<hex>                          blob bytes
+//! <root>/uploads/<uuid>                              upload in progress
+//! <root>/repositories/<name>/_layers/<hex>           blob link (empty)
+//! <root>/repositories/<name>/_manifests/<hex>        manifest link: media type
+//! <root>/repositories/<name>/_tags/<tag>             manifest digest
+//! ```
+//!
+//! Every file is written to a temp file, fsynced and renamed into place, so a
+//! path that exists is complete.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use regex::Regex;
+use sha2::{Digest, Sha256};
+
+use super::errors::ApiError;
+
+static NAME_RE: LazyLock<Regex> = LazyLock::new(|| {
+    let c = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*";
+    Regex::new(&format!("^{c}(?:/{c})*$")).expect("static regex")
+});
+static TAG_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[\w][\w.-]{0,127}$").expect("static regex"));
+static DIGEST_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new("^sha256:[a-f0-9]{64}$").expect("static regex"));
+static UUID_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new("^[a-f0-9]{32}$").expect("static regex"));
+
+pub fn valid_name(name: &str) -> bool {
+    name.len() <= 255 && NAME_RE.is_match(name)
+}
+
+pub fn valid_tag(tag: &str) -> bool {
+    TAG_RE.is_match(tag)
+}
+
+pub fn valid_digest(d: &str) -> bool {
+    DIGEST_RE.is_match(d)
+}
+
+fn hex(d: &str) -> &str {
+    d.strip_prefix("sha256:").unwrap_or(d)
+}
+
+pub fn sha256_digest(data: &[u8]) -> String {
+    format!("sha256:{}", ::hex::encode(Sha256::digest(data)))
+}
+
+pub struct Storage {
+    root: PathBuf,
+}
+
+impl Storage {
+    pub fn open(root: &Path) -> io::Result<Storage> {
+        for d in ["blobs/sha256", "uploads", "repositories"] {
+            fs::create_dir_all(root.join(d))?;
+        }
+        Ok(Storage {
+            root: root.to_path_buf(),
+        })
+    }
+
+    fn repo(&self, name: &str) -> PathBuf {
+        self.root.join("repositories").join(name)
+    }
+
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        self.root.join("blobs/sha256").join(hex(digest))
+    }
+
+    pub fn upload_path(&self, uuid: &str) -> Result<PathBuf, ApiError> {
+        if !UUID_RE.is_match(uuid) {
+            return Err(ApiError::UploadUnknown);
+        }
+        Ok(self.root.join("uploads").join(uuid))
+    }
+
+    pub fn repo_exists(&self, name: &str) -> bool {
+        self.repo(name).join("_layers").is_dir() || self.repo(name).join("_manifests").is_dir()
+    }
+
+    /// Size of a blob the repository may see.
+    pub fn blob_size(&self, name: &str, digest: &str) -> Option<u64> {
+        if !self.repo(name).join("_layers").join(hex(digest)).exists() {
+            return None;
+        }
+        fs::metadata(self.blob_path(digest)).ok().map(|m| m.len())
+    }
+
+    #[cfg(test)]
+    pub fn blob_exists_anywhere(&self, digest: &str) -> bool {
+        self.blob_path(digest).exists()
+    }
+
+    pub fn link_blob(&self, name: &str, digest: &str) -> io::Result<()> {
+        write_atomic(&self.repo(name).join("_layers").join(hex(digest)), b"")
+    }
+
+    pub fn unlink_blob(&self, name: &str, digest: &str) -> Result<(), ApiError> {
+        remove_existing(&self.repo(name).join("_layers").join(hex(digest)))
+            .map_err(|_| ApiError::BlobUnknown(digest.to_string()))
+    }
+
+    pub fn new_upload(&self) -> io::Result<String> {
+        let uuid = ::hex::encode(rand::random::<[u8; 16]>());
+        File::create(self.root.join("uploads").join(&uuid))?;
+        Ok(uuid)
+    }
+
+    pub fn upload_size(&self, uuid: &str) -> Result<u64, ApiError> {
+        let p = self.upload_path(uuid)?;
+        fs::metadata(p)
+            .map(|m| m.len())
+            .map_err(|_| ApiError::UploadUnknown)
+    }
+
+    pub fn cancel_upload(&self, uuid: &str) -> Result<(), ApiError> {
+        let p = self.upload_path(uuid)?;
+        fs::remove_file(p).map_err(|_| ApiError::UploadUnknown)
+    }
+
+    /// Verifies a finished upload against `digest` and publishes it as a blob
+    /// linked into `name`. On a mismatch the upload is discarded.
+    pub fn commit_upload(&self, name: &str, uuid: &str, digest: &str) -> Result<u64, ApiError> {
+        let p = self.upload_path(uuid)?;
+        let mut f = File::open(&p).map_err(|_| ApiError::UploadUnknown)?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut size = 0u64;
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            size += n as u64;
+        }
+        let got = format!("sha256:{}", ::hex::encode(h.finalize()));
+        if got != digest {
+            let _ = fs::remove_file(&p);
+            return Err(ApiError::DigestInvalid(digest.to_string()));
+        }
+        f.sync_all()?;
+        let target = self.blob_path(digest);
+        fs::rename(&p, &target)?;
+        sync_dir(target.parent());
+        self.link_blob(name, digest)?;
+        Ok(size)
+    }
+
+    /// Stores a manifest (as a blob) and links it, with its media type, into
+    /// the repository; tags it when `tag` is given.
+    pub fn put_manifest(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        media_type: &str,
+        tag: Option<&str>,
+    ) -> io::Result<String> {
+        let digest = sha256_digest(bytes);
+        let target = self.blob_path(&digest);
+        if !target.exists() {
+            write_atomic(&target, bytes)?;
+        }
+        write_atomic(
+            &self.repo(name).join("_manifests").join(hex(&digest)),
+            media_type.as_bytes(),
+        )?;
+        if let Some(t) = tag {
+            write_atomic(&self.repo(name).join("_tags").join(t), digest.as_bytes())?;
+        }
+        Ok(digest)
+    }
+
+    /// Resolves a tag or digest to (digest, media type, bytes).
+    pub fn get_manifest(
+        &self,
+        name: &str,
+        reference: &str,
+    ) -> Result<(String, String, Vec<u8>), ApiError> {
+        let unknown = || ApiError::ManifestUnknown(reference.to_string());
+        let digest = if valid_digest(reference) {
+            reference.to_string()
+        } else {
+            fs::read_to_string(self.repo(name).join("_tags").join(reference))
+                .map_err(|_| unknown())?
+                .trim()
+                .to_string()
+        };
+        let media_type = fs::read_to_string(self.repo(name).join("_manifests").join(hex(&digest)))
+            .map_err(|_| unknown())?;
+        let bytes = fs::read(self.blob_path(&digest)).map_err(|_| unknown())?;
+        Ok((digest, media_type, bytes))
+    }
+
+    /// Deletes a manifest by digest (with every tag pointing at it) or a tag.
+    pub fn delete_manifest(&self, name: &str, reference: &str) -> Result<(), ApiError> {
+        let unknown = || ApiError::ManifestUnknown(reference.to_string());
+        if !valid_digest(reference) {
+            return remove_existing(&self.repo(name).join("_tags").join(reference))
+                .map_err(|_| unknown());
+        }
+        remove_existing(&self.repo(name).join("_manifests").join(hex(reference)))
+            .map_err(|_| unknown())?;
+        for (tag, d) in self.tag_targets(name) {
+            if d == reference {
+                let _ = fs::remove_file(self.repo(name).join("_tags").join(tag));
+            }
+        }
+        Ok(())
+    }
+
+    fn tag_targets(&self, name: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let Ok(rd) = fs::read_dir(self.repo(name).join("_tags")) {
+            for e in rd.flatten() {
+                let tag = e.file_name().to_string_lossy().into_owned();
+                if tag.starts_with(".tmp") {
+                    continue;
+                }
+                if let Ok(d) = fs::read_to_string(e.path()) {
+                    out.push((tag, d.trim().to_string()));
+                }
+            }
+        }
+        out
+    }
+
+    pub fn tags(&self, name: &str) -> Vec<String> {
+        let mut t: Vec<String> = self.tag_targets(name).into_iter().map(|(t, _)| t).collect();
+        t.sort();
+        t
+    }
+
+    /// Repositories with at least one manifest, sorted.
+    pub fn catalog(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        walk_repos(&self.root.join("repositories"), "", &mut out);
+        out.sort();
+        out
+    }
+}
+
+fn walk_repos(dir: &Path, prefix: &str, out: &mut Vec<String>) {
+    let Ok(rd) = fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.starts_with('_') || !e.path().is_dir() {
+            continue;
+        }
+        let name = if prefix.is_empty() {
+            n.clone()
+        } else {
+            format!("{prefix}/{n}")
+        };
+        if e.path().join("_manifests").is_dir() {
+            out.push(name.clone());
+        }
+        walk_repos(&e.path(), &name, out);
+    }
+}
+
+fn remove_existing(p: &Path) -> io::Result<()> {
+    fs::remove_file(p)
+}
+
+fn sync_dir(dir: Option<&Path>) {
+    if let Some(d) = dir {
+        if let Ok(f) = File::open(d) {
+            let _ = f.sync_all();
+        }
+    }
+}
+
+/// Writes `data` to `path` through a temp file in the same directory.
+pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::other("path without parent"))?;
+    fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    tmp.write_all(data)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    sync_dir(Some(dir));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_names_tags_digests() {
+        assert!(valid_name("compat/bb"));
+        assert!(valid_name("a-b.c/d__e"));
+        assert!(!valid_name("../etc"));
+        assert!(!valid_name("A/b"));
+        assert!(!valid_name("a//b"));
+        assert!(valid_tag("v1.0-rc_1"));
+        assert!(!valid_tag(".x"));
+        assert!(valid_digest(&sha256_digest(b"")));
+        assert!(!valid_digest("sha256:../../x"));
+    }
+
+    #[test]
+    fn upload_commit_verifies_digest_and_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Storage::open(dir.path()).unwrap();
+        let u = s.new_upload().unwrap();
+        fs::write(s.upload_path(&u).unwrap(), b"layer").unwrap();
+        let bad = sha256_digest(b"other");
+        assert!(matches!(
+            s.commit_upload("a/b", &u, &bad),
+            Err(ApiError::DigestInvalid(_))
+        ));
+        assert!(!s.blob_exists_anywhere(&bad));
+        assert!(matches!(s.upload_size(&u), Err(ApiError::UploadUnknown)));
+
+        let u = s.new_upload().unwrap();
+        fs::write(s.upload_path(&u).unwrap(), b"layer").unwrap();
+        let d = sha256_digest(b"layer");
+        assert_eq!(s.commit_upload("a/b", &u, &d).unwrap(), 5);
+        assert_eq!(s.blob_size("a/b", &d), Some(5));
+        // Not visible from another repository until linked (mount).
+        assert_eq!(s.blob_size("c/d", &d), None);
+        s.link_blob("c/d", &d).unwrap();
+        assert_eq!(s.blob_size("c/d", &d), Some(5));
+    }
+
+    #[test]
+    fn manifests_tags_and_catalog() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Storage::open(dir.path()).unwrap();
+        let mt = "application/vnd.oci.image.manifest.v1+json";
+        let d = s.put_manifest("x/y", b"{}", mt, Some("v1")).unwrap();
+        let (gd, gmt, bytes) = s.get_manifest("x/y", "v1").unwrap();
+        assert_eq!(
+            (gd.as_str(), gmt.as_str(), bytes.as_slice()),
+            (d.as_str(), mt, &b"{}"[..])
+        );
+        assert!(s.get_manifest("x/y", &d).is_ok());
+        assert!(s.get_manifest("x/z", &d).is_err());
+        assert_eq!(s.tags("x/y"), vec!["v1"]);
+        assert_eq!(s.catalog(), vec!["x/y"]);
+        s.delete_manifest("x/y", &d).unwrap();
+        assert!(s.get_manifest("x/y", "v1").is_err());
+        assert!(s.tags("x/y").is_empty());
+    }
+}
