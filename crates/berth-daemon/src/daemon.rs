@@ -112,6 +112,7 @@ pub struct Daemon {
     pub images: Arc<ImageStore>,
     containers: RwLock<HashMap<String, Arc<Entry>>>,
     pub execs: crate::exec::ExecTable,
+    pub volumes: crate::volumes::Volumes,
     pub events: crate::events::Events,
     pub started_at: chrono::DateTime<chrono::Utc>,
 }
@@ -131,6 +132,8 @@ impl Daemon {
         for c in store.load_all()? {
             map.insert(c.id.clone(), Entry::new(c));
         }
+        let volumes = crate::volumes::Volumes::open(&opts.data_root)?;
+        volumes.gc(&map.keys().cloned().collect());
         let events = crate::events::Events::open(&opts.data_root)?;
         Ok(Arc::new(Daemon {
             events,
@@ -139,6 +142,7 @@ impl Daemon {
             images: Arc::new(images),
             containers: RwLock::new(map),
             execs: Default::default(),
+            volumes,
             started_at: chrono::Utc::now(),
         }))
     }
@@ -270,6 +274,9 @@ impl Daemon {
             config.insert("Hostname".into(), json!(id[..12]));
         }
         let (path, args) = crate::create::command(&config)?;
+        // Volumes and mount rows before the container's row; released on failure.
+        self.volumes
+            .prepare(&id, &config, &host_config, &|n| self.lookup(n).map(|e| e.id.clone()))?;
         let c = Container {
             id: id.clone(),
             name,
@@ -292,10 +299,12 @@ impl Daemon {
         })();
         if let Err(e) = files {
             let _ = std::fs::remove_dir_all(&paths.dir);
+            self.volumes.release(&id, true);
             return Err(ApiError::internal(format!("creating container files: {e}")));
         }
         if let Err(e) = self.images.create_rw_layer(&id, &image.id) {
             let _ = std::fs::remove_dir_all(&paths.dir);
+            self.volumes.release(&id, true);
             return Err(e.into());
         }
         match self.store.insert(&c) {
@@ -303,6 +312,7 @@ impl Daemon {
             Err(e) => {
                 let _ = self.images.remove_rw_layer(&id);
                 let _ = std::fs::remove_dir_all(&paths.dir);
+                self.volumes.release(&id, true);
                 return Err(match e {
                     StoreError::NameInUse => Self::name_conflict(&c.name, ""),
                     e => e.into(),
@@ -363,11 +373,21 @@ impl Daemon {
         let rootfs = bundle.join("rootfs");
         let mount = self.images.rw_layer_mount(&c.id)?;
         let lookup = self.rootfs_lookup(&c.id);
-        let built = crate::spec::build(&c, &paths, &rootfs, &lookup).map_err(|err| {
+        let mut built = crate::spec::build(&c, &paths, &rootfs, &lookup).map_err(|err| {
             let msg = format!("OCI runtime create failed: {err}: unknown");
             self.record_start_error(e, &msg, 128);
             ApiError::bad_request(msg)
         })?;
+        // Copy-up into fresh volumes may take a while: keep the workers free.
+        let scratch = self.opts.exec_root.join("volcopy").join(&c.id);
+        let user_mounts = tokio::task::block_in_place(|| self.volumes.setup(&c.id, &mount, &scratch))
+            .map_err(|err| err.to_string())
+            .and_then(|m| crate::volumes::merge_into_spec(&mut built.spec, m));
+        if let Err(err) = user_mounts {
+            let msg = format!("error while mounting volume: {err}");
+            self.record_start_error(e, &msg, 128);
+            return Err(ApiError::internal(msg));
+        }
         std::fs::create_dir_all(&rootfs)
             .map_err(|err| ApiError::internal(format!("create rootfs dir: {err}")))?;
         let log_driver = c
@@ -451,7 +471,7 @@ impl Daemon {
             let d = self.clone();
             let id = e.id.clone();
             tokio::spawn(async move {
-                let _ = d.remove(&id, true, false).await;
+                let _ = d.remove(&id, true, true).await;
             });
         }
     }
@@ -510,7 +530,7 @@ impl Daemon {
         });
         let c = e.get();
         if c.auto_remove() {
-            let _ = self.remove(&c.id, true, false).await;
+            let _ = self.remove(&c.id, true, true).await;
             return;
         }
         crate::restart::maybe_restart(self.clone(), e, exit.code);
@@ -659,7 +679,7 @@ impl Daemon {
     }
 
     /// DELETE /containers/{id}
-    pub async fn remove(&self, name: &str, force: bool, _volumes: bool) -> ApiResult<()> {
+    pub async fn remove(&self, name: &str, force: bool, remove_volumes: bool) -> ApiResult<()> {
         let e = self.lookup(name)?;
         let _op = e.op.lock().await;
         let c = e.get();
@@ -686,6 +706,7 @@ impl Daemon {
         }
         e.with(|c| c.state.status = Status::Removing);
         self.store.delete(&c.id)?;
+        self.volumes.release(&c.id, remove_volumes);
         self.container_event(&c, "destroy", &[]);
         self.containers
             .write()

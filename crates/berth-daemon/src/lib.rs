@@ -22,5 +22,6 @@ mod signals;
 mod spec;
 pub mod store;
 mod users;
+mod volumes;
 
 pub use server::main;

@@ -4,6 +4,7 @@
 pub mod container;
 pub mod image;
 pub mod system;
+pub mod volume;
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -81,6 +82,9 @@ pub enum Command {
     /// Manage Docker
     #[command(subcommand)]
     System(SystemCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -196,6 +200,7 @@ impl Command {
             Command::Load(a) => i::load::run(ctx, a).await,
             Command::Container(sub) => sub.run(ctx).await,
             Command::Image(sub) => sub.run(ctx).await,
+            Command::Volume(sub) => sub.run(ctx).await,
             Command::System(SystemCommand::Info(a)) => system::info::run(ctx, a).await,
         }
     }

@@ -53,7 +53,7 @@ pub async fn inspect(
     let mut v = c.inspect(
         &paths,
         d.images.graph_driver(&c.id),
-        json!([]),
+        d.volumes.mounts_json(&c.id),
         network_settings(&c),
     );
     if q.flag("size") {
@@ -260,7 +260,9 @@ pub async fn list(State(d): State<AppState>, req: Request) -> ApiResult<Json<Val
         if !matches_filters(&d, c, &filters, &order) {
             continue;
         }
-        out.push(summary(c));
+        let mut s = summary(c);
+        s["Mounts"] = d.volumes.mounts_json(&c.id);
+        out.push(s);
         if limit.is_some_and(|l| out.len() as i64 >= l) {
             break;
         }

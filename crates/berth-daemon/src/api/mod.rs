@@ -6,6 +6,7 @@ mod exec;
 mod hijack;
 mod images;
 mod system;
+mod volumes;
 
 use crate::daemon::Daemon;
 use axum::extract::Request;
@@ -55,6 +56,13 @@ pub fn router(d: Arc<Daemon>) -> Router {
             get(images::get_dispatch)
                 .post(images::post_dispatch)
                 .delete(images::delete),
+        )
+        .route("/volumes", get(volumes::list))
+        .route("/volumes/create", post(volumes::create))
+        .route("/volumes/prune", post(volumes::prune))
+        .route(
+            "/volumes/{name}",
+            get(volumes::inspect).delete(volumes::remove),
         )
         .fallback(not_found)
         .with_state(d)
