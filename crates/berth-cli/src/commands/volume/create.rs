@@ -46,7 +46,7 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         "DriverOpts": super::key_values(&args.opt),
         "Labels": super::key_values(&args.label),
     });
-    let vol: Value = ctx.client.post_json("/volumes/create", &body).await?;
+    let vol: Value = ctx.client.post_json("/volumes/create", Some(&body)).await?;
     println!("{}", vol["Name"].as_str().unwrap_or_default());
     Ok(())
 }

@@ -36,7 +36,7 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let q = Query::new().opt("filters", filters_json(&filters)?).build();
     let resp: Value = ctx
         .client
-        .post_json(&format!("/volumes/prune{q}"), &serde_json::json!({}))
+        .post_json(&format!("/volumes/prune{q}"), None::<&Value>)
         .await?;
     let deleted: Vec<&str> = resp["VolumesDeleted"]
         .as_array()
