@@ -65,6 +65,11 @@ pub struct PushSource {
     pub layers: Vec<LayerInfo>,
 }
 
+/// Docker's chain ids of a rootfs, bottom first.
+pub fn layer_chain_ids(diff_ids: &[String]) -> Vec<String> {
+    chain_ids(diff_ids)
+}
+
 fn info(l: db::LayerRow) -> LayerInfo {
     LayerInfo {
         chain_id: l.chain_id,

@@ -30,7 +30,7 @@ pub mod treetar;
 
 pub use commit::{image_config_from_container, CommitOptions};
 pub use config::{HealthConfig, ImageConfig};
-pub use distribution::{BlobSource, LayerInfo, LayerPin, PushSource};
+pub use distribution::{layer_chain_ids, BlobSource, LayerInfo, LayerPin, PushSource};
 pub use driver::SnapshotMount;
 pub use error::{ErrorKind, ImageError};
 pub use import::ImportOptions;

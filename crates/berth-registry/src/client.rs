@@ -1,0 +1,497 @@
+//! HTTP client for one repository of one registry: requests with the
+//! registry's auth dance (try, read the 401 challenge, answer with Basic
+//! credentials or a bearer token, retry once), manifests, blobs, uploads.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use reqwest::{Method, Response, StatusCode};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::auth::{AuthConfig, Challenge};
+use crate::error::{RegistryError, Result};
+use crate::manifest;
+
+/// Docker treats loopback registries as insecure: plain HTTP.
+pub fn is_loopback(domain: &str) -> bool {
+    let host = match domain.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') => h,
+        _ => domain,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `http://127.0.0.1:5000`, `https://registry-1.docker.io`, ...
+pub fn registry_base(domain: &str) -> String {
+    if domain == berth_image::reference::DEFAULT_DOMAIN {
+        return "https://registry-1.docker.io".into();
+    }
+    let scheme = if is_loopback(domain) { "http" } else { "https" };
+    format!("{scheme}://{domain}")
+}
+
+pub(crate) fn http_client(domain: &str) -> Result<reqwest::Client> {
+    let mut b = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(15))
+        .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")));
+    if is_loopback(domain) {
+        // A proxy configured for the outside world must not see loopback.
+        b = b.no_proxy();
+    }
+    b.build()
+        .map_err(|e| RegistryError::http("building HTTP client", e))
+}
+
+/// `errors[0]` of a registry error body as Docker prints it:
+/// `manifest unknown: manifest unknown`.
+pub(crate) fn error_text(status: StatusCode, body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct E {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Errs {
+        #[serde(default)]
+        errors: Vec<E>,
+    }
+    if let Ok(e) = serde_json::from_slice::<Errs>(body) {
+        if let Some(first) = e.errors.first() {
+            let code = first.code.replace('_', " ").to_lowercase();
+            return format!("{code}: {}", first.message);
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        format!("received unexpected HTTP status: {status}")
+    } else {
+        format!("received unexpected HTTP status: {status}: {text}")
+    }
+}
+
+pub struct RepoClient {
+    http: reqwest::Client,
+    base: String,
+    /// Path in the registry: `compat/bb`, `library/busybox`.
+    pub repo: String,
+    creds: AuthConfig,
+    /// `pull` or `pull,push`: the bearer token scope.
+    actions: &'static str,
+    authorization: Mutex<Option<String>>,
+}
+
+/// A request body that can be made again for the retry after a challenge.
+type BodyFn<'a> = &'a (dyn Fn() -> Result<reqwest::Body> + Sync);
+
+impl RepoClient {
+    pub fn new(domain: &str, repo: &str, creds: AuthConfig, push: bool) -> Result<RepoClient> {
+        let authorization =
+            (!creds.registrytoken.is_empty()).then(|| format!("Bearer {}", creds.registrytoken));
+        Ok(RepoClient {
+            http: http_client(domain)?,
+            base: registry_base(domain),
+            repo: repo.to_string(),
+            creds,
+            actions: if push { "pull,push" } else { "pull" },
+            authorization: Mutex::new(authorization),
+        })
+    }
+
+    fn url(&self, tail: &str) -> String {
+        format!("{}/v2/{}/{tail}", self.base, self.repo)
+    }
+
+    fn current_auth(&self) -> Option<String> {
+        self.authorization
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: HeaderMap,
+        body: Option<BodyFn<'_>>,
+    ) -> Result<Response> {
+        let mut retried = false;
+        loop {
+            let mut req = self
+                .http
+                .request(method.clone(), url)
+                .headers(headers.clone());
+            if let Some(a) = self.current_auth() {
+                req = req.header(AUTHORIZATION, a);
+            }
+            if let Some(b) = body {
+                req = req.body(b()?);
+            }
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| RegistryError::http(format!("{method} {url:?}"), e))?;
+            if resp.status() != StatusCode::UNAUTHORIZED || retried {
+                return Ok(resp);
+            }
+            retried = true;
+            let challenge = resp
+                .headers()
+                .get(reqwest::header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(Challenge::parse);
+            let Some(challenge) = challenge else {
+                return Ok(resp);
+            };
+            let header = self.answer(&challenge, &method, url).await?;
+            *self.authorization.lock().unwrap_or_else(|p| p.into_inner()) = Some(header);
+        }
+    }
+
+    /// The Authorization header answering a challenge.
+    async fn answer(&self, c: &Challenge, method: &Method, url: &str) -> Result<String> {
+        match c {
+            Challenge::Basic => {
+                if !self.creds.has_basic() {
+                    return Err(RegistryError::NoCredentials {
+                        method: title_case(method.as_str()),
+                        url: url.to_string(),
+                    });
+                }
+                Ok(self.creds.basic_header())
+            }
+            Challenge::Bearer { realm, service, .. } => {
+                let scope = format!("repository:{}:{}", self.repo, self.actions);
+                let token = fetch_token(
+                    &self.http,
+                    &self.creds,
+                    realm,
+                    service.as_deref(),
+                    Some(&scope),
+                )
+                .await?;
+                Ok(format!("Bearer {token}"))
+            }
+        }
+    }
+
+    /// GET (or HEAD) a manifest: (bytes, content type, digest). `None` when
+    /// the registry does not know it.
+    pub async fn get_manifest(&self, reference: &str) -> Result<Option<(Vec<u8>, String, String)>> {
+        let url = self.url(&format!("manifests/{reference}"));
+        let mut h = HeaderMap::new();
+        h.insert(ACCEPT, manifest::ACCEPT.parse().expect("static header"));
+        let resp = self.send(Method::GET, &url, h, None).await?;
+        let status = resp.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let ct = header_str(resp.headers(), CONTENT_TYPE.as_str());
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| RegistryError::http(format!("reading manifest {reference}"), e))?;
+        if !status.is_success() {
+            return Err(self.status_error(status, &body));
+        }
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
+        Ok(Some((body.to_vec(), ct, digest)))
+    }
+
+    fn status_error(&self, status: StatusCode, body: &[u8]) -> RegistryError {
+        RegistryError::Registry(error_text(status, body))
+    }
+
+    pub async fn blob_exists(&self, digest: &str) -> Result<bool> {
+        let url = self.url(&format!("blobs/{digest}"));
+        let resp = self
+            .send(Method::HEAD, &url, HeaderMap::new(), None)
+            .await?;
+        match resp.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            s => Err(self.status_error(s, &[])),
+        }
+    }
+
+    async fn open_blob(&self, digest: &str) -> Result<Response> {
+        let url = self.url(&format!("blobs/{digest}"));
+        let resp = self.send(Method::GET, &url, HeaderMap::new(), None).await?;
+        if !resp.status().is_success() {
+            let s = resp.status();
+            let body = resp.bytes().await.unwrap_or_default();
+            return Err(self.status_error(s, &body));
+        }
+        Ok(resp)
+    }
+
+    /// A small blob (image config), verified against its digest.
+    pub async fn get_blob_bytes(&self, digest: &str, limit: usize) -> Result<Vec<u8>> {
+        let resp = self.open_blob(digest).await?;
+        let mut out = Vec::new();
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk =
+                chunk.map_err(|e| RegistryError::http(format!("reading blob {digest}"), e))?;
+            out.extend_from_slice(&chunk);
+            if out.len() > limit {
+                return Err(RegistryError::InvalidParameter(format!(
+                    "blob {digest} is too large"
+                )));
+            }
+        }
+        if format!("sha256:{}", hex::encode(Sha256::digest(&out))) != digest {
+            return Err(RegistryError::ConfigVerification {
+                digest: digest.to_string(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Streams a blob into `dest`, hashing as it goes. A blob whose bytes do
+    /// not match `digest` is an error; the caller discards the file.
+    pub async fn download_blob(
+        &self,
+        digest: &str,
+        dest: &mut tokio::fs::File,
+        mut progress: impl FnMut(u64, Option<u64>),
+    ) -> Result<u64> {
+        let resp = self.open_blob(digest).await?;
+        let total = resp.content_length();
+        let mut stream = resp.bytes_stream();
+        let mut h = Sha256::new();
+        let mut n = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk =
+                chunk.map_err(|e| RegistryError::http(format!("reading blob {digest}"), e))?;
+            h.update(&chunk);
+            dest.write_all(&chunk)
+                .await
+                .map_err(|e| RegistryError::io("writing download", e))?;
+            n += chunk.len() as u64;
+            progress(n, total);
+        }
+        dest.flush()
+            .await
+            .map_err(|e| RegistryError::io("writing download", e))?;
+        if format!("sha256:{}", hex::encode(h.finalize())) != digest {
+            return Err(RegistryError::LayerVerification {
+                digest: digest.to_string(),
+            });
+        }
+        Ok(n)
+    }
+
+    /// Cross-repository mount; true when the registry linked the blob.
+    pub async fn mount_blob(&self, digest: &str, from: &str) -> Result<bool> {
+        let url = self.url(&format!("blobs/uploads/?mount={digest}&from={from}"));
+        let resp = self
+            .send(Method::POST, &url, HeaderMap::new(), None)
+            .await?;
+        let status = resp.status();
+        if status == StatusCode::CREATED {
+            return Ok(true);
+        }
+        if status == StatusCode::ACCEPTED {
+            // An upload was started instead: cancel it, we upload our own.
+            if let Some(loc) = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()) {
+                let loc = self.resolve(loc);
+                let _ = self
+                    .send(Method::DELETE, &loc, HeaderMap::new(), None)
+                    .await;
+            }
+            return Ok(false);
+        }
+        let body = resp.bytes().await.unwrap_or_default();
+        Err(self.status_error(status, &body))
+    }
+
+    fn resolve(&self, location: &str) -> String {
+        if location.starts_with("http://") || location.starts_with("https://") {
+            location.to_string()
+        } else {
+            format!("{}{location}", self.base)
+        }
+    }
+
+    /// Uploads a blob from a file: POST to open the session, one PUT with the
+    /// whole content and its digest (Docker's monolithic upload).
+    pub async fn upload_blob(&self, digest: &str, path: &Path, size: u64) -> Result<()> {
+        let url = self.url("blobs/uploads/");
+        let resp = self
+            .send(Method::POST, &url, HeaderMap::new(), None)
+            .await?;
+        let status = resp.status();
+        if status != StatusCode::ACCEPTED {
+            let body = resp.bytes().await.unwrap_or_default();
+            return Err(self.status_error(status, &body));
+        }
+        let loc = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| RegistryError::Registry("upload session without Location".into()))?;
+        let loc = self.resolve(loc);
+        let sep = if loc.contains('?') { '&' } else { '?' };
+        let put_url = format!("{loc}{sep}digest={digest}");
+        let mut h = HeaderMap::new();
+        h.insert(
+            CONTENT_TYPE,
+            "application/octet-stream".parse().expect("static header"),
+        );
+        h.insert(CONTENT_LENGTH, size.into());
+        let path = path.to_path_buf();
+        let body = move || -> Result<reqwest::Body> {
+            let f =
+                std::fs::File::open(&path).map_err(|e| RegistryError::io("opening layer", e))?;
+            let f = tokio::fs::File::from_std(f);
+            Ok(reqwest::Body::wrap_stream(
+                tokio_util::io::ReaderStream::new(f),
+            ))
+        };
+        let resp = self.send(Method::PUT, &put_url, h, Some(&body)).await?;
+        let status = resp.status();
+        if status != StatusCode::CREATED {
+            let body = resp.bytes().await.unwrap_or_default();
+            return Err(self.status_error(status, &body));
+        }
+        Ok(())
+    }
+
+    /// Uploads a small blob from memory.
+    pub async fn upload_bytes(&self, digest: &str, data: &[u8]) -> Result<()> {
+        let tmp = tempfile::NamedTempFile::new().map_err(|e| RegistryError::io("temp file", e))?;
+        std::fs::write(tmp.path(), data).map_err(|e| RegistryError::io("temp file", e))?;
+        self.upload_blob(digest, tmp.path(), data.len() as u64)
+            .await
+    }
+
+    /// PUT a manifest under a tag; returns its digest.
+    pub async fn put_manifest(&self, tag: &str, bytes: &[u8], media_type: &str) -> Result<String> {
+        let url = self.url(&format!("manifests/{tag}"));
+        let mut h = HeaderMap::new();
+        h.insert(
+            CONTENT_TYPE,
+            media_type
+                .parse()
+                .map_err(|_| RegistryError::InvalidParameter(format!("media type {media_type}")))?,
+        );
+        let data = bytes::Bytes::copy_from_slice(bytes);
+        let body = move || -> Result<reqwest::Body> { Ok(reqwest::Body::from(data.clone())) };
+        let resp = self.send(Method::PUT, &url, h, Some(&body)).await?;
+        let status = resp.status();
+        if status != StatusCode::CREATED {
+            let body = resp.bytes().await.unwrap_or_default();
+            return Err(self.status_error(status, &body));
+        }
+        Ok(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
+    }
+}
+
+fn header_str(h: &HeaderMap, name: &str) -> String {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Go's http method names in error messages are upper case, but Docker's
+/// `url.Error` prints e.g. `Head "http://..."`.
+fn title_case(m: &str) -> String {
+    let lower = m.to_ascii_lowercase();
+    let mut c = lower.chars();
+    match c.next() {
+        Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+/// Fetches a bearer token from the realm (with Basic credentials if any).
+pub(crate) async fn fetch_token(
+    http: &reqwest::Client,
+    creds: &AuthConfig,
+    realm: &str,
+    service: Option<&str>,
+    scope: Option<&str>,
+) -> Result<String> {
+    let mut req = http.get(realm);
+    let mut q: Vec<(&str, &str)> = Vec::new();
+    if let Some(s) = service {
+        q.push(("service", s));
+    }
+    if let Some(s) = scope {
+        q.push(("scope", s));
+    }
+    req = req.query(&q);
+    if creds.has_basic() {
+        req = req.basic_auth(&creds.username, Some(&creds.password));
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| RegistryError::http(format!("Get {realm:?}"), e))?;
+    let status = resp.status();
+    let body = resp.bytes().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(RegistryError::Registry(error_text(status, &body)));
+    }
+    #[derive(serde::Deserialize)]
+    struct Token {
+        #[serde(default)]
+        token: String,
+        #[serde(default)]
+        access_token: String,
+    }
+    let t: Token = serde_json::from_slice(&body)
+        .map_err(|e| RegistryError::Registry(format!("invalid token response: {e}")))?;
+    Ok(if t.token.is_empty() {
+        t.access_token
+    } else {
+        t.token
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_registries_use_http() {
+        assert!(is_loopback("127.0.0.1:5000"));
+        assert!(is_loopback("127.3.0.1"));
+        assert!(is_loopback("localhost:5000"));
+        assert!(is_loopback("[::1]:5000"));
+        assert!(!is_loopback("registry.example.com:5000"));
+        assert!(!is_loopback("10.0.0.1:5000"));
+        assert_eq!(registry_base("127.0.0.1:5000"), "http://127.0.0.1:5000");
+        assert_eq!(registry_base("quay.io"), "https://quay.io");
+        assert_eq!(registry_base("docker.io"), "https://registry-1.docker.io");
+    }
+
+    #[test]
+    fn registry_errors_read_like_docker() {
+        let body =
+            br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#;
+        assert_eq!(
+            error_text(StatusCode::NOT_FOUND, body),
+            "manifest unknown: manifest unknown"
+        );
+        assert_eq!(
+            error_text(StatusCode::BAD_GATEWAY, b""),
+            "received unexpected HTTP status: 502 Bad Gateway"
+        );
+        assert_eq!(title_case("HEAD"), "Head");
+    }
+}

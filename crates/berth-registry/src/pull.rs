@@ -1,0 +1,332 @@
+//! Pull: resolve the manifest (an index picks this platform), fetch and
+//! verify the config, download missing layers in parallel (each verified
+//! against its digest before anything touches the layer store), apply them
+//! in order as they arrive, then register the image with its tag and
+//! repository digest in one transaction.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use berth_image::reference::Reference;
+use berth_image::{BlobSource, ImageStore};
+use tokio::sync::Semaphore;
+
+use crate::auth::AuthConfig;
+use crate::client::RepoClient;
+use crate::error::{RegistryError, Result};
+use crate::manifest::{self, Descriptor};
+use crate::progress::{short_id, Progress};
+
+/// Layers downloaded at once, as Docker's `max-concurrent-downloads`.
+const MAX_DOWNLOADS: usize = 3;
+const MAX_CONFIG: usize = 8 << 20;
+
+/// The platform an index is resolved for.
+pub fn host_platform() -> (&'static str, &'static str) {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "arm" => "arm",
+        other => other,
+    };
+    ("linux", arch)
+}
+
+pub struct PullOptions {
+    pub auth: AuthConfig,
+    /// Where downloads wait for their turn to be applied (same filesystem as
+    /// the data root, so nothing big lands in /tmp).
+    pub tmp_dir: PathBuf,
+}
+
+/// What a pull did, for the final status line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullOutcome {
+    pub image_id: String,
+    pub manifest_digest: String,
+    /// False when the reference already pointed at this image.
+    pub updated: bool,
+}
+
+/// Cancels the remaining downloads when a pull fails half way.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Pulls `r` (a tag or digest reference) into `store`.
+pub async fn pull(
+    store: Arc<ImageStore>,
+    r: &Reference,
+    opts: &PullOptions,
+    progress: &Progress,
+) -> Result<PullOutcome> {
+    let client = Arc::new(RepoClient::new(
+        &r.domain,
+        &r.path,
+        opts.auth.clone(),
+        false,
+    )?);
+    let wanted = r
+        .digest
+        .clone()
+        .or_else(|| r.tag.clone())
+        .unwrap_or_else(|| "latest".into());
+    let (manifest_digest, m) = resolve_manifest(&client, r, &wanted).await?;
+    let config_desc = m
+        .config
+        .clone()
+        .ok_or_else(|| RegistryError::InvalidManifest("manifest without config".into()))?;
+
+    progress.with_id(&wanted, &format!("Pulling from {}", r.path));
+
+    let config = client
+        .get_blob_bytes(&config_desc.digest, MAX_CONFIG)
+        .await?;
+    let diff_ids = diff_ids(&config)?;
+    if diff_ids.len() != m.layers.len() {
+        return Err(RegistryError::InvalidManifest(format!(
+            "{} layers in the manifest but {} in the image config",
+            m.layers.len(),
+            diff_ids.len()
+        )));
+    }
+    let chains = berth_image::layer_chain_ids(&diff_ids);
+
+    std::fs::create_dir_all(&opts.tmp_dir)
+        .map_err(|e| RegistryError::io(format!("creating {}", opts.tmp_dir.display()), e))?;
+    let _pin = store.pin_layers();
+
+    // Start every missing download; apply in order below.
+    let sem = Arc::new(Semaphore::new(MAX_DOWNLOADS));
+    let mut downloads = Vec::new();
+    for (i, layer) in m.layers.iter().enumerate() {
+        let id = short_id(&layer.digest);
+        let store2 = store.clone();
+        let chain = chains[i].clone();
+        let present = tokio::task::spawn_blocking(move || store2.layer(&chain))
+            .await
+            .map_err(|e| RegistryError::Registry(e.to_string()))??
+            .is_some();
+        if present {
+            progress.layer(&id, "Already exists");
+            downloads.push(None);
+            continue;
+        }
+        progress.layer(&id, "Pulling fs layer");
+        let task = tokio::spawn(download(
+            client.clone(),
+            layer.clone(),
+            opts.tmp_dir.clone(),
+            sem.clone(),
+            progress.clone(),
+        ));
+        downloads.push(Some(AbortOnDrop(task)));
+    }
+    let mut parent: Option<String> = None;
+    for (i, dl) in downloads.iter_mut().enumerate() {
+        if let Some(handle) = dl {
+            let file = (&mut handle.0)
+                .await
+                .map_err(|e| RegistryError::Registry(format!("download task: {e}")))??;
+            let id = short_id(&m.layers[i].digest);
+            let store2 = store.clone();
+            let diff_id = diff_ids[i].clone();
+            let p = parent.clone();
+            tokio::task::spawn_blocking(move || -> Result<()> {
+                let mut f = std::fs::File::open(file.path())
+                    .map_err(|e| RegistryError::io("opening download", e))?;
+                store2.apply_layer(&mut f, p.as_deref(), &diff_id)?;
+                Ok(())
+            })
+            .await
+            .map_err(|e| RegistryError::Registry(e.to_string()))??;
+            progress.layer(&id, "Pull complete");
+        }
+        parent = Some(chains[i].clone());
+    }
+
+    let repository = r.name();
+    let tag_ref = r
+        .tag
+        .as_ref()
+        .filter(|_| r.digest.is_none())
+        .map(|_| r.clone());
+    let digest_ref = Reference {
+        domain: r.domain.clone(),
+        path: r.path.clone(),
+        tag: None,
+        digest: Some(manifest_digest.clone()),
+    };
+    let store2 = store.clone();
+    let layers = m.layers.clone();
+    let ids = diff_ids.clone();
+    let outcome = tokio::task::spawn_blocking(move || -> Result<PullOutcome> {
+        let shown = tag_ref.clone().unwrap_or_else(|| digest_ref.clone());
+        let before = store2.resolve(&shown.to_string()).ok().map(|i| i.id);
+        let mut refs = vec![(digest_ref, true)];
+        if let Some(t) = tag_ref {
+            refs.push((t, false));
+        }
+        let image_id = store2.register_config(&config, &refs)?;
+        for (l, diff_id) in layers.iter().zip(&ids) {
+            store2.record_blob_source(
+                diff_id,
+                &BlobSource {
+                    digest: l.digest.clone(),
+                    media_type: l.media_type.clone(),
+                    size: l.size,
+                    repository: repository.clone(),
+                },
+            )?;
+        }
+        Ok(PullOutcome {
+            updated: before.as_deref() != Some(image_id.as_str()),
+            image_id,
+            manifest_digest: String::new(),
+        })
+    })
+    .await
+    .map_err(|e| RegistryError::Registry(e.to_string()))??;
+
+    progress.status(&format!("Digest: {manifest_digest}"));
+    let shown = r.familiar_string();
+    if outcome.updated {
+        progress.status(&format!("Status: Downloaded newer image for {shown}"));
+    } else {
+        progress.status(&format!("Status: Image is up to date for {shown}"));
+    }
+    Ok(PullOutcome {
+        manifest_digest,
+        ..outcome
+    })
+}
+
+/// GETs the manifest by tag or digest; an index resolves to this platform's
+/// manifest. Returns (digest of the manifest the user named, image manifest).
+async fn resolve_manifest(
+    client: &RepoClient,
+    r: &Reference,
+    wanted: &str,
+) -> Result<(String, manifest::Manifest)> {
+    let not_found = || {
+        if r.domain == berth_image::reference::DEFAULT_DOMAIN {
+            RegistryError::PullDenied {
+                name: r.familiar_name(),
+            }
+        } else {
+            RegistryError::ManifestUnknown {
+                reference: r.familiar_string(),
+            }
+        }
+    };
+    let (bytes, ct, digest) = client.get_manifest(wanted).await?.ok_or_else(not_found)?;
+    if r.digest.as_deref().is_some_and(|d| d != digest) {
+        return Err(RegistryError::ManifestVerification {
+            digest: wanted.to_string(),
+        });
+    }
+    let m = manifest::parse(&bytes, Some(&ct))
+        .map_err(|e| RegistryError::InvalidManifest(e.to_string()))?;
+    if !m.media_type.is_index() {
+        return Ok((digest, m));
+    }
+    let (os, arch) = host_platform();
+    let entry = m
+        .select_platform(os, arch)
+        .ok_or_else(|| RegistryError::NoMatchingPlatform {
+            platform: format!("{os}/{arch}"),
+        })?;
+    let (child, cct, cdigest) = client
+        .get_manifest(&entry.digest)
+        .await?
+        .ok_or_else(not_found)?;
+    if cdigest != entry.digest {
+        return Err(RegistryError::ManifestVerification {
+            digest: entry.digest.clone(),
+        });
+    }
+    let cm = manifest::parse(&child, Some(&cct))
+        .map_err(|e| RegistryError::InvalidManifest(e.to_string()))?;
+    if cm.media_type.is_index() {
+        return Err(RegistryError::InvalidManifest("nested index".into()));
+    }
+    Ok((digest, cm))
+}
+
+fn diff_ids(config: &[u8]) -> Result<Vec<String>> {
+    #[derive(serde::Deserialize)]
+    struct RootFs {
+        #[serde(default)]
+        diff_ids: Vec<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Cfg {
+        rootfs: RootFs,
+    }
+    let c: Cfg = serde_json::from_slice(config)
+        .map_err(|e| RegistryError::InvalidManifest(format!("invalid image config: {e}")))?;
+    Ok(c.rootfs.diff_ids)
+}
+
+/// Downloads one layer into a temp file, verified.
+async fn download(
+    client: Arc<RepoClient>,
+    layer: Descriptor,
+    tmp_dir: PathBuf,
+    sem: Arc<Semaphore>,
+    progress: Progress,
+) -> Result<tempfile::NamedTempFile> {
+    let id = short_id(&layer.digest);
+    let _permit = match sem.try_acquire() {
+        Ok(p) => p,
+        Err(_) => {
+            progress.layer(&id, "Waiting");
+            sem.acquire()
+                .await
+                .map_err(|e| RegistryError::Registry(e.to_string()))?
+        }
+    };
+    let tmp = new_temp(&tmp_dir)?;
+    let mut f = tokio::fs::File::from_std(
+        tmp.reopen()
+            .map_err(|e| RegistryError::io("opening download", e))?,
+    );
+    let mut last = 0u64;
+    client
+        .download_blob(&layer.digest, &mut f, |cur, total| {
+            // Throttle: one message per 512 KiB.
+            if cur - last >= 512 * 1024 || Some(cur) == total {
+                last = cur;
+                progress.bytes(&id, "Downloading", cur, total);
+            }
+        })
+        .await?;
+    progress.layer(&id, "Verifying Checksum");
+    progress.layer(&id, "Download complete");
+    Ok(tmp)
+}
+
+fn new_temp(dir: &Path) -> Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(".pull-")
+        .tempfile_in(dir)
+        .map_err(|e| RegistryError::io(format!("creating temp file in {}", dir.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_diff_ids() {
+        let c = br#"{"rootfs":{"type":"layers","diff_ids":["sha256:a","sha256:b"]}}"#;
+        assert_eq!(diff_ids(c).unwrap(), vec!["sha256:a", "sha256:b"]);
+        assert!(diff_ids(b"{}").is_err());
+        assert_eq!(host_platform().0, "linux");
+    }
+}
