@@ -1,0 +1,196 @@
+//! Links, addresses and routes over rtnetlink.
+//!
+//! Layout: berth keeps one private "switch" namespace per daemon that holds a
+//! Linux bridge per network. The host sees one veth per network (its name is
+//! the network's bridge name, e.g. `berth0`) carrying the gateway address; its
+//! peer is a port of the bridge. Containers' veths are ports of the same
+//! bridge. Why not a bridge on the host: with br_netfilter loaded (Docker loads
+//! it) every bridged frame on the host crosses iptables' FORWARD chain, whose
+//! policy Docker sets to drop, so container-to-container traffic would die
+//! unless berth edited Docker's rules. In the switch namespace
+//! `bridge-nf-call-iptables` is 0 and bridging is plain L2.
+
+use crate::error::{NetError, Result};
+use crate::netns;
+use futures_util::TryStreamExt;
+use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+/// A netlink connection bound to one network namespace (None: the daemon's).
+pub struct Netlink {
+    handle: Handle,
+}
+
+impl Netlink {
+    pub async fn open(ns: Option<&Path>) -> Result<Netlink> {
+        let rt = tokio::runtime::Handle::current();
+        let connect = move || -> std::io::Result<Handle> {
+            // The socket belongs to the namespace of the thread creating it.
+            let _guard = rt.enter();
+            let (conn, handle, _) = rtnetlink::new_connection()?;
+            rt.spawn(conn);
+            Ok(handle)
+        };
+        let handle = match ns {
+            Some(p) => netns::run_in(p, connect)?,
+            None => connect(),
+        }
+        .map_err(|e| NetError::io("netlink socket", e))?;
+        Ok(Netlink { handle })
+    }
+
+    /// The index of link `name`, None if there is no such link.
+    pub async fn index(&self, name: &str) -> Result<Option<u32>> {
+        let mut s = self.handle.link().get().match_name(name.to_string()).execute();
+        match s.try_next().await {
+            Ok(Some(m)) => Ok(Some(m.header.index)),
+            Ok(None) => Ok(None),
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENODEV => Ok(None),
+            Err(e) => Err(NetError::netlink(format!("get link {name}"), e)),
+        }
+    }
+
+    async fn need(&self, name: &str) -> Result<u32> {
+        self.index(name).await?.ok_or_else(|| {
+            NetError::io(
+                format!("link {name}"),
+                std::io::Error::from_raw_os_error(libc::ENODEV),
+            )
+        })
+    }
+
+    pub async fn add_bridge(&self, name: &str) -> Result<u32> {
+        if self.index(name).await?.is_none() {
+            self.handle
+                .link()
+                .add(LinkBridge::new(name).up().build())
+                .execute()
+                .await
+                .map_err(|e| NetError::netlink(format!("add bridge {name}"), e))?;
+        }
+        self.need(name).await
+    }
+
+    /// Creates a veth pair `name`/`peer` here and moves `peer` into `peer_ns`.
+    pub async fn add_veth(&self, name: &str, peer: &str, peer_ns: &Path) -> Result<u32> {
+        self.handle
+            .link()
+            .add(LinkVeth::new(name, peer).build())
+            .execute()
+            .await
+            .map_err(|e| NetError::netlink(format!("add veth {name}"), e))?;
+        let moved = async {
+            let idx = self.need(peer).await?;
+            let f = std::fs::File::open(peer_ns).map_err(|e| NetError::io("open netns", e))?;
+            self.handle
+                .link()
+                .set(
+                    LinkUnspec::new_with_index(idx)
+                        .setns_by_fd(f.as_raw_fd())
+                        .build(),
+                )
+                .execute()
+                .await
+                .map_err(|e| NetError::netlink(format!("move {peer} to namespace"), e))
+        }
+        .await;
+        if let Err(e) = moved {
+            let _ = self.delete(name).await;
+            return Err(e);
+        }
+        self.need(name).await
+    }
+
+    pub async fn set_controller(&self, idx: u32, bridge: u32) -> Result<()> {
+        self.handle
+            .link()
+            .set(LinkUnspec::new_with_index(idx).controller(bridge).up().build())
+            .execute()
+            .await
+            .map_err(|e| NetError::netlink("attach port to bridge", e))
+    }
+
+    /// Renames, sets the MAC of and brings up link `idx`.
+    pub async fn configure(&self, idx: u32, name: Option<&str>, mac: Option<[u8; 6]>) -> Result<()> {
+        let mut b = LinkUnspec::new_with_index(idx);
+        if let Some(n) = name {
+            b = b.name(n.to_string());
+        }
+        if let Some(m) = mac {
+            b = b.address(m.to_vec());
+        }
+        self.handle
+            .link()
+            .set(b.build())
+            .execute()
+            .await
+            .map_err(|e| NetError::netlink("configure link", e))?;
+        self.up(idx).await
+    }
+
+    pub async fn up(&self, idx: u32) -> Result<()> {
+        self.handle
+            .link()
+            .set(LinkUnspec::new_with_index(idx).up().build())
+            .execute()
+            .await
+            .map_err(|e| NetError::netlink("set link up", e))
+    }
+
+    pub async fn add_address(&self, idx: u32, ip: Ipv4Addr, prefix: u8) -> Result<()> {
+        match self
+            .handle
+            .address()
+            .add(idx, IpAddr::V4(ip), prefix)
+            .execute()
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::EEXIST => Ok(()),
+            Err(e) => Err(NetError::netlink(format!("add address {ip}/{prefix}"), e)),
+        }
+    }
+
+    pub async fn add_default_route(&self, gateway: Ipv4Addr) -> Result<()> {
+        let msg = RouteMessageBuilder::<Ipv4Addr>::new().gateway(gateway).build();
+        self.handle
+            .route()
+            .add(msg)
+            .execute()
+            .await
+            .map_err(|e| NetError::netlink(format!("add default route via {gateway}"), e))
+    }
+
+    /// Deletes link `name` (a veth's peer goes with it); absent is fine.
+    pub async fn delete(&self, name: &str) -> Result<()> {
+        let Some(idx) = self.index(name).await? else {
+            return Ok(());
+        };
+        match self.handle.link().del(idx).execute().await {
+            Ok(()) => Ok(()),
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENODEV => Ok(()),
+            Err(e) => Err(NetError::netlink(format!("delete link {name}"), e)),
+        }
+    }
+
+    /// Names of all links.
+    pub async fn names(&self) -> Result<Vec<String>> {
+        use rtnetlink::packet_route::link::LinkAttribute;
+        let mut out = Vec::new();
+        let mut s = self.handle.link().get().execute();
+        while let Some(m) = s
+            .try_next()
+            .await
+            .map_err(|e| NetError::netlink("list links", e))?
+        {
+            for a in m.attributes {
+                if let LinkAttribute::IfName(n) = a {
+                    out.push(n);
+                }
+            }
+        }
+        Ok(out)
+    }
+}

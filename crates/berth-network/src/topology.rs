@@ -1,0 +1,169 @@
+//! The wiring of networks and endpoints (see `link` for the layout): one
+//! call per change, each undoing its partial work when a step fails.
+
+use crate::cidr::Ipv4Net;
+use crate::error::{NetError, Result};
+use crate::link::Netlink;
+use crate::netns;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+/// What the wiring needs to know of a bridge network.
+#[derive(Debug, Clone)]
+pub struct BridgeSpec {
+    /// 12 hex characters of the network ID: names links in the switch.
+    pub short_id: String,
+    /// The host-side interface carrying the gateway (`berth0`, `br-<id>`).
+    pub host_if: String,
+    pub subnet: Ipv4Net,
+    pub gateway: Ipv4Addr,
+}
+
+impl BridgeSpec {
+    fn bridge(&self) -> String {
+        format!("b{}", self.short_id)
+    }
+    fn uplink(&self) -> String {
+        format!("u{}", self.short_id)
+    }
+}
+
+/// One interface of a container on a network.
+#[derive(Debug, Clone)]
+pub struct EndpointSpec {
+    /// 12 hex characters of the endpoint ID.
+    pub short_id: String,
+    /// Name inside the container: eth0, eth1...
+    pub ifname: String,
+    pub ip: Ipv4Addr,
+    pub mac: [u8; 6],
+    /// The network's gateway becomes the default route (first network only).
+    pub default_route: Option<Ipv4Addr>,
+}
+
+impl EndpointSpec {
+    /// The switch-side end of the endpoint's veth.
+    pub fn switch_if(&self) -> String {
+        format!("v{}", self.short_id)
+    }
+}
+
+pub struct Topology {
+    switch_ns: PathBuf,
+}
+
+impl Topology {
+    /// Creates (or finds) the switch namespace at `switch_ns`.
+    pub fn init(switch_ns: &Path) -> Result<Topology> {
+        netns::create(switch_ns)?;
+        netns::run_in(switch_ns, || {
+            // Absent when br_netfilter is not loaded: then nothing to turn off.
+            for k in ["iptables", "ip6tables", "arptables"] {
+                let _ = netns::sysctl(&format!("net.bridge.bridge-nf-call-{k}"), "0");
+            }
+        })?;
+        Ok(Topology {
+            switch_ns: switch_ns.to_path_buf(),
+        })
+    }
+
+    pub fn switch_ns(&self) -> &Path {
+        &self.switch_ns
+    }
+
+    /// Brings up the network's bridge and its host-side gateway interface.
+    pub async fn ensure_network(&self, net: &BridgeSpec) -> Result<()> {
+        let sw = Netlink::open(Some(&self.switch_ns)).await?;
+        let host = Netlink::open(None).await?;
+        let bridge = sw.add_bridge(&net.bridge()).await?;
+        let host_idx = match host.index(&net.host_if).await? {
+            Some(i) => i,
+            None => host.add_veth(&net.host_if, &net.uplink(), &self.switch_ns).await?,
+        };
+        let wired = async {
+            let up = sw
+                .index(&net.uplink())
+                .await?
+                .ok_or_else(|| NetError::io(net.uplink(), std::io::Error::from_raw_os_error(libc::ENODEV)))?;
+            sw.set_controller(up, bridge).await?;
+            host.add_address(host_idx, net.gateway, net.subnet.prefix).await?;
+            host.up(host_idx).await?;
+            // Port publishing DNATs 127.0.0.1 to containers: the kernel routes
+            // loopback-sourced packets out of this interface only with this on.
+            netns::sysctl(&format!("net.ipv4.conf.{}.route_localnet", net.host_if), "1")
+                .map_err(|e| NetError::io(format!("route_localnet on {}", net.host_if), e))
+        }
+        .await;
+        if let Err(e) = wired {
+            let _ = host.delete(&net.host_if).await;
+            let _ = sw.delete(&net.bridge()).await;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    pub async fn remove_network(&self, net: &BridgeSpec) -> Result<()> {
+        let host = Netlink::open(None).await?;
+        host.delete(&net.host_if).await?;
+        let sw = Netlink::open(Some(&self.switch_ns)).await?;
+        sw.delete(&net.uplink()).await?;
+        sw.delete(&net.bridge()).await
+    }
+
+    /// Plugs the container's namespace into the network's bridge.
+    pub async fn attach(&self, net: &BridgeSpec, container_ns: &Path, ep: &EndpointSpec) -> Result<()> {
+        let sw = Netlink::open(Some(&self.switch_ns)).await?;
+        let bridge = sw
+            .index(&net.bridge())
+            .await?
+            .ok_or_else(|| NetError::io(net.bridge(), std::io::Error::from_raw_os_error(libc::ENODEV)))?;
+        let temp = format!("t{}", ep.short_id);
+        let port = sw.add_veth(&ep.switch_if(), &temp, container_ns).await?;
+        let inside = async {
+            sw.set_controller(port, bridge).await?;
+            let c = Netlink::open(Some(container_ns)).await?;
+            let idx = c
+                .index(&temp)
+                .await?
+                .ok_or_else(|| NetError::io(temp.clone(), std::io::Error::from_raw_os_error(libc::ENODEV)))?;
+            c.configure(idx, Some(&ep.ifname), Some(ep.mac)).await?;
+            c.add_address(idx, ep.ip, net.subnet.prefix).await?;
+            if let Some(gw) = ep.default_route {
+                c.add_default_route(gw).await?;
+            }
+            Ok::<(), NetError>(())
+        }
+        .await;
+        if let Err(e) = inside {
+            let _ = sw.delete(&ep.switch_if()).await;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Unplugs an endpoint; deleting the switch end removes the pair.
+    pub async fn detach(&self, ep_short_id: &str) -> Result<()> {
+        let sw = Netlink::open(Some(&self.switch_ns)).await?;
+        sw.delete(&format!("v{ep_short_id}")).await
+    }
+
+    /// Switch-side endpoint interfaces currently present (for reconciling).
+    pub async fn endpoint_ports(&self) -> Result<Vec<String>> {
+        let sw = Netlink::open(Some(&self.switch_ns)).await?;
+        Ok(sw
+            .names()
+            .await?
+            .into_iter()
+            .filter_map(|n| n.strip_prefix('v').map(str::to_string))
+            .collect())
+    }
+}
+
+/// Brings up `lo` in a container's namespace (every mode but host has one).
+pub async fn loopback_up(ns: &Path) -> Result<()> {
+    let c = Netlink::open(Some(ns)).await?;
+    if let Some(idx) = c.index("lo").await? {
+        c.up(idx).await?;
+    }
+    Ok(())
+}
