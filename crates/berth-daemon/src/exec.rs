@@ -156,6 +156,8 @@ pub fn create(d: &Arc<Daemon>, name: &str, body: &Value) -> ApiResult<String> {
         pid: 0,
         started: false,
     });
+    let action = format!("exec_create: {}", strs(body.get("Cmd")).join(" "));
+    d.container_event(&c, &action, &[("execID", id.clone())]);
     Ok(id)
 }
 

@@ -321,6 +321,11 @@ async fn exec(d: &Arc<Daemon>, e: &Arc<Entry>, probe: &Probe) -> Result<(i32, St
         started: false,
     };
     let process = crate::exec::process(d, &x).map_err(|err| err.message)?;
+    // Probes show up as execs in the event stream, as with Docker.
+    let exec_id = hex::encode(rand::random::<[u8; 32]>());
+    let cmd = probe.argv.join(" ");
+    let attrs = [("execID", exec_id.clone())];
+    d.container_event(&e.get(), &format!("exec_create: {cmd}"), &attrs);
     let req = ShimRequest::Exec(Box::new(ExecRequest {
         process,
         stdin: false,
@@ -328,6 +333,7 @@ async fn exec(d: &Arc<Daemon>, e: &Arc<Entry>, probe: &Probe) -> Result<(i32, St
     let stream = shimctl::open_stream(&d.bundle(&e.id), &req)
         .await
         .map_err(|err| err.to_string())?;
+    d.container_event(&e.get(), &format!("exec_start: {cmd}"), &attrs);
     let (mut rd, _wr) = stream.into_split();
     let mut guard = KillOnDrop(0);
     let mut output = Vec::new();
@@ -355,6 +361,8 @@ async fn exec(d: &Arc<Daemon>, e: &Arc<Entry>, probe: &Probe) -> Result<(i32, St
                 let code = serde_json::from_slice::<protocol::ExitStatus>(&payload)
                     .map(|x| x.code)
                     .unwrap_or(-1);
+                let die = [("execID", exec_id), ("exitCode", code.to_string())];
+                d.container_event(&e.get(), "exec_die", &die);
                 return Ok((code, String::from_utf8_lossy(&output).into_owned()));
             }
             _ => {}

@@ -269,7 +269,7 @@ fn default_mounts(c: &Container, paths: &Paths) -> Vec<Value> {
     m
 }
 
-fn resources(c: &Container) -> Value {
+pub(crate) fn resources(c: &Container) -> Value {
     let mut r = Map::new();
     let mut mem = Map::new();
     let memory = hc_i64(c, "Memory");

@@ -98,8 +98,9 @@ fn status_text(c: &Container) -> String {
     match c.state.status {
         Status::Created => "Created".into(),
         Status::Running => format!(
-            "Up {}",
-            crate::humanize::duration(since(&c.state.started_at))
+            "Up {}{}",
+            crate::humanize::duration(since(&c.state.started_at)),
+            crate::health::status_suffix(c.state.health.as_ref())
         ),
         Status::Paused => format!(
             "Up {} (Paused)",

@@ -84,6 +84,8 @@ pub async fn start(
     }
     let process = crate::exec::process(&d, &x)?;
     d.execs.update(&id, |x| x.started = true);
+    let action = format!("exec_start: {}", x.cmd.join(" "));
+    d.container_event(&e.get(), &action, &[("execID", id.clone())]);
     let shim_req = ShimRequest::Exec(Box::new(ExecRequest {
         process,
         stdin: x.attach_stdin,
@@ -196,6 +198,12 @@ async fn run(
         x.running = false;
         x.exit_code = Some(exit_code.unwrap_or(126));
     });
+    if let Ok(x) = d.execs.get(&id) {
+        if let Ok(e) = d.lookup(&x.container_id) {
+            let code = exit_code.unwrap_or(126).to_string();
+            d.container_event(&e.get(), "exec_die", &[("execID", id.clone()), ("exitCode", code)]);
+        }
+    }
     if let Some(mut w) = cwr {
         let _ = w.flush().await;
         let _ = w.shutdown().await;

@@ -71,6 +71,7 @@ pub async fn create(State(d): State<AppState>, req: Request) -> ApiResult<Respon
         let id = importer
             .await
             .map_err(|e| ApiError::internal(e.to_string()))??;
+        d.image_event(&id, "import", None);
         return Ok((
             [(header::CONTENT_TYPE, "application/json")],
             json_line(json!({"status": id})),
@@ -164,6 +165,10 @@ pub async fn post_dispatch(
             let repo = q.get("repo").unwrap_or("");
             d.images
                 .tag(name, repo, q.get("tag").filter(|t| !t.is_empty()))?;
+            if let Ok(img) = d.images.resolve(name) {
+                let tag = q.get("tag").filter(|t| !t.is_empty()).unwrap_or("latest");
+                d.image_event(&img.id, "tag", Some(&format!("{repo}:{tag}")));
+            }
             Ok(StatusCode::CREATED.into_response())
         }
         _ => Err(ApiError::not_found(format!(
@@ -198,6 +203,15 @@ pub async fn delete(
             .find(|(img, _, _)| img == image_id)
             .map(|(_, cid, running)| (cid.clone(), *running))
     };
+    let id = d.images.resolve(&name).map(|i| i.id).unwrap_or_default();
     let out = d.images.remove(&name, force, prune, &in_use)?;
+    for r in &out {
+        if let Some(t) = r.get("Untagged").and_then(Value::as_str) {
+            d.image_event(&id, "untag", Some(t));
+        }
+        if let Some(x) = r.get("Deleted").and_then(Value::as_str) {
+            d.image_event(x, "delete", None);
+        }
+    }
     Ok(Json(Value::Array(out)).into_response())
 }

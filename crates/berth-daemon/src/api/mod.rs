@@ -5,6 +5,7 @@ mod containers;
 mod exec;
 mod hijack;
 mod images;
+mod monitor;
 mod system;
 mod volumes;
 
@@ -42,6 +43,13 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/attach", post(containers::attach))
         .route("/containers/{id}/exec", post(exec::create))
+        .route("/containers/{id}/top", get(monitor::top))
+        .route("/containers/{id}/stats", get(monitor::stats))
+        .route("/containers/{id}/update", post(monitor::update))
+        .route("/containers/prune", post(monitor::prune_containers))
+        .route("/images/prune", post(monitor::prune_images))
+        .route("/events", get(monitor::events))
+        .route("/system/df", get(monitor::df))
         .route(
             "/containers/{id}",
             axum::routing::delete(containers::remove),

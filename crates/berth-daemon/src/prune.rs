@@ -1,0 +1,293 @@
+//! Reclaiming space and accounting for it: `POST /containers/prune`,
+//! `POST /images/prune` (dangling images, or unused with `dangling=false`)
+//! and `GET /system/df`.
+
+use crate::daemon::Daemon;
+use crate::error::{ApiError, ApiResult};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Bytes used by the files under `dir` (not following symlinks).
+pub fn dir_size(dir: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|ent| match ent.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&ent.path()),
+            Ok(m) if m.is_file() => m.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// The container's writable layer size (SizeRw).
+fn rw_size(d: &Daemon, id: &str) -> u64 {
+    let gd = d.images.graph_driver(id);
+    gd.get("Data")
+        .and_then(|data| data.get("UpperDir"))
+        .and_then(Value::as_str)
+        .map_or(0, |p| dir_size(Path::new(p)))
+}
+
+/// `until` and `label`/`label!` filters shared by the prune endpoints.
+struct PruneFilter {
+    until: Option<i64>,
+    labels: Vec<String>,
+    not_labels: Vec<String>,
+}
+
+impl PruneFilter {
+    fn parse(f: &HashMap<String, Vec<String>>) -> ApiResult<PruneFilter> {
+        for k in f.keys() {
+            if !matches!(k.as_str(), "until" | "label" | "label!") {
+                return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
+            }
+        }
+        let until = match f.get("until").and_then(|v| v.first()) {
+            Some(v) => Some(
+                crate::events::parse_time(v)
+                    .or_else(|| parse_go_duration(v).map(|d| now_nanos() - d))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!("failed to parse value {v} as a timestamp"))
+                    })?,
+            ),
+            None => None,
+        };
+        Ok(PruneFilter {
+            until,
+            labels: f.get("label").cloned().unwrap_or_default(),
+            not_labels: f.get("label!").cloned().unwrap_or_default(),
+        })
+    }
+
+    fn label_ok(&self, labels: &serde_json::Map<String, Value>) -> bool {
+        let has = |spec: &String| match spec.split_once('=') {
+            Some((k, v)) => labels.get(k).and_then(Value::as_str) == Some(v),
+            None => labels.contains_key(spec),
+        };
+        self.labels.iter().all(has) && !self.not_labels.iter().any(has)
+    }
+}
+
+fn now_nanos() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+}
+
+/// "10m", "1h30m", "45s" (Go durations as the CLI passes them through).
+fn parse_go_duration(s: &str) -> Option<i64> {
+    let mut total = 0f64;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    let mut any = false;
+    while let Some(ch) = chars.next() {
+        if ch.is_ascii_digit() || ch == '.' {
+            num.push(ch);
+            continue;
+        }
+        let mut unit = ch.to_string();
+        if ch == 'm' && chars.peek() == Some(&'s') {
+            unit.push(chars.next()?);
+        }
+        let mult = match unit.as_str() {
+            "h" => 3.6e12,
+            "m" => 6e10,
+            "s" => 1e9,
+            "ms" => 1e6,
+            _ => return None,
+        };
+        total += num.parse::<f64>().ok()? * mult;
+        num.clear();
+        any = true;
+    }
+    (any && num.is_empty()).then_some(total as i64)
+}
+
+/// POST /containers/prune
+pub async fn containers(d: &Daemon, filters: &HashMap<String, Vec<String>>) -> ApiResult<Value> {
+    let f = PruneFilter::parse(filters)?;
+    let mut deleted = Vec::new();
+    let mut reclaimed = 0u64;
+    for e in d.all() {
+        let c = e.get();
+        if c.state.status.is_running() {
+            continue;
+        }
+        if f.until.is_some_and(|u| c.created.timestamp_nanos_opt().unwrap_or(0) >= u)
+            || !f.label_ok(&c.labels())
+        {
+            continue;
+        }
+        let size = rw_size(d, &c.id);
+        match d.remove(&c.id, false, false).await {
+            Ok(()) => {
+                reclaimed += size;
+                deleted.push(c.id);
+            }
+            // Started or removed meanwhile: not ours to prune any more.
+            Err(err) => tracing::debug!("prune: skipping {}: {err}", c.id),
+        }
+    }
+    d.events.publish(
+        "container",
+        "prune",
+        "",
+        [("reclaimed".to_string(), reclaimed.to_string())].into(),
+    );
+    Ok(json!({
+        "ContainersDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) },
+        "SpaceReclaimed": reclaimed,
+    }))
+}
+
+/// Image ids used by containers, for prune and df.
+fn images_in_use(d: &Daemon) -> HashMap<String, (String, bool)> {
+    d.all()
+        .iter()
+        .map(|e| {
+            let c = e.get();
+            (c.image_id.clone(), (c.id.clone(), c.state.status.is_running()))
+        })
+        .collect()
+}
+
+/// POST /images/prune: dangling images; with `dangling=false`, every image no
+/// container uses.
+pub fn images(d: &Daemon, filters: &HashMap<String, Vec<String>>) -> ApiResult<Value> {
+    let dangling_only = filters
+        .get("dangling")
+        .and_then(|v| v.first())
+        .is_none_or(|v| !matches!(v.as_str(), "false" | "0"));
+    let mut rest = filters.clone();
+    rest.remove("dangling");
+    let f = PruneFilter::parse(&rest)?;
+    let mut list_filters = HashMap::new();
+    if dangling_only {
+        list_filters.insert("dangling".to_string(), vec!["true".to_string()]);
+    }
+    let used = images_in_use(d);
+    let mut deleted = Vec::new();
+    let mut reclaimed = 0u64;
+    for img in d.images.list(false, &list_filters)? {
+        let id = img.get("Id").and_then(Value::as_str).unwrap_or("").to_string();
+        let created = img.get("Created").and_then(Value::as_i64).unwrap_or(0);
+        let labels = img
+            .get("Labels")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        if id.is_empty()
+            || used.contains_key(&id)
+            || f.until.is_some_and(|u| created * 1_000_000_000 >= u)
+            || !f.label_ok(&labels)
+        {
+            continue;
+        }
+        let in_use = |image_id: &str| used.get(image_id).cloned();
+        // By id with force: an unused tagged image goes with all its tags.
+        match d.images.remove(&id, true, true, &in_use) {
+            Ok(records) => {
+                reclaimed += img.get("Size").and_then(Value::as_u64).unwrap_or(0);
+                for r in &records {
+                    if let Some(t) = r.get("Untagged").and_then(Value::as_str) {
+                        d.image_event(&id, "untag", Some(t));
+                    }
+                    if let Some(x) = r.get("Deleted").and_then(Value::as_str) {
+                        d.image_event(x, "delete", None);
+                    }
+                }
+                deleted.extend(records);
+            }
+            Err(err) => tracing::debug!("image prune: skipping {id}: {err}"),
+        }
+    }
+    d.events.publish(
+        "image",
+        "prune",
+        "",
+        [("reclaimed".to_string(), reclaimed.to_string())].into(),
+    );
+    Ok(json!({
+        "ImagesDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) },
+        "SpaceReclaimed": reclaimed,
+    }))
+}
+
+/// GET /system/df
+pub fn df(d: &Daemon) -> ApiResult<Value> {
+    let mut counts: HashMap<String, i64> = HashMap::new();
+    let mut containers = Vec::new();
+    for e in d.all() {
+        let c = e.get();
+        *counts.entry(c.image_id.clone()).or_default() += 1;
+        let state = c.state.status.as_str();
+        containers.push(json!({
+            "Id": c.id,
+            "Names": [c.name],
+            "Image": c.config_str("Image").unwrap_or(&c.image_id),
+            "ImageID": c.image_id,
+            "Command": std::iter::once(c.path.clone()).chain(c.args.iter().cloned()).collect::<Vec<_>>().join(" "),
+            "Created": c.created.timestamp(),
+            "State": state,
+            "Status": state,
+            "SizeRw": rw_size(d, &c.id),
+            "SizeRootFs": 0,
+            "Labels": c.labels(),
+            "Mounts": [],
+        }));
+    }
+    let mut layers_size = 0i64;
+    let mut images = d.images.list(false, &HashMap::new())?;
+    for img in images.iter_mut() {
+        let id = img.get("Id").and_then(Value::as_str).unwrap_or("").to_string();
+        let size = img.get("Size").and_then(Value::as_i64).unwrap_or(0);
+        layers_size += size;
+        img["Containers"] = json!(counts.get(&id).copied().unwrap_or(0));
+        img["SharedSize"] = json!(0);
+    }
+    Ok(json!({
+        "LayersSize": layers_size,
+        "Images": images,
+        "Containers": containers,
+        "Volumes": [],
+        "BuildCache": [],
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("10m"), Some(600_000_000_000));
+        assert_eq!(parse_go_duration("1h30m"), Some(5_400_000_000_000));
+        assert_eq!(parse_go_duration("250ms"), Some(250_000_000));
+        assert_eq!(parse_go_duration("10"), None);
+        assert_eq!(parse_go_duration("x"), None);
+    }
+
+    #[test]
+    fn label_filters() {
+        let f = PruneFilter::parse(&HashMap::from([
+            ("label".to_string(), vec!["tier=db".to_string()]),
+            ("label!".to_string(), vec!["keep".to_string()]),
+        ]))
+        .unwrap();
+        let l = |v: Value| v.as_object().unwrap().clone();
+        assert!(f.label_ok(&l(json!({"tier": "db"}))));
+        assert!(!f.label_ok(&l(json!({"tier": "db", "keep": "1"}))));
+        assert!(!f.label_ok(&l(json!({"tier": "web"}))));
+        assert!(PruneFilter::parse(&HashMap::from([("bogus".to_string(), vec![])])).is_err());
+    }
+
+    #[test]
+    fn sizes_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        std::fs::write(dir.path().join("a/f"), [0u8; 100]).unwrap();
+        std::fs::write(dir.path().join("g"), [0u8; 20]).unwrap();
+        assert_eq!(dir_size(dir.path()), 120);
+    }
+}
