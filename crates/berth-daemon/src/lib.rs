@@ -11,6 +11,7 @@ pub mod error;
 mod events;
 mod exec;
 mod extras;
+mod fsops;
 mod health;
 mod humanize;
 mod logs;

@@ -3,14 +3,16 @@
 //! Everything is validated before the layer is made; if registering the image
 //! fails, the new layer is collected again, so a failed commit leaves nothing.
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::os::fd::AsFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::changes::apply_changes;
 use crate::config::{History, ImageConfig, ImageJson, RootFs};
 use crate::db;
 use crate::error::{ImageError, PathContext};
+use crate::rwdiff::{exists_in_lowers, is_init_stub};
 use crate::store::{parse_config, tag_reference, ImageStore};
 use crate::treetar::{TreeOptions, TreeTar};
 
@@ -53,7 +55,8 @@ impl ImageStore {
             let (mut rd, wr) = std::io::pipe().map_err(|e| ImageError::io("creating pipe", e))?;
             std::thread::scope(|s| {
                 let upper = info.upper.as_path();
-                let writer = s.spawn(move || tar_upper(upper, wr));
+                let lowers = info.lowers.clone();
+                let writer = s.spawn(move || tar_upper(upper, lowers, wr));
                 let added = self.add_layer(&mut rd, info.top.as_ref());
                 // Unblock the writer if the reader stopped early.
                 drop(rd);
@@ -108,14 +111,26 @@ impl ImageStore {
 }
 
 /// Writes the upper dir as a layer tar (overlay whiteouts -> `.wh.` files).
-fn tar_upper(upper: &Path, out: std::io::PipeWriter) -> Result<(), ImageError> {
+/// The runtime's mount-target stubs are left out, as Docker's init layer is.
+fn tar_upper(
+    upper: &Path,
+    lowers: Vec<PathBuf>,
+    out: std::io::PipeWriter,
+) -> Result<(), ImageError> {
     let dir = File::open(upper).at("opening", upper)?;
+    let skip = move |name: &Path, st: &nix::sys::stat::FileStat| {
+        let path = Path::new("/").join(name);
+        let text = path.to_string_lossy();
+        let comps: Vec<OsString> = name.iter().map(|c| c.to_os_string()).collect();
+        is_init_stub(&text, st, false) && !exists_in_lowers(&lowers, &comps)
+    };
     let mut t = TreeTar::new(
         out,
         TreeOptions {
             overlay_whiteouts: true,
         },
-    );
+    )
+    .with_skip(Box::new(skip));
     t.append_contents(dir.as_fd(), Path::new(""))?;
     t.finish()?;
     Ok(())

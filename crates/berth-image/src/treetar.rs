@@ -35,7 +35,11 @@ pub struct TreeTar<W: Write> {
     opts: TreeOptions,
     /// (dev, ino) of files with several links -> first archive name.
     links: HashMap<(u64, u64), PathBuf>,
+    /// Entries (by archive name) left out, with what is below them.
+    skip: Option<SkipFn>,
 }
+
+pub type SkipFn = Box<dyn Fn(&Path, &FileStat) -> bool + Send>;
 
 fn io_err(context: &str, e: impl Into<io::Error>) -> ImageError {
     ImageError::io(context.to_string(), e.into())
@@ -127,7 +131,14 @@ impl<W: Write> TreeTar<W> {
             builder,
             opts,
             links: HashMap::new(),
+            skip: None,
         }
+    }
+
+    /// Leaves out entries for which `f(archive_name, stat)` is true.
+    pub fn with_skip(mut self, f: SkipFn) -> Self {
+        self.skip = Some(f);
+        self
     }
 
     /// Writes the end-of-archive marker and returns the writer.
@@ -166,6 +177,9 @@ impl<W: Write> TreeTar<W> {
             Err(nix::errno::Errno::ENOENT) => return Ok(()),
             Err(e) => return Err(io_err(&format!("lstat {}", archive_name.display()), e)),
         };
+        if self.skip.as_ref().is_some_and(|f| f(archive_name, &st)) {
+            return Ok(());
+        }
         let kind = file_kind(&st);
         if self.opts.overlay_whiteouts && is_whiteout(&st) {
             let wh = format!("{WHITEOUT_PREFIX}{}", name.to_string_lossy());

@@ -147,6 +147,7 @@ pub async fn get_dispatch(
     match op {
         "json" => Ok(Json(d.images.inspect(name)?).into_response()),
         "history" => Ok(Json(Value::Array(d.images.history(name)?)).into_response()),
+        "get" => super::imgarchive::save_named(&d, name).await,
         _ => Err(ApiError::not_found(format!(
             "page not found: /images/{rest}"
         ))),

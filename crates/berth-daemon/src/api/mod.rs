@@ -1,9 +1,12 @@
 //! The Docker Engine API router. Versioned paths (`/v1.47/...`) are rewritten
 //! to unversioned ones before routing, so every handler is written once.
 
+mod bodyio;
 mod containers;
 mod exec;
+mod fsapi;
 mod hijack;
+mod imgarchive;
 mod images;
 mod monitor;
 mod system;
@@ -57,6 +60,17 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/json", get(exec::inspect))
         .route("/exec/{id}/resize", post(exec::resize))
+        .route("/containers/{id}/changes", get(fsapi::changes))
+        .route(
+            "/containers/{id}/archive",
+            get(fsapi::archive_get)
+                .head(fsapi::archive_head)
+                .put(fsapi::archive_put),
+        )
+        .route("/containers/{id}/export", get(fsapi::export))
+        .route("/commit", post(fsapi::commit))
+        .route("/images/get", get(imgarchive::save))
+        .route("/images/load", post(imgarchive::load))
         .route("/images/json", get(images::list))
         .route("/images/create", post(images::create))
         .route(
@@ -197,6 +211,15 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Every value of a repeatable query parameter (`names=a&names=b`).
+pub fn query_all(uri: &Uri, key: &str) -> Vec<String> {
+    form_urlencoded_pairs(uri.query().unwrap_or(""))
+        .into_iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v)
+        .collect()
 }
 
 pub fn empty(status: StatusCode) -> Response {
