@@ -92,8 +92,31 @@ fn run_jobs(root: &Path, jobs: &[Job]) -> io::Result<()> {
                 format!("copying {} into the volume: {e}", job.image_path),
             )
         })?;
+        add_init_layer(&job.image_path, &job.volume_dir)?;
         // The volume takes the owner and mode of the directory it covers.
         copy_meta(&job.volume_dir, &md)?;
+    }
+    Ok(())
+}
+
+/// Docker copies from the container's rootfs, whose "init layer" adds
+/// `/etc/mtab -> /proc/mounts` on top of the image; berth's rootfs has no
+/// such layer, so the entries it would contribute are added here.
+const INIT_LAYER_SYMLINKS: &[(&str, &str)] = &[("/etc/mtab", "/proc/mounts")];
+
+fn add_init_layer(image_path: &str, volume_dir: &Path) -> io::Result<()> {
+    let base = format!("{}/", image_path.trim_end_matches('/'));
+    for (path, target) in INIT_LAYER_SYMLINKS {
+        let Some(rel) = path.strip_prefix(&base) else {
+            continue;
+        };
+        if rel.contains('/') {
+            continue; // only entries directly in the copied directory
+        }
+        let at = volume_dir.join(rel);
+        if fs::symlink_metadata(&at).is_err() {
+            std::os::unix::fs::symlink(target, &at)?;
+        }
     }
     Ok(())
 }
@@ -206,6 +229,11 @@ mod tests {
             fs::metadata(vol.join("passwd.link")).unwrap().ino()
         );
         assert_eq!(fs::metadata(vol.join("sub/f")).unwrap().uid(), 1000);
+        assert_eq!(
+            fs::read_link(vol.join("mtab")).unwrap(),
+            PathBuf::from("/proc/mounts"),
+            "Docker's init layer adds /etc/mtab"
+        );
 
         // A volume with content is left alone.
         fs::write(etc.join("new"), "n").unwrap();

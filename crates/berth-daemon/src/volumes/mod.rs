@@ -318,7 +318,8 @@ impl Volumes {
     ) -> std::result::Result<Vec<MountPoint>, ApiError> {
         let req = Requests::from_config(config, host_config);
         let from = |name: &str| -> Result<Vec<MountPoint>> {
-            let id = container_of(name).map_err(|e| VolumeError::NotFound(e.message))?;
+            // Docker answers 400 here: a 404 would make the CLI try to pull the image.
+            let id = container_of(name).map_err(|e| VolumeError::Invalid(e.message))?;
             Ok(store::mounts(&self.db.lock(), &id)?)
         };
         let mut plan = parse::plan(&req, &from)?;
@@ -699,7 +700,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             (err.status, err.message.as_str()),
-            (StatusCode::NOT_FOUND, "No such container: nope")
+            (StatusCode::BAD_REQUEST, "No such container: nope")
         );
 
         vols.release("c1", true);
