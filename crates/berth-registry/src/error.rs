@@ -67,7 +67,9 @@ impl RegistryError {
     pub fn status(&self) -> u16 {
         use RegistryError::*;
         match self {
-            NoCredentials { .. } | LoginFailed { .. } => 401,
+            // Docker answers a missing credential with a plain 500: a 401
+            // would make the docker CLI prompt for a login on stdin.
+            LoginFailed { .. } => 401,
             PullDenied { .. } | ManifestUnknown { .. } | NoLocalTag(_) => 404,
             NoMatchingPlatform { .. } | InvalidParameter(_) => 400,
             Image(e) => match e.kind() {

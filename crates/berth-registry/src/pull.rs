@@ -58,6 +58,28 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
+/// Holds the store's layer pin on a thread of its own: the pin is a lock
+/// guard, which must not live across `.await` points of a task that may move
+/// between threads. Dropping the holder releases it.
+struct PinHolder {
+    _release: std::sync::mpsc::Sender<()>,
+}
+
+impl PinHolder {
+    async fn new(store: Arc<ImageStore>) -> PinHolder {
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let _pin = store.pin_layers();
+            let _ = ready_tx.send(());
+            // Returns when the holder (the sender) is dropped.
+            let _ = wait.recv();
+        });
+        let _ = ready_rx.await;
+        PinHolder { _release: release }
+    }
+}
+
 /// Pulls `r` (a tag or digest reference) into `store`.
 pub async fn pull(
     store: Arc<ImageStore>,
@@ -99,7 +121,7 @@ pub async fn pull(
 
     std::fs::create_dir_all(&opts.tmp_dir)
         .map_err(|e| RegistryError::io(format!("creating {}", opts.tmp_dir.display()), e))?;
-    let _pin = store.pin_layers();
+    let _pin = PinHolder::new(store.clone()).await;
 
     // Start every missing download; apply in order below.
     let sem = Arc::new(Semaphore::new(MAX_DOWNLOADS));

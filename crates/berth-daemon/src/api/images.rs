@@ -79,17 +79,7 @@ pub async fn create(State(d): State<AppState>, req: Request) -> ApiResult<Respon
             .into_response());
     }
     if let Some(image) = q.get("fromImage") {
-        let tag = q.get("tag").unwrap_or("latest");
-        let name =
-            if image.contains('@') || image.rsplit('/').next().is_some_and(|l| l.contains(':')) {
-                image.to_string()
-            } else {
-                format!("{image}:{tag}")
-            };
-        return Err(ApiError::not_found(format!(
-            "pull access denied for {}, repository does not exist or may require 'docker login': berth cannot pull {name} yet (registry client not built)",
-            image
-        )));
+        return super::distribution::pull(d.clone(), &q, req.headers(), image).await;
     }
     Err(ApiError::bad_request("fromSrc or fromImage is required"))
 }
@@ -172,6 +162,7 @@ pub async fn post_dispatch(
             }
             Ok(StatusCode::CREATED.into_response())
         }
+        "push" => super::distribution::push(d.clone(), name, &q, req.headers()).await,
         _ => Err(ApiError::not_found(format!(
             "page not found: /images/{rest}"
         ))),

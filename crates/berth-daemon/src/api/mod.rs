@@ -3,6 +3,7 @@
 
 mod bodyio;
 mod containers;
+mod distribution;
 mod exec;
 mod fsapi;
 mod hijack;
@@ -72,6 +73,8 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/images/get", get(imgarchive::save))
         .route("/images/load", post(imgarchive::load))
         .route("/images/json", get(images::list))
+        .route("/images/search", get(distribution::search))
+        .route("/auth", post(distribution::auth))
         .route("/images/create", post(images::create))
         .route(
             "/images/{*rest}",
