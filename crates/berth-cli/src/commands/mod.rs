@@ -69,6 +69,12 @@ pub enum Command {
     Update(c::update::Args),
     /// Create a new image from a container's changes
     Commit(c::commit::Args),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(c::cp::Args),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(c::diff::Args),
+    /// Export a container's filesystem as a tar archive
+    Export(c::export::Args),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
     Save(i::save::Args),
     /// Load an image from a tar archive or STDIN
@@ -196,6 +202,9 @@ impl Command {
             Command::Info(a) => system::info::run(ctx, a).await,
             Command::Update(a) => c::update::run(ctx, a).await,
             Command::Commit(a) => c::commit::run(ctx, a).await,
+            Command::Cp(a) => c::cp::run(ctx, a).await,
+            Command::Diff(a) => c::diff::run(ctx, a).await,
+            Command::Export(a) => c::export::run(ctx, a).await,
             Command::Save(a) => i::save::run(ctx, a).await,
             Command::Load(a) => i::load::run(ctx, a).await,
             Command::Container(sub) => sub.run(ctx).await,

@@ -1,0 +1,373 @@
+//! End-to-end tests of container filesystem operations (diff, cp, export,
+//! commit) and image archives (save/load) through the `berth` CLI against a
+//! private daemon. Needs root, overlayfs and Debian's busybox-static.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BERTH: &str = env!("CARGO_BIN_EXE_berth");
+
+struct Daemon {
+    root: PathBuf,
+    child: Option<Child>,
+    extra: Vec<String>,
+}
+
+impl Daemon {
+    fn start(name: &str) -> Daemon {
+        Daemon::start_with(name, &[])
+    }
+
+    fn start_with(name: &str, extra: &[&str]) -> Daemon {
+        let root = PathBuf::from(format!("/tmp/berth-e2e-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let mut d = Daemon {
+            root,
+            child: None,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        d.spawn();
+        d
+    }
+
+    fn sock(&self) -> String {
+        format!("unix://{}/exec/berth.sock", self.root.display())
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new(BERTH)
+            .args(["daemon", "--data-root"])
+            .arg(self.root.join("data"))
+            .arg("--exec-root")
+            .arg(self.root.join("exec"))
+            .arg("-H")
+            .arg(self.sock())
+            .args(&self.extra)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.root.join("daemon.log")).unwrap())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.cli(&["version"]).status.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "daemon did not come up: {}",
+            std::fs::read_to_string(self.root.join("daemon.log")).unwrap_or_default()
+        );
+    }
+
+    fn cli(&self, args: &[&str]) -> Output {
+        Command::new(BERTH)
+            .arg("-H")
+            .arg(self.sock())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "berth {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn busybox(&self) {
+        let tar = busybox_tar(&self.root);
+        self.ok(&["import", tar.to_str().unwrap(), "busybox:latest"]);
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let ids = self.cli(&["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&ids.stdout).lines() {
+            let _ = self.cli(&["rm", "-f", id]);
+        }
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A busybox rootfs tarball from Debian's static busybox.
+fn busybox_tar(dir: &Path) -> PathBuf {
+    let path = dir.join("busybox.tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
+    let mut add = |name: &str, data: &[u8], mode: u32| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_cksum();
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    add(
+        "bin/busybox",
+        &std::fs::read("/bin/busybox").expect("apt-get install busybox-static"),
+        0o755,
+    );
+    add(
+        "etc/passwd",
+        b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n",
+        0o644,
+    );
+    add("etc/group", b"root:x:0:\napp:x:1000:\n", 0o644);
+    for applet in ["sh", "echo", "sleep", "cat", "id", "true", "false", "ps"] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_mode(0o777);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_cksum();
+        b.append_link(&mut h, format!("bin/{applet}"), "busybox")
+            .unwrap();
+    }
+    b.into_inner().unwrap();
+    path
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn diff_cp_export_on_a_stopped_container() {
+    let d = Daemon::start("fsdiff");
+    d.busybox();
+    d.ok(&[
+        "run", "--name", "c1", "busybox", "sh", "-c",
+        "busybox mkdir /newdir; echo inside > /newdir/f; busybox rm /bin/true; echo extra >> /etc/passwd",
+    ]);
+    let mut diff: Vec<String> = d.ok(&["diff", "c1"]).lines().map(String::from).collect();
+    diff.sort();
+    assert_eq!(
+        diff,
+        [
+            "A /newdir",
+            "A /newdir/f",
+            "C /bin",
+            "C /etc",
+            "C /etc/passwd",
+            "D /bin/true"
+        ]
+    );
+
+    let out = d.root.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    d.ok(&["cp", "c1:/newdir/f", out.join("f").to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(out.join("f")).unwrap(), "inside\n");
+    d.ok(&["cp", "c1:/newdir", out.join("d").to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("d/f")).unwrap(),
+        "inside\n"
+    );
+    d.ok(&["cp", "c1:/newdir/.", out.to_str().unwrap()]);
+    assert!(out.join("f").exists());
+
+    // Into the stopped container, then read back by running it.
+    let h = d.root.join("h");
+    std::fs::write(&h, "host-data\n").unwrap();
+    d.ok(&["cp", h.to_str().unwrap(), "c1:/newdir/h"]);
+    let back = d.cli(&["cp", "c1:/newdir/h", "-"]);
+    let mut a = tar::Archive::new(&back.stdout[..]);
+    let names: Vec<String> = a
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["h"]);
+    d.ok(&["rm", "c1"]);
+    d.ok(&["create", "--name", "c2", "busybox", "cat", "/newdir/h"]);
+    d.ok(&["cp", h.to_str().unwrap(), "c2:/"]);
+    let err = d.cli(&["cp", h.to_str().unwrap(), "c2:/nope/x"]);
+    assert!(!err.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&d.cli(&["cp", "c2:/nope", "-"]).stderr).trim(),
+        "Error response from daemon: Could not find the file /nope in container c2"
+    );
+    d.ok(&["cp", h.to_str().unwrap(), "c2:/newdir"]);
+    let h2 = d.root.join("h2");
+    d.ok(&["cp", "c2:/newdir", h2.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(h2.join("h")).unwrap(),
+        "host-data\n"
+    );
+
+    let export = d.cli(&["export", "c2"]);
+    assert!(export.status.success());
+    let mut a = tar::Archive::new(&export.stdout[..]);
+    let names: Vec<String> = a
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.contains(&"bin/busybox".to_string()), "{names:?}");
+    assert!(names.contains(&"newdir/h".to_string()), "{names:?}");
+    assert!(!names.iter().any(|n| n.starts_with("proc/")), "{names:?}");
+}
+
+/// Symlinks in a container pointing at `/`, `/etc` or up through `..` are
+/// resolved inside the container, both reading and writing, running or not.
+#[test]
+fn cp_never_escapes_through_container_symlinks() {
+    let d = Daemon::start("fsesc");
+    d.busybox();
+    let marker = format!("berth-escape-{}", std::process::id());
+    let setup = "busybox ln -s / /hostroot; busybox ln -s ../../../../../../etc /dots; busybox ln -s /etc /etclink";
+    d.ok(&["run", "--name", "stopped", "busybox", "sh", "-c", setup]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "running",
+        "busybox",
+        "sh",
+        "-c",
+        &format!("{setup}; sleep 100"),
+    ]);
+    std::thread::sleep(Duration::from_millis(500));
+    let container_passwd = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n";
+    let host_file = d.root.join("payload");
+    std::fs::write(&host_file, "payload\n").unwrap();
+    for c in ["stopped", "running"] {
+        for p in ["/hostroot/etc/passwd", "/dots/passwd", "/etclink/passwd"] {
+            let dst = d.root.join(format!("read-{c}"));
+            let _ = std::fs::remove_file(&dst);
+            d.ok(&["cp", &format!("{c}:{p}"), dst.to_str().unwrap()]);
+            assert_eq!(
+                std::fs::read_to_string(&dst).unwrap(),
+                container_passwd,
+                "{c}:{p}"
+            );
+        }
+        for p in ["/dots/", "/hostroot/etc/", "/etclink"] {
+            let target = format!("{c}:{p}/{marker}");
+            d.ok(&["cp", host_file.to_str().unwrap(), &target]);
+            assert!(
+                !Path::new("/etc").join(&marker).exists(),
+                "cp {target} wrote to the host"
+            );
+            // It landed in the container's /etc.
+            d.ok(&["cp", &format!("{c}:/etc/{marker}"), "-"]);
+        }
+    }
+    let _ = std::fs::remove_file(Path::new("/etc").join(&marker));
+}
+
+#[test]
+fn commit_makes_a_runnable_image_with_history() {
+    let d = Daemon::start("fscommit");
+    d.busybox();
+    d.ok(&[
+        "run",
+        "--name",
+        "cm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo committed-content > /hello; busybox rm /bin/ps",
+    ]);
+    let id = d.ok(&[
+        "commit",
+        "-a",
+        "A. Author",
+        "-m",
+        "add hello",
+        "-c",
+        r#"CMD ["cat","/hello"]"#,
+        "cm",
+        "cmimg:v1",
+    ]);
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    assert_eq!(d.ok(&["run", "--rm", "cmimg:v1"]), "committed-content\n");
+    // The whiteout of /bin/ps was committed as a deletion.
+    assert!(!d
+        .cli(&["run", "--rm", "cmimg:v1", "ls", "/bin/ps"])
+        .status
+        .success());
+    assert_eq!(
+        d.ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Author}}|{{.Comment}}|{{len .RootFS.Layers}}",
+            "cmimg:v1"
+        ]),
+        "A. Author|add hello|2\n"
+    );
+    assert_eq!(
+        d.ok(&["history", "--format", "{{.Comment}}", "cmimg:v1"])
+            .lines()
+            .next(),
+        Some("add hello")
+    );
+    // A bad reference fails before anything is created.
+    let before = d.ok(&["images", "-q"]);
+    assert!(!d.cli(&["commit", "cm", "Bad:Ref"]).status.success());
+    assert_eq!(d.ok(&["images", "-q"]), before);
+}
+
+#[test]
+fn save_load_round_trip() {
+    let d = Daemon::start("fssave");
+    d.busybox();
+    d.ok(&["tag", "busybox", "saved:v1"]);
+    let tar_path = d.root.join("saved.tar");
+    d.ok(&["save", "-o", tar_path.to_str().unwrap(), "saved:v1"]);
+    let id = d.ok(&["image", "inspect", "-f", "{{.Id}}", "saved:v1"]);
+    d.ok(&["rmi", "saved:v1"]);
+    assert_eq!(
+        d.ok(&["load", "-i", tar_path.to_str().unwrap()]),
+        "Loaded image: saved:v1\n"
+    );
+    assert_eq!(d.ok(&["image", "inspect", "-f", "{{.Id}}", "saved:v1"]), id);
+    assert_eq!(
+        d.ok(&["run", "--rm", "saved:v1", "echo", "loaded-ok"]),
+        "loaded-ok\n"
+    );
+    let mut a = tar::Archive::new(std::fs::File::open(&tar_path).unwrap());
+    let names: Vec<String> = a
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for n in ["manifest.json", "index.json", "oci-layout", "repositories"] {
+        assert!(names.contains(&n.to_string()), "{names:?}");
+    }
+    // A corrupted layer is refused and nothing is registered.
+    let bad = d.root.join("bad.tar");
+    {
+        let mut out = tar::Builder::new(std::fs::File::create(&bad).unwrap());
+        let mut a = tar::Archive::new(std::fs::File::open(&tar_path).unwrap());
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            let mut h = e.header().clone();
+            if data.len() > 100_000 {
+                data[50_000] ^= 0xff;
+            }
+            out.append_data(&mut h, e.path().unwrap(), &data[..])
+                .unwrap();
+        }
+        out.into_inner().unwrap();
+    }
+    d.ok(&["rmi", "saved:v1"]);
+    let out = d.cli(&["load", "-i", bad.to_str().unwrap()]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(!d.cli(&["image", "inspect", "saved:v1"]).status.success());
+}
