@@ -28,6 +28,7 @@ use std::path::PathBuf;
 
 pub use error::RuntimeError;
 pub use hooks::ID_ANNOTATION;
+pub use process::SECCOMP_CACHE_ANNOTATION;
 pub use oci_spec::runtime::{Process, Spec};
 pub use stdio::{PtySize, Stdio};
 

@@ -34,6 +34,10 @@ pub(crate) struct ProcessPlan {
     pub oom_score_adj: Option<i32>,
 }
 
+/// Annotation naming a directory where compiled seccomp filters are cached
+/// (berth's daemon sets it; other callers simply compile every time).
+pub const SECCOMP_CACHE_ANNOTATION: &str = "berth.seccomp.cache";
+
 impl ProcessPlan {
     /// Validates and converts `process` (with seccomp from `spec.linux`).
     /// Compiling seccomp here keeps it off the child's path.
@@ -41,9 +45,19 @@ impl ProcessPlan {
         let args = process.args().clone().unwrap_or_default();
         let env = process.env().clone().unwrap_or_default();
         let user = process.user();
-        let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-            Some(s) => Some(berth_seccomp::compile(s)?),
-            None => None,
+        let cache = spec
+            .annotations()
+            .as_ref()
+            .and_then(|a| a.get(SECCOMP_CACHE_ANNOTATION));
+        let seccomp = match (
+            spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+            cache,
+        ) {
+            (Some(s), Some(dir)) => {
+                Some(berth_seccomp::compile_cached(s, std::path::Path::new(dir))?)
+            }
+            (Some(s), None) => Some(berth_seccomp::compile(s)?),
+            (None, _) => None,
         };
         let cwd = process.cwd().clone();
         if !cwd.is_absolute() {

@@ -31,6 +31,9 @@ pub fn default_profile(caps: &[String]) -> Result<LinuxSeccomp, SeccompError> {
     docker_profile_to_oci(DEFAULT_PROFILE_JSON, caps)
 }
 
+mod cache;
+pub use cache::compile_cached;
+
 /// Compiles to classic BPF for every architecture the spec lists (plus native).
 pub fn compile(seccomp: &LinuxSeccomp) -> Result<Program, SeccompError> {
     compile::compile(seccomp)
