@@ -200,6 +200,16 @@ fn matches_filters(
                     c.created > *t
                 }
             }),
+            // A volume name or a mount destination.
+            "volume" => {
+                let mounts = d.volumes.mounts_json(&c.id);
+                values.iter().any(|v| {
+                    mounts.as_array().into_iter().flatten().any(|m| {
+                        m.get("Name").and_then(Value::as_str) == Some(v.as_str())
+                            || m.get("Destination").and_then(Value::as_str) == Some(v.as_str())
+                    })
+                })
+            }
             "is-task" => true,
             _ => true,
         };

@@ -20,6 +20,11 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(e.to_string()))?
 }
 
+/// The attributes Docker's volume events carry.
+fn driver_attr() -> BTreeMap<String, String> {
+    BTreeMap::from([("driver".to_string(), "local".to_string())])
+}
+
 pub async fn list(State(d): State<AppState>, req: Request) -> ApiResult<Json<Value>> {
     let filters = Query::from_uri(req.uri()).filters()?;
     let vols = blocking(move || Ok(d.volumes.list(&filters)?)).await?;
@@ -58,7 +63,10 @@ pub async fn create(State(d): State<AppState>, body: Bytes) -> ApiResult<Respons
         labels: string_map(v.get("Labels"), "Labels")?,
         options: string_map(v.get("DriverOpts"), "DriverOpts")?,
     };
-    let vol = blocking(move || Ok(d.volumes.create(req)?)).await?;
+    let d2 = d.clone();
+    let vol = blocking(move || Ok(d2.volumes.create(req)?)).await?;
+    let name = vol["Name"].as_str().unwrap_or_default();
+    d.events.publish("volume", "create", name, driver_attr());
     Ok((StatusCode::CREATED, Json(vol)).into_response())
 }
 
@@ -75,13 +83,19 @@ pub async fn remove(
     req: Request,
 ) -> ApiResult<Response> {
     let force = Query::from_uri(req.uri()).flag("force");
-    blocking(move || Ok(d.volumes.remove(&name, force)?)).await?;
+    let (d2, n) = (d.clone(), name.clone());
+    blocking(move || Ok(d2.volumes.remove(&n, force)?)).await?;
+    d.events.publish("volume", "destroy", &name, driver_attr());
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub async fn prune(State(d): State<AppState>, req: Request) -> ApiResult<Json<Value>> {
     let filters = Query::from_uri(req.uri()).filters()?;
-    let (gone, reclaimed) = blocking(move || Ok(d.volumes.prune(&filters)?)).await?;
+    let d2 = d.clone();
+    let (gone, reclaimed) = blocking(move || Ok(d2.volumes.prune(&filters)?)).await?;
+    for name in &gone {
+        d.events.publish("volume", "destroy", name, driver_attr());
+    }
     Ok(Json(
         json!({"VolumesDeleted": gone, "SpaceReclaimed": reclaimed}),
     ))
