@@ -145,6 +145,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Duplex for T {}
 pub struct Client {
     host: Host,
     version: String,
+    /// `X-Registry-Auth` sent with every request (pull, push, search).
+    registry_auth: Option<String>,
 }
 
 impl Client {
@@ -153,6 +155,15 @@ impl Client {
         Client {
             host,
             version: API_VERSION.to_string(),
+            registry_auth: None,
+        }
+    }
+
+    /// A copy of this client that sends `X-Registry-Auth: <value>`.
+    pub fn with_registry_auth(&self, value: String) -> Client {
+        Client {
+            registry_auth: Some(value),
+            ..self.clone()
         }
     }
 
@@ -226,6 +237,9 @@ impl Client {
             .header(hyper::header::USER_AGENT, "berth-cli");
         if let Some(ct) = content_type {
             req = req.header(CONTENT_TYPE, ct);
+        }
+        if let Some(a) = &self.registry_auth {
+            req = req.header("X-Registry-Auth", a.as_str());
         }
         if upgrade {
             req = req

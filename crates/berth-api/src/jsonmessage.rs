@@ -36,6 +36,12 @@ pub struct JsonMessage {
     pub error_detail: Option<JsonError>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aux: Option<serde_json::Value>,
+    #[serde(
+        rename = "progressDetail",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub progress_detail: Option<serde_json::Value>,
 }
 
 impl JsonMessage {
@@ -53,6 +59,18 @@ impl JsonMessage {
     pub fn display_line(&self) -> Option<String> {
         if let Some(s) = &self.stream {
             return Some(s.clone());
+        }
+        // docker draws byte progress ("Downloading", "Pushing") only on a
+        // terminal; elsewhere those messages are skipped.
+        let has_bytes = |k: &str| {
+            self.progress_detail
+                .as_ref()
+                .and_then(|d| d.get(k))
+                .and_then(|v| v.as_i64())
+                .is_some_and(|n| n > 0)
+        };
+        if has_bytes("current") || has_bytes("total") {
+            return None;
         }
         let status = self.status.as_deref()?;
         let mut line = String::new();

@@ -22,6 +22,9 @@ pub struct Options {
     pub exec_root: PathBuf,
     /// The berth binary, re-executed as `berth shim`.
     pub exe: PathBuf,
+    /// Default bridge interface name and gateway/prefix (`--bridge`, `--bip`).
+    pub bridge: Option<String>,
+    pub bip: Option<String>,
 }
 
 /// What waiters watch: how many times the container exited, and whether it is gone.
@@ -113,6 +116,7 @@ pub struct Daemon {
     containers: RwLock<HashMap<String, Arc<Entry>>>,
     pub execs: crate::exec::ExecTable,
     pub volumes: crate::volumes::Volumes,
+    pub networks: crate::network::Networks,
     pub events: crate::events::Events,
     pub started_at: chrono::DateTime<chrono::Utc>,
 }
@@ -135,6 +139,13 @@ impl Daemon {
         let volumes = crate::volumes::Volumes::open(&opts.data_root)?;
         volumes.gc(&map.keys().cloned().collect());
         let events = crate::events::Events::open(&opts.data_root)?;
+        let networks = crate::network::Networks::open(
+            &opts.data_root,
+            &opts.exec_root,
+            opts.bridge.as_deref(),
+            opts.bip.as_deref(),
+        )
+        .map_err(StoreError::Config)?;
         Ok(Arc::new(Daemon {
             events,
             opts,
@@ -143,6 +154,7 @@ impl Daemon {
             containers: RwLock::new(map),
             execs: Default::default(),
             volumes,
+            networks,
             started_at: chrono::Utc::now(),
         }))
     }
@@ -223,7 +235,7 @@ impl Daemon {
                 ))
             }
         };
-        body.remove("NetworkingConfig");
+        let networking = body.remove("NetworkingConfig");
         let mut config = body;
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) => {
@@ -263,6 +275,9 @@ impl Daemon {
             .to_string();
         let image = self.images.resolve(&image_ref)?;
         let host_config = crate::create::normalize_host_config(host_config)?;
+        let attachments = self
+            .networks
+            .resolve_create(&host_config, networking.as_ref())?;
         crate::create::merge_image_config(&mut config, &image.config);
         let id = random_id();
         if config
@@ -271,7 +286,15 @@ impl Daemon {
             .unwrap_or("")
             .is_empty()
         {
-            config.insert("Hostname".into(), json!(id[..12]));
+            // With the host's network the container also shows the host's name.
+            let host_net = host_config.get("NetworkMode").and_then(Value::as_str) == Some("host");
+            let name = match host_net {
+                true => nix::unistd::gethostname()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_else(|_| id[..12].to_string()),
+                false => id[..12].to_string(),
+            };
+            config.insert("Hostname".into(), json!(name));
         }
         let (path, args) = crate::create::command(&config)?;
         // Volumes and mount rows before the container's row; released on failure.
@@ -318,6 +341,9 @@ impl Daemon {
                     e => e.into(),
                 });
             }
+        }
+        if let Err(err) = self.networks.save_attachments(&id, attachments) {
+            tracing::error!("network attachments of {id}: {err}");
         }
         self.container_event(&c, "create", &[]);
         self.containers
@@ -378,6 +404,15 @@ impl Daemon {
             self.record_start_error(e, &msg, 128);
             ApiError::bad_request(msg)
         })?;
+        // The network namespace is wired before the init exists; the runtime joins it.
+        match self.networks.setup(self, &c).await {
+            Ok(Some(ns)) => crate::network::apply_to_spec(&mut built.spec, &ns),
+            Ok(None) => {}
+            Err(err) => {
+                self.record_start_error(e, &err.message, 128);
+                return Err(err);
+            }
+        }
         // Copy-up into fresh volumes may take a while: keep the workers free.
         let scratch = self.opts.exec_root.join("volcopy").join(&c.id);
         let user_mounts = tokio::task::block_in_place(|| self.volumes.setup(&c.id, &mount, &scratch))
@@ -457,6 +492,8 @@ impl Daemon {
     /// A start that failed ends the attach streams waiting for output, and
     /// an `--rm` container goes away, as with Docker.
     fn record_start_error(self: &Arc<Self>, e: &Arc<Entry>, msg: &str, code: i32) {
+        let (d, id) = (self.clone(), e.id.clone());
+        tokio::spawn(async move { d.networks.release(&id).await });
         e.with(|c| {
             c.state.error = msg.to_string();
             c.state.exit_code = code;
@@ -524,6 +561,7 @@ impl Daemon {
         }
         self.container_event(&e.get(), "die", &[("exitCode", exit.code.to_string())]);
         let _ = std::fs::remove_dir_all(self.bundle(&e.id));
+        self.networks.release(&e.id).await;
         e.changed.send_modify(|g| {
             g.exits += 1;
             g.exit_code = exit.code;
@@ -707,6 +745,7 @@ impl Daemon {
         e.with(|c| c.state.status = Status::Removing);
         self.store.delete(&c.id)?;
         self.volumes.release(&c.id, remove_volumes);
+        self.networks.forget(&c.id).await;
         self.container_event(&c, "destroy", &[]);
         self.containers
             .write()
@@ -834,6 +873,7 @@ impl Daemon {
     /// Reattaches to shims of containers that were running when the daemon
     /// stopped; records the exit of those that ended meanwhile.
     pub async fn reconcile(self: &Arc<Self>) {
+        self.networks.start().await;
         for e in self.all() {
             let c = e.get();
             if !c.state.status.is_running() {
@@ -857,6 +897,13 @@ impl Daemon {
                 }
             }
         }
+        let running = self
+            .all()
+            .iter()
+            .filter(|e| e.get().state.status.is_running())
+            .map(|e| e.id.clone())
+            .collect();
+        self.networks.reconcile(&running).await;
         crate::restart::on_daemon_start(self.clone());
     }
 

@@ -16,6 +16,7 @@ mod health;
 mod humanize;
 mod logs;
 mod names;
+mod network;
 mod prune;
 mod restart;
 mod server;

@@ -44,6 +44,12 @@ struct Flags {
     /// Storage driver: overlay2 (default) or vfs
     #[arg(short = 's', long)]
     storage_driver: Option<String>,
+    /// Interface name of the default bridge network (default berth0)
+    #[arg(short = 'b', long)]
+    bridge: Option<String>,
+    /// Gateway address and prefix of the default bridge (default 172.30.0.1/16)
+    #[arg(long)]
+    bip: Option<String>,
 }
 
 impl Flags {
@@ -58,6 +64,8 @@ impl Flags {
         self.debug |= file.debug;
         self.log_level = self.log_level.or(file.log_level);
         self.group = self.group.or(file.group);
+        self.bridge = self.bridge.or(file.bridge);
+        self.bip = self.bip.or(file.bip);
         self.storage_driver = self.storage_driver.or(file.storage_driver);
         self
     }
@@ -122,6 +130,8 @@ pub fn main(args: Vec<String>) -> anyhow::Result<()> {
                 data_root,
                 exec_root,
                 exe,
+                bridge: flags.bridge.clone(),
+                bip: flags.bip.clone(),
             },
             store,
             images,

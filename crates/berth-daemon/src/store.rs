@@ -18,6 +18,9 @@ pub enum StoreError {
     },
     #[error("name in use")]
     NameInUse,
+    /// Startup configuration that cannot be applied (e.g. a bad --bip).
+    #[error("{0}")]
+    Config(String),
 }
 
 pub struct Store {

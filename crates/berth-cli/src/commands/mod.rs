@@ -3,6 +3,7 @@
 
 pub mod container;
 pub mod image;
+pub mod registry;
 pub mod system;
 pub mod volume;
 
@@ -61,6 +62,14 @@ pub enum Command {
     History(i::history::Args),
     /// Download an image from a registry
     Pull(i::pull::Args),
+    /// Upload an image to a registry
+    Push(registry::push::Args),
+    /// Log in to a registry
+    Login(registry::login::Args),
+    /// Log out from a registry
+    Logout(registry::logout::Args),
+    /// Search Docker Hub for images
+    Search(registry::search::Args),
     /// Show the Docker version information
     Version(system::version::Args),
     /// Display system-wide information
@@ -155,6 +164,8 @@ pub enum ImageCommand {
     History(i::history::Args),
     /// Download an image from a registry
     Pull(i::pull::Args),
+    /// Upload an image to a registry
+    Push(registry::push::Args),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
     Save(i::save::Args),
     /// Load an image from a tar archive or STDIN
@@ -198,6 +209,10 @@ impl Command {
             Command::Rmi(a) => i::remove::run(ctx, a).await,
             Command::History(a) => i::history::run(ctx, a).await,
             Command::Pull(a) => i::pull::run(ctx, a).await,
+            Command::Push(a) => registry::push::run(ctx, a).await,
+            Command::Login(a) => registry::login::run(ctx, a).await,
+            Command::Logout(a) => registry::logout::run(ctx, a).await,
+            Command::Search(a) => registry::search::run(ctx, a).await,
             Command::Version(a) => system::version::run(ctx, a).await,
             Command::Info(a) => system::info::run(ctx, a).await,
             Command::Update(a) => c::update::run(ctx, a).await,
@@ -251,6 +266,7 @@ impl ImageCommand {
             ImageCommand::Tag(a) => i::tag::run(ctx, a).await,
             ImageCommand::History(a) => i::history::run(ctx, a).await,
             ImageCommand::Pull(a) => i::pull::run(ctx, a).await,
+            ImageCommand::Push(a) => registry::push::run(ctx, a).await,
             ImageCommand::Save(a) => i::save::run(ctx, a).await,
             ImageCommand::Load(a) => i::load::run(ctx, a).await,
         }

@@ -54,7 +54,7 @@ pub async fn inspect(
         &paths,
         d.images.graph_driver(&c.id),
         d.volumes.mounts_json(&c.id),
-        network_settings(&c),
+        d.networks.settings_json(&c),
     );
     if q.flag("size") {
         v["SizeRw"] = json!(0);
@@ -65,27 +65,6 @@ pub async fn inspect(
         v["ExecIDs"] = json!(execs);
     }
     Ok(Json(v))
-}
-
-fn network_settings(c: &Container) -> Value {
-    let mode = c
-        .host_config
-        .get("NetworkMode")
-        .and_then(Value::as_str)
-        .unwrap_or("default");
-    let networks = match mode {
-        "default" | "bridge" => json!({}),
-        other => {
-            json!({ other: {"NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""} })
-        }
-    };
-    json!({
-        "Bridge": "", "SandboxID": "", "HairpinMode": false, "LinkLocalIPv6Address": "",
-        "LinkLocalIPv6PrefixLen": 0, "Ports": {}, "SandboxKey": "", "SecondaryIPAddresses": null,
-        "SecondaryIPv6Addresses": null, "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
-        "MacAddress": "", "Networks": networks,
-    })
 }
 
 /// Docker's `Status` column: "Up 3 seconds", "Exited (0) 5 minutes ago", "Created".
@@ -273,6 +252,7 @@ pub async fn list(State(d): State<AppState>, req: Request) -> ApiResult<Json<Val
         }
         let mut s = summary(c);
         s["Mounts"] = d.volumes.mounts_json(&c.id);
+        s["Ports"] = d.networks.summary_ports(c);
         out.push(s);
         if limit.is_some_and(|l| out.len() as i64 >= l) {
             break;

@@ -11,6 +11,7 @@ mod imgarchive;
 mod images;
 mod monitor;
 mod system;
+mod networks;
 mod volumes;
 
 use crate::daemon::Daemon;
@@ -82,6 +83,15 @@ pub fn router(d: Arc<Daemon>) -> Router {
                 .post(images::post_dispatch)
                 .delete(images::delete),
         )
+        .route("/networks", get(networks::list))
+        .route("/networks/create", post(networks::create))
+        .route("/networks/prune", post(networks::prune))
+        .route(
+            "/networks/{id}",
+            get(networks::inspect).delete(networks::remove),
+        )
+        .route("/networks/{id}/connect", post(networks::connect))
+        .route("/networks/{id}/disconnect", post(networks::disconnect))
         .route("/volumes", get(volumes::list))
         .route("/volumes/create", post(volumes::create))
         .route("/volumes/prune", post(volumes::prune))

@@ -78,8 +78,11 @@ pub async fn pull_image<W: Write>(
         None => split_tag(name),
     };
     let q = Query::new().add("fromImage", name).opt("tag", tag).build();
+    let registry = crate::commands::registry::credentials::registry_of(name);
+    let auth = crate::commands::registry::credentials::registry_auth_header(&registry);
     let body = ctx
         .client
+        .with_registry_auth(auth)
         .stream(Method::POST, &format!("/images/create{q}"), None, None)
         .await?;
     berth_api::jsonmessage::display_stream(body, out, quiet, |_| {})

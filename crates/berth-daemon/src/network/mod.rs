@@ -1,0 +1,322 @@
+//! The network service: networks (bridge, host, none and user-defined
+//! bridges), each container's attachments, and the sandbox (namespace,
+//! endpoints, published ports, DNS server) of running containers. The
+//! mechanisms live in `berth-network`; this module keeps the records and
+//! decides what to wire when.
+
+mod etc;
+mod model;
+pub mod objects;
+mod sandbox;
+mod settings;
+mod store;
+
+pub use sandbox::apply_to_spec;
+use model::{Attachment, NetworkRec, Sandbox};
+
+use crate::error::ApiError;
+use berth_network::topology::{BridgeSpec, Topology};
+use berth_network::{Ipv4Net, NetError};
+use serde_json::{json, Map};
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+impl From<NetError> for ApiError {
+    fn from(e: NetError) -> ApiError {
+        ApiError::internal(e.to_string())
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> ApiError {
+        ApiError::internal(format!("network store: {e}"))
+    }
+}
+
+#[derive(Default)]
+pub struct NetState {
+    pub networks: Vec<NetworkRec>,
+    pub attachments: HashMap<String, Vec<Attachment>>,
+    pub sandboxes: HashMap<String, Sandbox>,
+}
+
+impl NetState {
+    pub fn find(&self, key: &str) -> Option<&NetworkRec> {
+        self.networks
+            .iter()
+            .find(|n| n.name == key || n.id == key)
+            .or_else(|| {
+                let mut m = self.networks.iter().filter(|n| !key.is_empty() && n.id.starts_with(key));
+                let first = m.next();
+                if m.next().is_some() {
+                    None
+                } else {
+                    first
+                }
+            })
+    }
+
+    pub fn by_id(&self, id: &str) -> Option<&NetworkRec> {
+        self.networks.iter().find(|n| n.id == id)
+    }
+}
+
+pub struct Networks {
+    db: store::NetDb,
+    exec_root: PathBuf,
+    /// berth's nftables table (one per default bridge name, so test daemons
+    /// with their own bridges do not share rules).
+    table: String,
+    state: Arc<Mutex<NetState>>,
+    topo: OnceLock<Topology>,
+    dns: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+    /// Serialises wiring: IPAM choices and the nftables rebuild.
+    op: tokio::sync::Mutex<()>,
+}
+
+pub fn random_id() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+fn now() -> String {
+    crate::container::rfc3339(chrono::Utc::now())
+}
+
+impl Networks {
+    /// Loads the records and makes sure the predefined networks exist. The
+    /// default bridge is `bridge` (interface name) on `bip` (gateway/prefix).
+    pub fn open(
+        data_root: &Path,
+        exec_root: &Path,
+        bridge: Option<&str>,
+        bip: Option<&str>,
+    ) -> Result<Networks, String> {
+        let db = store::NetDb::open(data_root).map_err(|e| format!("network store: {e}"))?;
+        let loaded = db.load().map_err(|e| format!("network store: {e}"))?;
+        let host_if = bridge.unwrap_or("berth0").to_string();
+        let bip = bip.unwrap_or("172.30.0.1/16");
+        let (gw, subnet) = parse_bip(bip)?;
+        let mut st = NetState {
+            networks: loaded.networks,
+            ..Default::default()
+        };
+        for (cid, a) in loaded.attachments {
+            st.attachments.entry(cid).or_default().push(a);
+        }
+        for s in loaded.sandboxes {
+            st.sandboxes.insert(s.container_id.clone(), s);
+        }
+        let mut options = Map::new();
+        for (k, v) in [
+            ("com.docker.network.bridge.default_bridge", "true"),
+            ("com.docker.network.bridge.enable_icc", "true"),
+            ("com.docker.network.bridge.enable_ip_masquerade", "true"),
+            ("com.docker.network.bridge.host_binding_ipv4", "0.0.0.0"),
+            ("com.docker.network.bridge.name", host_if.as_str()),
+            ("com.docker.network.driver.mtu", "1500"),
+        ] {
+            options.insert(k.into(), json!(v));
+        }
+        for (name, driver) in [("bridge", "bridge"), ("host", "host"), ("none", "null")] {
+            let existing = st.networks.iter().position(|n| n.name == name);
+            let mut rec = match existing {
+                Some(i) => st.networks[i].clone(),
+                None => NetworkRec {
+                    id: random_id(),
+                    name: name.into(),
+                    driver: driver.into(),
+                    created: now(),
+                    subnet: None,
+                    gateway: None,
+                    host_if: None,
+                    labels: Map::new(),
+                    options: Map::new(),
+                    internal: false,
+                    attachable: false,
+                    user_subnet: false,
+                },
+            };
+            if name == "bridge" {
+                rec.subnet = Some(subnet.to_string());
+                rec.gateway = Some(gw);
+                rec.host_if = Some(host_if.clone());
+                rec.options = options.clone();
+            }
+            db.put_network(&rec).map_err(|e| format!("network store: {e}"))?;
+            match existing {
+                Some(i) => st.networks[i] = rec,
+                None => st.networks.push(rec),
+            }
+        }
+        let table = if host_if == "berth0" {
+            "berth".to_string()
+        } else {
+            format!("berth_{}", host_if.replace(['-', '.'], "_"))
+        };
+        Ok(Networks {
+            db,
+            exec_root: exec_root.to_path_buf(),
+            table,
+            state: Arc::new(Mutex::new(st)),
+            topo: OnceLock::new(),
+            dns: Mutex::new(HashMap::new()),
+            op: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn st(&self) -> std::sync::MutexGuard<'_, NetState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn netns_dir(&self) -> PathBuf {
+        self.exec_root.join("netns")
+    }
+
+    fn topo(&self) -> Result<&Topology, ApiError> {
+        if let Some(t) = self.topo.get() {
+            return Ok(t);
+        }
+        let t = Topology::init(&self.netns_dir().join("switch"))?;
+        Ok(self.topo.get_or_init(|| t))
+    }
+
+    /// At daemon start: brings up every bridge network.
+    pub async fn start(&self) {
+        let nets: Vec<NetworkRec> = self.st().networks.clone();
+        for n in nets.iter().filter(|n| n.driver == "bridge") {
+            if let Err(e) = self.wire_network(n).await {
+                tracing::error!("network {}: {e}", n.name);
+            }
+        }
+    }
+
+    async fn wire_network(&self, n: &NetworkRec) -> Result<(), ApiError> {
+        let spec = bridge_spec(n)?;
+        self.topo()?.ensure_network(&spec).await?;
+        Ok(())
+    }
+
+    /// Rebuilds berth's nftables table from the records.
+    fn apply_rules(&self) -> Result<(), ApiError> {
+        use berth_network::nft::{NetRule, PortRule, Ruleset};
+        let st = self.st();
+        let mut rules = Ruleset::default();
+        for n in st.networks.iter().filter(|n| n.driver == "bridge") {
+            if let Ok(spec) = bridge_spec(n) {
+                rules.networks.push(NetRule {
+                    host_if: spec.host_if,
+                    subnet: spec.subnet,
+                });
+            }
+        }
+        for s in st.sandboxes.values() {
+            let Some(ep) = s.endpoints.first() else {
+                continue;
+            };
+            for p in &s.ports {
+                let host_ip = match p.host_ip.as_str() {
+                    "" | "0.0.0.0" => None,
+                    ip => match ip.parse::<Ipv4Addr>() {
+                        Ok(ip) => Some(ip),
+                        Err(_) => continue,
+                    },
+                };
+                rules.ports.push(PortRule {
+                    host_ip,
+                    host_port: p.host_port,
+                    proto: p.proto.clone(),
+                    container_ip: ep.ip,
+                    container_port: p.container_port,
+                });
+            }
+        }
+        drop(st);
+        rules.apply(&self.table)?;
+        Ok(())
+    }
+
+    /// The DNS lookup of container `cid`: names and aliases of containers
+    /// sharing one of its user-defined networks.
+    fn lookup_for(&self, cid: &str) -> berth_network::dns::Lookup {
+        let state = Arc::downgrade(&self.state);
+        let cid = cid.to_string();
+        Arc::new(move |name: &str| {
+            let state = state.upgrade()?;
+            let st = state.lock().unwrap_or_else(|e| e.into_inner());
+            let mine = st.sandboxes.get(&cid)?;
+            let nets: Vec<&str> = mine
+                .endpoints
+                .iter()
+                .filter(|e| st.by_id(&e.network_id).map(|n| n.has_dns()).unwrap_or(false))
+                .map(|e| e.network_id.as_str())
+                .collect();
+            let mut ips = Vec::new();
+            for s in st.sandboxes.values() {
+                for e in s.endpoints.iter().filter(|e| nets.contains(&e.network_id.as_str())) {
+                    let hit = s.name.eq_ignore_ascii_case(name)
+                        || s.container_id.get(..12) == Some(name)
+                        || e.aliases.iter().any(|a| a.eq_ignore_ascii_case(name));
+                    if hit && !ips.contains(&e.ip) {
+                        ips.push(e.ip);
+                    }
+                }
+            }
+            (!ips.is_empty()).then_some(ips)
+        })
+    }
+
+    fn stop_dns(&self, cid: &str) {
+        if let Some(h) = self.dns.lock().unwrap_or_else(|e| e.into_inner()).remove(cid) {
+            h.abort();
+        }
+    }
+
+    fn start_dns(&self, cid: &str, ns: &Path) -> Result<(), ApiError> {
+        if self.dns.lock().unwrap_or_else(|e| e.into_inner()).contains_key(cid) {
+            return Ok(());
+        }
+        let sock = berth_network::dns::bind_in(ns)?;
+        let upstreams = berth_network::dns::host_upstreams()
+            .into_iter()
+            .filter(|a| !a.ip().is_loopback())
+            .collect();
+        let h = berth_network::dns::serve(sock, self.lookup_for(cid), upstreams)?;
+        self.dns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(cid.to_string(), h);
+        Ok(())
+    }
+}
+
+fn parse_bip(bip: &str) -> Result<(Ipv4Addr, Ipv4Net), String> {
+    let (ip, prefix) = bip
+        .split_once('/')
+        .ok_or_else(|| format!("invalid --bip {bip}: expected an address/prefix"))?;
+    let gw: Ipv4Addr = ip.parse().map_err(|_| format!("invalid --bip {bip}"))?;
+    let prefix: u8 = prefix.parse().map_err(|_| format!("invalid --bip {bip}"))?;
+    let net = Ipv4Net::new(gw, prefix).map_err(|e| e.to_string())?;
+    Ok((gw, net))
+}
+
+pub fn bridge_spec(n: &NetworkRec) -> Result<BridgeSpec, ApiError> {
+    let subnet: Ipv4Net = n
+        .subnet
+        .as_deref()
+        .unwrap_or("")
+        .parse()
+        .map_err(|e: NetError| ApiError::internal(e.to_string()))?;
+    Ok(BridgeSpec {
+        short_id: n.short_id().to_string(),
+        host_if: n
+            .host_if
+            .clone()
+            .unwrap_or_else(|| format!("br-{}", n.short_id())),
+        subnet,
+        gateway: n
+            .gateway
+            .ok_or_else(|| ApiError::internal(format!("network {} has no gateway", n.name)))?,
+    })
+}

@@ -1,0 +1,138 @@
+//! Network records and Docker's JSON shapes for them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NetworkRec {
+    pub id: String,
+    pub name: String,
+    /// "bridge", "host" or "null".
+    pub driver: String,
+    pub created: String,
+    #[serde(default)]
+    pub subnet: Option<String>,
+    #[serde(default)]
+    pub gateway: Option<Ipv4Addr>,
+    /// Host-side interface carrying the gateway (bridge driver only).
+    #[serde(default)]
+    pub host_if: Option<String>,
+    #[serde(default)]
+    pub labels: Map<String, Value>,
+    #[serde(default)]
+    pub options: Map<String, Value>,
+    #[serde(default)]
+    pub internal: bool,
+    #[serde(default)]
+    pub attachable: bool,
+    /// Whether the subnet was given by the user (shown as IPAM config).
+    #[serde(default)]
+    pub user_subnet: bool,
+}
+
+impl NetworkRec {
+    pub fn is_predefined(&self) -> bool {
+        matches!(self.name.as_str(), "bridge" | "host" | "none")
+    }
+
+    /// User-defined bridge networks get the embedded DNS server.
+    pub fn has_dns(&self) -> bool {
+        self.driver == "bridge" && self.name != "bridge"
+    }
+
+    pub fn short_id(&self) -> &str {
+        &self.id[..12]
+    }
+
+    pub fn ipam_json(&self) -> Value {
+        let config = match (&self.subnet, self.gateway) {
+            (Some(s), Some(g)) => json!([{"Subnet": s, "Gateway": g.to_string()}]),
+            _ => json!([]),
+        };
+        json!({"Driver": "default", "Options": if self.name == "bridge" { Value::Null } else { json!({}) }, "Config": config})
+    }
+
+    /// GET /networks/{id}; `containers` as Docker lists them.
+    pub fn to_json(&self, containers: Value) -> Value {
+        json!({
+            "Name": self.name,
+            "Id": self.id,
+            "Created": self.created,
+            "Scope": "local",
+            "Driver": self.driver,
+            "EnableIPv4": true,
+            "EnableIPv6": false,
+            "IPAM": self.ipam_json(),
+            "Internal": self.internal,
+            "Attachable": self.attachable,
+            "Ingress": false,
+            "ConfigFrom": {"Network": ""},
+            "ConfigOnly": false,
+            "Containers": containers,
+            "Options": self.options,
+            "Labels": self.labels,
+        })
+    }
+}
+
+/// A network a container is to join, with its endpoint settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Attachment {
+    pub network_id: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Requested address (`--ip`), if any.
+    #[serde(default)]
+    pub ipv4: Option<Ipv4Addr>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub id: String,
+    pub network_id: String,
+    pub ifname: String,
+    pub ip: Ipv4Addr,
+    pub mac: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+impl Endpoint {
+    pub fn short_id(&self) -> &str {
+        &self.id[..12]
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PortBinding {
+    pub container_port: u16,
+    pub proto: String,
+    /// As given: "" for all addresses.
+    pub host_ip: String,
+    pub host_port: u16,
+}
+
+impl PortBinding {
+    /// The address shown by `docker port` and inspect.
+    pub fn shown_ip(&self) -> &str {
+        if self.host_ip.is_empty() {
+            "0.0.0.0"
+        } else {
+            &self.host_ip
+        }
+    }
+}
+
+/// The network state of a running container.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sandbox {
+    pub container_id: String,
+    /// Container name without the slash, for DNS and `Containers` lists.
+    pub name: String,
+    /// Bound namespace file; None for host mode and `container:` mode.
+    pub netns: Option<PathBuf>,
+    pub endpoints: Vec<Endpoint>,
+    pub ports: Vec<PortBinding>,
+}

@@ -1,0 +1,482 @@
+//! A container's network life: attachments chosen at create, the sandbox
+//! wired before its init starts (namespace, endpoints, ports, hosts and
+//! resolv.conf, DNS), torn down when it exits or is removed, and reconciled
+//! at daemon start.
+
+use super::model::{Attachment, Endpoint, PortBinding, Sandbox};
+use super::{bridge_spec, etc, random_id, Networks};
+use crate::container::Container;
+use crate::daemon::Daemon;
+use crate::error::{ApiError, ApiResult};
+use berth_network::topology::EndpointSpec;
+use berth_network::{ipam, netns, ports};
+use serde_json::{Map, Value};
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+/// How a container's network is set up.
+pub enum Mode {
+    Host,
+    None,
+    Container(String),
+    Networks,
+}
+
+pub fn mode_of(c: &Container) -> Mode {
+    let m = c.host_config.get("NetworkMode").and_then(Value::as_str).unwrap_or("default");
+    match m {
+        "host" => Mode::Host,
+        "none" => Mode::None,
+        _ => match m.strip_prefix("container:") {
+            Some(other) => Mode::Container(other.to_string()),
+            None => Mode::Networks,
+        },
+    }
+}
+
+fn strs(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+impl Networks {
+    /// The networks a new container joins: its NetworkMode's, with the
+    /// aliases and address of NetworkingConfig. Unknown networks are refused
+    /// before anything is created.
+    pub fn resolve_create(
+        &self,
+        host_config: &Map<String, Value>,
+        networking: Option<&Value>,
+    ) -> ApiResult<Vec<Attachment>> {
+        let mode = host_config.get("NetworkMode").and_then(Value::as_str).unwrap_or("default");
+        if mode == "host" || mode == "none" || mode.starts_with("container:") {
+            return Ok(Vec::new());
+        }
+        let name = if mode == "default" { "bridge" } else { mode };
+        let st = self.st();
+        let net = st
+            .find(name)
+            .ok_or_else(|| ApiError::not_found(format!("network {name} not found")))?;
+        if net.driver != "bridge" {
+            return Err(ApiError::bad_request(format!(
+                "container cannot be disconnected from host network or connected to host network"
+            )));
+        }
+        let cfg = networking
+            .and_then(|n| n.get("EndpointsConfig"))
+            .and_then(|e| e.get(name).or_else(|| e.get(&net.id)));
+        let aliases = strs(cfg.and_then(|c| c.get("Aliases")));
+        if !aliases.is_empty() && net.name == "bridge" {
+            return Err(ApiError::bad_request(
+                "network-scoped alias is supported only for containers in user defined networks",
+            ));
+        }
+        let ipv4 = cfg
+            .and_then(|c| c.get("IPAMConfig"))
+            .and_then(|i| i.get("IPv4Address"))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse::<Ipv4Addr>().map_err(|_| ApiError::bad_request(format!("invalid IPv4 address: {s}"))))
+            .transpose()?;
+        Ok(vec![Attachment {
+            network_id: net.id.clone(),
+            aliases,
+            ipv4,
+        }])
+    }
+
+    pub fn save_attachments(&self, cid: &str, atts: Vec<Attachment>) -> ApiResult<()> {
+        for a in &atts {
+            self.db.put_attachment(cid, a)?;
+        }
+        self.st().attachments.insert(cid.to_string(), atts);
+        Ok(())
+    }
+
+    /// Wires the container's network before its init starts. Returns the
+    /// namespace file the runtime must join, None for host mode.
+    pub async fn setup(&self, d: &Daemon, c: &Container) -> ApiResult<Option<PathBuf>> {
+        let _op = self.op.lock().await;
+        // A stale sandbox (crash between start and exit) goes first.
+        self.teardown_locked(&c.id).await;
+        let name = c.name.trim_start_matches('/').to_string();
+        match mode_of(c) {
+            Mode::Host => Ok(None),
+            Mode::Container(other) => {
+                let e = d.lookup(&other)?;
+                let target = e.get();
+                if !target.state.status.is_running() {
+                    return Err(ApiError::conflict(format!(
+                        "cannot join network of a non running container: {}",
+                        target.id
+                    )));
+                }
+                let path = self.st().sandboxes.get(&target.id).and_then(|s| s.netns.clone());
+                match path {
+                    Some(p) => Ok(Some(p)),
+                    // The target runs in the host's namespace.
+                    None => Ok(Some(PathBuf::from(format!("/proc/{}/ns/net", target.state.pid)))),
+                }
+            }
+            Mode::None => {
+                let ns = self.netns_dir().join(&c.id);
+                netns::create(&ns)?;
+                let sb = Sandbox {
+                    container_id: c.id.clone(),
+                    name,
+                    netns: Some(ns.clone()),
+                    endpoints: Vec::new(),
+                    ports: Vec::new(),
+                };
+                self.db.put_sandbox(&sb)?;
+                self.st().sandboxes.insert(c.id.clone(), sb);
+                if let Err(e) = berth_network::topology::loopback_up(&ns).await {
+                    self.teardown_locked(&c.id).await;
+                    return Err(e.into());
+                }
+                Ok(Some(ns))
+            }
+            Mode::Networks => {
+                let ns = self.netns_dir().join(&c.id);
+                netns::create(&ns)?;
+                let sb = Sandbox {
+                    container_id: c.id.clone(),
+                    name,
+                    netns: Some(ns.clone()),
+                    endpoints: Vec::new(),
+                    ports: Vec::new(),
+                };
+                self.db.put_sandbox(&sb)?;
+                self.st().sandboxes.insert(c.id.clone(), sb);
+                match self.wire_sandbox(d, c, &ns).await {
+                    Ok(()) => Ok(Some(ns)),
+                    Err(e) => {
+                        self.teardown_locked(&c.id).await;
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    async fn wire_sandbox(&self, d: &Daemon, c: &Container, ns: &Path) -> ApiResult<()> {
+        berth_network::topology::loopback_up(ns).await?;
+        let atts = self.st().attachments.get(&c.id).cloned().unwrap_or_default();
+        for a in &atts {
+            self.plug(c, ns, a).await?;
+        }
+        let ports = self.publish(c)?;
+        let sb = {
+            let mut st = self.st();
+            let sb = st.sandboxes.get_mut(&c.id).ok_or_else(|| ApiError::internal("sandbox vanished"))?;
+            sb.ports = ports;
+            sb.clone()
+        };
+        self.db.put_sandbox(&sb)?;
+        self.write_etc(d, c)?;
+        if self.uses_dns(&c.id) {
+            self.start_dns(&c.id, ns)?;
+        }
+        self.apply_rules()
+    }
+
+    fn uses_dns(&self, cid: &str) -> bool {
+        let st = self.st();
+        st.sandboxes
+            .get(cid)
+            .map(|s| s.endpoints.iter().any(|e| st.by_id(&e.network_id).map(|n| n.has_dns()).unwrap_or(false)))
+            .unwrap_or(false)
+    }
+
+    /// Allocates an address on the attachment's network and plugs a veth.
+    pub(super) async fn plug(&self, c: &Container, ns: &Path, a: &Attachment) -> ApiResult<Endpoint> {
+        let (net, ep, first) = {
+            let mut st = self.st();
+            let net = st
+                .by_id(&a.network_id)
+                .cloned()
+                .ok_or_else(|| ApiError::not_found(format!("network {} not found", a.network_id)))?;
+            let spec = bridge_spec(&net)?;
+            let used: HashSet<Ipv4Addr> = st
+                .sandboxes
+                .values()
+                .flat_map(|s| s.endpoints.iter())
+                .filter(|e| e.network_id == net.id)
+                .map(|e| e.ip)
+                .collect();
+            let ip = match a.ipv4 {
+                Some(ip) if !spec.subnet.contains(ip) || ip == spec.gateway => {
+                    return Err(ApiError::bad_request(format!(
+                        "Invalid address {ip}: It does not belong to any of this network's subnets"
+                    )))
+                }
+                Some(ip) if used.contains(&ip) => {
+                    return Err(ApiError::new(axum::http::StatusCode::FORBIDDEN, "Address already in use"))
+                }
+                Some(ip) => ip,
+                None => ipam::allocate(&spec.subnet, spec.gateway, &used)?,
+            };
+            let sb = st.sandboxes.get_mut(&c.id).ok_or_else(|| ApiError::internal("no sandbox"))?;
+            let first = sb.endpoints.is_empty();
+            let ifname = (0..)
+                .map(|i| format!("eth{i}"))
+                .find(|n| !sb.endpoints.iter().any(|e| &e.ifname == n))
+                .unwrap_or_default();
+            let mut aliases = a.aliases.clone();
+            if net.has_dns() {
+                aliases.push(c.id[..12].to_string());
+            }
+            let ep = Endpoint {
+                id: random_id(),
+                network_id: net.id.clone(),
+                ifname,
+                ip,
+                mac: ipam::mac_string(ipam::mac_for(ip)),
+                aliases,
+            };
+            // Recorded before wiring so a concurrent allocation cannot take the IP.
+            sb.endpoints.push(ep.clone());
+            (net, ep, first)
+        };
+        let spec = bridge_spec(&net)?;
+        let wired = self
+            .topo()?
+            .attach(
+                &spec,
+                ns,
+                &EndpointSpec {
+                    short_id: ep.short_id().to_string(),
+                    ifname: ep.ifname.clone(),
+                    ip: ep.ip,
+                    mac: ipam::mac_for(ep.ip),
+                    default_route: first.then_some(spec.gateway),
+                },
+            )
+            .await;
+        if let Err(e) = wired {
+            if let Some(sb) = self.st().sandboxes.get_mut(&c.id) {
+                sb.endpoints.retain(|x| x.id != ep.id);
+            }
+            return Err(e.into());
+        }
+        Ok(ep)
+    }
+
+    /// Host ports for PortBindings and, with -P, every exposed port.
+    fn publish(&self, c: &Container) -> ApiResult<Vec<PortBinding>> {
+        let mut wanted: Vec<(u16, String, String, Option<u16>)> = Vec::new();
+        if let Some(b) = c.host_config.get("PortBindings").and_then(Value::as_object) {
+            for (key, list) in b {
+                let (port, proto) = ports::parse_key(key)
+                    .ok_or_else(|| ApiError::bad_request(format!("invalid port specification: \"{key}\"")))?;
+                for e in list.as_array().into_iter().flatten() {
+                    let ip = e.get("HostIp").and_then(Value::as_str).unwrap_or("").to_string();
+                    let hp = e.get("HostPort").and_then(Value::as_str).unwrap_or("");
+                    let hp = hp.split('-').next().unwrap_or("");
+                    let hp = if hp.is_empty() {
+                        None
+                    } else {
+                        Some(hp.parse::<u16>().map_err(|_| {
+                            ApiError::bad_request(format!("invalid port specification: \"{hp}\""))
+                        })?)
+                    };
+                    wanted.push((port, proto.clone(), ip, hp));
+                }
+            }
+        }
+        let publish_all = c.host_config.get("PublishAllPorts").and_then(Value::as_bool).unwrap_or(false);
+        if publish_all {
+            for key in c.config.get("ExposedPorts").and_then(Value::as_object).into_iter().flatten().map(|(k, _)| k) {
+                if let Some((port, proto)) = ports::parse_key(key) {
+                    if !wanted.iter().any(|w| w.0 == port && w.1 == proto) {
+                        wanted.push((port, proto, String::new(), None));
+                    }
+                }
+            }
+        }
+        let mut used: HashSet<(u16, String)> = self
+            .st()
+            .sandboxes
+            .values()
+            .filter(|s| s.container_id != c.id)
+            .flat_map(|s| s.ports.iter().map(|p| (p.host_port, p.proto.clone())))
+            .collect();
+        let mut out = Vec::new();
+        for (port, proto, ip, hp) in wanted {
+            let bind_ip: Ipv4Addr = if ip.is_empty() { Ipv4Addr::UNSPECIFIED } else {
+                ip.parse().map_err(|_| ApiError::bad_request(format!("invalid IP address: {ip}")))?
+            };
+            let host_port = match hp {
+                Some(p) => {
+                    let shown = if ip.is_empty() { "0.0.0.0" } else { ip.as_str() };
+                    if used.contains(&(p, proto.clone())) || !ports::host_port_free(bind_ip, p, &proto) {
+                        return Err(ApiError::internal(format!(
+                            "driver failed programming external connectivity on endpoint {}: Bind for {shown}:{p} failed: port is already allocated",
+                            c.name.trim_start_matches('/')
+                        )));
+                    }
+                    p
+                }
+                None => ports::random_port(bind_ip, &proto, &used)?,
+            };
+            used.insert((host_port, proto.clone()));
+            out.push(PortBinding {
+                container_port: port,
+                proto,
+                host_ip: ip,
+                host_port,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Rewrites /etc/hosts (own addresses, links) and, on user-defined
+    /// networks, resolv.conf for the embedded DNS server.
+    pub(super) fn write_etc(&self, d: &Daemon, c: &Container) -> ApiResult<()> {
+        let paths = d.paths(&c.id);
+        let hostname = c.config.get("Hostname").and_then(Value::as_str).unwrap_or("").to_string();
+        let mut links = Vec::new();
+        for l in strs(c.host_config.get("Links")) {
+            // "name:alias" from the CLI, "/name:/container/alias" as stored by Docker.
+            let (target, alias) = l.split_once(':').unwrap_or((&l, &l));
+            let alias = alias.rsplit('/').next().unwrap_or(alias).to_string();
+            let e = d.lookup(target.trim_start_matches('/'))?;
+            let t = e.get();
+            let ip = self.primary_ip(&t.id).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "Cannot link to a non running container: {} AS {}/{alias}",
+                    t.name,
+                    c.name
+                ))
+            })?;
+            let th = t.config.get("Hostname").and_then(Value::as_str).unwrap_or("").to_string();
+            links.push((ip, vec![alias, th, t.name.trim_start_matches('/').to_string()]));
+        }
+        let own: Vec<Ipv4Addr> = self
+            .st()
+            .sandboxes
+            .get(&c.id)
+            .map(|s| s.endpoints.iter().map(|e| e.ip).collect())
+            .unwrap_or_default();
+        let extra = strs(c.host_config.get("ExtraHosts"));
+        let io = |e: std::io::Error| ApiError::internal(format!("writing {}: {e}", paths.hosts.display()));
+        etc::write_in_place(&paths.hosts, &etc::hosts(&extra, &links, &own, &hostname)).map_err(io)?;
+        if self.uses_dns(&c.id) && strs(c.host_config.get("Dns")).is_empty() {
+            let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+            let r = etc::resolv_embedded(
+                &host,
+                &strs(c.host_config.get("DnsSearch")),
+                &strs(c.host_config.get("DnsOptions")),
+            );
+            etc::write_in_place(&paths.resolv_conf, &r).map_err(io)?;
+        }
+        Ok(())
+    }
+
+    fn primary_ip(&self, cid: &str) -> Option<Ipv4Addr> {
+        self.st().sandboxes.get(cid).and_then(|s| s.endpoints.first()).map(|e| e.ip)
+    }
+
+    /// Undoes a container's sandbox (it exited, failed to start, or is removed).
+    pub async fn release(&self, cid: &str) {
+        let _op = self.op.lock().await;
+        if self.teardown_locked(cid).await {
+            if let Err(e) = self.apply_rules() {
+                tracing::error!("nftables after releasing {cid}: {e}");
+            }
+        }
+    }
+
+    /// For a container being removed: its sandbox and its attachments.
+    pub async fn forget(&self, cid: &str) {
+        self.release(cid).await;
+        self.st().attachments.remove(cid);
+        if let Err(e) = self.db.delete_attachments(cid) {
+            tracing::error!("network attachments of {cid}: {e}");
+        }
+    }
+
+    /// Removes veths, DNS server and namespace file; true if there was a sandbox.
+    async fn teardown_locked(&self, cid: &str) -> bool {
+        self.stop_dns(cid);
+        let sb = self.st().sandboxes.remove(cid);
+        let Some(sb) = sb else {
+            return false;
+        };
+        if let Ok(t) = self.topo() {
+            for e in &sb.endpoints {
+                if let Err(err) = t.detach(e.short_id()).await {
+                    tracing::warn!("detach {} of {cid}: {err}", e.ifname);
+                }
+            }
+        }
+        if let Some(ns) = &sb.netns {
+            if let Err(err) = netns::remove(ns) {
+                tracing::warn!("{err}");
+            }
+        }
+        if let Err(err) = self.db.delete_sandbox(cid) {
+            tracing::error!("network sandbox of {cid}: {err}");
+        }
+        true
+    }
+
+    /// At daemon start, after shims are reconnected: sandboxes of containers
+    /// still running get their DNS server back, the others are torn down;
+    /// namespace files and switch ports nobody owns are removed.
+    pub async fn reconcile(&self, running: &HashSet<String>) {
+        let _op = self.op.lock().await;
+        let ids: Vec<String> = self.st().sandboxes.keys().cloned().collect();
+        for id in ids {
+            if !running.contains(&id) {
+                self.teardown_locked(&id).await;
+            } else if self.uses_dns(&id) {
+                let ns = self.st().sandboxes.get(&id).and_then(|s| s.netns.clone());
+                if let Some(ns) = ns {
+                    if let Err(e) = self.start_dns(&id, &ns) {
+                        tracing::warn!("DNS server of {id}: {e}");
+                    }
+                }
+            }
+        }
+        let owned: HashSet<String> = self.st().sandboxes.keys().cloned().collect();
+        if let Ok(rd) = std::fs::read_dir(self.netns_dir()) {
+            for f in rd.flatten() {
+                let name = f.file_name().to_string_lossy().to_string();
+                if name != "switch" && !owned.contains(&name) {
+                    let _ = netns::remove(&f.path());
+                }
+            }
+        }
+        let ports: HashSet<String> = self
+            .st()
+            .sandboxes
+            .values()
+            .flat_map(|s| s.endpoints.iter().map(|e| e.short_id().to_string()))
+            .collect();
+        if let Ok(t) = self.topo() {
+            if let Ok(present) = t.endpoint_ports().await {
+                for p in present.into_iter().filter(|p| !ports.contains(p)) {
+                    let _ = t.detach(&p).await;
+                }
+            }
+        }
+        if let Err(e) = self.apply_rules() {
+            tracing::error!("nftables: {e}");
+        }
+    }
+}
+
+/// Points the spec's network namespace at `path` (joined, not created).
+pub fn apply_to_spec(spec: &mut oci_spec::runtime::Spec, path: &Path) {
+    use oci_spec::runtime::LinuxNamespaceType;
+    if let Some(nss) = spec.linux_mut().as_mut().and_then(|l| l.namespaces_mut().as_mut()) {
+        for ns in nss.iter_mut() {
+            if ns.typ() == LinuxNamespaceType::Network {
+                ns.set_path(Some(path.to_path_buf()));
+            }
+        }
+    }
+}
