@@ -276,6 +276,7 @@ mod tests {
         let vol = home.join("vol");
         fs::create_dir(&vol).unwrap();
         let scratch = home.join("scratch");
+        let cwd = std::env::current_dir().unwrap();
         copy_up(
             &m,
             &scratch,
@@ -291,8 +292,9 @@ mod tests {
         let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
         assert!(!mounts.contains(&scratch.to_string_lossy().into_owned()));
         assert_eq!(
-            std::env::current_dir().unwrap().as_os_str().is_empty(),
-            false
+            std::env::current_dir().unwrap(),
+            cwd,
+            "the chdir stayed on the copy thread"
         );
     }
 }
