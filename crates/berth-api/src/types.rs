@@ -220,6 +220,9 @@ pub struct HostConfig {
     pub pids_limit: Option<i64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ulimits: Vec<Ulimit>,
+    /// `{"Type": driver, "Config": {opt: value}}` (--log-driver, --log-opt).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_config: Option<serde_json::Value>,
 }
 
 /// `NetworkingConfig` of a create request.

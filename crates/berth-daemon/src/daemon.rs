@@ -275,6 +275,7 @@ impl Daemon {
             .to_string();
         let image = self.images.resolve(&image_ref)?;
         let host_config = crate::create::normalize_host_config(host_config)?;
+        crate::logopts::validate(&host_config)?;
         let attachments = self
             .networks
             .resolve_create(&host_config, networking.as_ref())?;
@@ -432,6 +433,7 @@ impl Daemon {
             .and_then(Value::as_str)
             .unwrap_or("json-file")
             .to_string();
+        let log_rotate = crate::logopts::rotation(&c.host_config)?;
         let opts = ShimOptions {
             id: c.id.clone(),
             tty: c.tty(),
@@ -442,6 +444,7 @@ impl Daemon {
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
             log_path: (log_driver != "none").then(|| paths.log.clone()),
+            log_rotate,
             rootfs: Some(RootfsMount {
                 fstype: mount.fstype,
                 source: mount.source,

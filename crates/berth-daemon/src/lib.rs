@@ -14,6 +14,8 @@ mod extras;
 mod fsops;
 mod health;
 mod humanize;
+mod logopts;
+mod logrotate;
 mod logs;
 mod names;
 mod network;

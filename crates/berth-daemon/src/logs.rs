@@ -21,6 +21,9 @@ pub struct LogOptions {
     pub until: Option<chrono::DateTime<chrono::Utc>>,
     /// Raw output (tty) instead of stdcopy frames.
     pub raw: bool,
+    /// `--details`: the entry's extra attributes before the text (none are
+    /// recorded, so Docker's empty attribute string and its space).
+    pub details: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -78,6 +81,9 @@ fn render(line: &str, opts: &LogOptions, out: &mut BytesMut) -> bool {
         payload.extend_from_slice(l.time.as_bytes());
         payload.push(b' ');
     }
+    if opts.details {
+        payload.push(b' ');
+    }
     payload.extend_from_slice(l.log.as_bytes());
     if opts.raw {
         out.put_slice(&payload);
@@ -90,10 +96,13 @@ fn render(line: &str, opts: &LogOptions, out: &mut BytesMut) -> bool {
 /// Streams the log to `tx` in chunks; with `follow`, keeps reading until the
 /// container stops running.
 pub async fn stream(path: PathBuf, entry: Arc<Entry>, opts: LogOptions, tx: mpsc::Sender<Bytes>) {
-    let Ok(file) = tokio::fs::File::open(&path).await else {
+    let Some((file, mut inode)) = crate::logrotate::open_all(&path).await else {
         return;
     };
     let mut reader = BufReader::with_capacity(256 * 1024, file);
+    // Set when the shim rotated the log under us: drain the old file once
+    // more, then move to the new one.
+    let mut rotated = false;
     let mut chunk = BytesMut::with_capacity(256 * 1024);
     let mut line = String::new();
     if let Some(n) = opts.tail {
@@ -136,6 +145,18 @@ pub async fn stream(path: PathBuf, entry: Arc<Entry>, opts: LogOptions, tx: mpsc
         }
         if !chunk.is_empty() && tx.send(chunk.split().freeze()).await.is_err() {
             return;
+        }
+        if rotated {
+            if let Some((file, ino)) = crate::logrotate::open_current(&path).await {
+                reader = BufReader::with_capacity(256 * 1024, file);
+                inode = ino;
+            }
+            rotated = false;
+            continue;
+        }
+        if opts.follow && crate::logrotate::inode(&path).is_some_and(|i| i != inode) {
+            rotated = true;
+            continue;
         }
         if !opts.follow {
             return;

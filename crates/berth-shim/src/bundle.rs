@@ -21,8 +21,19 @@ pub struct ShimOptions {
     pub stdin_once: bool,
     /// json-file log to append to; None for `--log-driver none`.
     pub log_path: Option<PathBuf>,
+    /// `--log-opt max-size=/max-file=`: rotate the json-file log.
+    #[serde(default)]
+    pub log_rotate: Option<LogRotate>,
     pub rootfs: Option<RootfsMount>,
     pub initial_size: Option<crate::protocol::WinSize>,
+}
+
+/// json-file rotation: past `max_size` bytes the log moves to `<log>.1`
+/// (older ones shift up) and at most `max_files` files are kept in all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogRotate {
+    pub max_size: u64,
+    pub max_files: u32,
 }
 
 pub const CONFIG: &str = "config.json";

@@ -3,16 +3,36 @@
 //!
 //! Output is split at newlines; a partial line is held until its newline
 //! arrives, the buffer passes 16 KiB (Docker's limit) or the stream ends.
+//!
+//! With `max-size`, an entry that would start past the limit first rotates
+//! the file: `<log>.N-1` is dropped, each `<log>.i` becomes `<log>.i+1`, the
+//! log becomes `<log>.1` and a fresh log is started (Docker's json-file
+//! rotation). Entries are never split across files, so readers can simply
+//! concatenate the files oldest first.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use crate::bundle::LogRotate;
 
 const MAX_PARTIAL: usize = 16 * 1024;
 
 pub struct LogWriter {
     out: BufWriter<File>,
     partial: [Vec<u8>; 2],
+    path: PathBuf,
+    rotate: Option<LogRotate>,
+    /// Bytes in the current file (written or buffered).
+    size: u64,
+    line: Vec<u8>,
+}
+
+/// `<log>.n`
+pub fn rotated_path(path: &Path, n: u32) -> PathBuf {
+    let mut s = path.as_os_str().to_os_string();
+    s.push(format!(".{n}"));
+    PathBuf::from(s)
 }
 
 #[derive(Clone, Copy)]
@@ -38,11 +58,44 @@ pub fn timestamp() -> String {
 
 impl LogWriter {
     pub fn open(path: &Path) -> std::io::Result<LogWriter> {
+        LogWriter::open_rotating(path, None)
+    }
+
+    pub fn open_rotating(path: &Path, rotate: Option<LogRotate>) -> std::io::Result<LogWriter> {
         let f = OpenOptions::new().create(true).append(true).open(path)?;
+        let size = f.metadata()?.len();
         Ok(LogWriter {
             out: BufWriter::with_capacity(256 * 1024, f),
             partial: [Vec::new(), Vec::new()],
+            path: path.to_path_buf(),
+            rotate,
+            size,
+            line: Vec::with_capacity(256),
         })
+    }
+
+    /// Shifts the files up by one and starts an empty log.
+    fn rotate_files(&mut self, r: LogRotate) -> std::io::Result<()> {
+        self.out.flush()?;
+        if r.max_files <= 1 {
+            // Nothing kept: start over in place (Docker truncates too).
+            self.out.get_ref().set_len(0)?;
+        } else {
+            for n in (1..r.max_files - 1).rev() {
+                let from = rotated_path(&self.path, n);
+                if from.exists() {
+                    std::fs::rename(&from, rotated_path(&self.path, n + 1))?;
+                }
+            }
+            std::fs::rename(&self.path, rotated_path(&self.path, 1))?;
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
+            self.out = BufWriter::with_capacity(256 * 1024, f);
+        }
+        self.size = 0;
+        Ok(())
     }
 
     /// Appends a chunk read from the container. One timestamp per chunk: the
@@ -89,21 +142,81 @@ impl LogWriter {
     }
 
     fn entry(&mut self, stream: Stream, line: &[u8], time: &str) -> std::io::Result<()> {
-        self.out.write_all(b"{\"log\":")?;
+        let mut buf = std::mem::take(&mut self.line);
+        buf.clear();
+        buf.extend_from_slice(b"{\"log\":");
         let text = String::from_utf8_lossy(line);
-        serde_json::to_writer(&mut self.out, text.as_ref())?;
+        serde_json::to_writer(&mut buf, text.as_ref())?;
         writeln!(
-            self.out,
+            buf,
             ",\"stream\":\"{}\",\"time\":\"{}\"}}",
             stream.name(),
             time
-        )
+        )?;
+        if let Some(r) = self.rotate {
+            if self.size > 0 && self.size + buf.len() as u64 > r.max_size {
+                self.rotate_files(r)?;
+            }
+        }
+        let result = self.out.write_all(&buf);
+        self.size += buf.len() as u64;
+        self.line = buf;
+        result
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rotation_keeps_max_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c-json.log");
+        let rotate = LogRotate {
+            max_size: 300,
+            max_files: 3,
+        };
+        let mut w = LogWriter::open_rotating(&p, Some(rotate)).unwrap();
+        for i in 0..100 {
+            w.write(Stream::Stdout, format!("line-{i}\n").as_bytes()).unwrap();
+        }
+        w.flush().unwrap();
+        assert!(p.exists() && rotated_path(&p, 1).exists() && rotated_path(&p, 2).exists());
+        assert!(!rotated_path(&p, 3).exists());
+        let mut all = String::new();
+        for f in [rotated_path(&p, 2), rotated_path(&p, 1), p.clone()] {
+            let text = std::fs::read_to_string(&f).unwrap();
+            assert!(text.len() <= 300, "{} has {} bytes", f.display(), text.len());
+            all.push_str(&text);
+        }
+        let lines: Vec<String> = all
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["log"].as_str().unwrap().to_string())
+            .collect();
+        // The newest entries survive, in order, ending with the last one.
+        assert_eq!(lines.last().unwrap(), "line-99\n");
+        let first: usize = lines[0].trim_start_matches("line-").trim().parse().unwrap();
+        let expect: Vec<String> = (first..100).map(|i| format!("line-{i}\n")).collect();
+        assert_eq!(lines, expect);
+    }
+
+    #[test]
+    fn one_file_truncates() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c-json.log");
+        let rotate = LogRotate {
+            max_size: 200,
+            max_files: 1,
+        };
+        let mut w = LogWriter::open_rotating(&p, Some(rotate)).unwrap();
+        for i in 0..50 {
+            w.write(Stream::Stdout, format!("line-{i}\n").as_bytes()).unwrap();
+        }
+        w.flush().unwrap();
+        assert!(std::fs::metadata(&p).unwrap().len() <= 200);
+        assert!(!rotated_path(&p, 1).exists());
+    }
 
     #[test]
     fn splits_lines_and_holds_partials() {

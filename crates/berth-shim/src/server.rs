@@ -243,7 +243,10 @@ impl Server {
 
         let log = match &opts.log_path {
             Some(p) => {
-                Some(LogWriter::open(p).with_context(|| format!("open log {}", p.display()))?)
+                Some(
+                    LogWriter::open_rotating(p, opts.log_rotate)
+                        .with_context(|| format!("open log {}", p.display()))?,
+                )
             }
             None => None,
         };

@@ -50,6 +50,10 @@ pub enum Command {
     Unpause(c::unpause::Args),
     /// Display the running processes of a container
     Top(c::top::Args),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(c::stats::Args),
+    /// Get real time events from the server
+    Events(system::events::Args),
     /// List images
     Images(i::list::Args),
     /// Import the contents from a tarball to create a filesystem image
@@ -144,6 +148,10 @@ pub enum ContainerCommand {
     Update(c::update::Args),
     /// Create a new image from a container's changes
     Commit(c::commit::Args),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(c::stats::Args),
+    /// Remove all stopped containers
+    Prune(c::prune::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,6 +184,12 @@ pub enum ImageCommand {
 pub enum SystemCommand {
     /// Display system-wide information
     Info(system::info::Args),
+    /// Show docker disk usage
+    Df(system::df::Args),
+    /// Remove unused data
+    Prune(system::prune::Args),
+    /// Get real time events from the server
+    Events(system::events::Args),
 }
 
 impl Command {
@@ -203,6 +217,8 @@ impl Command {
             Command::Pause(a) => c::pause::run(ctx, a).await,
             Command::Unpause(a) => c::unpause::run(ctx, a).await,
             Command::Top(a) => c::top::run(ctx, a).await,
+            Command::Stats(a) => c::stats::run(ctx, a).await,
+            Command::Events(a) => system::events::run(ctx, a).await,
             Command::Images(a) => i::list::run(ctx, a).await,
             Command::Import(a) => i::import::run(ctx, a).await,
             Command::Tag(a) => i::tag::run(ctx, a).await,
@@ -226,6 +242,9 @@ impl Command {
             Command::Image(sub) => sub.run(ctx).await,
             Command::Volume(sub) => sub.run(ctx).await,
             Command::System(SystemCommand::Info(a)) => system::info::run(ctx, a).await,
+            Command::System(SystemCommand::Df(a)) => system::df::run(ctx, a).await,
+            Command::System(SystemCommand::Prune(a)) => system::prune::run(ctx, a).await,
+            Command::System(SystemCommand::Events(a)) => system::events::run(ctx, a).await,
         }
     }
 }
@@ -252,6 +271,8 @@ impl ContainerCommand {
             ContainerCommand::Top(a) => c::top::run(ctx, a).await,
             ContainerCommand::Update(a) => c::update::run(ctx, a).await,
             ContainerCommand::Commit(a) => c::commit::run(ctx, a).await,
+            ContainerCommand::Stats(a) => c::stats::run(ctx, a).await,
+            ContainerCommand::Prune(a) => c::prune::run(ctx, a).await,
         }
     }
 }

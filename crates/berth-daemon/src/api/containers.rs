@@ -393,6 +393,7 @@ fn log_options(q: &Query, tty: bool) -> LogOptions {
         since: q.get("since").and_then(logs::parse_time),
         until: q.get("until").and_then(logs::parse_time),
         raw: tty,
+        details: q.flag("details"),
     }
 }
 

@@ -148,6 +148,12 @@ pub struct ContainerOpts {
     /// Disable OOM Killer
     #[arg(long = "oom-kill-disable")]
     pub oom_kill_disable: bool,
+    /// Logging driver for the container
+    #[arg(long = "log-driver", value_name = "string")]
+    pub log_driver: Option<String>,
+    /// Log driver options
+    #[arg(long = "log-opt", value_name = "list")]
+    pub log_opt: Vec<String>,
     /// PID namespace to use
     #[arg(long = "pid", value_name = "string")]
     pub pid: Option<String>,
@@ -441,6 +447,7 @@ pub fn to_create_request(
             .iter()
             .map(|u| units::parse_ulimit(u))
             .collect::<Result<_>>()?,
+        log_config: log_config(o)?,
     };
 
     if host_config.nano_cpus != 0 && (host_config.cpu_period != 0 || host_config.cpu_quota != 0) {
@@ -452,6 +459,24 @@ pub fn to_create_request(
         host_config,
         networking_config: None,
     })
+}
+
+/// `--log-driver` / `--log-opt k=v` as HostConfig.LogConfig.
+fn log_config(o: &ContainerOpts) -> Result<Option<serde_json::Value>> {
+    if o.log_driver.is_none() && o.log_opt.is_empty() {
+        return Ok(None);
+    }
+    let mut cfg = serde_json::Map::new();
+    for kv in &o.log_opt {
+        let (k, v) = kv.split_once('=').ok_or_else(|| {
+            anyhow::anyhow!("invalid argument \"{kv}\" for \"--log-opt\" flag: invalid key value pair format")
+        })?;
+        cfg.insert(k.to_string(), serde_json::Value::String(v.to_string()));
+    }
+    Ok(Some(serde_json::json!({
+        "Type": o.log_driver.clone().unwrap_or_default(),
+        "Config": cfg,
+    })))
 }
 
 fn health_config(o: &ContainerOpts) -> Result<Option<HealthConfig>> {
