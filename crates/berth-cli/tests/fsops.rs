@@ -203,7 +203,7 @@ fn diff_cp_export_on_a_stopped_container() {
     let h2 = d.root.join("h2");
     d.ok(&["cp", "c2:/newdir", h2.to_str().unwrap()]);
     assert_eq!(
-        std::fs::read_to_string(h2.join("h")).unwrap(),
+        std::fs::read_to_string(&h2).unwrap(),
         "host-data\n"
     );
 
@@ -216,7 +216,7 @@ fn diff_cp_export_on_a_stopped_container() {
         .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
         .collect();
     assert!(names.contains(&"bin/busybox".to_string()), "{names:?}");
-    assert!(names.contains(&"newdir/h".to_string()), "{names:?}");
+    assert!(names.contains(&"newdir".to_string()), "{names:?}");
     assert!(!names.iter().any(|n| n.starts_with("proc/")), "{names:?}");
 }
 

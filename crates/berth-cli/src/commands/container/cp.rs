@@ -212,6 +212,8 @@ impl Read for ChanReader {
 struct Plan {
     /// The local path the archive's top entry becomes.
     root: PathBuf,
+    /// "/." copies: entries are the directory's contents, not one top entry.
+    contents_only: bool,
 }
 
 fn extract_plan(src: &str, src_is_dir: bool, dest: &Path) -> Result<Plan> {
@@ -227,6 +229,7 @@ fn extract_plan(src: &str, src_is_dir: bool, dest: &Path) -> Result<Plan> {
             } else {
                 dest.join(base)
             },
+            contents_only,
         }),
         Ok(_) if src_is_dir => bail!(StatusError::new(
             1,
@@ -234,6 +237,7 @@ fn extract_plan(src: &str, src_is_dir: bool, dest: &Path) -> Result<Plan> {
         )),
         Ok(_) => Ok(Plan {
             root: dest.to_path_buf(),
+            contents_only,
         }),
         Err(_) => {
             if dest.to_string_lossy().ends_with('/') && !src_is_dir {
@@ -253,6 +257,7 @@ fn extract_plan(src: &str, src_is_dir: bool, dest: &Path) -> Result<Plan> {
             }
             Ok(Plan {
                 root: dest.to_path_buf(),
+                contents_only,
             })
         }
     }
@@ -279,12 +284,16 @@ fn extract_local(input: impl Read, plan: &Plan, keep_ids: bool) -> Result<()> {
             }
         }
         // The first component is the copied item itself (or "." for "/.").
-        let rel: PathBuf = if path.starts_with(".") {
+        let rel: PathBuf = if plan.contents_only {
             comps.iter().collect()
         } else {
             comps.iter().skip(1).collect()
         };
-        let target = plan.root.join(&rel);
+        let target = if rel.as_os_str().is_empty() {
+            plan.root.clone()
+        } else {
+            plan.root.join(&rel)
+        };
         // Never write through a symlink (one the archive made, say).
         let mut cur = plan.root.clone();
         for c in rel.parent().into_iter().flat_map(|p| p.components()) {
