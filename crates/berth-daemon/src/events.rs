@@ -66,7 +66,8 @@ pub struct Filter {
 
 impl Filter {
     pub fn matches(&self, e: &Event) -> bool {
-        if self.since.is_some_and(|s| e.time_nano < s) || self.until.is_some_and(|u| e.time_nano > u)
+        if self.since.is_some_and(|s| e.time_nano < s)
+            || self.until.is_some_and(|u| e.time_nano > u)
         {
             return false;
         }
@@ -87,7 +88,8 @@ impl Filter {
             })
             && any("image", &|v| {
                 image == Some(v)
-                    || (e.typ == "image" && (e.id == v || e.attributes.get("name").is_some_and(|n| n == v)))
+                    || (e.typ == "image"
+                        && (e.id == v || e.attributes.get("name").is_some_and(|n| n == v)))
             })
             && any("label", &|v| match v.split_once('=') {
                 Some((k, val)) => e.attributes.get(k).is_some_and(|x| x == val),
@@ -138,8 +140,7 @@ impl Events {
                 data TEXT NOT NULL
             );",
         )?;
-        let last: Option<i64> =
-            conn.query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))?;
+        let last: Option<i64> = conn.query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))?;
         let (tx, _) = broadcast::channel(RING_SIZE);
         Ok(Events {
             ring: Mutex::new(Ring {
@@ -153,9 +154,7 @@ impl Events {
 
     /// Records and publishes one event.
     pub fn publish(&self, typ: &str, action: &str, id: &str, attributes: BTreeMap<String, String>) {
-        let time_nano = chrono::Utc::now()
-            .timestamp_nanos_opt()
-            .unwrap_or_default();
+        let time_nano = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
         let ev = {
             let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
             let ev = Event {
@@ -189,7 +188,7 @@ impl Events {
             "INSERT INTO events (seq, time, data) VALUES (?1, ?2, ?3)",
             params![ev.seq as i64, ev.time_nano, data],
         )?;
-        if ev.seq % TRIM_EVERY == 0 {
+        if ev.seq.is_multiple_of(TRIM_EVERY) {
             conn.execute(
                 "DELETE FROM events WHERE seq <= ?1",
                 params![ev.seq as i64 - DB_KEEP],
@@ -213,10 +212,15 @@ impl Events {
             let covered = ring.events.front().is_some_and(|e| e.time_nano <= since)
                 || ring.events.len() as u64 == ring.next_seq - 1;
             if covered {
-                return ring.events.iter().filter(|e| f.matches(e)).cloned().collect();
+                return ring
+                    .events
+                    .iter()
+                    .filter(|e| f.matches(e))
+                    .cloned()
+                    .collect();
             }
         }
-        match self.from_db(since) {
+        match self.read_db(since) {
             Ok(list) => list.into_iter().filter(|e| f.matches(e)).collect(),
             Err(err) => {
                 tracing::warn!("events: reading history: {err}");
@@ -225,12 +229,16 @@ impl Events {
         }
     }
 
-    fn from_db(&self, since: i64) -> Result<Vec<Event>, rusqlite::Error> {
+    fn read_db(&self, since: i64) -> Result<Vec<Event>, rusqlite::Error> {
         let conn = self.db.lock().unwrap_or_else(|e| e.into_inner());
         let mut stmt =
             conn.prepare("SELECT seq, time, data FROM events WHERE time >= ?1 ORDER BY seq")?;
         let rows = stmt.query_map(params![since], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
         })?;
         let mut out = Vec::new();
         for row in rows {
@@ -257,7 +265,14 @@ pub fn container_attributes(c: &Container) -> BTreeMap<String, String> {
     let mut a: BTreeMap<String, String> = c
         .labels()
         .into_iter()
-        .map(|(k, v)| (k, v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
+        .map(|(k, v)| {
+            (
+                k,
+                v.as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| v.to_string()),
+            )
+        })
         .collect();
     let image = c.config_str("Image").unwrap_or(&c.image_id).to_string();
     a.insert("image".into(), image);

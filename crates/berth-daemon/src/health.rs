@@ -388,7 +388,10 @@ mod tests {
 
     #[test]
     fn parses_healthcheck_config() {
-        let p = Probe::from_config(Some(&json!({"Test": ["CMD-SHELL", "true"], "Interval": 1_000_000_000i64, "Retries": 2}))).unwrap();
+        let p = Probe::from_config(Some(
+            &json!({"Test": ["CMD-SHELL", "true"], "Interval": 1_000_000_000i64, "Retries": 2}),
+        ))
+        .unwrap();
         assert_eq!(p.argv, ["/bin/sh", "-c", "true"]);
         assert_eq!(p.interval, Duration::from_secs(1));
         assert_eq!(p.timeout, DEFAULT_TIMEOUT);

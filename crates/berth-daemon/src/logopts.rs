@@ -62,7 +62,7 @@ fn ram_in_bytes(s: &str) -> Option<u64> {
         _ => (t, 1),
     };
     let n: f64 = num.trim().parse().ok()?;
-    (n >= 0.0).then(|| (n * mult as f64) as u64)
+    (n >= 0.0).then_some((n * mult as f64) as u64)
 }
 
 /// Start-time: the rotation to hand the shim; None without max-size.
@@ -72,14 +72,17 @@ pub fn rotation(hc: &Map<String, Value>) -> ApiResult<Option<LogRotate>> {
         return Ok(None);
     }
     let opt = |k: &str| cfg.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
-    let fail = |m: String| ApiError::bad_request(format!("failed to initialize logging driver: {m}"));
+    let fail =
+        |m: String| ApiError::bad_request(format!("failed to initialize logging driver: {m}"));
     let max_size = match opt("max-size") {
         Some(s) => Some(ram_in_bytes(s).ok_or_else(|| fail(format!("invalid size: '{s}'")))?),
         None => None,
     };
     let max_files = match opt("max-file") {
         Some(s) => {
-            let n: i64 = s.parse().map_err(|_| fail(format!("strconv.Atoi: parsing \"{s}\": invalid syntax")))?;
+            let n: i64 = s
+                .parse()
+                .map_err(|_| fail(format!("strconv.Atoi: parsing \"{s}\": invalid syntax")))?;
             if n < 1 {
                 return Err(fail("max-file cannot be less than 1".into()));
             }
@@ -88,9 +91,14 @@ pub fn rotation(hc: &Map<String, Value>) -> ApiResult<Option<LogRotate>> {
         None => 1,
     };
     if max_files > 1 && max_size.is_none() {
-        return Err(fail("max-file can only be applied when max-size is also set".into()));
+        return Err(fail(
+            "max-file can only be applied when max-size is also set".into(),
+        ));
     }
-    Ok(max_size.filter(|&s| s > 0).map(|max_size| LogRotate { max_size, max_files }))
+    Ok(max_size.filter(|&s| s > 0).map(|max_size| LogRotate {
+        max_size,
+        max_files,
+    }))
 }
 
 #[cfg(test)]
@@ -118,15 +126,22 @@ mod tests {
     fn options_like_docker() {
         assert_eq!(
             rotation(&hc(json!({"max-size": "1k", "max-file": "3"}))).unwrap(),
-            Some(LogRotate { max_size: 1024, max_files: 3 })
+            Some(LogRotate {
+                max_size: 1024,
+                max_files: 3
+            })
         );
         assert_eq!(rotation(&hc(json!({}))).unwrap(), None);
         assert_eq!(
-            rotation(&hc(json!({"max-size": "abc"}))).unwrap_err().message,
+            rotation(&hc(json!({"max-size": "abc"})))
+                .unwrap_err()
+                .message,
             "failed to initialize logging driver: invalid size: 'abc'"
         );
         assert_eq!(
-            rotation(&hc(json!({"max-size": "1k", "max-file": "0"}))).unwrap_err().message,
+            rotation(&hc(json!({"max-size": "1k", "max-file": "0"})))
+                .unwrap_err()
+                .message,
             "failed to initialize logging driver: max-file cannot be less than 1"
         );
         assert_eq!(

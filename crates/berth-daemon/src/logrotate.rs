@@ -44,7 +44,10 @@ pub async fn open_all(path: &Path) -> Option<(LogReader, u64)> {
             reader = Box::new(tokio::io::AsyncReadExt::chain(reader, f));
         }
     }
-    Some((Box::new(tokio::io::AsyncReadExt::chain(reader, current)), ino))
+    Some((
+        Box::new(tokio::io::AsyncReadExt::chain(reader, current)),
+        ino,
+    ))
 }
 
 #[cfg(test)]

@@ -114,7 +114,8 @@ pub async fn containers(d: &Daemon, filters: &HashMap<String, Vec<String>>) -> A
         if c.state.status.is_running() {
             continue;
         }
-        if f.until.is_some_and(|u| c.created.timestamp_nanos_opt().unwrap_or(0) >= u)
+        if f.until
+            .is_some_and(|u| c.created.timestamp_nanos_opt().unwrap_or(0) >= u)
             || !f.label_ok(&c.labels())
         {
             continue;
@@ -147,7 +148,10 @@ fn images_in_use(d: &Daemon) -> HashMap<String, (String, bool)> {
         .iter()
         .map(|e| {
             let c = e.get();
-            (c.image_id.clone(), (c.id.clone(), c.state.status.is_running()))
+            (
+                c.image_id.clone(),
+                (c.id.clone(), c.state.status.is_running()),
+            )
         })
         .collect()
 }
@@ -170,7 +174,11 @@ pub fn images(d: &Daemon, filters: &HashMap<String, Vec<String>>) -> ApiResult<V
     let mut deleted = Vec::new();
     let mut reclaimed = 0u64;
     for img in d.images.list(false, &list_filters)? {
-        let id = img.get("Id").and_then(Value::as_str).unwrap_or("").to_string();
+        let id = img
+            .get("Id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let created = img.get("Created").and_then(Value::as_i64).unwrap_or(0);
         let labels = img
             .get("Labels")
@@ -240,7 +248,11 @@ pub fn df(d: &Daemon) -> ApiResult<Value> {
     let mut layers_size = 0i64;
     let mut images = d.images.list(false, &HashMap::new())?;
     for img in images.iter_mut() {
-        let id = img.get("Id").and_then(Value::as_str).unwrap_or("").to_string();
+        let id = img
+            .get("Id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let size = img.get("Size").and_then(Value::as_i64).unwrap_or(0);
         layers_size += size;
         img["Containers"] = json!(counts.get(&id).copied().unwrap_or(0));

@@ -28,9 +28,9 @@ pub fn parse_ps(output: &str, pids: &HashSet<i32>) -> ApiResult<(Vec<String>, Ve
         let Some(pid) = fields.get(pid_idx) else {
             continue;
         };
-        let pid: i32 = pid.parse().map_err(|_| {
-            ApiError::internal(format!("Unexpected pid '{pid}': invalid syntax"))
-        })?;
+        let pid: i32 = pid
+            .parse()
+            .map_err(|_| ApiError::internal(format!("Unexpected pid '{pid}': invalid syntax")))?;
         if !pids.contains(&pid) {
             continue;
         }

@@ -67,7 +67,12 @@ pub fn merge(old: &Map<String, Value>, body: &Map<String, Value>) -> ApiResult<M
     if let Some(rp) = body.get("RestartPolicy").and_then(Value::as_object) {
         let name = rp.get("Name").and_then(Value::as_str).unwrap_or("");
         if !name.is_empty() {
-            if hc.get("AutoRemove").and_then(Value::as_bool).unwrap_or(false) && name != "no" {
+            if hc
+                .get("AutoRemove")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+                && name != "no"
+            {
                 return Err(ApiError::bad_request(
                     "Restart policy cannot be updated because AutoRemove is enabled for the container",
                 ));
@@ -137,7 +142,11 @@ mod tests {
     #[test]
     fn zero_fields_keep_old_values() {
         let old = obj(json!({"Memory": 67108864, "CpuShares": 512}));
-        let hc = merge(&old, &obj(json!({"Memory": 134217728, "MemorySwap": 268435456, "CpuShares": 0}))).unwrap();
+        let hc = merge(
+            &old,
+            &obj(json!({"Memory": 134217728, "MemorySwap": 268435456, "CpuShares": 0})),
+        )
+        .unwrap();
         assert_eq!(hc["Memory"], 134217728);
         assert_eq!(hc["MemorySwap"], 268435456);
         assert_eq!(hc["CpuShares"], 512);
@@ -157,7 +166,11 @@ mod tests {
 
     #[test]
     fn restart_policy_is_replaced() {
-        let hc = merge(&Map::new(), &obj(json!({"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3}}))).unwrap();
+        let hc = merge(
+            &Map::new(),
+            &obj(json!({"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3}})),
+        )
+        .unwrap();
         assert_eq!(hc["RestartPolicy"]["Name"], "on-failure");
     }
 }

@@ -179,7 +179,8 @@ mod tests {
         };
         let mut w = LogWriter::open_rotating(&p, Some(rotate)).unwrap();
         for i in 0..100 {
-            w.write(Stream::Stdout, format!("line-{i}\n").as_bytes()).unwrap();
+            w.write(Stream::Stdout, format!("line-{i}\n").as_bytes())
+                .unwrap();
         }
         w.flush().unwrap();
         assert!(p.exists() && rotated_path(&p, 1).exists() && rotated_path(&p, 2).exists());
@@ -187,12 +188,22 @@ mod tests {
         let mut all = String::new();
         for f in [rotated_path(&p, 2), rotated_path(&p, 1), p.clone()] {
             let text = std::fs::read_to_string(&f).unwrap();
-            assert!(text.len() <= 300, "{} has {} bytes", f.display(), text.len());
+            assert!(
+                text.len() <= 300,
+                "{} has {} bytes",
+                f.display(),
+                text.len()
+            );
             all.push_str(&text);
         }
         let lines: Vec<String> = all
             .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["log"].as_str().unwrap().to_string())
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["log"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         // The newest entries survive, in order, ending with the last one.
         assert_eq!(lines.last().unwrap(), "line-99\n");
@@ -211,7 +222,8 @@ mod tests {
         };
         let mut w = LogWriter::open_rotating(&p, Some(rotate)).unwrap();
         for i in 0..50 {
-            w.write(Stream::Stdout, format!("line-{i}\n").as_bytes()).unwrap();
+            w.write(Stream::Stdout, format!("line-{i}\n").as_bytes())
+                .unwrap();
         }
         w.flush().unwrap();
         assert!(std::fs::metadata(&p).unwrap().len() <= 200);

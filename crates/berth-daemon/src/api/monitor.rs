@@ -44,7 +44,9 @@ pub async fn top(
     req: Request,
 ) -> ApiResult<Json<Value>> {
     let q = Query::from_uri(req.uri());
-    Ok(Json(crate::top::top(&d, &id, q.get("ps_args").unwrap_or("")).await?))
+    Ok(Json(
+        crate::top::top(&d, &id, q.get("ps_args").unwrap_or("")).await?,
+    ))
 }
 
 /// POST /containers/{id}/update
@@ -106,7 +108,20 @@ fn event_filter(q: &Query) -> ApiResult<Filter> {
     for k in by_key.keys() {
         if !matches!(
             k.as_str(),
-            "type" | "event" | "container" | "image" | "label" | "scope" | "daemon" | "network" | "volume" | "plugin" | "node" | "service" | "secret" | "config"
+            "type"
+                | "event"
+                | "container"
+                | "image"
+                | "label"
+                | "scope"
+                | "daemon"
+                | "network"
+                | "volume"
+                | "plugin"
+                | "node"
+                | "service"
+                | "secret"
+                | "config"
         ) {
             return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
         }
@@ -150,7 +165,9 @@ pub async fn events(State(d): State<AppState>, req: Request) -> ApiResult<Respon
             }
         }
         let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
-        let deadline = f.until.map(|u| Duration::from_nanos(u.saturating_sub(now).max(0) as u64));
+        let deadline = f
+            .until
+            .map(|u| Duration::from_nanos(u.saturating_sub(now).max(0) as u64));
         let end = async {
             match deadline {
                 Some(dl) => tokio::time::sleep(dl).await,

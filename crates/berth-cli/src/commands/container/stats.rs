@@ -49,7 +49,8 @@ fn u(v: &Value) -> f64 {
 
 /// The docker CLI's calculateCPUPercentUnix.
 pub fn cpu_percent(s: &Value) -> f64 {
-    let cpu = u(&s["cpu_stats"]["cpu_usage"]["total_usage"]) - u(&s["precpu_stats"]["cpu_usage"]["total_usage"]);
+    let cpu = u(&s["cpu_stats"]["cpu_usage"]["total_usage"])
+        - u(&s["precpu_stats"]["cpu_usage"]["total_usage"]);
     let system = u(&s["cpu_stats"]["system_cpu_usage"]) - u(&s["precpu_stats"]["system_cpu_usage"]);
     let mut online = u(&s["cpu_stats"]["online_cpus"]);
     if online == 0.0 {
@@ -98,7 +99,11 @@ pub fn row(given: &str, s: &Value, trunc: bool) -> Value {
     let name = s["name"].as_str().unwrap_or("").trim_start_matches('/');
     let mem = mem_usage(s);
     let limit = u(&s["memory_stats"]["limit"]);
-    let mem_perc = if limit > 0.0 { mem / limit * 100.0 } else { 0.0 };
+    let mem_perc = if limit > 0.0 {
+        mem / limit * 100.0
+    } else {
+        0.0
+    };
     let (mut rx, mut tx) = (0.0, 0.0);
     if let Some(nets) = s["networks"].as_object() {
         for n in nets.values() {
@@ -126,7 +131,8 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         args.containers.clone()
     } else {
         let q = Query::new().flag("all", args.all).build();
-        let list: Vec<ContainerSummary> = ctx.client.get_json(&format!("/containers/json{q}")).await?;
+        let list: Vec<ContainerSummary> =
+            ctx.client.get_json(&format!("/containers/json{q}")).await?;
         list.into_iter().map(|c| c.id[..12].to_string()).collect()
     };
     let format = match &args.format {

@@ -39,19 +39,45 @@ pub fn rows(df: &Value) -> Vec<Value> {
     let images = df["Images"].as_array().unwrap_or(&empty);
     let img_size: i64 = images.iter().map(|x| i(&x["Size"])).sum();
     let img_active = images.iter().filter(|x| i(&x["Containers"]) > 0).count();
-    let img_unused: i64 = images.iter().filter(|x| i(&x["Containers"]) == 0).map(|x| i(&x["Size"])).sum();
+    let img_unused: i64 = images
+        .iter()
+        .filter(|x| i(&x["Containers"]) == 0)
+        .map(|x| i(&x["Size"]))
+        .sum();
     let containers = df["Containers"].as_array().unwrap_or(&empty);
     let c_size: i64 = containers.iter().map(|x| i(&x["SizeRw"])).sum();
-    let running = |x: &&Value| matches!(x["State"].as_str(), Some("running") | Some("paused") | Some("restarting"));
+    let running = |x: &&Value| {
+        matches!(
+            x["State"].as_str(),
+            Some("running") | Some("paused") | Some("restarting")
+        )
+    };
     let c_active = containers.iter().filter(running).count();
-    let c_reclaim: i64 = containers.iter().filter(|x| !running(x)).map(|x| i(&x["SizeRw"])).sum();
+    let c_reclaim: i64 = containers
+        .iter()
+        .filter(|x| !running(x))
+        .map(|x| i(&x["SizeRw"]))
+        .sum();
     let volumes = df["Volumes"].as_array().unwrap_or(&empty);
-    let v_size: i64 = volumes.iter().map(|x| i(&x["UsageData"]["Size"]).max(0)).sum();
-    let v_active = volumes.iter().filter(|x| i(&x["UsageData"]["RefCount"]) > 0).count();
-    let v_reclaim: i64 = volumes.iter().filter(|x| i(&x["UsageData"]["RefCount"]) == 0).map(|x| i(&x["UsageData"]["Size"]).max(0)).sum();
+    let v_size: i64 = volumes
+        .iter()
+        .map(|x| i(&x["UsageData"]["Size"]).max(0))
+        .sum();
+    let v_active = volumes
+        .iter()
+        .filter(|x| i(&x["UsageData"]["RefCount"]) > 0)
+        .count();
+    let v_reclaim: i64 = volumes
+        .iter()
+        .filter(|x| i(&x["UsageData"]["RefCount"]) == 0)
+        .map(|x| i(&x["UsageData"]["Size"]).max(0))
+        .sum();
     let cache = df["BuildCache"].as_array().unwrap_or(&empty);
     let b_size: i64 = cache.iter().map(|x| i(&x["Size"])).sum();
-    let b_active = cache.iter().filter(|x| x["InUse"].as_bool() == Some(true)).count();
+    let b_active = cache
+        .iter()
+        .filter(|x| x["InUse"].as_bool() == Some(true))
+        .count();
     vec![
         json!({"Type": "Images", "TotalCount": images.len(), "Active": img_active, "Size": human_size(img_size), "Reclaimable": reclaimable(img_unused, img_size, true)}),
         json!({"Type": "Containers", "TotalCount": containers.len(), "Active": c_active, "Size": human_size(c_size), "Reclaimable": reclaimable(c_reclaim, c_size, true)}),

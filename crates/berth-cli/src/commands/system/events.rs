@@ -38,13 +38,23 @@ pub fn timestamp(value: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Stri
         }
     }
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(value) {
-        return Ok(format!("{}.{:09}", t.timestamp(), t.timestamp_subsec_nanos()));
+        return Ok(format!(
+            "{}.{:09}",
+            t.timestamp(),
+            t.timestamp_subsec_nanos()
+        ));
     }
     for f in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"] {
-        let parsed = chrono::NaiveDateTime::parse_from_str(value, f)
-            .or_else(|_| chrono::NaiveDate::parse_from_str(value, f).map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default()));
+        let parsed = chrono::NaiveDateTime::parse_from_str(value, f).or_else(|_| {
+            chrono::NaiveDate::parse_from_str(value, f)
+                .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default())
+        });
         if let Ok(t) = parsed {
-            let t = t.and_local_timezone(chrono::Local).single().map(|t| t.timestamp()).unwrap_or(0);
+            let t = t
+                .and_local_timezone(chrono::Local)
+                .single()
+                .map(|t| t.timestamp())
+                .unwrap_or(0);
             return Ok(format!("{t}.000000000"));
         }
     }
@@ -94,7 +104,9 @@ pub fn default_line(ev: &Value) -> String {
         .with_timezone(&chrono::Local);
     let mut line = format!(
         "{} {} {} {}",
-        t.format("%Y-%m-%dT%H:%M:%S%.9f%:z").to_string().replace("+00:00", "Z"),
+        t.format("%Y-%m-%dT%H:%M:%S%.9f%:z")
+            .to_string()
+            .replace("+00:00", "Z"),
         ev["Type"].as_str().unwrap_or(""),
         ev["Action"].as_str().unwrap_or(""),
         ev["Actor"]["ID"].as_str().unwrap_or(""),
@@ -123,15 +135,30 @@ fn template_data(ev: &Value) -> Value {
 
 pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let now = chrono::Utc::now();
-    let since = args.since.as_deref().map(|s| timestamp(s, now)).transpose()?;
-    let until = args.until.as_deref().map(|s| timestamp(s, now)).transpose()?;
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| timestamp(s, now))
+        .transpose()?;
+    let until = args
+        .until
+        .as_deref()
+        .map(|s| timestamp(s, now))
+        .transpose()?;
     let q = Query::new()
         .opt("since", since)
         .opt("until", until)
         .opt("filters", filters_json(&args.filter)?)
         .build();
-    let raw_json = matches!(args.format.as_deref().map(str::trim), Some("json") | Some("{{json .}}"));
-    let tmpl = match args.format.as_deref().filter(|f| !f.trim().is_empty() && !raw_json) {
+    let raw_json = matches!(
+        args.format.as_deref().map(str::trim),
+        Some("json") | Some("{{json .}}")
+    );
+    let tmpl = match args
+        .format
+        .as_deref()
+        .filter(|f| !f.trim().is_empty() && !raw_json)
+    {
         Some(f) => Some(GoTemplate::parse(f)?),
         None => None,
     };
@@ -166,7 +193,10 @@ mod tests {
         assert_eq!(timestamp("10s", now).unwrap(), "990");
         assert_eq!(timestamp("0", now).unwrap(), "0");
         assert_eq!(timestamp("1234.5", now).unwrap(), "1234.5");
-        assert_eq!(timestamp("1970-01-01T00:00:05Z", now).unwrap(), "5.000000000");
+        assert_eq!(
+            timestamp("1970-01-01T00:00:05Z", now).unwrap(),
+            "5.000000000"
+        );
         assert!(timestamp("yesterday", now).is_err());
     }
 
@@ -174,6 +204,9 @@ mod tests {
     fn default_line_lists_attributes() {
         let ev = json!({"Type": "container", "Action": "die", "Actor": {"ID": "abc", "Attributes": {"name": "x", "exitCode": "0"}}, "timeNano": 0});
         let l = default_line(&ev);
-        assert!(l.ends_with(" container die abc (exitCode=0, name=x)"), "{l}");
+        assert!(
+            l.ends_with(" container die abc (exitCode=0, name=x)"),
+            "{l}"
+        );
     }
 }

@@ -28,12 +28,23 @@ pub struct Args {
 }
 
 fn warning(all: bool, volumes: bool) -> String {
-    let mut items = vec!["all stopped containers", "all networks not used by at least one container"];
+    let mut items = vec![
+        "all stopped containers",
+        "all networks not used by at least one container",
+    ];
     if volumes {
         items.push("all anonymous volumes not used by at least one container");
     }
-    items.push(if all { "all images without at least one container associated to them" } else { "all dangling images" });
-    items.push(if all { "all build cache" } else { "unused build cache" });
+    items.push(if all {
+        "all images without at least one container associated to them"
+    } else {
+        "all dangling images"
+    });
+    items.push(if all {
+        "all build cache"
+    } else {
+        "unused build cache"
+    });
     let list: Vec<String> = items.iter().map(|i| format!("  - {i}")).collect();
     format!("WARNING! This will remove:\n{}\n", list.join("\n"))
 }
@@ -48,7 +59,13 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     // without those endpoints simply has nothing to prune there.
     if let Ok(resp) = ctx
         .client
-        .post_json::<_, Value>(&format!("/networks/prune{}", Query::new().opt("filters", filters.clone()).build()), None::<&Value>)
+        .post_json::<_, Value>(
+            &format!(
+                "/networks/prune{}",
+                Query::new().opt("filters", filters.clone()).build()
+            ),
+            None::<&Value>,
+        )
         .await
     {
         if let Some(list) = resp["NetworksDeleted"].as_array().filter(|a| !a.is_empty()) {
@@ -62,7 +79,13 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     if args.volumes {
         if let Ok(resp) = ctx
             .client
-            .post_json::<_, Value>(&format!("/volumes/prune{}", Query::new().opt("filters", filters.clone()).build()), None::<&Value>)
+            .post_json::<_, Value>(
+                &format!(
+                    "/volumes/prune{}",
+                    Query::new().opt("filters", filters.clone()).build()
+                ),
+                None::<&Value>,
+            )
             .await
         {
             if let Some(list) = resp["VolumesDeleted"].as_array().filter(|a| !a.is_empty()) {
@@ -79,7 +102,9 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     if args.all {
         image_filters.push("dangling=false".into());
     }
-    let q = Query::new().opt("filters", filters_json(&image_filters)?).build();
+    let q = Query::new()
+        .opt("filters", filters_json(&image_filters)?)
+        .build();
     let resp: Value = ctx
         .client
         .post_json(&format!("/images/prune{q}"), None::<&Value>)
