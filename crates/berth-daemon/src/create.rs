@@ -288,11 +288,22 @@ pub fn write_etc_files(c: &Container, paths: &Paths) -> std::io::Result<()> {
 /// container's network namespace); Google's public DNS if none remain, as Docker.
 fn resolv_conf(c: &Container) -> String {
     let dns = strs(c.host_config.get("Dns"));
+    let search = strs(c.host_config.get("DnsSearch"));
+    let options = strs(c.host_config.get("DnsOptions"));
     let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let mut out = String::new();
+    // --dns-search and --dns-option replace the host's lines, search first as Docker writes it.
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
     let mut servers = 0;
     for line in host.lines() {
         let t = line.trim();
+        if (!search.is_empty() && t.starts_with("search"))
+            || (!options.is_empty() && t.starts_with("options"))
+        {
+            continue;
+        }
         if let Some(ns) = t.strip_prefix("nameserver") {
             let ns = ns.trim();
             if ns.starts_with("127.") || ns == "::1" || !dns.is_empty() {
@@ -309,6 +320,9 @@ fn resolv_conf(c: &Container) -> String {
     }
     if servers == 0 {
         out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    if !options.is_empty() {
+        out.push_str(&format!("options {}\n", options.join(" ")));
     }
     out
 }

@@ -36,9 +36,8 @@ pub fn serve(
     lookup: Lookup,
     upstreams: Vec<SocketAddr>,
 ) -> Result<tokio::task::JoinHandle<()>> {
-    let sock = Arc::new(
-        tokio::net::UdpSocket::from_std(sock).map_err(|e| NetError::io("DNS socket", e))?,
-    );
+    let sock =
+        Arc::new(tokio::net::UdpSocket::from_std(sock).map_err(|e| NetError::io("DNS socket", e))?);
     let upstreams = Arc::new(upstreams);
     Ok(tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];
@@ -75,7 +74,11 @@ pub fn answer(query: &[u8], lookup: &Lookup) -> Option<Vec<u8>> {
         Err(_) => return failure(query, ResponseCode::FormErr),
     };
     let q = req.queries().first()?.clone();
-    let name = q.name().to_utf8().trim_end_matches('.').to_ascii_lowercase();
+    let name = q
+        .name()
+        .to_utf8()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
     let ips = lookup(&name)?;
     let mut resp = Message::new();
     resp.set_id(req.id())
@@ -121,7 +124,9 @@ async fn relay(query: &[u8], upstreams: &[SocketAddr]) -> Option<Vec<u8>> {
             continue;
         }
         let mut buf = vec![0u8; 4096];
-        if let Ok(Ok((n, _))) = tokio::time::timeout(Duration::from_secs(3), s.recv_from(&mut buf)).await {
+        if let Ok(Ok((n, _))) =
+            tokio::time::timeout(Duration::from_secs(3), s.recv_from(&mut buf)).await
+        {
             buf.truncate(n);
             return Some(buf);
         }
@@ -155,16 +160,25 @@ mod tests {
 
     #[test]
     fn answers_known_names_and_relays_others() {
-        let lookup: Lookup = Arc::new(|n: &str| (n == "srv").then(|| vec![Ipv4Addr::new(10, 200, 0, 2)]));
-        let r = Message::from_vec(&answer(&query("SRV.", RecordType::A), &lookup).unwrap()).unwrap();
+        let lookup: Lookup =
+            Arc::new(|n: &str| (n == "srv").then(|| vec![Ipv4Addr::new(10, 200, 0, 2)]));
+        let r =
+            Message::from_vec(&answer(&query("SRV.", RecordType::A), &lookup).unwrap()).unwrap();
         assert_eq!(r.id(), 7);
         assert_eq!(r.answers().len(), 1);
-        assert_eq!(r.answers()[0].data(), Some(&RData::A(A(Ipv4Addr::new(10, 200, 0, 2)))));
-        let r = Message::from_vec(&answer(&query("srv.", RecordType::AAAA), &lookup).unwrap()).unwrap();
+        assert_eq!(
+            r.answers()[0].data(),
+            Some(&RData::A(A(Ipv4Addr::new(10, 200, 0, 2))))
+        );
+        let r =
+            Message::from_vec(&answer(&query("srv.", RecordType::AAAA), &lookup).unwrap()).unwrap();
         assert_eq!(r.response_code(), ResponseCode::NoError);
         assert!(r.answers().is_empty());
         assert!(answer(&query("example.com.", RecordType::A), &lookup).is_none());
         let f = failure(&query("x.", RecordType::A), ResponseCode::ServFail).unwrap();
-        assert_eq!(Message::from_vec(&f).unwrap().response_code(), ResponseCode::ServFail);
+        assert_eq!(
+            Message::from_vec(&f).unwrap().response_code(),
+            ResponseCode::ServFail
+        );
     }
 }

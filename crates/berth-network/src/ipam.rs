@@ -109,20 +109,27 @@ mod tests {
         let a = allocate(&n, gw, &used).unwrap();
         assert_eq!(a, Ipv4Addr::new(10, 200, 0, 2));
         used.insert(a);
-        assert!(matches!(allocate(&n, gw, &used), Err(NetError::SubnetFull(_))));
+        assert!(matches!(
+            allocate(&n, gw, &used),
+            Err(NetError::SubnetFull(_))
+        ));
     }
 
     #[test]
     fn subnet_choice_avoids_taken() {
         let pools = default_pools();
         let taken = vec!["10.200.3.0/24".parse().unwrap()];
-        assert_eq!(pick_subnet(&pools, &taken).unwrap().to_string(), "10.201.0.0/16");
+        assert_eq!(
+            pick_subnet(&pools, &taken).unwrap().to_string(),
+            "10.201.0.0/16"
+        );
         assert!(matches!(pick_subnet(&pools, &pools), Err(NetError::NoPool)));
     }
 
     #[test]
     fn proc_route_parsing() {
-        let text = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+        let text =
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
 eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
 docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
         let r = parse_proc_route(text);
@@ -132,6 +139,9 @@ docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
 
     #[test]
     fn mac_follows_ip() {
-        assert_eq!(mac_string(mac_for(Ipv4Addr::new(172, 17, 0, 2))), "02:42:ac:11:00:02");
+        assert_eq!(
+            mac_string(mac_for(Ipv4Addr::new(172, 17, 0, 2))),
+            "02:42:ac:11:00:02"
+        );
     }
 }

@@ -43,7 +43,12 @@ impl Netlink {
 
     /// The index of link `name`, None if there is no such link.
     pub async fn index(&self, name: &str) -> Result<Option<u32>> {
-        let mut s = self.handle.link().get().match_name(name.to_string()).execute();
+        let mut s = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute();
         match s.try_next().await {
             Ok(Some(m)) => Ok(Some(m.header.index)),
             Ok(None) => Ok(None),
@@ -106,14 +111,24 @@ impl Netlink {
     pub async fn set_controller(&self, idx: u32, bridge: u32) -> Result<()> {
         self.handle
             .link()
-            .set(LinkUnspec::new_with_index(idx).controller(bridge).up().build())
+            .set(
+                LinkUnspec::new_with_index(idx)
+                    .controller(bridge)
+                    .up()
+                    .build(),
+            )
             .execute()
             .await
             .map_err(|e| NetError::netlink("attach port to bridge", e))
     }
 
     /// Renames, sets the MAC of and brings up link `idx`.
-    pub async fn configure(&self, idx: u32, name: Option<&str>, mac: Option<[u8; 6]>) -> Result<()> {
+    pub async fn configure(
+        &self,
+        idx: u32,
+        name: Option<&str>,
+        mac: Option<[u8; 6]>,
+    ) -> Result<()> {
         let mut b = LinkUnspec::new_with_index(idx);
         if let Some(n) = name {
             b = b.name(n.to_string());
@@ -154,7 +169,9 @@ impl Netlink {
     }
 
     pub async fn add_default_route(&self, gateway: Ipv4Addr) -> Result<()> {
-        let msg = RouteMessageBuilder::<Ipv4Addr>::new().gateway(gateway).build();
+        let msg = RouteMessageBuilder::<Ipv4Addr>::new()
+            .gateway(gateway)
+            .build();
         self.handle
             .route()
             .add(msg)

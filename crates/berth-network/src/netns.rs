@@ -20,7 +20,7 @@ fn err(path: &Path, e: impl Into<std::io::Error>) -> NetError {
 /// Whether `path` is a bind-mounted namespace file.
 pub fn exists(path: &Path) -> bool {
     nix::sys::statfs::statfs(path)
-        .map(|s| s.filesystem_type().0 as i64 == NSFS_MAGIC)
+        .map(|s| s.filesystem_type().0 == NSFS_MAGIC)
         .unwrap_or(false)
 }
 
@@ -47,7 +47,12 @@ pub fn create(path: &Path) -> Result<(), NetError> {
         .map_err(|e| err(&p, e))
     })
     .join()
-    .unwrap_or_else(|_| Err(err(path, std::io::Error::other("namespace thread panicked"))));
+    .unwrap_or_else(|_| {
+        Err(err(
+            path,
+            std::io::Error::other("namespace thread panicked"),
+        ))
+    });
     if res.is_err() {
         let _ = std::fs::remove_file(path);
     }
@@ -80,15 +85,17 @@ pub fn run_in<T: Send + 'static>(
         Ok(f())
     })
     .join()
-    .unwrap_or_else(|_| Err(err(path, std::io::Error::other("namespace thread panicked"))))
+    .unwrap_or_else(|_| {
+        Err(err(
+            path,
+            std::io::Error::other("namespace thread panicked"),
+        ))
+    })
 }
 
 /// Writes a sysctl under /proc/sys of the current thread's namespace.
 pub fn sysctl(key: &str, value: &str) -> std::io::Result<()> {
-    std::fs::write(
-        Path::new("/proc/sys").join(key.replace('.', "/")),
-        value,
-    )
+    std::fs::write(Path::new("/proc/sys").join(key.replace('.', "/")), value)
 }
 
 #[cfg(test)]
@@ -105,7 +112,10 @@ mod tests {
         create(&p).unwrap();
         assert!(exists(&p));
         let mine = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
-        let theirs = run_in(&p, || std::fs::read_link("/proc/thread-self/ns/net").unwrap()).unwrap();
+        let theirs = run_in(&p, || {
+            std::fs::read_link("/proc/thread-self/ns/net").unwrap()
+        })
+        .unwrap();
         assert_ne!(mine, theirs);
         remove(&p).unwrap();
         assert!(!p.exists());

@@ -47,7 +47,10 @@ impl Ruleset {
         let _ = writeln!(s, "table ip {table} {{");
         s.push_str("  chain ports {\n");
         for p in &self.ports {
-            let daddr = p.host_ip.map(|ip| format!("ip daddr {ip} ")).unwrap_or_default();
+            let daddr = p
+                .host_ip
+                .map(|ip| format!("ip daddr {ip} "))
+                .unwrap_or_default();
             let _ = writeln!(
                 s,
                 "    {daddr}{proto} dport {hp} dnat to {cip}:{cp}",
@@ -59,7 +62,7 @@ impl Ruleset {
         }
         s.push_str("  }\n");
         s.push_str("  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n    fib daddr type local jump ports\n  }\n");
-        s.push_str("  chain output {\n    type nat hook output priority dstnat; policy accept;\n    fib daddr type local jump ports\n  }\n");
+        s.push_str("  chain output {\n    type nat hook output priority -100; policy accept;\n    fib daddr type local jump ports\n  }\n");
         s.push_str("  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n");
         for n in &self.networks {
             let _ = writeln!(
@@ -90,7 +93,11 @@ fn run_nft(script: &str) -> Result<(), NetError> {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| NetError::Nft(format!("running nft (is Debian's nftables installed?): {e}")))?;
+        .map_err(|e| {
+            NetError::Nft(format!(
+                "running nft (is Debian's nftables installed?): {e}"
+            ))
+        })?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin
             .write_all(script.as_bytes())
@@ -100,7 +107,9 @@ fn run_nft(script: &str) -> Result<(), NetError> {
         .wait_with_output()
         .map_err(|e| NetError::Nft(e.to_string()))?;
     if !out.status.success() {
-        return Err(NetError::Nft(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+        return Err(NetError::Nft(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
     }
     Ok(())
 }

@@ -76,22 +76,39 @@ impl Topology {
         let sw = Netlink::open(Some(&self.switch_ns)).await?;
         let host = Netlink::open(None).await?;
         let bridge = sw.add_bridge(&net.bridge()).await?;
-        let host_idx = match host.index(&net.host_if).await? {
-            Some(i) => i,
-            None => host.add_veth(&net.host_if, &net.uplink(), &self.switch_ns).await?,
+        // An interface of that name whose peer is not in our switch belongs to
+        // another daemon's switch (or is a leftover): take the name over.
+        let host_idx = match (
+            host.index(&net.host_if).await?,
+            sw.index(&net.uplink()).await?,
+        ) {
+            (Some(i), Some(_)) => i,
+            (existing, _) => {
+                if existing.is_some() {
+                    host.delete(&net.host_if).await?;
+                }
+                host.add_veth(&net.host_if, &net.uplink(), &self.switch_ns)
+                    .await?
+            }
         };
         let wired = async {
-            let up = sw
-                .index(&net.uplink())
-                .await?
-                .ok_or_else(|| NetError::io(net.uplink(), std::io::Error::from_raw_os_error(libc::ENODEV)))?;
+            let up = sw.index(&net.uplink()).await?.ok_or_else(|| {
+                NetError::io(
+                    net.uplink(),
+                    std::io::Error::from_raw_os_error(libc::ENODEV),
+                )
+            })?;
             sw.set_controller(up, bridge).await?;
-            host.add_address(host_idx, net.gateway, net.subnet.prefix).await?;
+            host.add_address(host_idx, net.gateway, net.subnet.prefix)
+                .await?;
             host.up(host_idx).await?;
             // Port publishing DNATs 127.0.0.1 to containers: the kernel routes
             // loopback-sourced packets out of this interface only with this on.
-            netns::sysctl(&format!("net.ipv4.conf.{}.route_localnet", net.host_if), "1")
-                .map_err(|e| NetError::io(format!("route_localnet on {}", net.host_if), e))
+            netns::sysctl(
+                &format!("net.ipv4.conf.{}.route_localnet", net.host_if),
+                "1",
+            )
+            .map_err(|e| NetError::io(format!("route_localnet on {}", net.host_if), e))
         }
         .await;
         if let Err(e) = wired {
@@ -111,21 +128,30 @@ impl Topology {
     }
 
     /// Plugs the container's namespace into the network's bridge.
-    pub async fn attach(&self, net: &BridgeSpec, container_ns: &Path, ep: &EndpointSpec) -> Result<()> {
+    pub async fn attach(
+        &self,
+        net: &BridgeSpec,
+        container_ns: &Path,
+        ep: &EndpointSpec,
+    ) -> Result<()> {
         let sw = Netlink::open(Some(&self.switch_ns)).await?;
-        let bridge = sw
-            .index(&net.bridge())
-            .await?
-            .ok_or_else(|| NetError::io(net.bridge(), std::io::Error::from_raw_os_error(libc::ENODEV)))?;
+        let bridge = sw.index(&net.bridge()).await?.ok_or_else(|| {
+            NetError::io(
+                net.bridge(),
+                std::io::Error::from_raw_os_error(libc::ENODEV),
+            )
+        })?;
         let temp = format!("t{}", ep.short_id);
         let port = sw.add_veth(&ep.switch_if(), &temp, container_ns).await?;
         let inside = async {
             sw.set_controller(port, bridge).await?;
             let c = Netlink::open(Some(container_ns)).await?;
-            let idx = c
-                .index(&temp)
-                .await?
-                .ok_or_else(|| NetError::io(temp.clone(), std::io::Error::from_raw_os_error(libc::ENODEV)))?;
+            let idx = c.index(&temp).await?.ok_or_else(|| {
+                NetError::io(
+                    temp.clone(),
+                    std::io::Error::from_raw_os_error(libc::ENODEV),
+                )
+            })?;
             c.configure(idx, Some(&ep.ifname), Some(ep.mac)).await?;
             c.add_address(idx, ep.ip, net.subnet.prefix).await?;
             if let Some(gw) = ep.default_route {

@@ -11,7 +11,12 @@ const LOCALHOST: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-
 /// Docker's hosts file: localhost lines, `--add-host` entries, one line per
 /// `--link` ("ip alias target-hostname target-name"), the container's own
 /// addresses last.
-pub fn hosts(extra: &[String], links: &[(Ipv4Addr, Vec<String>)], own: &[Ipv4Addr], hostname: &str) -> String {
+pub fn hosts(
+    extra: &[String],
+    links: &[(Ipv4Addr, Vec<String>)],
+    own: &[Ipv4Addr],
+    hostname: &str,
+) -> String {
     let mut s = String::from(LOCALHOST);
     for h in extra {
         if let Some((name, ip)) = h.split_once(':') {
@@ -33,7 +38,10 @@ pub fn resolv_embedded(host_resolv: &str, search: &[String], options: &[String])
     let mut s = String::from("nameserver 127.0.0.11\n");
     if !search.is_empty() {
         s.push_str(&format!("search {}\n", search.join(" ")));
-    } else if let Some(l) = host_resolv.lines().find(|l| l.trim_start().starts_with("search")) {
+    } else if let Some(l) = host_resolv
+        .lines()
+        .find(|l| l.trim_start().starts_with("search"))
+    {
         s.push_str(l.trim());
         s.push('\n');
     }
@@ -69,7 +77,10 @@ mod tests {
     fn hosts_lines_in_docker_order() {
         let h = hosts(
             &["dbhost:10.1.2.3".into()],
-            &[(Ipv4Addr::new(172, 30, 0, 2), vec!["db".into(), "linkedhost".into(), "linked".into()])],
+            &[(
+                Ipv4Addr::new(172, 30, 0, 2),
+                vec!["db".into(), "linkedhost".into(), "linked".into()],
+            )],
             &[Ipv4Addr::new(172, 30, 0, 3)],
             "hn",
         );
@@ -78,7 +89,14 @@ mod tests {
 
     #[test]
     fn embedded_resolv_keeps_search() {
-        let r = resolv_embedded("search corp\nnameserver 10.0.0.1\noptions rotate\n", &[], &[]);
-        assert_eq!(r, "nameserver 127.0.0.11\nsearch corp\noptions rotate ndots:0\n");
+        let r = resolv_embedded(
+            "search corp\nnameserver 10.0.0.1\noptions rotate\n",
+            &[],
+            &[],
+        );
+        assert_eq!(
+            r,
+            "nameserver 127.0.0.11\nsearch corp\noptions rotate ndots:0\n"
+        );
     }
 }

@@ -11,8 +11,8 @@ mod sandbox;
 mod settings;
 mod store;
 
-pub use sandbox::apply_to_spec;
 use model::{Attachment, NetworkRec, Sandbox};
+pub use sandbox::apply_to_spec;
 
 use crate::error::ApiError;
 use berth_network::topology::{BridgeSpec, Topology};
@@ -48,7 +48,10 @@ impl NetState {
             .iter()
             .find(|n| n.name == key || n.id == key)
             .or_else(|| {
-                let mut m = self.networks.iter().filter(|n| !key.is_empty() && n.id.starts_with(key));
+                let mut m = self
+                    .networks
+                    .iter()
+                    .filter(|n| !key.is_empty() && n.id.starts_with(key));
                 let first = m.next();
                 if m.next().is_some() {
                     None
@@ -144,17 +147,14 @@ impl Networks {
                 rec.host_if = Some(host_if.clone());
                 rec.options = options.clone();
             }
-            db.put_network(&rec).map_err(|e| format!("network store: {e}"))?;
+            db.put_network(&rec)
+                .map_err(|e| format!("network store: {e}"))?;
             match existing {
                 Some(i) => st.networks[i] = rec,
                 None => st.networks.push(rec),
             }
         }
-        let table = if host_if == "berth0" {
-            "berth".to_string()
-        } else {
-            format!("berth_{}", host_if.replace(['-', '.'], "_"))
-        };
+        let table = nft_table(&host_if);
         Ok(Networks {
             db,
             exec_root: exec_root.to_path_buf(),
@@ -249,12 +249,20 @@ impl Networks {
             let nets: Vec<&str> = mine
                 .endpoints
                 .iter()
-                .filter(|e| st.by_id(&e.network_id).map(|n| n.has_dns()).unwrap_or(false))
+                .filter(|e| {
+                    st.by_id(&e.network_id)
+                        .map(|n| n.has_dns())
+                        .unwrap_or(false)
+                })
                 .map(|e| e.network_id.as_str())
                 .collect();
             let mut ips = Vec::new();
             for s in st.sandboxes.values() {
-                for e in s.endpoints.iter().filter(|e| nets.contains(&e.network_id.as_str())) {
+                for e in s
+                    .endpoints
+                    .iter()
+                    .filter(|e| nets.contains(&e.network_id.as_str()))
+                {
                     let hit = s.name.eq_ignore_ascii_case(name)
                         || s.container_id.get(..12) == Some(name)
                         || e.aliases.iter().any(|a| a.eq_ignore_ascii_case(name));
@@ -268,13 +276,23 @@ impl Networks {
     }
 
     fn stop_dns(&self, cid: &str) {
-        if let Some(h) = self.dns.lock().unwrap_or_else(|e| e.into_inner()).remove(cid) {
+        if let Some(h) = self
+            .dns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(cid)
+        {
             h.abort();
         }
     }
 
     fn start_dns(&self, cid: &str, ns: &Path) -> Result<(), ApiError> {
-        if self.dns.lock().unwrap_or_else(|e| e.into_inner()).contains_key(cid) {
+        if self
+            .dns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(cid)
+        {
             return Ok(());
         }
         let sock = berth_network::dns::bind_in(ns)?;
@@ -289,6 +307,21 @@ impl Networks {
             .insert(cid.to_string(), h);
         Ok(())
     }
+}
+
+/// `berth` for the default bridge; daemons with another bridge (tests,
+/// side-by-side installs) get a table of their own, so one daemon's rebuild
+/// never drops another's rules. Daemons sharing a bridge name share the
+/// interface too, so sharing its table adds no conflict.
+fn nft_table(host_if: &str) -> String {
+    if host_if == "berth0" {
+        return "berth".into();
+    }
+    let safe: String = host_if
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("berth_{safe}")
 }
 
 fn parse_bip(bip: &str) -> Result<(Ipv4Addr, Ipv4Net), String> {

@@ -28,20 +28,42 @@ pub struct CreateRequest {
 
 impl CreateRequest {
     pub fn from_json(v: &Value) -> ApiResult<CreateRequest> {
-        let name = v.get("Name").and_then(Value::as_str).unwrap_or("").to_string();
-        let cfg = v.get("IPAM").and_then(|i| i.get("Config")).and_then(Value::as_array).and_then(|a| a.first());
+        let name = v
+            .get("Name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let cfg = v
+            .get("IPAM")
+            .and_then(|i| i.get("Config"))
+            .and_then(Value::as_array)
+            .and_then(|a| a.first());
         let s = |o: Option<&Value>, k: &str| {
-            o.and_then(|o| o.get(k)).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string)
+            o.and_then(|o| o.get(k))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
         };
         Ok(CreateRequest {
             name,
             driver: s(Some(v), "Driver").unwrap_or_else(|| "bridge".into()),
             subnet: s(cfg, "Subnet"),
             gateway: s(cfg, "Gateway"),
-            labels: v.get("Labels").and_then(Value::as_object).cloned().unwrap_or_default(),
-            options: v.get("Options").and_then(Value::as_object).cloned().unwrap_or_default(),
+            labels: v
+                .get("Labels")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+            options: v
+                .get("Options")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
             internal: v.get("Internal").and_then(Value::as_bool).unwrap_or(false),
-            attachable: v.get("Attachable").and_then(Value::as_bool).unwrap_or(false),
+            attachable: v
+                .get("Attachable")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         })
     }
 }
@@ -63,7 +85,11 @@ impl Networks {
         let mut m = Map::new();
         for s in st.sandboxes.values() {
             for e in s.endpoints.iter().filter(|e| e.network_id == net_id) {
-                let prefix = st.by_id(net_id).and_then(|n| bridge_spec(n).ok()).map(|s| s.subnet.prefix).unwrap_or(0);
+                let prefix = st
+                    .by_id(net_id)
+                    .and_then(|n| bridge_spec(n).ok())
+                    .map(|s| s.subnet.prefix)
+                    .unwrap_or(0);
                 m.insert(
                     s.container_id.clone(),
                     json!({"Name": s.name, "EndpointID": e.id, "MacAddress": e.mac,
@@ -77,7 +103,10 @@ impl Networks {
     /// GET /networks with filters (name, id, driver, label, type).
     pub fn list_json(&self, filters: &HashMap<String, Vec<String>>) -> ApiResult<Vec<Value>> {
         for k in filters.keys() {
-            if !matches!(k.as_str(), "name" | "id" | "driver" | "label" | "type" | "scope" | "dangling") {
+            if !matches!(
+                k.as_str(),
+                "name" | "id" | "driver" | "label" | "type" | "scope" | "dangling"
+            ) {
                 return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
             }
         }
@@ -121,7 +150,10 @@ impl Networks {
         let rec = {
             let st = self.st();
             if st.networks.iter().any(|n| n.name == req.name) {
-                return Err(ApiError::conflict(format!("network with name {} already exists", req.name)));
+                return Err(ApiError::conflict(format!(
+                    "network with name {} already exists",
+                    req.name
+                )));
             }
             let taken: Vec<Ipv4Net> = st
                 .networks
@@ -133,7 +165,11 @@ impl Networks {
                 Some(s) => {
                     let net: Ipv4Net = s.parse().map_err(bad)?;
                     if let Some(t) = st.networks.iter().find(|n| {
-                        n.subnet.as_deref().and_then(|x| x.parse::<Ipv4Net>().ok()).map(|x| x.overlaps(&net)).unwrap_or(false)
+                        n.subnet
+                            .as_deref()
+                            .and_then(|x| x.parse::<Ipv4Net>().ok())
+                            .map(|x| x.overlaps(&net))
+                            .unwrap_or(false)
                     }) {
                         return Err(forbidden(format!(
                             "invalid pool request: Pool overlaps with other one on this address space ({})",
@@ -142,11 +178,16 @@ impl Networks {
                     }
                     (net, true)
                 }
-                None => (ipam::pick_subnet(&ipam::default_pools(), &taken).map_err(bad)?, false),
+                None => (
+                    ipam::pick_subnet(&ipam::default_pools(), &taken).map_err(bad)?,
+                    false,
+                ),
             };
             let gateway = match &req.gateway {
                 Some(g) => {
-                    let ip: Ipv4Addr = g.parse().map_err(|_| ApiError::bad_request(format!("invalid gateway address {g}")))?;
+                    let ip: Ipv4Addr = g.parse().map_err(|_| {
+                        ApiError::bad_request(format!("invalid gateway address {g}"))
+                    })?;
                     if !subnet.contains(ip) {
                         return Err(forbidden(format!(
                             "failed to allocate gateway ({g}): Address out of range"
@@ -208,10 +249,20 @@ impl Networks {
                 .cloned()
                 .ok_or_else(|| ApiError::not_found(format!("network {key} not found")))?;
             if n.is_predefined() {
-                return Err(forbidden(format!("{} is a pre-defined network and cannot be removed", n.name)));
+                return Err(forbidden(format!(
+                    "{} is a pre-defined network and cannot be removed",
+                    n.name
+                )));
             }
-            let active = st.sandboxes.values().any(|s| s.endpoints.iter().any(|e| e.network_id == n.id))
-                || st.attachments.values().flatten().any(|a| a.network_id == n.id);
+            let active = st
+                .sandboxes
+                .values()
+                .any(|s| s.endpoints.iter().any(|e| e.network_id == n.id))
+                || st
+                    .attachments
+                    .values()
+                    .flatten()
+                    .any(|a| a.network_id == n.id);
             if active {
                 return Err(forbidden(format!(
                     "error while removing network: network {} id {} has active endpoints",
@@ -252,7 +303,13 @@ impl Networks {
     }
 
     /// POST /networks/{id}/connect
-    pub async fn connect(&self, d: &Daemon, key: &str, container: &str, cfg: Option<&Value>) -> ApiResult<()> {
+    pub async fn connect(
+        &self,
+        d: &Daemon,
+        key: &str,
+        container: &str,
+        cfg: Option<&Value>,
+    ) -> ApiResult<()> {
         let e = d.lookup(container)?;
         let c = e.get();
         let net = self
@@ -260,10 +317,20 @@ impl Networks {
             .find(key)
             .cloned()
             .ok_or_else(|| ApiError::not_found(format!("network {key} not found")))?;
-        if net.driver != "bridge" || !matches!(super::sandbox::mode_of(&c), super::sandbox::Mode::Networks) {
-            return Err(forbidden("container cannot be disconnected from host network or connected to host network"));
+        if net.driver != "bridge"
+            || !matches!(super::sandbox::mode_of(&c), super::sandbox::Mode::Networks)
+        {
+            return Err(forbidden(
+                "container cannot be disconnected from host network or connected to host network",
+            ));
         }
-        if self.st().attachments.get(&c.id).map(|a| a.iter().any(|a| a.network_id == net.id)).unwrap_or(false) {
+        if self
+            .st()
+            .attachments
+            .get(&c.id)
+            .map(|a| a.iter().any(|a| a.network_id == net.id))
+            .unwrap_or(false)
+        {
             return Err(forbidden(format!(
                 "endpoint with name {} already exists in network {}",
                 c.name.trim_start_matches('/'),
@@ -273,7 +340,12 @@ impl Networks {
         let aliases: Vec<String> = cfg
             .and_then(|c| c.get("Aliases"))
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default();
         let ipv4 = cfg
             .and_then(|c| c.get("IPAMConfig"))
@@ -294,7 +366,11 @@ impl Networks {
                 self.db.put_sandbox(&sb)?;
             }
             self.db.put_attachment(&c.id, &a)?;
-            self.st().attachments.entry(c.id.clone()).or_default().push(a);
+            self.st()
+                .attachments
+                .entry(c.id.clone())
+                .or_default()
+                .push(a);
             self.write_etc(d, &c)?;
             if net.has_dns() {
                 self.start_dns(&c.id, &ns)?;
@@ -302,7 +378,11 @@ impl Networks {
             self.apply_rules()?;
         } else {
             self.db.put_attachment(&c.id, &a)?;
-            self.st().attachments.entry(c.id.clone()).or_default().push(a);
+            self.st()
+                .attachments
+                .entry(c.id.clone())
+                .or_default()
+                .push(a);
         }
         Ok(())
     }
@@ -317,9 +397,17 @@ impl Networks {
             .cloned()
             .ok_or_else(|| ApiError::not_found(format!("network {key} not found")))?;
         let _op = self.op.lock().await;
-        let attached = self.st().attachments.get(&c.id).map(|a| a.iter().any(|a| a.network_id == net.id)).unwrap_or(false);
+        let attached = self
+            .st()
+            .attachments
+            .get(&c.id)
+            .map(|a| a.iter().any(|a| a.network_id == net.id))
+            .unwrap_or(false);
         if !attached {
-            return Err(forbidden(format!("container {} is not connected to network {}", c.id, net.name)));
+            return Err(forbidden(format!(
+                "container {} is not connected to network {}",
+                c.id, net.name
+            )));
         }
         let ep = self.st().sandboxes.get_mut(&c.id).and_then(|s| {
             let i = s.endpoints.iter().position(|e| e.network_id == net.id)?;

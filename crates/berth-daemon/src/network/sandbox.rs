@@ -24,7 +24,11 @@ pub enum Mode {
 }
 
 pub fn mode_of(c: &Container) -> Mode {
-    let m = c.host_config.get("NetworkMode").and_then(Value::as_str).unwrap_or("default");
+    let m = c
+        .host_config
+        .get("NetworkMode")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
     match m {
         "host" => Mode::Host,
         "none" => Mode::None,
@@ -37,7 +41,12 @@ pub fn mode_of(c: &Container) -> Mode {
 
 fn strs(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -50,7 +59,10 @@ impl Networks {
         host_config: &Map<String, Value>,
         networking: Option<&Value>,
     ) -> ApiResult<Vec<Attachment>> {
-        let mode = host_config.get("NetworkMode").and_then(Value::as_str).unwrap_or("default");
+        let mode = host_config
+            .get("NetworkMode")
+            .and_then(Value::as_str)
+            .unwrap_or("default");
         if mode == "host" || mode == "none" || mode.starts_with("container:") {
             return Ok(Vec::new());
         }
@@ -60,9 +72,9 @@ impl Networks {
             .find(name)
             .ok_or_else(|| ApiError::not_found(format!("network {name} not found")))?;
         if net.driver != "bridge" {
-            return Err(ApiError::bad_request(format!(
-                "container cannot be disconnected from host network or connected to host network"
-            )));
+            return Err(ApiError::bad_request(
+                "container cannot be disconnected from host network or connected to host network",
+            ));
         }
         let cfg = networking
             .and_then(|n| n.get("EndpointsConfig"))
@@ -78,7 +90,10 @@ impl Networks {
             .and_then(|i| i.get("IPv4Address"))
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
-            .map(|s| s.parse::<Ipv4Addr>().map_err(|_| ApiError::bad_request(format!("invalid IPv4 address: {s}"))))
+            .map(|s| {
+                s.parse::<Ipv4Addr>()
+                    .map_err(|_| ApiError::bad_request(format!("invalid IPv4 address: {s}")))
+            })
             .transpose()?;
         Ok(vec![Attachment {
             network_id: net.id.clone(),
@@ -113,11 +128,18 @@ impl Networks {
                         target.id
                     )));
                 }
-                let path = self.st().sandboxes.get(&target.id).and_then(|s| s.netns.clone());
+                let path = self
+                    .st()
+                    .sandboxes
+                    .get(&target.id)
+                    .and_then(|s| s.netns.clone());
                 match path {
                     Some(p) => Ok(Some(p)),
                     // The target runs in the host's namespace.
-                    None => Ok(Some(PathBuf::from(format!("/proc/{}/ns/net", target.state.pid)))),
+                    None => Ok(Some(PathBuf::from(format!(
+                        "/proc/{}/ns/net",
+                        target.state.pid
+                    )))),
                 }
             }
             Mode::None => {
@@ -163,14 +185,22 @@ impl Networks {
 
     async fn wire_sandbox(&self, d: &Daemon, c: &Container, ns: &Path) -> ApiResult<()> {
         berth_network::topology::loopback_up(ns).await?;
-        let atts = self.st().attachments.get(&c.id).cloned().unwrap_or_default();
+        let atts = self
+            .st()
+            .attachments
+            .get(&c.id)
+            .cloned()
+            .unwrap_or_default();
         for a in &atts {
             self.plug(c, ns, a).await?;
         }
         let ports = self.publish(c)?;
         let sb = {
             let mut st = self.st();
-            let sb = st.sandboxes.get_mut(&c.id).ok_or_else(|| ApiError::internal("sandbox vanished"))?;
+            let sb = st
+                .sandboxes
+                .get_mut(&c.id)
+                .ok_or_else(|| ApiError::internal("sandbox vanished"))?;
             sb.ports = ports;
             sb.clone()
         };
@@ -186,18 +216,28 @@ impl Networks {
         let st = self.st();
         st.sandboxes
             .get(cid)
-            .map(|s| s.endpoints.iter().any(|e| st.by_id(&e.network_id).map(|n| n.has_dns()).unwrap_or(false)))
+            .map(|s| {
+                s.endpoints.iter().any(|e| {
+                    st.by_id(&e.network_id)
+                        .map(|n| n.has_dns())
+                        .unwrap_or(false)
+                })
+            })
             .unwrap_or(false)
     }
 
     /// Allocates an address on the attachment's network and plugs a veth.
-    pub(super) async fn plug(&self, c: &Container, ns: &Path, a: &Attachment) -> ApiResult<Endpoint> {
+    pub(super) async fn plug(
+        &self,
+        c: &Container,
+        ns: &Path,
+        a: &Attachment,
+    ) -> ApiResult<Endpoint> {
         let (net, ep, first) = {
             let mut st = self.st();
-            let net = st
-                .by_id(&a.network_id)
-                .cloned()
-                .ok_or_else(|| ApiError::not_found(format!("network {} not found", a.network_id)))?;
+            let net = st.by_id(&a.network_id).cloned().ok_or_else(|| {
+                ApiError::not_found(format!("network {} not found", a.network_id))
+            })?;
             let spec = bridge_spec(&net)?;
             let used: HashSet<Ipv4Addr> = st
                 .sandboxes
@@ -213,12 +253,18 @@ impl Networks {
                     )))
                 }
                 Some(ip) if used.contains(&ip) => {
-                    return Err(ApiError::new(axum::http::StatusCode::FORBIDDEN, "Address already in use"))
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::FORBIDDEN,
+                        "Address already in use",
+                    ))
                 }
                 Some(ip) => ip,
                 None => ipam::allocate(&spec.subnet, spec.gateway, &used)?,
             };
-            let sb = st.sandboxes.get_mut(&c.id).ok_or_else(|| ApiError::internal("no sandbox"))?;
+            let sb = st
+                .sandboxes
+                .get_mut(&c.id)
+                .ok_or_else(|| ApiError::internal("no sandbox"))?;
             let first = sb.endpoints.is_empty();
             let ifname = (0..)
                 .map(|i| format!("eth{i}"))
@@ -241,6 +287,8 @@ impl Networks {
             (net, ep, first)
         };
         let spec = bridge_spec(&net)?;
+        // Cheap when all is in place; repairs a gateway interface lost meanwhile.
+        self.wire_network(&net).await?;
         let wired = self
             .topo()?
             .attach(
@@ -269,10 +317,15 @@ impl Networks {
         let mut wanted: Vec<(u16, String, String, Option<u16>)> = Vec::new();
         if let Some(b) = c.host_config.get("PortBindings").and_then(Value::as_object) {
             for (key, list) in b {
-                let (port, proto) = ports::parse_key(key)
-                    .ok_or_else(|| ApiError::bad_request(format!("invalid port specification: \"{key}\"")))?;
+                let (port, proto) = ports::parse_key(key).ok_or_else(|| {
+                    ApiError::bad_request(format!("invalid port specification: \"{key}\""))
+                })?;
                 for e in list.as_array().into_iter().flatten() {
-                    let ip = e.get("HostIp").and_then(Value::as_str).unwrap_or("").to_string();
+                    let ip = e
+                        .get("HostIp")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
                     let hp = e.get("HostPort").and_then(Value::as_str).unwrap_or("");
                     let hp = hp.split('-').next().unwrap_or("");
                     let hp = if hp.is_empty() {
@@ -286,9 +339,20 @@ impl Networks {
                 }
             }
         }
-        let publish_all = c.host_config.get("PublishAllPorts").and_then(Value::as_bool).unwrap_or(false);
+        let publish_all = c
+            .host_config
+            .get("PublishAllPorts")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         if publish_all {
-            for key in c.config.get("ExposedPorts").and_then(Value::as_object).into_iter().flatten().map(|(k, _)| k) {
+            for key in c
+                .config
+                .get("ExposedPorts")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k)
+            {
                 if let Some((port, proto)) = ports::parse_key(key) {
                     if !wanted.iter().any(|w| w.0 == port && w.1 == proto) {
                         wanted.push((port, proto, String::new(), None));
@@ -305,13 +369,22 @@ impl Networks {
             .collect();
         let mut out = Vec::new();
         for (port, proto, ip, hp) in wanted {
-            let bind_ip: Ipv4Addr = if ip.is_empty() { Ipv4Addr::UNSPECIFIED } else {
-                ip.parse().map_err(|_| ApiError::bad_request(format!("invalid IP address: {ip}")))?
+            let bind_ip: Ipv4Addr = if ip.is_empty() {
+                Ipv4Addr::UNSPECIFIED
+            } else {
+                ip.parse()
+                    .map_err(|_| ApiError::bad_request(format!("invalid IP address: {ip}")))?
             };
             let host_port = match hp {
                 Some(p) => {
-                    let shown = if ip.is_empty() { "0.0.0.0" } else { ip.as_str() };
-                    if used.contains(&(p, proto.clone())) || !ports::host_port_free(bind_ip, p, &proto) {
+                    let shown = if ip.is_empty() {
+                        "0.0.0.0"
+                    } else {
+                        ip.as_str()
+                    };
+                    if used.contains(&(p, proto.clone()))
+                        || !ports::host_port_free(bind_ip, p, &proto)
+                    {
                         return Err(ApiError::internal(format!(
                             "driver failed programming external connectivity on endpoint {}: Bind for {shown}:{p} failed: port is already allocated",
                             c.name.trim_start_matches('/')
@@ -336,7 +409,12 @@ impl Networks {
     /// networks, resolv.conf for the embedded DNS server.
     pub(super) fn write_etc(&self, d: &Daemon, c: &Container) -> ApiResult<()> {
         let paths = d.paths(&c.id);
-        let hostname = c.config.get("Hostname").and_then(Value::as_str).unwrap_or("").to_string();
+        let hostname = c
+            .config
+            .get("Hostname")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let mut links = Vec::new();
         for l in strs(c.host_config.get("Links")) {
             // "name:alias" from the CLI, "/name:/container/alias" as stored by Docker.
@@ -347,12 +425,19 @@ impl Networks {
             let ip = self.primary_ip(&t.id).ok_or_else(|| {
                 ApiError::bad_request(format!(
                     "Cannot link to a non running container: {} AS {}/{alias}",
-                    t.name,
-                    c.name
+                    t.name, c.name
                 ))
             })?;
-            let th = t.config.get("Hostname").and_then(Value::as_str).unwrap_or("").to_string();
-            links.push((ip, vec![alias, th, t.name.trim_start_matches('/').to_string()]));
+            let th = t
+                .config
+                .get("Hostname")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            links.push((
+                ip,
+                vec![alias, th, t.name.trim_start_matches('/').to_string()],
+            ));
         }
         let own: Vec<Ipv4Addr> = self
             .st()
@@ -361,8 +446,11 @@ impl Networks {
             .map(|s| s.endpoints.iter().map(|e| e.ip).collect())
             .unwrap_or_default();
         let extra = strs(c.host_config.get("ExtraHosts"));
-        let io = |e: std::io::Error| ApiError::internal(format!("writing {}: {e}", paths.hosts.display()));
-        etc::write_in_place(&paths.hosts, &etc::hosts(&extra, &links, &own, &hostname)).map_err(io)?;
+        let io = |e: std::io::Error| {
+            ApiError::internal(format!("writing {}: {e}", paths.hosts.display()))
+        };
+        etc::write_in_place(&paths.hosts, &etc::hosts(&extra, &links, &own, &hostname))
+            .map_err(io)?;
         if self.uses_dns(&c.id) && strs(c.host_config.get("Dns")).is_empty() {
             let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
             let r = etc::resolv_embedded(
@@ -376,7 +464,11 @@ impl Networks {
     }
 
     fn primary_ip(&self, cid: &str) -> Option<Ipv4Addr> {
-        self.st().sandboxes.get(cid).and_then(|s| s.endpoints.first()).map(|e| e.ip)
+        self.st()
+            .sandboxes
+            .get(cid)
+            .and_then(|s| s.endpoints.first())
+            .map(|e| e.ip)
     }
 
     /// Undoes a container's sandbox (it exited, failed to start, or is removed).
@@ -472,7 +564,11 @@ impl Networks {
 /// Points the spec's network namespace at `path` (joined, not created).
 pub fn apply_to_spec(spec: &mut oci_spec::runtime::Spec, path: &Path) {
     use oci_spec::runtime::LinuxNamespaceType;
-    if let Some(nss) = spec.linux_mut().as_mut().and_then(|l| l.namespaces_mut().as_mut()) {
+    if let Some(nss) = spec
+        .linux_mut()
+        .as_mut()
+        .and_then(|l| l.namespaces_mut().as_mut())
+    {
         for ns in nss.iter_mut() {
             if ns.typ() == LinuxNamespaceType::Network {
                 ns.set_path(Some(path.to_path_buf()));

@@ -14,7 +14,14 @@ impl Networks {
             return json!({});
         };
         if matches!(mode_of(c), Mode::Networks) {
-            for k in c.config.get("ExposedPorts").and_then(Value::as_object).into_iter().flatten().map(|(k, _)| k) {
+            for k in c
+                .config
+                .get("ExposedPorts")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k)
+            {
                 m.insert(k.clone(), Value::Null);
             }
         }
@@ -38,14 +45,20 @@ impl Networks {
         let sb = st.sandboxes.get(&c.id);
         let mut networks = Map::new();
         let mut top = json!({"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""});
-        let empty = |id: &str| json!({
-            "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "DriverOpts": null,
-            "GwPriority": 0, "NetworkID": id, "EndpointID": "", "Gateway": "", "IPAddress": "",
-            "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": null,
-        });
+        let empty = |id: &str| {
+            json!({
+                "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "DriverOpts": null,
+                "GwPriority": 0, "NetworkID": id, "EndpointID": "", "Gateway": "", "IPAddress": "",
+                "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": null,
+            })
+        };
         match mode_of(c) {
             Mode::Host | Mode::None => {
-                let name = if matches!(mode_of(c), Mode::Host) { "host" } else { "none" };
+                let name = if matches!(mode_of(c), Mode::Host) {
+                    "host"
+                } else {
+                    "none"
+                };
                 if let Some(n) = st.find(name) {
                     networks.insert(name.into(), empty(&n.id));
                 }
@@ -53,12 +66,16 @@ impl Networks {
             Mode::Container(_) => {}
             Mode::Networks => {
                 for a in st.attachments.get(&c.id).into_iter().flatten() {
-                    let Some(n) = st.by_id(&a.network_id) else { continue };
+                    let Some(n) = st.by_id(&a.network_id) else {
+                        continue;
+                    };
                     let mut v = empty(&n.id);
                     if n.has_dns() {
                         v["Aliases"] = json!(a.aliases);
                     }
-                    if let Some(ep) = sb.and_then(|s| s.endpoints.iter().find(|e| e.network_id == n.id)) {
+                    if let Some(ep) =
+                        sb.and_then(|s| s.endpoints.iter().find(|e| e.network_id == n.id))
+                    {
                         let prefix = super::bridge_spec(n).map(|s| s.subnet.prefix).unwrap_or(0);
                         let gw = n.gateway.map(|g| g.to_string()).unwrap_or_default();
                         for (k, val) in [
@@ -87,7 +104,11 @@ impl Networks {
             .and_then(|s| s.netns.as_ref())
             .map(|p| p.to_string_lossy().to_string())
             .unwrap_or_default();
-        let sandbox_id = if sb.is_some() { c.id.clone() } else { String::new() };
+        let sandbox_id = if sb.is_some() {
+            c.id.clone()
+        } else {
+            String::new()
+        };
         let mut out = json!({
             "Bridge": "", "SandboxID": sandbox_id, "SandboxKey": key, "Ports": ports,
             "HairpinMode": false, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
@@ -105,13 +126,27 @@ impl Networks {
     pub fn summary_ports(&self, c: &Container) -> Value {
         let st = self.st();
         let mut out = Vec::new();
-        let published = st.sandboxes.get(&c.id).map(|s| s.ports.clone()).unwrap_or_default();
+        let published = st
+            .sandboxes
+            .get(&c.id)
+            .map(|s| s.ports.clone())
+            .unwrap_or_default();
         for p in &published {
             out.push(json!({"IP": p.shown_ip(), "PrivatePort": p.container_port, "PublicPort": p.host_port, "Type": p.proto}));
         }
-        for k in c.config.get("ExposedPorts").and_then(Value::as_object).into_iter().flatten().map(|(k, _)| k) {
+        for k in c
+            .config
+            .get("ExposedPorts")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k)
+        {
             if let Some((port, proto)) = berth_network::ports::parse_key(k) {
-                if !published.iter().any(|p| p.container_port == port && p.proto == proto) {
+                if !published
+                    .iter()
+                    .any(|p| p.container_port == port && p.proto == proto)
+                {
                     out.push(json!({"PrivatePort": port, "Type": proto}));
                 }
             }

@@ -62,7 +62,8 @@ impl NetDb {
             networks.push(serde_json::from_str(&r?).map_err(json_err)?);
         }
         let mut attachments = Vec::new();
-        let mut st = c.prepare("SELECT container_id, record FROM net_attachments ORDER BY rowid")?;
+        let mut st =
+            c.prepare("SELECT container_id, record FROM net_attachments ORDER BY rowid")?;
         for r in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
             let (cid, rec) = r?;
             attachments.push((cid, serde_json::from_str(&rec).map_err(json_err)?));
@@ -89,7 +90,8 @@ impl NetDb {
     }
 
     pub fn delete_network(&self, id: &str) -> rusqlite::Result<()> {
-        self.conn().execute("DELETE FROM networks WHERE id = ?1", params![id])?;
+        self.conn()
+            .execute("DELETE FROM networks WHERE id = ?1", params![id])?;
         Ok(())
     }
 
@@ -111,8 +113,10 @@ impl NetDb {
     }
 
     pub fn delete_attachments(&self, cid: &str) -> rusqlite::Result<()> {
-        self.conn()
-            .execute("DELETE FROM net_attachments WHERE container_id = ?1", params![cid])?;
+        self.conn().execute(
+            "DELETE FROM net_attachments WHERE container_id = ?1",
+            params![cid],
+        )?;
         Ok(())
     }
 
@@ -126,8 +130,10 @@ impl NetDb {
     }
 
     pub fn delete_sandbox(&self, cid: &str) -> rusqlite::Result<()> {
-        self.conn()
-            .execute("DELETE FROM net_sandboxes WHERE container_id = ?1", params![cid])?;
+        self.conn().execute(
+            "DELETE FROM net_sandboxes WHERE container_id = ?1",
+            params![cid],
+        )?;
         Ok(())
     }
 }
