@@ -11,14 +11,23 @@ const BERTH: &str = env!("CARGO_BIN_EXE_berth");
 struct Daemon {
     root: PathBuf,
     child: Option<Child>,
+    extra: Vec<String>,
 }
 
 impl Daemon {
     fn start(name: &str) -> Daemon {
+        Daemon::start_with(name, &[])
+    }
+
+    fn start_with(name: &str, extra: &[&str]) -> Daemon {
         let root = PathBuf::from(format!("/tmp/berth-e2e-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
-        let mut d = Daemon { root, child: None };
+        let mut d = Daemon {
+            root,
+            child: None,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
         d.spawn();
         d
     }
@@ -35,6 +44,7 @@ impl Daemon {
             .arg(self.root.join("exec"))
             .arg("-H")
             .arg(self.sock())
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.root.join("daemon.log")).unwrap())
             .spawn()
@@ -271,4 +281,18 @@ fn live_restore_after_daemon_kill() {
     assert_eq!(d.ok(&["logs", "long"]), "started\n");
     d.ok(&["stop", "-t", "5", "long"]);
     assert_eq!(d.ok(&["wait", "long"]), "7\n");
+}
+
+/// The vfs driver (full copies, no overlay) runs containers too, and copy-on-
+/// write is per container: a change in one is not seen by the next.
+#[test]
+fn vfs_storage_driver() {
+    let d = Daemon::start_with("vfs", &["--storage-driver", "vfs"]);
+    assert_eq!(d.ok(&["info", "--format", "{{.Driver}}"]), "vfs\n");
+    d.busybox();
+    d.ok(&["run", "--name", "w", "busybox", "sh", "-c", "echo changed > /etc/motd"]);
+    assert_eq!(d.ok(&["start", "-a", "w"]), "");
+    let out = d.cli(&["run", "--rm", "busybox", "cat", "/etc/motd"]);
+    assert_eq!(out.status.code(), Some(1), "a new container must not see another's writes");
+    assert_eq!(d.ok(&["run", "--rm", "busybox", "echo", "vfs-ok"]), "vfs-ok\n");
 }

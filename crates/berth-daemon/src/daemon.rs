@@ -426,6 +426,13 @@ impl Daemon {
         }
         std::fs::create_dir_all(&rootfs)
             .map_err(|err| ApiError::internal(format!("create rootfs dir: {err}")))?;
+        let mut spec = built.spec;
+        let mut annotations = spec.annotations().clone().unwrap_or_default();
+        annotations.insert(
+            berth_runtime::SECCOMP_CACHE_ANNOTATION.to_string(),
+            self.opts.exec_root.join("seccomp").to_string_lossy().into_owned(),
+        );
+        spec.set_annotations(Some(annotations));
         let log_driver = c
             .host_config
             .get("LogConfig")
@@ -453,7 +460,7 @@ impl Daemon {
             }),
             initial_size: None,
         };
-        let started = match shimctl::start(&self.opts.exe, &bundle, &built.spec, &opts).await {
+        let started = match shimctl::start(&self.opts.exe, &bundle, &spec, &opts).await {
             Ok(s) => s,
             Err(err) => {
                 let text = err.to_string();
