@@ -2,150 +2,12 @@
 //! test, driven through the `berth` CLI. Needs root, overlayfs and cgroups, and
 //! Debian's busybox-static for the test image.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
-const BERTH: &str = env!("CARGO_BIN_EXE_berth");
-
-struct Daemon {
-    root: PathBuf,
-    child: Option<Child>,
-    extra: Vec<String>,
-}
-
-impl Daemon {
-    fn start(name: &str) -> Daemon {
-        Daemon::start_with(name, &[])
-    }
-
-    fn start_with(name: &str, extra: &[&str]) -> Daemon {
-        let root = PathBuf::from(format!("/tmp/berth-e2e-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).unwrap();
-        let mut d = Daemon {
-            root,
-            child: None,
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-        };
-        d.spawn();
-        d
-    }
-
-    fn sock(&self) -> String {
-        format!("unix://{}/exec/berth.sock", self.root.display())
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new(BERTH)
-            .args(["daemon", "--data-root"])
-            .arg(self.root.join("data"))
-            .arg("--exec-root")
-            .arg(self.root.join("exec"))
-            .arg("-H")
-            .arg(self.sock())
-            .args(&self.extra)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(self.root.join("daemon.log")).unwrap())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if self.cli(&["version"]).status.success() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "daemon did not come up: {}",
-            std::fs::read_to_string(self.root.join("daemon.log")).unwrap_or_default()
-        );
-    }
-
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn cli(&self, args: &[&str]) -> Output {
-        Command::new(BERTH)
-            .arg("-H")
-            .arg(self.sock())
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.cli(args);
-        assert!(
-            out.status.success(),
-            "berth {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn busybox(&self) {
-        let tar = busybox_tar(&self.root);
-        self.ok(&["import", tar.to_str().unwrap(), "busybox:latest"]);
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let ids = self.cli(&["ps", "-aq"]);
-        for id in String::from_utf8_lossy(&ids.stdout).lines() {
-            let _ = self.cli(&["rm", "-f", id]);
-        }
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// A busybox rootfs tarball from Debian's static busybox.
-fn busybox_tar(dir: &Path) -> PathBuf {
-    let path = dir.join("busybox.tar");
-    let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
-    let mut add = |name: &str, data: &[u8], mode: u32| {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(mode);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_cksum();
-        b.append_data(&mut h, name, data).unwrap();
-    };
-    add(
-        "bin/busybox",
-        &std::fs::read("/bin/busybox").expect("apt-get install busybox-static"),
-        0o755,
-    );
-    add(
-        "etc/passwd",
-        b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n",
-        0o644,
-    );
-    add("etc/group", b"root:x:0:\napp:x:1000:\n", 0o644);
-    for applet in ["sh", "echo", "sleep", "cat", "id", "true", "false", "ps"] {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        h.set_mode(0o777);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_cksum();
-        b.append_link(&mut h, format!("bin/{applet}"), "busybox")
-            .unwrap();
-    }
-    b.into_inner().unwrap();
-    path
-}
+mod common;
+use common::*;
 
 #[test]
 fn run_output_exit_codes_and_user() {
@@ -290,8 +152,8 @@ fn vfs_storage_driver() {
     let d = Daemon::start_with("vfs", &["--storage-driver", "vfs"]);
     assert_eq!(d.ok(&["info", "--format", "{{.Driver}}"]), "vfs\n");
     d.busybox();
-    d.ok(&["run", "--name", "w", "busybox", "sh", "-c", "echo changed > /etc/motd"]);
-    assert_eq!(d.ok(&["start", "-a", "w"]), "");
+    d.ok(&["run", "--name", "vw", "busybox", "sh", "-c", "echo changed > /etc/motd"]);
+    assert_eq!(d.ok(&["start", "-a", "vw"]), "");
     let out = d.cli(&["run", "--rm", "busybox", "cat", "/etc/motd"]);
     assert_eq!(out.status.code(), Some(1), "a new container must not see another's writes");
     assert_eq!(d.ok(&["run", "--rm", "busybox", "echo", "vfs-ok"]), "vfs-ok\n");

@@ -69,6 +69,18 @@ impl Drop for Registry {
     }
 }
 
+/// Each test daemon gets its own bridge and /24: tests run in parallel.
+fn private_network_args() -> Vec<String> {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 200;
+    vec![
+        "--bridge".into(),
+        format!("bg{}{n}", std::process::id() % 1000),
+        "--bip".into(),
+        format!("172.28.{}.1/24", n + 20),
+    ]
+}
+
 struct Daemon {
     root: PathBuf,
     child: Option<Child>,
@@ -84,6 +96,7 @@ impl Daemon {
             .arg(root.join("exec"))
             .arg("-H")
             .arg(format!("unix://{}/exec/berth.sock", root.display()))
+            .args(private_network_args())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(root.join("daemon.log")).unwrap())
             .spawn()

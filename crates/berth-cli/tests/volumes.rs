@@ -10,9 +10,23 @@ use std::time::{Duration, Instant};
 
 const BERTH: &str = env!("CARGO_BIN_EXE_berth");
 
+/// Each test daemon gets its own bridge and /24: tests run in parallel.
+fn private_network_args() -> Vec<String> {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 200;
+    vec![
+        "--bridge".into(),
+        format!("bv{}{n}", std::process::id() % 1000),
+        "--bip".into(),
+        format!("172.29.{}.1/24", n + 20),
+    ]
+}
+
 struct Daemon {
     root: PathBuf,
     child: Option<Child>,
+    /// Kept across restarts: the daemon's networks must stay the same.
+    net: Vec<String>,
 }
 
 impl Daemon {
@@ -20,7 +34,11 @@ impl Daemon {
         let root = PathBuf::from(format!("/tmp/berth-vol-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
-        let mut d = Daemon { root, child: None };
+        let mut d = Daemon {
+            root,
+            child: None,
+            net: private_network_args(),
+        };
         d.spawn();
         d
     }
@@ -37,6 +55,7 @@ impl Daemon {
             .arg(self.root.join("exec"))
             .arg("-H")
             .arg(self.sock())
+            .args(&self.net)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.root.join("daemon.log")).unwrap())
             .spawn()
