@@ -78,6 +78,11 @@ pub struct Server {
     finished_at: Option<Instant>,
     /// Exit codes of children reaped before we knew them (a fast exec).
     orphans: HashMap<i32, i32>,
+    /// References to the init's namespaces. When the last process of a
+    /// namespace exits, the kernel tears it down (unmounting the whole mount
+    /// tree) before the parent is notified; holding a reference moves that
+    /// work to after the exit has been reported.
+    ns_refs: Vec<File>,
 }
 
 /// What the daemon hands over at start besides the bundle.
@@ -267,6 +272,7 @@ impl Server {
             exit: None,
             finished_at: None,
             orphans: HashMap::new(),
+            ns_refs: Vec::new(),
         };
         let initial = match initial_stream {
             Some(fd) => {
@@ -304,6 +310,10 @@ impl Server {
             }
         };
         server.init_pid = started.pid;
+        server.ns_refs = ["mnt", "ipc", "uts", "pid"]
+            .iter()
+            .filter_map(|ns| File::open(format!("/proc/{}/ns/{ns}", started.pid)).ok())
+            .collect();
         if let Some(path) = server
             .spec
             .linux()
@@ -940,6 +950,8 @@ impl Server {
             self.send_exit(tok, &exit);
         }
         self.finished_at = Some(Instant::now());
+        // Everyone has been told; now let the kernel take the namespaces down.
+        self.ns_refs.clear();
     }
 
     fn send_exit(&mut self, tok: Token, exit: &ExitStatus) {
