@@ -152,9 +152,76 @@ fn vfs_storage_driver() {
     let d = Daemon::start_with("vfs", &["--storage-driver", "vfs"]);
     assert_eq!(d.ok(&["info", "--format", "{{.Driver}}"]), "vfs\n");
     d.busybox();
-    d.ok(&["run", "--name", "vw", "busybox", "sh", "-c", "echo changed > /etc/motd"]);
+    d.ok(&[
+        "run",
+        "--name",
+        "vw",
+        "busybox",
+        "sh",
+        "-c",
+        "echo changed > /etc/motd",
+    ]);
     assert_eq!(d.ok(&["start", "-a", "vw"]), "");
     let out = d.cli(&["run", "--rm", "busybox", "cat", "/etc/motd"]);
-    assert_eq!(out.status.code(), Some(1), "a new container must not see another's writes");
-    assert_eq!(d.ok(&["run", "--rm", "busybox", "echo", "vfs-ok"]), "vfs-ok\n");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a new container must not see another's writes"
+    );
+    assert_eq!(
+        d.ok(&["run", "--rm", "busybox", "echo", "vfs-ok"]),
+        "vfs-ok\n"
+    );
+}
+
+/// Restart policies hold across a daemon crash: an `always` container that
+/// exited while the daemon was down comes back, an `unless-stopped` one the
+/// user stopped stays down.
+#[test]
+fn restart_policies_across_daemon_kill() {
+    let mut d = Daemon::start("rpol");
+    d.busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "alw",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; exit 3",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "uls",
+        "--restart",
+        "unless-stopped",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    d.ok(&["stop", "-t", "1", "uls"]);
+    d.kill9();
+    std::thread::sleep(Duration::from_millis(2500));
+    d.spawn();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = d.ok(&["inspect", "-f", "{{.RestartCount}}", "alw"]);
+        if out.trim().parse::<i64>().unwrap_or(0) >= 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "always container was not restarted"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", "uls"]),
+        "exited\n"
+    );
 }
