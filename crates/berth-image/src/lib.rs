@@ -10,6 +10,7 @@ mod compress;
 pub mod config;
 pub mod content;
 mod db;
+mod derive;
 mod distribution;
 mod driver;
 mod error;

@@ -2,6 +2,7 @@
 //! to unversioned ones before routing, so every handler is written once.
 
 mod bodyio;
+mod build;
 mod containers;
 mod distribution;
 mod exec;
@@ -71,6 +72,7 @@ pub fn router(d: Arc<Daemon>) -> Router {
         )
         .route("/containers/{id}/export", get(fsapi::export))
         .route("/commit", post(fsapi::commit))
+        .route("/build", post(build::build))
         .route("/images/get", get(imgarchive::save))
         .route("/images/load", post(imgarchive::load))
         .route("/images/json", get(images::list))

@@ -1,0 +1,87 @@
+//! POST /build: the classic builder. The body is the context tar; the answer
+//! is a JSON message stream (`stream`, `aux`, `errorDetail`) as Docker's.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::bodyio::{body_channel, pump_body};
+use super::{query_all, AppState, Query};
+use crate::build::{self, Context, Out};
+use crate::error::{ApiError, ApiResult};
+
+fn json_map<T: serde::de::DeserializeOwned + Default>(q: &Query, key: &str) -> ApiResult<T> {
+    match q.get(key).filter(|s| !s.is_empty()) {
+        None => Ok(T::default()),
+        Some(s) => serde_json::from_str(s)
+            .map_err(|e| ApiError::bad_request(format!("invalid {key} JSON: {e}"))),
+    }
+}
+
+pub async fn build(State(d): State<AppState>, req: Request) -> ApiResult<Response> {
+    let q = Query::from_uri(req.uri());
+    let request = build::Request {
+        tags: query_all(req.uri(), "t")
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .collect(),
+        quiet: q.flag("q"),
+        no_cache: q.flag("nocache"),
+        build_args: json_map::<HashMap<String, Option<String>>>(&q, "buildargs")?,
+        dockerfile: q
+            .get("dockerfile")
+            .filter(|s| !s.is_empty())
+            .unwrap_or("Dockerfile")
+            .to_string(),
+        labels: json_map::<BTreeMap<String, String>>(&q, "labels")?,
+        target: q
+            .get("target")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+    };
+    // Tags are checked before anything runs, as Docker does.
+    for t in &request.tags {
+        berth_image::reference::parse_normalized_named(t)
+            .map_err(|e| ApiError::bad_request(format!("invalid reference format: {t}: {e}")))?;
+    }
+    let (tx, mut reader) = body_channel();
+    let data_root = d.opts.data_root.clone();
+    let dockerfile = request.dockerfile.clone();
+    let unpack = tokio::task::spawn_blocking(move || {
+        let r = Context::unpack(&data_root, &mut reader, &dockerfile);
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        r
+    });
+    let pumped = pump_body(req.into_body(), tx).await;
+    let ctx = unpack
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::bad_request(format!("reading the build context: {e}")))?;
+    pumped.map_err(ApiError::bad_request)?;
+
+    let (msg_tx, msg_rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let out = Out::new(msg_tx, request.quiet);
+    tokio::spawn(async move {
+        if let Err(e) = build::build(&d, &request, &ctx, &out).await {
+            out.error(&e.to_string());
+        }
+        drop(ctx);
+    });
+    let stream = futures_util::stream::unfold(msg_rx, |mut rx| async move {
+        let v = rx.recv().await?;
+        Some((
+            Ok::<_, Infallible>(bytes::Bytes::from(format!("{v}\r\n"))),
+            rx,
+        ))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}

@@ -1,0 +1,183 @@
+//! COPY/ADD and WORKDIR on the filesystem: sources are archived from a root
+//! (the context directory, or another stage's image mounted read-only) and
+//! extracted into a fresh rw layer of the step's parent image, which is then
+//! committed. Paths resolve strictly inside their root.
+
+use std::ffi::OsString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+
+use berth_build::ignore::glob;
+use berth_image::treetar::{list_dir, TreeOptions, TreeTar};
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+
+use crate::fsops::resolve::{absolute, locate, open_in_root};
+use crate::fsops::untar::{extract, ExtractOptions};
+use crate::fsops::FsError;
+
+/// What one COPY writes, relative to its destination directory.
+pub struct Payload {
+    /// The destination directory (absolute in the image).
+    pub dest_dir: String,
+    pub tar: Vec<u8>,
+    /// For a single file copied to a path without a trailing `/`: the tar
+    /// to use instead when that path turns out to be an existing directory.
+    pub into_dir: Option<Vec<u8>>,
+}
+
+fn has_glob(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// Expands a source (relative to `root`), globs in its last element.
+fn expand(root: BorrowedFd<'_>, src: &str) -> Result<Vec<String>, FsError> {
+    let abs = absolute(src);
+    if !has_glob(&abs) {
+        return Ok(vec![abs]);
+    }
+    let (dir, pat) = abs.rsplit_once('/').unwrap_or(("", abs.as_str()));
+    let dir = if dir.is_empty() { "/" } else { dir };
+    let fd = open_in_root(root, Path::new(dir), OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+        .map_err(|e| FsError::io(format!("reading {dir}"), e))?;
+    let mut out: Vec<String> = list_dir(fd.as_fd())?
+        .into_iter()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| glob(pat.as_bytes(), n.as_bytes()))
+        .map(|n| format!("{}/{n}", dir.trim_end_matches('/')))
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+fn not_found(src: &str) -> FsError {
+    FsError::Invalid(format!(
+        "COPY failed: file not found in build context or excluded by .dockerignore: stat {}: file does not exist",
+        src.trim_start_matches('/')
+    ))
+}
+
+/// Archives `sources` from `root` for destination `dest` (Docker's rules:
+/// a directory's contents are copied; a trailing `/` or several sources
+/// make `dest` a directory).
+pub fn archive(root: BorrowedFd<'_>, sources: &[String], dest: &str) -> Result<Payload, FsError> {
+    let mut found = Vec::new();
+    for s in sources {
+        let matched = expand(root, s)?;
+        if matched.is_empty() {
+            return Err(not_found(s));
+        }
+        found.extend(matched);
+    }
+    let dest_is_dir = dest.ends_with('/') || dest.ends_with("/.") || found.len() > 1;
+    let dest_abs = absolute(dest);
+    let mut single_file = None;
+    let mut t = TreeTar::new(Vec::new(), TreeOptions::default());
+    for src in &found {
+        let loc = locate(root, src, "build context").map_err(|_| not_found(src))?;
+        let st = loc
+            .lstat()
+            .map_err(|e| FsError::io(format!("lstat {src}"), e))?;
+        let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+        let name = if is_dir {
+            OsString::from(".")
+        } else if dest_is_dir {
+            loc.base.clone()
+        } else {
+            single_file = Some(loc.base.clone());
+            let base = dest_abs.rsplit('/').next().unwrap_or("");
+            OsString::from(base)
+        };
+        append(&mut t, &loc.parent, &loc.base, &name)?;
+    }
+    let tar = t.finish()?;
+    if let (Some(base), false) = (single_file, dest_is_dir) {
+        // Copy to `/x/name`, unless `/x/name` is a directory in the image.
+        let loc = locate(root, &found[0], "build context").map_err(|_| not_found(&found[0]))?;
+        let mut alt = TreeTar::new(Vec::new(), TreeOptions::default());
+        append(&mut alt, &loc.parent, &loc.base, &base)?;
+        let (dir, _) = dest_abs.rsplit_once('/').unwrap_or(("", ""));
+        return Ok(Payload {
+            dest_dir: if dir.is_empty() {
+                "/".into()
+            } else {
+                dir.into()
+            },
+            tar,
+            into_dir: Some(alt.finish()?),
+        });
+    }
+    Ok(Payload {
+        dest_dir: dest_abs,
+        tar,
+        into_dir: None,
+    })
+}
+
+fn append(
+    t: &mut TreeTar<Vec<u8>>,
+    parent: &OwnedFd,
+    base: &OsString,
+    name: &OsString,
+) -> Result<(), FsError> {
+    t.append_at(parent.as_fd(), base, Path::new(name))?;
+    Ok(())
+}
+
+/// `mkdir -p` of the absolute `path` inside `root` (following the image's
+/// own symlinks, never out of it).
+pub fn mkdir_p(root: BorrowedFd<'_>, path: &str) -> Result<(), FsError> {
+    let abs = absolute(path);
+    let mut cur = String::from("/");
+    for comp in abs.split('/').filter(|c| !c.is_empty()) {
+        let parent = open_in_root(root, Path::new(&cur), OFlag::O_PATH | OFlag::O_DIRECTORY)
+            .map_err(|e| FsError::io(format!("resolving {cur}"), e))?;
+        match nix::sys::stat::mkdirat(
+            Some(parent.as_raw_fd()),
+            comp,
+            Mode::from_bits_truncate(0o755),
+        ) {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+            Err(e) => return Err(FsError::io(format!("creating {cur}{comp}"), e)),
+        }
+        cur = format!("{}/{comp}", cur.trim_end_matches('/'));
+    }
+    Ok(())
+}
+
+/// Writes `payload` into the rootfs at `root`, owned by `owner`.
+pub fn write(root: BorrowedFd<'_>, payload: &Payload, owner: (u32, u32)) -> Result<(), FsError> {
+    let into_dir = payload.into_dir.as_ref().filter(|_| {
+        // `dest` named without `/`: an existing directory still takes the file in.
+        !payload.tar.is_empty() && is_dir(root, &payload.dest_dir, &payload.tar)
+    });
+    let (dir, tar) = match into_dir {
+        Some(alt) => (dest_path_of_single(&payload.dest_dir, &payload.tar), alt),
+        None => (payload.dest_dir.clone(), &payload.tar),
+    };
+    mkdir_p(root, &dir)?;
+    let opts = ExtractOptions {
+        no_overwrite_dir_non_dir: false,
+        chown: Some(owner),
+    };
+    extract(root, &dir, &mut tar.as_slice(), opts)
+}
+
+/// The single entry's name in a one-file tar.
+fn single_name(tar: &[u8]) -> Option<String> {
+    let mut a = tar::Archive::new(tar);
+    let mut entries = a.entries().ok()?;
+    let e = entries.next()?.ok()?;
+    let p = e.path().ok()?;
+    Some(p.to_string_lossy().into_owned())
+}
+
+fn dest_path_of_single(dir: &str, tar: &[u8]) -> String {
+    let name = single_name(tar).unwrap_or_default();
+    format!("{}/{name}", dir.trim_end_matches('/'))
+}
+
+fn is_dir(root: BorrowedFd<'_>, dir: &str, tar: &[u8]) -> bool {
+    let p = dest_path_of_single(dir, tar);
+    open_in_root(root, Path::new(&p), OFlag::O_PATH | OFlag::O_DIRECTORY).is_ok()
+}

@@ -1,0 +1,604 @@
+//! One stage at a time: the state a step sees (image, config, ARGs) and
+//! what each instruction does to it.
+
+use std::collections::HashMap;
+use std::os::fd::AsFd;
+use std::sync::Arc;
+
+use berth_build::instruction::{instruction, CopyArgs, Instruction};
+use berth_build::words::key_values;
+use berth_build::{cache::step_key, cache::tree_hash, Plan, Stage, Step};
+use berth_image::{HealthConfig, ImageConfig};
+use serde_json::{json, Value};
+
+use super::cache::BuildCache;
+use super::context::Context;
+use super::files::{self, Payload};
+use super::{short, Failure, Out, Request};
+use crate::daemon::Daemon;
+use crate::fsops::rootfs::{with_rootfs, Source};
+
+const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
+
+pub struct Runner<'a> {
+    pub d: Arc<Daemon>,
+    pub req: &'a Request,
+    pub ctx: &'a Context,
+    pub out: &'a Out,
+    pub cache: BuildCache,
+    pub total: usize,
+    pub n: usize,
+    /// Global ARGs (before the first FROM) with their values.
+    pub global: HashMap<String, Option<String>>,
+    /// Final image of each finished stage, by index.
+    pub done: Vec<String>,
+}
+
+/// The state of the stage being built.
+struct State {
+    image: String,
+    config: ImageConfig,
+    /// ARGs declared in this stage, with their values.
+    args: Vec<(String, Option<String>)>,
+}
+
+impl State {
+    fn env(&self) -> Vec<(String, String)> {
+        self.config
+            .env
+            .iter()
+            .flatten()
+            .filter_map(|e| {
+                e.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
+            .collect()
+    }
+
+    /// Substitution variables: ENV wins over ARG, as in Docker.
+    fn lookup(&self, name: &str) -> Option<String> {
+        let env = self.env();
+        if let Some((_, v)) = env.iter().rev().find(|(k, _)| k == name) {
+            return Some(v.clone());
+        }
+        self.args
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.clone())
+    }
+
+    /// The ARG values a RUN sees as environment (those ENV does not set).
+    fn arg_env(&self) -> Vec<String> {
+        let env = self.env();
+        let mut out: Vec<String> = Vec::new();
+        for (k, v) in &self.args {
+            let Some(v) = v else { continue };
+            if env.iter().any(|(e, _)| e == k) {
+                continue;
+            }
+            out.retain(|x| x.split('=').next() != Some(k.as_str()));
+            out.push(format!("{k}={v}"));
+        }
+        out
+    }
+
+    fn shell(&self) -> Vec<String> {
+        self.config
+            .shell
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SHELL.iter().map(|s| s.to_string()).collect())
+    }
+}
+
+/// What a step does, decided before the cache is consulted.
+enum Action {
+    /// New config, no layer.
+    Config(ImageConfig),
+    Run(Vec<String>),
+    Files {
+        config: ImageConfig,
+        copy: Option<CopyArgs>,
+        workdir: Option<String>,
+        /// The image a `COPY --from` reads.
+        from: Option<String>,
+    },
+    /// ARG: changes only what later steps see.
+    Nothing,
+}
+
+impl Runner<'_> {
+    fn step_header(&mut self, original: &str) {
+        self.n += 1;
+        self.out
+            .text(format!("Step {}/{} : {original}\n", self.n, self.total));
+    }
+
+    fn build_arg(&self, name: &str) -> Option<Option<String>> {
+        self.req.build_args.get(name).cloned()
+    }
+
+    pub fn global_args(&mut self, steps: &[Step]) -> Result<(), Failure> {
+        for s in steps {
+            self.step_header(&s.original);
+            let global = self.global.clone();
+            let lookup = move |n: &str| global.get(n).cloned().flatten();
+            for (k, default) in key_values(&s.rest, &lookup, false)? {
+                let v = self.build_arg(&k).unwrap_or(default);
+                self.global.insert(k, v);
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn stage(&mut self, stage: &Stage, all: &[Stage]) -> Result<String, Failure> {
+        self.step_header(&stage.from.original);
+        let global = self.global.clone();
+        let lookup = move |n: &str| global.get(n).cloned().flatten();
+        let Instruction::From { image, .. } = instruction(&stage.from, &lookup)? else {
+            return Err(Failure::Daemon("expected FROM".into()));
+        };
+        let base = match Plan::stage_index(&all[..stage.index], &image) {
+            Some(i) => self.done[i].clone(),
+            None => self.d.images.resolve(&image).map_err(|e| {
+                Failure::Daemon(format!("pull access denied for {image}, repository does not exist or may require 'docker login': {e}"))
+            })?.id,
+        };
+        let img = self.d.images.resolve(&base)?;
+        self.out.text(format!(" ---> {}\n", short(&img.id)));
+        let mut st = State {
+            image: img.id,
+            config: img.config,
+            args: Vec::new(),
+        };
+        for step in &stage.steps {
+            self.step(step, &mut st, all).await?;
+        }
+        Ok(st.image)
+    }
+
+    async fn step(&mut self, step: &Step, st: &mut State, all: &[Stage]) -> Result<(), Failure> {
+        self.step_header(&step.original);
+        let inst = instruction(step, &|n| st.lookup(n))?;
+        let (action, content) = self.plan_action(&inst, st, all).await?;
+        if let Action::Nothing = action {
+            return Ok(());
+        }
+        let mut text = format!("{inst:?}");
+        if let Action::Run(_) = action {
+            // A RUN's result depends on the build args it sees.
+            text.push_str(&format!("|{:?}", st.arg_env()));
+        }
+        let key = step_key(&text, content.as_deref());
+        if !self.req.no_cache {
+            if let Some(hit) = self.cache.get(&st.image, &key) {
+                if let Ok(img) = self.d.images.resolve(&hit) {
+                    self.out.text(" ---> Using cache\n");
+                    self.out.text(format!(" ---> {}\n", short(&img.id)));
+                    st.image = img.id;
+                    st.config = img.config;
+                    return Ok(());
+                }
+            }
+        }
+        let created_by = format!("/bin/sh -c #(nop) {}", step.original);
+        let id = match action {
+            Action::Config(config) => {
+                let images = self.d.images.clone();
+                let parent = st.image.clone();
+                let id =
+                    blocking(move || images.derive_config(&parent, config, &created_by)).await?;
+                st.config = self.d.images.resolve(&id)?.config;
+                id
+            }
+            Action::Run(argv) => self.run(st, argv).await?,
+            Action::Files {
+                config,
+                copy,
+                workdir,
+                from,
+            } => {
+                let id = self
+                    .files(st, config.clone(), copy, workdir, from, created_by)
+                    .await?;
+                st.config = config;
+                id
+            }
+            Action::Nothing => return Ok(()),
+        };
+        self.cache.put(&st.image, &key, &id);
+        self.out.text(format!(" ---> {}\n", short(&id)));
+        st.image = id;
+        Ok(())
+    }
+
+    /// The action for `inst`, and for COPY/ADD the hash of its sources.
+    async fn plan_action(
+        &self,
+        inst: &Instruction,
+        st: &mut State,
+        all: &[Stage],
+    ) -> Result<(Action, Option<String>), Failure> {
+        let mut c = st.config.clone();
+        let action = match inst {
+            Instruction::From { .. } => return Err(Failure::Daemon("unexpected FROM".into())),
+            Instruction::Arg(kv) => {
+                for (k, default) in kv {
+                    let v = self
+                        .build_arg(k)
+                        .unwrap_or_else(|| default.clone())
+                        .or_else(|| self.global.get(k).cloned().flatten());
+                    st.args.push((k.clone(), v));
+                }
+                return Ok((Action::Nothing, None));
+            }
+            Instruction::Run(cmd) => return Ok((Action::Run(cmd.argv(&st.shell())), None)),
+            Instruction::Copy(a) | Instruction::Add(a) => {
+                let from = a
+                    .from
+                    .as_deref()
+                    .map(|f| self.from_image(f, all))
+                    .transpose()?;
+                // An image's content never changes under its id.
+                let hash = match &from {
+                    Some(id) => id.clone(),
+                    None => self.source_hash(a).await?,
+                };
+                let action = Action::Files {
+                    config: c,
+                    copy: Some(a.clone()),
+                    workdir: None,
+                    from,
+                };
+                return Ok((action, Some(hash)));
+            }
+            Instruction::Workdir(w) => {
+                let base = c.working_dir.clone().unwrap_or_else(|| "/".into());
+                let abs = if w.starts_with('/') {
+                    w.clone()
+                } else {
+                    format!("{}/{w}", base.trim_end_matches('/'))
+                };
+                c.working_dir = Some(abs.clone());
+                let action = Action::Files {
+                    config: c,
+                    copy: None,
+                    workdir: Some(abs),
+                    from: None,
+                };
+                return Ok((action, None));
+            }
+            Instruction::Env(kv) => {
+                let mut env = c.env.take().unwrap_or_default();
+                for (k, v) in kv {
+                    env.retain(|e| e.split('=').next() != Some(k.as_str()));
+                    env.push(format!("{k}={v}"));
+                }
+                c.env = Some(env);
+                Action::Config(c)
+            }
+            Instruction::Label(kv) => {
+                let labels = c.labels.get_or_insert_with(Default::default);
+                for (k, v) in kv {
+                    labels.insert(k.clone(), v.clone());
+                }
+                Action::Config(c)
+            }
+            Instruction::Cmd(cmd) => {
+                c.cmd = Some(cmd.argv(&st.shell()));
+                Action::Config(c)
+            }
+            Instruction::Entrypoint(cmd) => {
+                c.entrypoint = Some(cmd.argv(&st.shell()));
+                // Docker resets an inherited CMD when ENTRYPOINT changes.
+                c.cmd = None;
+                Action::Config(c)
+            }
+            Instruction::User(u) => {
+                c.user = Some(u.clone());
+                Action::Config(c)
+            }
+            Instruction::Expose(ports) => {
+                let map = c.exposed_ports.get_or_insert_with(Default::default);
+                for p in ports {
+                    map.insert(p.clone(), json!({}));
+                }
+                Action::Config(c)
+            }
+            Instruction::Volume(v) => {
+                let map = c.volumes.get_or_insert_with(Default::default);
+                for p in v {
+                    map.insert(p.clone(), json!({}));
+                }
+                Action::Config(c)
+            }
+            Instruction::StopSignal(s) => {
+                c.stop_signal = Some(s.clone());
+                Action::Config(c)
+            }
+            Instruction::Healthcheck(h) => {
+                c.healthcheck = Some(match h {
+                    None => HealthConfig {
+                        test: Some(vec!["NONE".into()]),
+                        ..Default::default()
+                    },
+                    Some(h) => HealthConfig {
+                        test: Some(h.test.clone()),
+                        interval: h.interval,
+                        timeout: h.timeout,
+                        start_period: h.start_period,
+                        retries: h.retries,
+                        ..Default::default()
+                    },
+                });
+                Action::Config(c)
+            }
+            Instruction::Shell(s) => {
+                c.shell = Some(s.clone());
+                Action::Config(c)
+            }
+            Instruction::Onbuild(t) => {
+                c.on_build.get_or_insert_with(Vec::new).push(t.clone());
+                Action::Config(c)
+            }
+            Instruction::Maintainer(_) => Action::Config(c),
+        };
+        Ok((action, None))
+    }
+
+    /// The image COPY --from reads: an earlier stage or an image.
+    fn from_image(&self, from: &str, all: &[Stage]) -> Result<String, Failure> {
+        match Plan::stage_index(&all[..self.done.len()], from) {
+            Some(i) => Ok(self.done[i].clone()),
+            None => Ok(self.d.images.resolve(from)?.id),
+        }
+    }
+
+    /// Hash of a COPY's sources in the context.
+    async fn source_hash(&self, a: &CopyArgs) -> Result<String, Failure> {
+        let root = self.ctx.dir.clone();
+        let sources = a.sources.clone();
+        blocking(move || {
+            let mut parts = Vec::new();
+            for s in &sources {
+                // Globs and missing files are reported when copying.
+                let p = root.join(s.trim_start_matches('/'));
+                parts.push(tree_hash(&p).unwrap_or_else(|_| format!("missing:{s}")));
+            }
+            Ok::<_, Failure>(parts.join(","))
+        })
+        .await
+    }
+
+    /// RUN: a container of the current image with the step's config.
+    async fn run(&self, st: &State, argv: Vec<String>) -> Result<String, Failure> {
+        let shown = argv.join(" ");
+        let (entry, cmd) = argv
+            .split_first()
+            .map_or((vec![], vec![]), |(a, r)| (vec![a.clone()], r.to_vec()));
+        let body = json!({
+            "Image": st.image,
+            "Entrypoint": entry,
+            "Cmd": cmd,
+            "Env": st.arg_env(),
+            "WorkingDir": st.config.working_dir.clone().unwrap_or_default(),
+            "User": st.config.user.clone().unwrap_or_default(),
+            "AttachStdout": true,
+            "AttachStderr": true,
+            "HostConfig": {},
+        });
+        let (id, _) = self.d.create(None, body)?;
+        self.out.text(format!(" ---> Running in {}\n", &id[..12]));
+        let result = self.run_container(&id, st, &shown).await;
+        if let Err(e) = self.d.remove(&id, true, true).await {
+            tracing::warn!("removing build container {id}: {}", e.message);
+        }
+        self.out
+            .text(format!("Removing intermediate container {}\n", &id[..12]));
+        result
+    }
+
+    async fn run_container(&self, id: &str, st: &State, shown: &str) -> Result<String, Failure> {
+        self.d.start(id).await?;
+        let code = self.d.wait(id, "not-running").await?;
+        self.forward_log(id).await;
+        if code != 0 {
+            return Err(Failure::NonZero {
+                cmd: shown.to_string(),
+                code,
+            });
+        }
+        let args = st.arg_env();
+        let created_by = if args.is_empty() {
+            shown.to_string()
+        } else {
+            format!("|{} {} {shown}", args.len(), args.join(" "))
+        };
+        let opts = berth_image::CommitOptions {
+            config: st.config.clone(),
+            created_by,
+            container_id: id.to_string(),
+            ..Default::default()
+        };
+        let images = self.d.images.clone();
+        let id = id.to_string();
+        blocking(move || images.commit(&id, opts)).await
+    }
+
+    /// A RUN's output, read back from its json-file log.
+    async fn forward_log(&self, id: &str) {
+        let path = self.d.paths(id).log;
+        let Ok(text) = tokio::fs::read_to_string(&path).await else {
+            return;
+        };
+        for line in text.lines() {
+            if let Ok(v) = serde_json::from_str::<Value>(line) {
+                if let Some(s) = v["log"].as_str() {
+                    self.out.text(s.to_string());
+                }
+            }
+        }
+    }
+
+    /// COPY/ADD/WORKDIR: files written into a fresh rw layer, committed.
+    async fn files(
+        &self,
+        st: &State,
+        config: ImageConfig,
+        copy: Option<CopyArgs>,
+        workdir: Option<String>,
+        from: Option<String>,
+        created_by: String,
+    ) -> Result<String, Failure> {
+        let payload = match &copy {
+            Some(a) => Some(self.payload(a, st, from).await?),
+            None => None,
+        };
+        let owner = copy.as_ref().and_then(|a| a.chown.clone());
+        let layer = RwLayer::new(&self.d, &st.image)?;
+        let mount = self.d.images.rw_layer_mount(&layer.id)?;
+        with_rootfs(
+            Source::Snapshot {
+                mount,
+                writable: true,
+            },
+            move |root| {
+                if let Some(w) = &workdir {
+                    files::mkdir_p(root, w)?;
+                }
+                if let Some(p) = &payload {
+                    let ids = match &owner {
+                        Some(o) => resolve_owner(root, o)?,
+                        None => (0, 0),
+                    };
+                    files::write(root, p, ids)?;
+                }
+                Ok(())
+            },
+        )
+        .await?;
+        let opts = berth_image::CommitOptions {
+            config,
+            created_by,
+            container_id: String::new(),
+            ..Default::default()
+        };
+        let images = self.d.images.clone();
+        let id = layer.id.clone();
+        blocking(move || images.commit(&id, opts)).await
+    }
+
+    /// Archives a COPY's sources from the context or another image.
+    async fn payload(
+        &self,
+        a: &CopyArgs,
+        st: &State,
+        from: Option<String>,
+    ) -> Result<Payload, Failure> {
+        let dest = if a.dest.starts_with('/') {
+            a.dest.clone()
+        } else {
+            let wd = st.config.working_dir.clone().unwrap_or_else(|| "/".into());
+            let joined = format!("{}/{}", wd.trim_end_matches('/'), a.dest);
+            // `COPY f .` names the working directory itself.
+            if a.dest == "." || a.dest.ends_with('/') {
+                format!("{joined}/")
+            } else {
+                joined
+            }
+        };
+        let sources = a.sources.clone();
+        match from {
+            None => {
+                let dir = self.ctx.dir.clone();
+                blocking(move || {
+                    let fd = std::fs::File::open(&dir)
+                        .map_err(|e| Failure::Daemon(format!("opening the build context: {e}")))?;
+                    Ok::<_, Failure>(files::archive(fd.as_fd(), &sources, &dest)?)
+                })
+                .await
+            }
+            Some(image) => {
+                let layer = RwLayer::new(&self.d, &image)?;
+                let mount = self.d.images.rw_layer_mount(&layer.id)?;
+                Ok(with_rootfs(
+                    Source::Snapshot {
+                        mount,
+                        writable: false,
+                    },
+                    move |root| files::archive(root, &sources, &dest),
+                )
+                .await?)
+            }
+        }
+    }
+
+    /// The `labels` of the request, on top of the final image.
+    pub async fn add_labels(&self, id: &str) -> Result<String, Failure> {
+        let mut config = self.d.images.resolve(id)?.config;
+        let labels = config.labels.get_or_insert_with(Default::default);
+        for (k, v) in &self.req.labels {
+            labels.insert(k.clone(), v.clone());
+        }
+        let images = self.d.images.clone();
+        let parent = id.to_string();
+        blocking(move || images.derive_config(&parent, config, "/bin/sh -c #(nop) LABEL")).await
+    }
+}
+
+/// A rw layer outside any container (named `build-<random>`), removed on drop.
+struct RwLayer {
+    d: Arc<Daemon>,
+    id: String,
+}
+
+impl RwLayer {
+    fn new(d: &Arc<Daemon>, image: &str) -> Result<RwLayer, Failure> {
+        let id = format!(
+            "build-{:016x}{:016x}",
+            rand::random::<u64>(),
+            rand::random::<u64>()
+        );
+        d.images.create_rw_layer(&id, image)?;
+        Ok(RwLayer { d: d.clone(), id })
+    }
+}
+
+impl Drop for RwLayer {
+    fn drop(&mut self) {
+        if let Err(e) = self.d.images.remove_rw_layer(&self.id) {
+            tracing::warn!("removing build layer {}: {e}", self.id);
+        }
+    }
+}
+
+/// `--chown=user[:group]` resolved with the image's own passwd/group.
+fn resolve_owner(
+    root: std::os::fd::BorrowedFd<'_>,
+    spec: &str,
+) -> Result<(u32, u32), crate::fsops::FsError> {
+    use crate::fsops::resolve::open_in_root;
+    use crate::fsops::FsError;
+    let keep = std::cell::RefCell::new(Vec::new());
+    let lookup = |p: &str| -> Option<std::path::PathBuf> {
+        let fd = open_in_root(root, std::path::Path::new(p), nix::fcntl::OFlag::O_RDONLY).ok()?;
+        let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
+        keep.borrow_mut().push(fd);
+        Some(path.into())
+    };
+    let u =
+        crate::users::resolve(spec, &[], &lookup).map_err(|e| FsError::Invalid(e.to_string()))?;
+    Ok((u.uid, u.gid))
+}
+
+async fn blocking<T, E, F>(f: F) -> Result<T, Failure>
+where
+    T: Send + 'static,
+    E: Into<Failure> + Send + 'static,
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Failure::Daemon(e.to_string()))?
+        .map_err(Into::into)
+}
