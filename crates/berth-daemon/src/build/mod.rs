@@ -84,6 +84,14 @@ impl Out {
         let _ = self.tx.send(json!({"aux": {"ID": id}}));
     }
 
+    /// With `q=1` the only output is the image id: the docker CLI prints
+    /// the stream text it got, not the aux message.
+    pub fn quiet_result(&self, id: &str) {
+        if self.quiet {
+            let _ = self.tx.send(json!({ "stream": format!("{id}\n") }));
+        }
+    }
+
     pub fn error(&self, msg: &str) {
         let _ = self
             .tx
@@ -143,6 +151,7 @@ pub async fn build(
         d.images.tag(&id, t, None)?;
         out.text(format!("Successfully tagged {}\n", familiar(t)));
     }
+    out.quiet_result(&id);
     Ok(id)
 }
 

@@ -18,6 +18,7 @@ use super::{short, Failure, Out, Request};
 use crate::daemon::Daemon;
 use crate::fsops::rootfs::{with_rootfs, Source};
 
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
 
 pub struct Runner<'a> {
@@ -144,8 +145,13 @@ impl Runner<'_> {
                 Failure::Daemon(format!("pull access denied for {image}, repository does not exist or may require 'docker login': {e}"))
             })?.id,
         };
-        let img = self.d.images.resolve(&base)?;
+        let mut img = self.d.images.resolve(&base)?;
         self.out.text(format!(" ---> {}\n", short(&img.id)));
+        // Docker gives every stage a PATH when its image has none.
+        let env = img.config.env.get_or_insert_with(Vec::new);
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            env.push(DEFAULT_PATH.to_string());
+        }
         let mut st = State {
             image: img.id,
             config: img.config,
