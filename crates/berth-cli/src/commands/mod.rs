@@ -92,6 +92,8 @@ pub enum Command {
     Save(i::save::Args),
     /// Load an image from a tar archive or STDIN
     Load(i::load::Args),
+    /// Build an image from a Dockerfile
+    Build(i::build::Args),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -178,6 +180,8 @@ pub enum ImageCommand {
     Save(i::save::Args),
     /// Load an image from a tar archive or STDIN
     Load(i::load::Args),
+    /// Build an image from a Dockerfile
+    Build(i::build::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,6 +242,7 @@ impl Command {
             Command::Export(a) => c::export::run(ctx, a).await,
             Command::Save(a) => i::save::run(ctx, a).await,
             Command::Load(a) => i::load::run(ctx, a).await,
+            Command::Build(a) => i::build::run(ctx, a).await,
             Command::Container(sub) => sub.run(ctx).await,
             Command::Image(sub) => sub.run(ctx).await,
             Command::Volume(sub) => sub.run(ctx).await,
@@ -290,6 +295,7 @@ impl ImageCommand {
             ImageCommand::Push(a) => registry::push::run(ctx, a).await,
             ImageCommand::Save(a) => i::save::run(ctx, a).await,
             ImageCommand::Load(a) => i::load::run(ctx, a).await,
+            ImageCommand::Build(a) => i::build::run(ctx, a).await,
         }
     }
 }

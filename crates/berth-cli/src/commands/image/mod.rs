@@ -1,5 +1,6 @@
 //! `docker image ...` commands.
 
+pub mod build;
 pub mod history;
 pub mod import;
 pub mod inspect;

@@ -1,0 +1,263 @@
+//! `docker build` (classic builder): the context directory is sent as a tar,
+//! minus what `.dockerignore` excludes, and the daemon's message stream is
+//! printed; `-q` prints only the image id.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context as _, Result};
+use berth_api::{reader_body, Query};
+use berth_build::ignore::Ignore;
+use hyper::Method;
+
+use crate::cli::Ctx;
+
+/// Build an image from a Dockerfile
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Name and optionally a tag in the "name:tag" format
+    #[arg(short = 't', long = "tag", value_name = "list")]
+    pub tag: Vec<String>,
+    /// Suppress the build output and print image ID on success
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// Name of the Dockerfile (Default is "PATH/Dockerfile")
+    #[arg(short = 'f', long = "file", value_name = "string")]
+    pub file: Option<String>,
+    /// Do not use cache when building the image
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
+    /// Set build-time variables
+    #[arg(long = "build-arg", value_name = "list")]
+    pub build_arg: Vec<String>,
+    /// Set metadata for an image
+    #[arg(long = "label", value_name = "list")]
+    pub label: Vec<String>,
+    /// Set the target build stage to build
+    #[arg(long = "target", value_name = "string")]
+    pub target: Option<String>,
+    /// Remove intermediate containers after a successful build
+    #[arg(long = "rm", default_value_t = true, action = clap::ArgAction::Set, value_name = "bool")]
+    pub rm: bool,
+    /// Always remove intermediate containers
+    #[arg(long = "force-rm")]
+    pub force_rm: bool,
+    #[arg(value_name = "PATH")]
+    pub path: String,
+}
+
+/// The Dockerfile's name inside the context, and its text when it lives
+/// outside the context and must be added to the tar.
+fn dockerfile(dir: &Path, file: Option<&str>) -> Result<(String, Option<Vec<u8>>)> {
+    let Some(f) = file else {
+        return Ok(("Dockerfile".into(), None));
+    };
+    let p = PathBuf::from(f);
+    let abs = if p.is_absolute() {
+        p
+    } else {
+        std::env::current_dir()?.join(p)
+    };
+    let abs = abs.canonicalize().map_err(|e| {
+        anyhow!("unable to prepare context: unable to evaluate symlinks in Dockerfile path: {e}")
+    })?;
+    let dir = dir.canonicalize()?;
+    match abs.strip_prefix(&dir) {
+        Ok(rel) => Ok((rel.to_string_lossy().into_owned(), None)),
+        Err(_) => {
+            let text = std::fs::read(&abs).with_context(|| format!("reading {}", abs.display()))?;
+            Ok((format!(".dockerfile.{:x}", std::process::id()), Some(text)))
+        }
+    }
+}
+
+/// Tars `dir` without the excluded paths; `keep` is always sent.
+fn context_tar(dir: &Path, keep: &str, extra: Option<(&str, &[u8])>) -> Result<Vec<u8>> {
+    let ignore = std::fs::read_to_string(dir.join(".dockerignore"))
+        .map(|t| Ignore::parse(&t))
+        .unwrap_or_default();
+    let mut b = tar::Builder::new(Vec::new());
+    b.follow_symlinks(false);
+    add_dir(&mut b, dir, "", &ignore, keep)?;
+    if let Some((name, data)) = extra {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, data)?;
+    }
+    Ok(b.into_inner()?)
+}
+
+fn add_dir(
+    b: &mut tar::Builder<Vec<u8>>,
+    dir: &Path,
+    rel: &str,
+    ignore: &Ignore,
+    keep: &str,
+) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .collect::<std::io::Result<_>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let path = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
+        let is_dir = e.file_type()?.is_dir();
+        let excluded = ignore.excluded(&path) && path != keep;
+        if excluded
+            && !(is_dir && (ignore.has_exceptions() || keep.starts_with(&format!("{path}/"))))
+        {
+            continue;
+        }
+        if is_dir {
+            if !excluded {
+                b.append_dir(&path, e.path())?;
+            }
+            add_dir(b, &e.path(), &path, ignore, keep)?;
+        } else {
+            b.append_path_with_name(e.path(), &path)?;
+        }
+    }
+    Ok(())
+}
+
+fn key_values(list: &[String]) -> BTreeMap<String, Option<String>> {
+    list.iter()
+        .map(|a| match a.split_once('=') {
+            Some((k, v)) => (k.to_string(), Some(v.to_string())),
+            // `--build-arg NAME` takes the value from the environment.
+            None => (a.clone(), std::env::var(a).ok()),
+        })
+        .collect()
+}
+
+pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
+    let dir = PathBuf::from(&args.path);
+    if !dir.is_dir() {
+        return Err(anyhow!(
+            "unable to prepare context: path {:?} not found",
+            args.path
+        ));
+    }
+    let (name, outside) = dockerfile(&dir, args.file.as_deref())?;
+    let extra = outside.as_deref().map(|d| (name.as_str(), d));
+    let tar = context_tar(&dir, &name, extra)?;
+    let labels: BTreeMap<String, String> = key_values(&args.label)
+        .into_iter()
+        .map(|(k, v)| (k, v.unwrap_or_default()))
+        .collect();
+    let mut q = Query::new()
+        .add("dockerfile", &name)
+        .add(
+            "buildargs",
+            &serde_json::to_string(&key_values(&args.build_arg))?,
+        )
+        .add("labels", &serde_json::to_string(&labels)?)
+        .add("rm", if args.rm { "1" } else { "0" })
+        .opt("target", args.target.as_deref());
+    for t in &args.tag {
+        q = q.add("t", t);
+    }
+    if args.quiet {
+        q = q.add("q", "1");
+    }
+    if args.no_cache {
+        q = q.add("nocache", "1");
+    }
+    if args.force_rm {
+        q = q.add("forcerm", "1");
+    }
+    if !args.quiet {
+        println!(
+            "Sending build context to Docker daemon  {}",
+            human_size(tar.len() as f64)
+        );
+    }
+    let body = reader_body(std::io::Cursor::new(tar));
+    let stream = ctx
+        .client
+        .stream(
+            Method::POST,
+            &format!("/build{}", q.build()),
+            Some(body),
+            Some("application/x-tar"),
+        )
+        .await?;
+    let mut id = String::new();
+    berth_api::jsonmessage::display_stream(stream, &mut std::io::stdout(), args.quiet, |aux| {
+        if let Some(i) = aux.get("ID").and_then(|v| v.as_str()) {
+            id = i.to_string();
+        }
+    })
+    .await
+    .map_err(|e| anyhow!("{e}"))?;
+    if args.quiet {
+        println!("{id}");
+    }
+    Ok(())
+}
+
+/// Docker's `units.HumanSize`: decimal units, 4 significant digits.
+fn human_size(mut n: f64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut i = 0;
+    while n >= 1000.0 && i + 1 < units.len() {
+        n /= 1000.0;
+        i += 1;
+    }
+    let digits = if n >= 100.0 {
+        1
+    } else if n >= 10.0 {
+        2
+    } else {
+        3
+    };
+    let text = format!("{n:.digits$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    format!("{text}{}", units[i])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_like_docker() {
+        assert_eq!(human_size(4096.0), "4.096kB");
+        assert_eq!(human_size(512.0), "512B");
+        assert_eq!(human_size(2_500_000.0), "2.5MB");
+    }
+
+    #[test]
+    fn context_honours_dockerignore() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("keep.txt"), "k").unwrap();
+        std::fs::write(d.path().join("secret.key"), "s").unwrap();
+        std::fs::create_dir(d.path().join("logs")).unwrap();
+        std::fs::write(d.path().join("logs/a.log"), "l").unwrap();
+        std::fs::write(d.path().join("Dockerfile"), "FROM x").unwrap();
+        std::fs::write(
+            d.path().join(".dockerignore"),
+            "secret.key\nlogs\nDockerfile\n",
+        )
+        .unwrap();
+        let tar = context_tar(d.path(), "Dockerfile", None).unwrap();
+        let mut a = tar::Archive::new(tar.as_slice());
+        let mut names: Vec<String> = a
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, vec![".dockerignore", "Dockerfile", "keep.txt"]);
+    }
+}
