@@ -26,6 +26,8 @@ pub(crate) struct NamespacePlan {
     pub join_pid: Option<OwnedFd>,
     pub new_mount: bool,
     pub new_uts: bool,
+    /// A fresh network namespace, whose loopback the child brings up.
+    pub new_net: bool,
 }
 
 impl Default for NamespacePlan {
@@ -37,6 +39,7 @@ impl Default for NamespacePlan {
             join_pid: None,
             new_mount: false,
             new_uts: false,
+            new_net: false,
         }
     }
 }
@@ -62,6 +65,7 @@ impl NamespacePlan {
                     plan.clone_flags |= flag;
                     plan.new_mount |= ns.typ() == LinuxNamespaceType::Mount;
                     plan.new_uts |= ns.typ() == LinuxNamespaceType::Uts;
+                    plan.new_net |= ns.typ() == LinuxNamespaceType::Network;
                 }
             }
         }
@@ -113,8 +117,42 @@ impl NamespacePlan {
         if self.new_cgroup {
             unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace")?;
         }
+        if self.new_net {
+            loopback_up()?;
+        }
         Ok(())
     }
+}
+
+/// A fresh network namespace has only `lo`, and it is down; runc and Docker
+/// bring it up so programs can talk to 127.0.0.1 (`--network none`).
+fn loopback_up() -> Result<()> {
+    // SAFETY: plain socket/ioctl calls on a zeroed ifreq we own; the socket
+    // is closed on every path.
+    unsafe {
+        let sock = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if sock < 0 {
+            return Err(RuntimeError::io(
+                "socket for loopback",
+                &std::io::Error::last_os_error(),
+            ));
+        }
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (i, b) in b"lo".iter().enumerate() {
+            req.ifr_name[i] = *b as libc::c_char;
+        }
+        let mut rc = libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req);
+        if rc == 0 {
+            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            rc = libc::ioctl(sock, libc::SIOCSIFFLAGS, &req);
+        }
+        let err = std::io::Error::last_os_error();
+        libc::close(sock);
+        if rc != 0 {
+            return Err(RuntimeError::io("bring up loopback", &err));
+        }
+    }
+    Ok(())
 }
 
 fn open_ns(path: &Path) -> Result<OwnedFd> {

@@ -142,24 +142,10 @@ impl Networks {
                     )))),
                 }
             }
-            Mode::None => {
-                let ns = self.netns_dir().join(&c.id);
-                netns::create(&ns)?;
-                let sb = Sandbox {
-                    container_id: c.id.clone(),
-                    name,
-                    netns: Some(ns.clone()),
-                    endpoints: Vec::new(),
-                    ports: Vec::new(),
-                };
-                self.db.put_sandbox(&sb)?;
-                self.st().sandboxes.insert(c.id.clone(), sb);
-                if let Err(e) = berth_network::topology::loopback_up(&ns).await {
-                    self.teardown_locked(&c.id).await;
-                    return Err(e.into());
-                }
-                Ok(Some(ns))
-            }
+            // The runtime creates a fresh namespace and brings its loopback
+            // up, as runc does: nothing to wire or tear down here, and
+            // `container:` joiners use /proc/<pid>/ns/net.
+            Mode::None => Ok(None),
             Mode::Networks => {
                 let ns = self.netns_dir().join(&c.id);
                 netns::create(&ns)?;
