@@ -181,3 +181,58 @@ fn is_dir(root: BorrowedFd<'_>, dir: &str, tar: &[u8]) -> bool {
     let p = dest_path_of_single(dir, tar);
     open_in_root(root, Path::new(&p), OFlag::O_PATH | OFlag::O_DIRECTORY).is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn dir(p: &Path) -> fs::File {
+        fs::File::open(p).unwrap()
+    }
+
+    #[test]
+    fn copies_directories_contents_and_renames_single_files() {
+        let ctx = tempfile::tempdir().unwrap();
+        fs::create_dir(ctx.path().join("sub")).unwrap();
+        fs::write(ctx.path().join("sub/n.txt"), "nested").unwrap();
+        fs::write(ctx.path().join("file.txt"), "file").unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let c = dir(ctx.path());
+        let r = dir(root.path());
+
+        let p = archive(c.as_fd(), &["sub/".into()], "/app/subdir/").unwrap();
+        write(r.as_fd(), &p, (0, 0)).unwrap();
+        assert_eq!(
+            fs::read_to_string(root.path().join("app/subdir/n.txt")).unwrap(),
+            "nested"
+        );
+
+        let p = archive(c.as_fd(), &["file.txt".into()], "/app/renamed").unwrap();
+        write(r.as_fd(), &p, (0, 0)).unwrap();
+        assert_eq!(
+            fs::read_to_string(root.path().join("app/renamed")).unwrap(),
+            "file"
+        );
+
+        // An existing directory takes the file in, even without a trailing `/`.
+        let p = archive(c.as_fd(), &["file.txt".into()], "/app/subdir").unwrap();
+        write(r.as_fd(), &p, (0, 0)).unwrap();
+        assert_eq!(
+            fs::read_to_string(root.path().join("app/subdir/file.txt")).unwrap(),
+            "file"
+        );
+
+        let p = archive(c.as_fd(), &["*.txt".into()], "/globbed/").unwrap();
+        write(r.as_fd(), &p, (0, 0)).unwrap();
+        assert!(root.path().join("globbed/file.txt").exists());
+
+        let e = archive(c.as_fd(), &["missing".into()], "/x/")
+            .err()
+            .unwrap();
+        assert!(
+            e.to_string().contains("file not found in build context"),
+            "{e}"
+        );
+    }
+}

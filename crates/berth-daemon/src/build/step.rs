@@ -41,6 +41,8 @@ struct State {
     config: ImageConfig,
     /// ARGs declared in this stage, with their values.
     args: Vec<(String, Option<String>)>,
+    /// Whether this stage set CMD (an ENTRYPOINT resets only an inherited one).
+    cmd_set: bool,
 }
 
 impl State {
@@ -156,6 +158,7 @@ impl Runner<'_> {
             image: img.id,
             config: img.config,
             args: Vec::new(),
+            cmd_set: false,
         };
         for step in &stage.steps {
             self.step(step, &mut st, all).await?;
@@ -292,12 +295,15 @@ impl Runner<'_> {
             }
             Instruction::Cmd(cmd) => {
                 c.cmd = Some(cmd.argv(&st.shell()));
+                st.cmd_set = true;
                 Action::Config(c)
             }
             Instruction::Entrypoint(cmd) => {
                 c.entrypoint = Some(cmd.argv(&st.shell()));
                 // Docker resets an inherited CMD when ENTRYPOINT changes.
-                c.cmd = None;
+                if !st.cmd_set {
+                    c.cmd = None;
+                }
                 Action::Config(c)
             }
             Instruction::User(u) => {
