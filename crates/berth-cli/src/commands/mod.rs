@@ -3,6 +3,7 @@
 
 pub mod container;
 pub mod image;
+pub mod network;
 pub mod registry;
 pub mod system;
 pub mod volume;
@@ -94,6 +95,8 @@ pub enum Command {
     Load(i::load::Args),
     /// Build an image from a Dockerfile
     Build(i::build::Args),
+    /// List port mappings or a specific mapping for the container
+    Port(c::port::Args),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -106,6 +109,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,6 +160,8 @@ pub enum ContainerCommand {
     Stats(c::stats::Args),
     /// Remove all stopped containers
     Prune(c::prune::Args),
+    /// List port mappings or a specific mapping for the container
+    Port(c::port::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -246,6 +254,8 @@ impl Command {
             Command::Container(sub) => sub.run(ctx).await,
             Command::Image(sub) => sub.run(ctx).await,
             Command::Volume(sub) => sub.run(ctx).await,
+            Command::Network(sub) => sub.run(ctx).await,
+            Command::Port(a) => c::port::run(ctx, a).await,
             Command::System(SystemCommand::Info(a)) => system::info::run(ctx, a).await,
             Command::System(SystemCommand::Df(a)) => system::df::run(ctx, a).await,
             Command::System(SystemCommand::Prune(a)) => system::prune::run(ctx, a).await,
@@ -278,6 +288,7 @@ impl ContainerCommand {
             ContainerCommand::Commit(a) => c::commit::run(ctx, a).await,
             ContainerCommand::Stats(a) => c::stats::run(ctx, a).await,
             ContainerCommand::Prune(a) => c::prune::run(ctx, a).await,
+            ContainerCommand::Port(a) => c::port::run(ctx, a).await,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod kill;
 pub mod logs;
 pub mod opts;
 pub mod pause;
+pub mod port;
 pub mod prune;
 pub mod ps;
 pub mod rename;

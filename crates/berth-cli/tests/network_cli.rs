@@ -1,0 +1,155 @@
+//! End-to-end `berth network ...` and `berth port` against a real daemon,
+//! checking docker's output. Needs root, nftables and Debian's busybox-static.
+
+mod common;
+use common::*;
+
+#[test]
+fn network_lifecycle_and_port() {
+    let d = Daemon::start("netcli");
+    d.busybox();
+
+    let id = d.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.77.0.0/24",
+        "--gateway",
+        "10.77.0.1",
+        "--label",
+        "tier=web",
+        "netcli1",
+    ]);
+    let id = id.trim();
+    assert_eq!(id.len(), 64, "create prints the full id: {id:?}");
+
+    // The default table, sorted by name, with the 12-character id.
+    let ls = d.ok(&["network", "ls"]);
+    let mut lines = ls.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "NETWORK ID     NAME      DRIVER    SCOPE"
+    );
+    let names: Vec<&str> = lines
+        .map(|l| l.split_whitespace().nth(1).unwrap_or_default())
+        .collect();
+    assert_eq!(names, ["bridge", "host", "netcli1", "none"]);
+    assert!(ls.contains(&format!("{}   netcli1   bridge    local", &id[..12])));
+
+    assert_eq!(
+        d.ok(&["network", "ls", "-q", "--filter", "label=tier=web"]),
+        format!("{}\n", &id[..12])
+    );
+    assert_eq!(
+        d.ok(&[
+            "network",
+            "ls",
+            "--no-trunc",
+            "--format",
+            "{{.ID}} {{.Labels}}",
+            "-f",
+            "name=netcli1"
+        ]),
+        format!("{id} tier=web\n")
+    );
+
+    assert_eq!(
+        d.ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{.Name}} {{.Driver}} {{.Id}}",
+            "netcli1"
+        ]),
+        format!("netcli1 bridge {id}\n")
+    );
+    let out = d.cli(&["network", "inspect", "nosuchnet"]);
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Error response from daemon: network nosuchnet not found\n"
+    );
+
+    // A running container with a published port, connected to the network.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "127.0.0.1::80",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    d.ok(&[
+        "network",
+        "connect",
+        "--alias",
+        "www",
+        "--ip",
+        "10.77.0.50",
+        "netcli1",
+        "web",
+    ]);
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.Networks.netcli1.IPAddress}}",
+            "web"
+        ]),
+        "10.77.0.50\n"
+    );
+    let attached = d.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}",
+        "netcli1",
+    ]);
+    assert_eq!(attached, "web 10.77.0.50/24\n");
+
+    let all = d.ok(&["port", "web"]);
+    assert!(all.starts_with("80/tcp -> 127.0.0.1:"), "{all:?}");
+    let host_port: u16 = all.trim().rsplit(':').next().unwrap().parse().unwrap();
+    assert!(host_port > 0);
+    assert_eq!(
+        d.ok(&["port", "web", "80"]),
+        format!("127.0.0.1:{host_port}\n")
+    );
+    assert_eq!(
+        d.ok(&["container", "port", "web", "80/tcp"]),
+        format!("127.0.0.1:{host_port}\n")
+    );
+    let out = d.cli(&["port", "web", "81/tcp"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Error: No public port '81/tcp' published for web\n"
+    );
+
+    // In use: the daemon refuses; after a disconnect it goes.
+    let out = d.cli(&["network", "rm", "netcli1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("Error response from daemon: "));
+    d.ok(&["network", "disconnect", "netcli1", "web"]);
+    assert_eq!(
+        d.ok(&["network", "rm", "netcli1", "--force", "gone"]),
+        "netcli1\n"
+    );
+    let out = d.cli(&["network", "rm", "netcli1"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Error response from daemon: network netcli1 not found\nexit status 1\n"
+    );
+    assert!(!d.ok(&["network", "ls"]).contains("netcli1"));
+
+    // prune removes only unused custom networks.
+    d.ok(&["network", "create", "spare"]);
+    assert_eq!(
+        d.ok(&["network", "prune", "-f"]),
+        "Deleted Networks:\nspare\n\n"
+    );
+    assert_eq!(d.ok(&["network", "prune", "-f"]), "");
+}
