@@ -9,7 +9,7 @@ use berth_build::instruction::{instruction, CopyArgs, Instruction};
 use berth_build::words::key_values;
 use berth_build::{cache::step_key, cache::tree_hash, Plan, Stage, Step};
 use berth_image::{HealthConfig, ImageConfig};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::cache::BuildCache;
 use super::context::Context;
@@ -411,9 +411,32 @@ impl Runner<'_> {
     }
 
     async fn run_container(&self, id: &str, st: &State, shown: &str) -> Result<String, Failure> {
-        self.d.start(id).await?;
+        // Output is streamed as it comes, through an attacher registered
+        // before start; the daemon closes attachers once the output is over.
+        let e = self.d.lookup(id)?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(u8, bytes::Bytes)>(64);
+        e.add_attacher(crate::daemon::Attacher {
+            tx,
+            stdout: true,
+            stderr: true,
+        });
+        let out = self.out.clone();
+        let forward = tokio::spawn(async move {
+            while let Some((_, data)) = rx.recv().await {
+                out.text(String::from_utf8_lossy(&data).into_owned());
+            }
+        });
+        if let Err(err) = self.d.start(id).await {
+            forward.abort();
+            return Err(err.into());
+        }
         let code = self.d.wait(id, "not-running").await?;
-        self.forward_log(id).await;
+        if tokio::time::timeout(std::time::Duration::from_secs(10), forward)
+            .await
+            .is_err()
+        {
+            tracing::warn!("output of build container {id} did not end");
+        }
         if code != 0 {
             return Err(Failure::NonZero {
                 cmd: shown.to_string(),
@@ -435,21 +458,6 @@ impl Runner<'_> {
         let images = self.d.images.clone();
         let id = id.to_string();
         blocking(move || images.commit(&id, opts)).await
-    }
-
-    /// A RUN's output, read back from its json-file log.
-    async fn forward_log(&self, id: &str) {
-        let path = self.d.paths(id).log;
-        let Ok(text) = tokio::fs::read_to_string(&path).await else {
-            return;
-        };
-        for line in text.lines() {
-            if let Ok(v) = serde_json::from_str::<Value>(line) {
-                if let Some(s) = v["log"].as_str() {
-                    self.out.text(s.to_string());
-                }
-            }
-        }
     }
 
     /// COPY/ADD/WORKDIR: files written into a fresh rw layer, committed.
