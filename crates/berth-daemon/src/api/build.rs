@@ -43,6 +43,8 @@ pub async fn build(State(d): State<AppState>, req: Request) -> ApiResult<Respons
             .get("target")
             .filter(|s| !s.is_empty())
             .map(str::to_string),
+        rm: q.get("rm").is_none_or(|_| q.flag("rm")),
+        force_rm: q.flag("forcerm"),
     };
     // Tags are checked before anything runs, as Docker does.
     for t in &request.tags {

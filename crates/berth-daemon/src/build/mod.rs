@@ -30,6 +30,9 @@ pub struct Request {
     pub dockerfile: String,
     pub labels: BTreeMap<String, String>,
     pub target: Option<String>,
+    /// Remove the containers of successful steps (Docker's default).
+    pub rm: bool,
+    pub force_rm: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

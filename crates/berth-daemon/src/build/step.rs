@@ -402,11 +402,15 @@ impl Runner<'_> {
         let (id, _) = self.d.create(None, body)?;
         self.out.text(format!(" ---> Running in {}\n", &id[..12]));
         let result = self.run_container(&id, st, &shown).await;
-        if let Err(e) = self.d.remove(&id, true, true).await {
-            tracing::warn!("removing build container {id}: {}", e.message);
+        // `rm=0` keeps the containers of successful steps; a failed step's
+        // container always goes, so a failed build leaves nothing behind.
+        if result.is_err() || self.req.rm || self.req.force_rm {
+            if let Err(e) = self.d.remove(&id, true, true).await {
+                tracing::warn!("removing build container {id}: {}", e.message);
+            }
+            self.out
+                .text(format!("Removing intermediate container {}\n", &id[..12]));
         }
-        self.out
-            .text(format!("Removing intermediate container {}\n", &id[..12]));
         result
     }
 
