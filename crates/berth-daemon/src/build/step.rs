@@ -246,7 +246,7 @@ impl Runner<'_> {
                 let from = a
                     .from
                     .as_deref()
-                    .map(|f| self.from_image(f, all))
+                    .map(|f| self.copy_source_image(f, all))
                     .transpose()?;
                 // An image's content never changes under its id.
                 let hash = match &from {
@@ -359,7 +359,7 @@ impl Runner<'_> {
     }
 
     /// The image COPY --from reads: an earlier stage or an image.
-    fn from_image(&self, from: &str, all: &[Stage]) -> Result<String, Failure> {
+    fn copy_source_image(&self, from: &str, all: &[Stage]) -> Result<String, Failure> {
         match Plan::stage_index(&all[..self.done.len()], from) {
             Some(i) => Ok(self.done[i].clone()),
             None => Ok(self.d.images.resolve(from)?.id),
