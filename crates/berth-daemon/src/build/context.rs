@@ -12,6 +12,7 @@ use berth_build::ignore::Ignore;
 /// A context directory, removed on drop.
 pub struct Context {
     pub dir: PathBuf,
+    ignore: Ignore,
 }
 
 impl Drop for Context {
@@ -33,7 +34,11 @@ impl Context {
         fs::create_dir_all(&base)?;
         let dir = base.join(format!("build-{:016x}", rand::random::<u64>()));
         fs::create_dir(&dir)?;
-        let ctx = Context { dir };
+        collect_stale(&base);
+        let mut ctx = Context {
+            dir,
+            ignore: Ignore::default(),
+        };
         let mut archive = tar::Archive::new(tar);
         archive.set_preserve_permissions(true);
         archive.set_preserve_ownerships(true);
@@ -43,15 +48,32 @@ impl Context {
             // unpack_in refuses paths that climb out of the directory.
             entry.unpack_in(&ctx.dir)?;
         }
-        let ignore = fs::read_to_string(ctx.dir.join(".dockerignore"))
+        ctx.ignore = fs::read_to_string(ctx.dir.join(".dockerignore"))
             .map(|t| Ignore::parse(&t))
             .unwrap_or_default();
-        prune(&ctx.dir, "", &ignore, dockerfile.trim_start_matches("./"))?;
+        prune(
+            &ctx.dir,
+            "",
+            &ctx.ignore,
+            dockerfile.trim_start_matches("./"),
+        )?;
         Ok(ctx)
     }
 
-    /// The Dockerfile's text.
+    /// The Dockerfile's text. Like Docker, the Dockerfile and
+    /// `.dockerignore` leave the context once read if `.dockerignore`
+    /// excludes them, so `COPY .` does not see them.
     pub fn dockerfile(&self, name: &str) -> std::io::Result<String> {
+        let text = self.read_dockerfile(name)?;
+        for f in [name.trim_start_matches("./"), ".dockerignore"] {
+            if self.ignore.excluded(f) {
+                let _ = fs::remove_file(self.dir.join(f));
+            }
+        }
+        Ok(text)
+    }
+
+    fn read_dockerfile(&self, name: &str) -> std::io::Result<String> {
         let rel = name.trim_start_matches('/');
         let p = self.dir.join(rel);
         // Only files inside the context are acceptable.
@@ -62,6 +84,26 @@ impl Context {
             ));
         }
         fs::read_to_string(p)
+    }
+}
+
+/// Contexts of builds a crashed daemon left behind: removed once a day old
+/// (no build runs that long, and a live one may be next to them).
+fn collect_stale(base: &Path) {
+    let Ok(entries) = fs::read_dir(base) else {
+        return;
+    };
+    let day = std::time::Duration::from_secs(24 * 3600);
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > day);
+        if old && e.file_name().to_string_lossy().starts_with("build-") {
+            let _ = fs::remove_dir_all(e.path());
+        }
     }
 }
 
