@@ -95,6 +95,16 @@ impl Out {
         }
     }
 
+    /// Pull progress for a missing base image, silenced with `q=1`.
+    pub fn progress(&self) -> berth_registry::Progress {
+        if self.quiet {
+            let (tx, _) = tokio::sync::mpsc::unbounded_channel();
+            berth_registry::Progress::new(tx)
+        } else {
+            berth_registry::Progress::new(self.tx.clone())
+        }
+    }
+
     pub fn error(&self, msg: &str) {
         let _ = self
             .tx

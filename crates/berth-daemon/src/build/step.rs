@@ -143,9 +143,13 @@ impl Runner<'_> {
         };
         let base = match Plan::stage_index(&all[..stage.index], &image) {
             Some(i) => self.done[i].clone(),
-            None => self.d.images.resolve(&image).map_err(|e| {
-                Failure::Daemon(format!("pull access denied for {image}, repository does not exist or may require 'docker login': {e}"))
-            })?.id,
+            None => match self.d.images.resolve(&image) {
+                Ok(img) => img.id,
+                Err(e) if e.kind() == berth_image::ErrorKind::NotFound => {
+                    self.pull_base(&image).await?
+                }
+                Err(e) => return Err(e.into()),
+            },
         };
         let mut img = self.d.images.resolve(&base)?;
         self.out.text(format!(" ---> {}\n", short(&img.id)));
@@ -356,6 +360,19 @@ impl Runner<'_> {
             Instruction::Maintainer(_) => Action::Config(c),
         };
         Ok((action, None))
+    }
+
+    /// A base image missing locally is pulled, as the classic builder does.
+    async fn pull_base(&self, image: &str) -> Result<String, Failure> {
+        let r = berth_image::reference::parse_normalized_named(image)?.with_default_tag();
+        let opts = berth_registry::PullOptions {
+            auth: Default::default(),
+            tmp_dir: self.d.data_root().join("tmp"),
+        };
+        let outcome = berth_registry::pull(self.d.images.clone(), &r, &opts, &self.out.progress())
+            .await
+            .map_err(|e| Failure::Daemon(e.to_string()))?;
+        Ok(outcome.image_id)
     }
 
     /// The image COPY --from reads: an earlier stage or an image.
