@@ -18,7 +18,10 @@ static NEXT_NET: AtomicU32 = AtomicU32::new(0);
 
 fn private_network() -> (String, String) {
     let n = NEXT_NET.fetch_add(1, Ordering::SeqCst) % 200;
-    (format!("bt{}{n}", std::process::id() % 1000), format!("172.31.{}.1/24", n + 20))
+    (
+        format!("bt{}{n}", std::process::id() % 1000),
+        format!("172.31.{}.1/24", n + 20),
+    )
 }
 
 pub struct Daemon {
@@ -41,7 +44,11 @@ impl Daemon {
             let (bridge, bip) = private_network();
             extra.extend(["--bridge".into(), bridge, "--bip".into(), bip]);
         }
-        let mut d = Daemon { root, child: None, extra };
+        let mut d = Daemon {
+            root,
+            child: None,
+            extra,
+        };
         d.spawn();
         d
     }
@@ -194,7 +201,8 @@ pub fn busybox_tar(dir: &Path) -> PathBuf {
         h.set_uid(0);
         h.set_gid(0);
         h.set_cksum();
-        b.append_link(&mut h, format!("bin/{applet}"), "busybox").unwrap();
+        b.append_link(&mut h, format!("bin/{applet}"), "busybox")
+            .unwrap();
     }
     b.into_inner().unwrap();
     path
