@@ -47,7 +47,9 @@ fn internal_entry(argv: &[String]) -> Option<anyhow::Result<()>> {
     match argv.get(1).map(String::as_str) {
         Some("daemon") => Some(berth_daemon::main(argv[2..].to_vec())),
         Some("shim") => Some(berth_shim::main(argv[2..].to_vec())),
-        Some("registry") => Some(berth_registry::server::main(argv[2..].to_vec()).map_err(Into::into)),
+        Some("registry") => {
+            Some(berth_registry::server::main(argv[2..].to_vec()).map_err(Into::into))
+        }
         _ => None,
     }
 }

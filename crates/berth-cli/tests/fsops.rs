@@ -8,7 +8,6 @@ use std::time::Duration;
 mod common;
 use common::*;
 
-
 #[test]
 fn diff_cp_export_on_a_stopped_container() {
     let d = Daemon::start("fsdiff");
@@ -67,10 +66,7 @@ fn diff_cp_export_on_a_stopped_container() {
     d.ok(&["cp", h.to_str().unwrap(), "c2:/newdir"]);
     let h2 = d.root.join("h2");
     d.ok(&["cp", "c2:/newdir", h2.to_str().unwrap()]);
-    assert_eq!(
-        std::fs::read_to_string(&h2).unwrap(),
-        "host-data\n"
-    );
+    assert_eq!(std::fs::read_to_string(&h2).unwrap(), "host-data\n");
 
     let export = d.cli(&["export", "c2"]);
     assert!(export.status.success());

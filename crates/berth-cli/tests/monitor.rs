@@ -194,7 +194,10 @@ fn stats_and_top_shapes() {
     // Unlimited memory is reported as the host's memory, as Docker does.
     assert!(s["memory_stats"]["limit"].as_u64().unwrap() < 1 << 50);
     assert!(s["blkio_stats"]["io_service_bytes_recursive"].is_array());
-    assert_ne!(s["preread"], "0001-01-01T00:00:00Z", "preread set after two readings");
+    assert_ne!(
+        s["preread"], "0001-01-01T00:00:00Z",
+        "preread set after two readings"
+    );
     let one = d.api_get("/containers/s1/stats?stream=false&one-shot=true");
     assert_eq!(one["preread"], "0001-01-01T00:00:00Z");
 

@@ -299,8 +299,9 @@ impl Daemon {
         }
         let (path, args) = crate::create::command(&config)?;
         // Volumes and mount rows before the container's row; released on failure.
-        self.volumes
-            .prepare(&id, &config, &host_config, &|n| self.lookup(n).map(|e| e.id.clone()))?;
+        self.volumes.prepare(&id, &config, &host_config, &|n| {
+            self.lookup(n).map(|e| e.id.clone())
+        })?;
         let c = Container {
             id: id.clone(),
             name,
@@ -389,9 +390,9 @@ impl Daemon {
                 ))
             }
             Status::Removing | Status::Dead => {
-                return Err(ApiError::conflict(format!(
-                    "container is marked for removal and cannot be started"
-                )))
+                return Err(ApiError::conflict(
+                    "container is marked for removal and cannot be started",
+                ))
             }
             _ => {}
         }
@@ -416,9 +417,10 @@ impl Daemon {
         }
         // Copy-up into fresh volumes may take a while: keep the workers free.
         let scratch = self.opts.exec_root.join("volcopy").join(&c.id);
-        let user_mounts = tokio::task::block_in_place(|| self.volumes.setup(&c.id, &mount, &scratch))
-            .map_err(|err| err.to_string())
-            .and_then(|m| crate::volumes::merge_into_spec(&mut built.spec, m));
+        let user_mounts =
+            tokio::task::block_in_place(|| self.volumes.setup(&c.id, &mount, &scratch))
+                .map_err(|err| err.to_string())
+                .and_then(|m| crate::volumes::merge_into_spec(&mut built.spec, m));
         if let Err(err) = user_mounts {
             let msg = format!("error while mounting volume: {err}");
             self.record_start_error(e, &msg, 128);
@@ -430,7 +432,11 @@ impl Daemon {
         let mut annotations = spec.annotations().clone().unwrap_or_default();
         annotations.insert(
             berth_runtime::SECCOMP_CACHE_ANNOTATION.to_string(),
-            self.opts.exec_root.join("seccomp").to_string_lossy().into_owned(),
+            self.opts
+                .exec_root
+                .join("seccomp")
+                .to_string_lossy()
+                .into_owned(),
         );
         spec.set_annotations(Some(annotations));
         let log_driver = c
@@ -783,9 +789,9 @@ impl Daemon {
         let new_name = format!("/{}", new_name.trim_start_matches('/'));
         if let Some(owner) = self.name_owner(&new_name) {
             if owner == e.id {
-                return Err(ApiError::bad_request(format!(
-                    "Renaming a container with the same name as its current name"
-                )));
+                return Err(ApiError::bad_request(
+                    "Renaming a container with the same name as its current name",
+                ));
             }
             return Err(Self::name_conflict(&new_name, &owner));
         }

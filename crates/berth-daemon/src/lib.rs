@@ -25,11 +25,11 @@ mod restart;
 mod server;
 mod shimctl;
 mod signals;
-mod stats;
 mod spec;
+mod stats;
+pub mod store;
 mod top;
 mod update;
-pub mod store;
 mod users;
 mod volumes;
 

@@ -270,7 +270,7 @@ where
                 let fut = self.inner.call(req);
                 Box::pin(fut)
             }
-            Err(resp) => Box::pin(async move { Ok(resp) }),
+            Err(resp) => Box::pin(async move { Ok(*resp) }),
         }
     }
 }

@@ -28,8 +28,8 @@ use std::path::PathBuf;
 
 pub use error::RuntimeError;
 pub use hooks::ID_ANNOTATION;
-pub use process::SECCOMP_CACHE_ANNOTATION;
 pub use oci_spec::runtime::{Process, Spec};
+pub use process::SECCOMP_CACHE_ANNOTATION;
 pub use stdio::{PtySize, Stdio};
 
 /// How to mount the container's root filesystem, done INSIDE the container's

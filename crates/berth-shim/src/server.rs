@@ -247,12 +247,10 @@ impl Server {
         )?;
 
         let log = match &opts.log_path {
-            Some(p) => {
-                Some(
-                    LogWriter::open_rotating(p, opts.log_rotate)
-                        .with_context(|| format!("open log {}", p.display()))?,
-                )
-            }
+            Some(p) => Some(
+                LogWriter::open_rotating(p, opts.log_rotate)
+                    .with_context(|| format!("open log {}", p.display()))?,
+            ),
             None => None,
         };
         let mut server = Server {

@@ -236,7 +236,7 @@ pub async fn list(State(d): State<AppState>, req: Request) -> ApiResult<Json<Val
         }
     }
     let mut all: Vec<Container> = d.all().iter().map(|e| e.get()).collect();
-    all.sort_by(|a, b| b.created.cmp(&a.created));
+    all.sort_by_key(|c| std::cmp::Reverse(c.created));
     let order: Vec<(String, chrono::DateTime<chrono::Utc>)> =
         all.iter().map(|c| (c.id.clone(), c.created)).collect();
     let show_all =
@@ -418,9 +418,9 @@ pub async fn logs(
         .and_then(Value::as_str)
         .unwrap_or("json-file");
     if log_type == "none" {
-        return Err(ApiError::bad_request(format!(
-            "configured logging driver does not support reading"
-        )));
+        return Err(ApiError::bad_request(
+            "configured logging driver does not support reading",
+        ));
     }
     let (tx, rx) = mpsc::channel::<bytes::Bytes>(16);
     tokio::spawn(logs::stream(d.paths(&c.id).log, e.clone(), opts, tx));

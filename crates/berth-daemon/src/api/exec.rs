@@ -201,7 +201,11 @@ async fn run(
     if let Ok(x) = d.execs.get(&id) {
         if let Ok(e) = d.lookup(&x.container_id) {
             let code = exit_code.unwrap_or(126).to_string();
-            d.container_event(&e.get(), "exec_die", &[("execID", id.clone()), ("exitCode", code)]);
+            d.container_event(
+                &e.get(),
+                "exec_die",
+                &[("execID", id.clone()), ("exitCode", code)],
+            );
         }
     }
     if let Some(mut w) = cwr {

@@ -8,11 +8,11 @@ mod distribution;
 mod exec;
 mod fsapi;
 mod hijack;
-mod imgarchive;
 mod images;
+mod imgarchive;
 mod monitor;
-mod system;
 mod networks;
+mod system;
 mod volumes;
 
 use crate::daemon::Daemon;
@@ -110,7 +110,7 @@ async fn not_found(uri: Uri) -> Response {
 }
 
 /// Strips `/v1.NN` and refuses versions outside the supported range.
-pub fn rewrite_version(mut req: Request) -> Result<Request, Response> {
+pub fn rewrite_version(mut req: Request) -> Result<Request, Box<Response>> {
     let path = req.uri().path();
     let Some(rest) = path.strip_prefix("/v") else {
         return Ok(req);
@@ -123,13 +123,17 @@ pub fn rewrite_version(mut req: Request) -> Result<Request, Response> {
     }
     if version_lt(ver, MIN_API_VERSION) {
         let msg = format!("client version {ver} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version");
-        return Err(crate::error::ApiError::bad_request(msg).into_response());
+        return Err(Box::new(
+            crate::error::ApiError::bad_request(msg).into_response(),
+        ));
     }
     if version_lt(API_VERSION, ver) {
         let msg = format!(
             "client version {ver} is too new. Maximum supported API version is {API_VERSION}"
         );
-        return Err(crate::error::ApiError::bad_request(msg).into_response());
+        return Err(Box::new(
+            crate::error::ApiError::bad_request(msg).into_response(),
+        ));
     }
     let new_path = format!("/{tail}");
     let pq = match req.uri().query() {

@@ -469,7 +469,9 @@ fn log_config(o: &ContainerOpts) -> Result<Option<serde_json::Value>> {
     let mut cfg = serde_json::Map::new();
     for kv in &o.log_opt {
         let (k, v) = kv.split_once('=').ok_or_else(|| {
-            anyhow::anyhow!("invalid argument \"{kv}\" for \"--log-opt\" flag: invalid key value pair format")
+            anyhow::anyhow!(
+                "invalid argument \"{kv}\" for \"--log-opt\" flag: invalid key value pair format"
+            )
         })?;
         cfg.insert(k.to_string(), serde_json::Value::String(v.to_string()));
     }
