@@ -225,3 +225,40 @@ fn restart_policies_across_daemon_kill() {
         "exited\n"
     );
 }
+
+/// Network and image archive operations show up in `events`.
+#[test]
+fn network_and_image_events() {
+    let d = Daemon::start("evts");
+    d.busybox();
+    let since = d.ok(&["info", "--format", "{{.SystemTime}}"]);
+    d.ok(&["network", "create", "evnet"]);
+    d.ok(&["network", "rm", "evnet"]);
+    let tar = d.root.join("bb-save.tar");
+    d.ok(&["save", "-o", tar.to_str().unwrap(), "busybox"]);
+    d.ok(&["load", "-i", tar.to_str().unwrap()]);
+    std::thread::sleep(Duration::from_millis(1100));
+    let until = d.ok(&["info", "--format", "{{.SystemTime}}"]);
+    let out = d.ok(&[
+        "events",
+        "--since",
+        since.trim(),
+        "--until",
+        until.trim(),
+        "--format",
+        "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}",
+    ]);
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| !l.starts_with("image import"))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            "network create evnet",
+            "network destroy evnet",
+            "image save busybox",
+            "image load busybox:latest"
+        ]
+    );
+}

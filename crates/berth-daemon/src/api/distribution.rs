@@ -118,10 +118,13 @@ pub async fn pull(d: AppState, q: &Query, headers: &HeaderMap, image: &str) -> A
         tmp_dir: d.data_root().join("tmp"),
     };
     let images = d.images.clone();
+    let events = d.clone();
     progress_stream(move |p| async move {
-        berth_registry::pull(images, &r, &opts, &p)
-            .await
-            .map(|_| ())
+        berth_registry::pull(images, &r, &opts, &p).await.map(|_| {
+            // Docker names the reference as the pull event's actor.
+            let name = r.familiar_string();
+            events.image_event(&name, "pull", Some(&name));
+        })
     })
     .await
 }
@@ -137,10 +140,12 @@ pub async fn push(d: AppState, name: &str, q: &Query, headers: &HeaderMap) -> Ap
         tmp_dir: d.data_root().join("tmp"),
     };
     let images = d.images.clone();
+    let events = d.clone();
     progress_stream(move |p| async move {
-        berth_registry::push(images, &r, &opts, &p)
-            .await
-            .map(|_| ())
+        berth_registry::push(images, &r, &opts, &p).await.map(|_| {
+            let name = r.familiar_string();
+            events.image_event(&name, "push", Some(&name));
+        })
     })
     .await
 }

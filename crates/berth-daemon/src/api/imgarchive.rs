@@ -24,6 +24,7 @@ pub async fn save_named(d: &Daemon, name: &str) -> ApiResult<Response> {
 
 async fn save_names(d: &Daemon, names: Vec<String>) -> ApiResult<Response> {
     let images = d.images.clone();
+    let saved = names.clone();
     // Resolve every name first: a bad one is an HTTP error, not a cut archive.
     let plan = {
         let images = images.clone();
@@ -31,6 +32,11 @@ async fn save_names(d: &Daemon, names: Vec<String>) -> ApiResult<Response> {
             .await
             .map_err(|e| ApiError::internal(e.to_string()))??
     };
+    for name in &saved {
+        if let Ok(img) = d.images.resolve(name) {
+            d.image_event(&img.id, "save", Some(name));
+        }
+    }
     let (writer, body) = response_channel();
     tokio::task::spawn_blocking(move || {
         if let Err(e) = images.write_archive(&plan, writer) {
@@ -57,6 +63,20 @@ pub async fn load(State(d): State<AppState>, req: Request) -> ApiResult<Response
     let (lines, pumped) = tokio::join!(work, pump_body(req.into_body(), tx));
     let lines = lines.map_err(|e| ApiError::internal(e.to_string()))??;
     pumped.map_err(ApiError::bad_request)?;
+    for l in &lines {
+        // "Loaded image: name:tag" or "Loaded image ID: sha256:...".
+        let loaded = l
+            .strip_prefix("Loaded image ID: ")
+            .or_else(|| l.strip_prefix("Loaded image: "));
+        if let Some(name) = loaded {
+            let id = d
+                .images
+                .resolve(name)
+                .map(|i| i.id)
+                .unwrap_or_else(|_| name.to_string());
+            d.image_event(&id, "load", Some(name));
+        }
+    }
     let mut out = String::new();
     for l in lines {
         out.push_str(&json!({"stream": format!("{l}\n")}).to_string());

@@ -29,11 +29,50 @@ pub async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> ApiRe
 pub async fn create(State(d): State<AppState>, body: Bytes) -> ApiResult<Response> {
     let req = CreateRequest::from_json(&body_json(&body)?)?;
     let (id, _) = d.networks.create(req).await?;
+    network_event(&d, &id, "create", None);
     Ok((StatusCode::CREATED, Json(json!({"Id": id, "Warning": ""}))).into_response())
 }
 
+/// Docker's network events: the network's id, with its name and driver.
+fn network_event(d: &AppState, id: &str, action: &str, container: Option<&str>) {
+    let Ok(v) = d.networks.find_json(id) else {
+        return;
+    };
+    let full_id = v
+        .get("Id")
+        .and_then(Value::as_str)
+        .unwrap_or(id)
+        .to_string();
+    let mut attrs = std::collections::BTreeMap::new();
+    for (attr, key) in [("name", "Name"), ("type", "Driver")] {
+        if let Some(s) = v.get(key).and_then(Value::as_str) {
+            attrs.insert(attr.to_string(), s.to_string());
+        }
+    }
+    if let Some(c) = container {
+        attrs.insert("container".to_string(), c.to_string());
+    }
+    d.events.publish("network", action, &full_id, attrs);
+}
+
 pub async fn remove(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    // Looked up first: after removal there is nothing left to name.
+    let before = d.networks.find_json(&id).ok();
     d.networks.remove(&id).await?;
+    if let Some(v) = before {
+        let mut attrs = std::collections::BTreeMap::new();
+        for (attr, key) in [("name", "Name"), ("type", "Driver")] {
+            if let Some(s) = v.get(key).and_then(Value::as_str) {
+                attrs.insert(attr.to_string(), s.to_string());
+            }
+        }
+        let full_id = v
+            .get("Id")
+            .and_then(Value::as_str)
+            .unwrap_or(&id)
+            .to_string();
+        d.events.publish("network", "destroy", &full_id, attrs);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -60,6 +99,11 @@ pub async fn connect(
     d.networks
         .connect(&d, &id, &container, v.get("EndpointConfig"))
         .await?;
+    let cid = d
+        .lookup(&container)
+        .map(|e| e.id.clone())
+        .unwrap_or(container);
+    network_event(&d, &id, "connect", Some(&cid));
     Ok(StatusCode::OK)
 }
 
@@ -70,6 +114,11 @@ pub async fn disconnect(
 ) -> ApiResult<StatusCode> {
     let v = body_json(&body)?;
     let container = container_of(&v)?;
+    let cid = d
+        .lookup(&container)
+        .map(|e| e.id.clone())
+        .unwrap_or(container.clone());
     d.networks.disconnect(&d, &id, &container).await?;
+    network_event(&d, &id, "disconnect", Some(&cid));
     Ok(StatusCode::OK)
 }
