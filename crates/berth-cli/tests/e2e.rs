@@ -262,3 +262,46 @@ fn network_and_image_events() {
         ]
     );
 }
+
+/// A mount destination that passes through a symlink in the image resolves
+/// inside the container's root: neither an absolute (`/escape -> /`) nor a
+/// relative (`/rel -> ../../../..`) link can place a mount on the host.
+#[test]
+fn mount_destinations_cannot_escape_through_symlinks() {
+    let d = Daemon::start("symdst");
+    d.busybox();
+    let ctx = d.root.join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nRUN ln -s / /escape && ln -s ../../../../../../../tmp /rel\n",
+    )
+    .unwrap();
+    d.ok(&["build", "-q", "-t", "links:v1", ctx.to_str().unwrap()]);
+    let host = d.root.join("hostdata");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("marker"), "inside\n").unwrap();
+    for (via, name) in [("/escape/tmp", "abs"), ("/rel", "rel")] {
+        let leaf = format!("berth-symdst-{name}-{}", std::process::id());
+        let on_host = Path::new("/tmp").join(&leaf);
+        let spec = format!("{}:{via}/{leaf}", host.display());
+        let out = d.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            &spec,
+            "links:v1",
+            "cat",
+            &format!("/tmp/{leaf}/marker"),
+        ]);
+        assert_eq!(
+            out, "inside\n",
+            "the mount must appear inside the container at /tmp/{leaf}"
+        );
+        assert!(
+            !on_host.exists(),
+            "{} was created on the host",
+            on_host.display()
+        );
+    }
+}
