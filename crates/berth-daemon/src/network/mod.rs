@@ -77,6 +77,10 @@ pub struct Networks {
     dns: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
     /// Serialises wiring: IPAM choices and the nftables rebuild.
     op: tokio::sync::Mutex<()>,
+    /// The ruleset last loaded into nftables. Running `nft` costs ~100 ms,
+    /// and most container starts (no published ports) leave the rules as
+    /// they were, so an unchanged ruleset is not loaded again.
+    applied_rules: Mutex<Option<String>>,
 }
 
 pub fn random_id() -> String {
@@ -162,6 +166,7 @@ impl Networks {
             state: Arc::new(Mutex::new(st)),
             topo: OnceLock::new(),
             dns: Mutex::new(HashMap::new()),
+            applied_rules: Mutex::new(None),
             op: tokio::sync::Mutex::new(()),
         })
     }
@@ -233,7 +238,17 @@ impl Networks {
             }
         }
         drop(st);
+        // Sandboxes live in a HashMap: order the rules so equal sets render equal.
+        rules
+            .ports
+            .sort_by(|a, b| (a.host_port, &a.proto).cmp(&(b.host_port, &b.proto)));
+        let text = rules.render(&self.table);
+        let mut applied = self.applied_rules.lock().unwrap_or_else(|e| e.into_inner());
+        if applied.as_deref() == Some(text.as_str()) {
+            return Ok(());
+        }
         rules.apply(&self.table)?;
+        *applied = Some(text);
         Ok(())
     }
 
