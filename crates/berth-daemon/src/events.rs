@@ -131,8 +131,7 @@ struct Ring {
 impl Events {
     /// Opens (or creates) the `events` table in the daemon's database.
     pub fn open(data_root: &Path) -> Result<Events, rusqlite::Error> {
-        let conn = Connection::open(data_root.join("berth.db"))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let conn = crate::db::open(data_root)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS events (
                 seq  INTEGER PRIMARY KEY,

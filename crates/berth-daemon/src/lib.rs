@@ -7,6 +7,7 @@ mod builtin_image;
 pub mod container;
 mod create;
 pub mod daemon;
+mod db;
 mod detach;
 pub mod error;
 mod events;

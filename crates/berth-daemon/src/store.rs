@@ -29,10 +29,7 @@ pub struct Store {
 
 impl Store {
     pub fn open(data_root: &Path) -> Result<Store, StoreError> {
-        let conn = Connection::open(data_root.join("berth.db"))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let conn = crate::db::open(data_root)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS containers (
                 id   TEXT PRIMARY KEY,

@@ -13,8 +13,7 @@ pub struct BuildCache {
 
 impl BuildCache {
     pub fn open(data_root: &Path) -> rusqlite::Result<BuildCache> {
-        let conn = Connection::open(data_root.join("berth.db"))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let conn = crate::db::open(data_root)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS build_cache (
                 parent TEXT NOT NULL,

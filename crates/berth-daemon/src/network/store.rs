@@ -25,9 +25,7 @@ fn json_err(e: serde_json::Error) -> rusqlite::Error {
 
 impl NetDb {
     pub fn open(data_root: &Path) -> rusqlite::Result<NetDb> {
-        let conn = Connection::open(data_root.join("berth.db"))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        let conn = crate::db::open(data_root)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS networks (
                 id     TEXT PRIMARY KEY,

@@ -29,9 +29,7 @@ pub struct VolumeDb {
 
 impl VolumeDb {
     pub fn open(data_root: &Path) -> rusqlite::Result<VolumeDb> {
-        let conn = Connection::open(data_root.join("berth.db"))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        let conn = crate::db::open(data_root)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS volumes (
                 name       TEXT PRIMARY KEY,
