@@ -35,9 +35,14 @@ pub async fn create(State(d): State<AppState>, body: Bytes) -> ApiResult<Respons
 
 /// Docker's network events: the network's id, with its name and driver.
 fn network_event(d: &AppState, id: &str, action: &str, container: Option<&str>) {
-    let Ok(v) = d.networks.find_json(id) else {
-        return;
-    };
+    if let Ok(v) = d.networks.find_json(id) {
+        publish_network_event(d, &v, id, action, container);
+    }
+}
+
+/// Publishes an event for a network given its inspect JSON `v` (taken before
+/// the change when the network is about to disappear).
+fn publish_network_event(d: &AppState, v: &Value, id: &str, action: &str, container: Option<&str>) {
     let full_id = v
         .get("Id")
         .and_then(Value::as_str)
@@ -60,18 +65,7 @@ pub async fn remove(State(d): State<AppState>, Path(id): Path<String>) -> ApiRes
     let before = d.networks.find_json(&id).ok();
     d.networks.remove(&id).await?;
     if let Some(v) = before {
-        let mut attrs = std::collections::BTreeMap::new();
-        for (attr, key) in [("name", "Name"), ("type", "Driver")] {
-            if let Some(s) = v.get(key).and_then(Value::as_str) {
-                attrs.insert(attr.to_string(), s.to_string());
-            }
-        }
-        let full_id = v
-            .get("Id")
-            .and_then(Value::as_str)
-            .unwrap_or(&id)
-            .to_string();
-        d.events.publish("network", "destroy", &full_id, attrs);
+        publish_network_event(&d, &v, &id, "destroy", None);
     }
     Ok(StatusCode::NO_CONTENT)
 }
