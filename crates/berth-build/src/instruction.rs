@@ -3,7 +3,7 @@
 
 use crate::error::BuildError;
 use crate::parser::Step;
-use crate::words::{key_values, word, words, Lookup};
+use crate::words::{expand_vars, key_values, word, words, Lookup};
 
 /// RUN/CMD/ENTRYPOINT argument: shell form or JSON exec form.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,6 +32,24 @@ pub struct CopyArgs {
     pub dest: String,
     pub from: Option<String>,
     pub chown: Option<String>,
+    /// `--chmod=755`: the mode of everything copied.
+    pub chmod: Option<u32>,
+    /// `ADD --checksum=sha256:...` for a URL source.
+    pub checksum: Option<String>,
+    /// Here-documents used as sources (`COPY <<EOF /x`): name and content,
+    /// variables already expanded where the delimiter was unquoted.
+    pub heredocs: Vec<(String, String)>,
+}
+
+impl CopyArgs {
+    /// The here-document a source names (`<<EOF`), if it is one.
+    pub fn heredoc(&self, source: &str) -> Option<&str> {
+        let name = source.strip_prefix("<<")?.trim_start_matches('-');
+        self.heredocs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, c)| c.as_str())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -80,6 +98,34 @@ fn exec_form(rest: &str) -> Option<Vec<String>> {
 
 fn command(rest: &str) -> Command {
     exec_form(rest).map_or_else(|| Command::Shell(rest.to_string()), Command::Exec)
+}
+
+/// RUN with here-documents: a lone `<<EOF` makes the body the script (as
+/// BuildKit does); otherwise the bodies follow the line, for the shell to
+/// feed to the command as it would any here-document.
+fn run_command(step: &Step) -> Command {
+    let rest = step.rest.as_str();
+    if step.heredocs.is_empty() || exec_form(rest).is_some() {
+        return command(rest);
+    }
+    if step.heredocs.len() == 1 && rest.split_whitespace().count() == 1 {
+        return Command::Shell(step.heredocs[0].content());
+    }
+    let mut script = rest.to_string();
+    for h in &step.heredocs {
+        script.push('\n');
+        script.push_str(&h.body);
+        script.push_str(&h.name);
+    }
+    Command::Shell(script)
+}
+
+/// `--chmod` value: octal digits only (Docker's classic builder form).
+fn chmod(value: &str) -> Result<u32, BuildError> {
+    u32::from_str_radix(value, 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| BuildError::invalid(format!("invalid chmod parameter: {value}")))
 }
 
 /// Go duration text (`30s`, `1m30s`, `500ms`) in nanoseconds.
@@ -145,9 +191,29 @@ fn healthcheck(step: &Step) -> Result<Option<Health>, BuildError> {
     }))
 }
 
+/// An `ONBUILD` trigger, checked as Docker checks it when it is declared.
+fn onbuild_trigger(rest: &str) -> Result<String, BuildError> {
+    let t = rest.trim();
+    let kw = t
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    match kw.as_str() {
+        "ONBUILD" => Err(BuildError::invalid(
+            "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed",
+        )),
+        "FROM" | "MAINTAINER" => Err(BuildError::invalid(format!(
+            "{kw} isn't allowed as an ONBUILD trigger"
+        ))),
+        _ => Ok(t.to_string()),
+    }
+}
+
 /// Makes `step` concrete with the variables in `vars`.
 pub fn instruction(step: &Step, vars: Lookup<'_>) -> Result<Instruction, BuildError> {
-    let rest = step.rest.as_str();
+    let for_words = step.rest_for_words();
+    let rest = for_words.as_str();
     let need = |n: usize, got: usize| -> Result<(), BuildError> {
         if got < n {
             Err(BuildError::invalid(format!(
@@ -177,9 +243,9 @@ pub fn instruction(step: &Step, vars: Lookup<'_>) -> Result<Instruction, BuildEr
                 alias,
             }
         }
-        "RUN" => Instruction::Run(command(rest)),
-        "CMD" => Instruction::Cmd(command(rest)),
-        "ENTRYPOINT" => Instruction::Entrypoint(command(rest)),
+        "RUN" => Instruction::Run(run_command(step)),
+        "CMD" => Instruction::Cmd(command(&step.rest)),
+        "ENTRYPOINT" => Instruction::Entrypoint(command(&step.rest)),
         "COPY" | "ADD" => {
             let mut w = exec_form(rest).map_or_else(
                 || words(rest, vars),
@@ -192,7 +258,21 @@ pub fn instruction(step: &Step, vars: Lookup<'_>) -> Result<Instruction, BuildEr
                 dest,
                 from: step.flag("from").map(str::to_string),
                 chown: step.flag("chown").map(|c| word(c, vars)).transpose()?,
+                chmod: step.flag("chmod").map(chmod).transpose()?,
+                checksum: step.flag("checksum").map(str::to_string),
+                heredocs: step
+                    .heredocs
+                    .iter()
+                    .map(|h| {
+                        let c = h.content();
+                        let c = if h.expand { expand_vars(&c, vars)? } else { c };
+                        Ok((h.name.clone(), c))
+                    })
+                    .collect::<Result<_, BuildError>>()?,
             };
+            if step.keyword == "COPY" && args.checksum.is_some() {
+                return Err(BuildError::invalid("Unknown flag: checksum"));
+            }
             if step.keyword == "COPY" {
                 Instruction::Copy(args)
             } else {
@@ -237,7 +317,7 @@ pub fn instruction(step: &Step, vars: Lookup<'_>) -> Result<Instruction, BuildEr
         "SHELL" => Instruction::Shell(exec_form(rest).ok_or_else(|| {
             BuildError::invalid("SHELL requires the arguments to be in JSON form")
         })?),
-        "ONBUILD" => Instruction::Onbuild(rest.to_string()),
+        "ONBUILD" => Instruction::Onbuild(onbuild_trigger(&step.rest)?),
         "MAINTAINER" => Instruction::Maintainer(word(rest, vars)?),
         other => return Err(BuildError::invalid(format!("unknown instruction: {other}"))),
     })
@@ -279,7 +359,10 @@ mod tests {
                 sources: vec!["/g".into(), "/a".into()],
                 dest: "/out/".into(),
                 from: Some("b".into()),
-                chown: None
+                chown: None,
+                chmod: None,
+                checksum: None,
+                heredocs: vec![],
             })
         );
         assert_eq!(
@@ -289,6 +372,44 @@ mod tests {
         assert_eq!(
             one("VOLUME [\"/a\", \"/b\"]"),
             Instruction::Volume(vec!["/a".into(), "/b".into()])
+        );
+    }
+
+    #[test]
+    fn heredoc_forms() {
+        let run = |t: &str| match one(t) {
+            Instruction::Run(Command::Shell(s)) => s,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(run("RUN <<EOF\necho a\necho b\nEOF"), "echo a\necho b\n");
+        assert_eq!(
+            run("RUN cat <<EOF > /f\nhi\nEOF"),
+            "cat <<EOF > /f\nhi\nEOF"
+        );
+        let vars = |n: &str| (n == "X").then(|| "ex".to_string());
+        let step = &parse("COPY <<a <<'b' /d/\n$X\na\n$X\nb").unwrap()[0];
+        let Instruction::Copy(c) = instruction(step, &vars).unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.heredoc("<<a"), Some("ex\n"));
+        assert_eq!(c.heredoc("<<b"), Some("$X\n"));
+        assert_eq!(c.sources, vec!["<<a", "<<b"]);
+    }
+
+    #[test]
+    fn copy_flags_and_onbuild_checks() {
+        let Instruction::Add(a) = one("ADD --chmod=640 --checksum=sha256:ab http://x/y /z") else {
+            panic!()
+        };
+        assert_eq!(a.chmod, Some(0o640));
+        assert_eq!(a.checksum.as_deref(), Some("sha256:ab"));
+        let bad = instruction(&parse("COPY --chmod=9z a b").unwrap()[0], &none);
+        assert!(bad.is_err());
+        let chain = instruction(&parse("ONBUILD ONBUILD RUN x").unwrap()[0], &none);
+        assert!(chain.unwrap_err().to_string().contains("Chaining ONBUILD"));
+        assert_eq!(
+            one("ONBUILD RUN echo hi"),
+            Instruction::Onbuild("RUN echo hi".into())
         );
     }
 

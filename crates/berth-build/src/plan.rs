@@ -82,9 +82,44 @@ impl Plan {
             .or_else(|| name.parse::<usize>().ok().filter(|&i| i < stages.len()))
     }
 
-    /// The "Step N/M" total for running `stages`.
-    pub fn step_count(&self, stages: &[Stage]) -> usize {
-        self.global_args.len() + stages.iter().map(|s| 1 + s.steps.len()).sum::<usize>()
+    /// Which of `stages` the last one needs, itself included: a stage is
+    /// needed when a needed stage starts `FROM` it or copies `--from` it.
+    /// `from_image` gives a stage's base image name after substitution.
+    pub fn needed(stages: &[Stage], from_image: impl Fn(&Stage) -> String) -> Vec<bool> {
+        let mut need = vec![false; stages.len()];
+        let Some(last) = stages.len().checked_sub(1) else {
+            return need;
+        };
+        need[last] = true;
+        for i in (0..stages.len()).rev() {
+            if !need[i] {
+                continue;
+            }
+            let earlier = &stages[..i];
+            let base = from_image(&stages[i]);
+            let copies = stages[i]
+                .steps
+                .iter()
+                .filter(|s| s.keyword == "COPY")
+                .filter_map(|s| s.flag("from"));
+            for name in std::iter::once(base.as_str()).chain(copies) {
+                if let Some(j) = Self::stage_index(earlier, name) {
+                    need[j] = true;
+                }
+            }
+        }
+        need
+    }
+
+    /// The "Step N/M" total for running the `stages` marked in `needed`.
+    pub fn step_count(&self, stages: &[Stage], needed: &[bool]) -> usize {
+        self.global_args.len()
+            + stages
+                .iter()
+                .zip(needed)
+                .filter(|(_, n)| **n)
+                .map(|(s, _)| 1 + s.steps.len())
+                .sum::<usize>()
     }
 }
 
@@ -100,7 +135,11 @@ mod tests {
         let p = Plan::new(parse(MULTI).unwrap()).unwrap();
         assert_eq!(p.global_args.len(), 1);
         assert_eq!(p.stages.len(), 3);
-        assert_eq!(p.step_count(&p.stages), 7);
+        assert_eq!(p.step_count(&p.stages, &[true; 3]), 7);
+        let from = |s: &Stage| s.from.rest.split_whitespace().next().unwrap().to_string();
+        let need = Plan::needed(&p.stages, from);
+        assert_eq!(need, vec![true, false, true]);
+        assert_eq!(p.step_count(&p.stages, &need), 5);
         let t = p.stages_for(Some("Builder")).unwrap();
         assert_eq!(t.len(), 1);
         assert_eq!(Plan::stage_index(&p.stages, "unused"), Some(1));

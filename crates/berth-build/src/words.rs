@@ -150,6 +150,28 @@ fn dollar(
     }
 }
 
+/// Substitutes variables in free text (a here-document's body): only `$`
+/// forms are processed, quotes stay as written, `\\$` is a literal `$`.
+pub fn expand_vars(s: &str, vars: Lookup<'_>) -> Result<String, BuildError> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' if chars.get(i + 1) == Some(&'$') => {
+                out.push('$');
+                i += 2;
+            }
+            '$' => i = dollar(&chars, i, vars, &mut out)?,
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// `KEY=value` pairs (ENV, LABEL, ARG), or the legacy `KEY value` form.
 pub fn key_values(
     s: &str,

@@ -6,7 +6,7 @@
 mod apply;
 mod changes;
 mod commit;
-mod compress;
+pub mod compress;
 pub mod config;
 pub mod content;
 mod db;

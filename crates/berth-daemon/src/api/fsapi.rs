@@ -207,6 +207,7 @@ pub async fn archive_put(
         let opts = ExtractOptions {
             no_overwrite_dir_non_dir: no_overwrite,
             chown,
+            chmod: None,
         };
         let r = extract(root, &abs, &mut reader, opts);
         // Drain what the client still sends so it sees our answer.

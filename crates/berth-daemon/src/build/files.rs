@@ -8,6 +8,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use berth_build::ignore::glob;
+use berth_build::CopyArgs;
 use berth_image::treetar::{list_dir, TreeOptions, TreeTar};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
@@ -24,6 +25,176 @@ pub struct Payload {
     /// For a single file copied to a path without a trailing `/`: the tar
     /// to use instead when that path turns out to be an existing directory.
     pub into_dir: Option<Vec<u8>>,
+    /// An archive ADD extracts: its entries keep their own owners and
+    /// modes unless `--chown` is given.
+    pub extracted: bool,
+}
+
+/// A file fetched for `ADD <url>`.
+#[derive(Clone, Debug)]
+pub struct Download {
+    pub url: String,
+    /// The last element of the URL's path.
+    pub name: String,
+    pub content: Vec<u8>,
+    /// From `Last-Modified`, seconds since the epoch.
+    pub mtime: u64,
+}
+
+pub fn is_url(source: &str) -> bool {
+    source.starts_with("http://") || source.starts_with("https://")
+}
+
+/// Everything one COPY/ADD writes: files from `root` (the context or a
+/// source image), here-documents, for ADD the local archives it extracts
+/// and the files it downloaded.
+pub fn payloads(
+    root: BorrowedFd<'_>,
+    a: &CopyArgs,
+    dest: &str,
+    add: bool,
+    downloads: &[Download],
+) -> Result<Vec<Payload>, FsError> {
+    let many = dest.ends_with('/') || a.sources.len() > 1;
+    let mut out = Vec::new();
+    let mut plain = Vec::new();
+    for src in &a.sources {
+        if let Some(content) = a.heredoc(src) {
+            let name = src.trim_start_matches('<').trim_start_matches('-');
+            out.push(single_file(dest, many, name, content.as_bytes(), 0o644, 0)?);
+        } else if add && is_url(src) {
+            let d = downloads
+                .iter()
+                .find(|d| &d.url == src)
+                .ok_or_else(|| FsError::Invalid(format!("{src} was not downloaded")))?;
+            out.push(single_file(
+                dest, many, &d.name, &d.content, 0o600, d.mtime,
+            )?);
+        } else if add {
+            for found in expand(root, src)? {
+                match local_archive(root, &found)? {
+                    Some(tar) => out.push(Payload {
+                        dest_dir: absolute(dest),
+                        tar,
+                        into_dir: None,
+                        extracted: true,
+                    }),
+                    None => plain.push(found),
+                }
+            }
+        } else {
+            plain.push(src.clone());
+        }
+    }
+    if !plain.is_empty() {
+        out.insert(0, archive_as(root, &plain, dest, many)?);
+    }
+    Ok(out)
+}
+
+/// The uncompressed tar stream of `path` when it is a tar archive (plain,
+/// gzip, bzip2, xz or zstd), as Docker's ADD recognises one: the first
+/// header must be a valid tar header.
+fn local_archive(root: BorrowedFd<'_>, path: &str) -> Result<Option<Vec<u8>>, FsError> {
+    use std::io::Read;
+    let loc = locate(root, path, "build context").map_err(|_| not_found(path))?;
+    let st = loc
+        .lstat()
+        .map_err(|e| FsError::io(format!("lstat {path}"), e))?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Ok(None);
+    }
+    let fd = nix::fcntl::openat(
+        Some(loc.parent.as_raw_fd()),
+        loc.base.as_os_str(),
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| FsError::io(format!("opening {path}"), e))?;
+    // SAFETY: openat returned a new descriptor that nothing else owns.
+    let mut file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let Ok(mut reader) = berth_image::compress::decompressed(&mut file) else {
+        return Ok(None);
+    };
+    let mut head = [0u8; 512];
+    if reader.read_exact(&mut head).is_err() || !valid_tar_header(&head) {
+        return Ok(None);
+    }
+    let mut tar = head.to_vec();
+    reader
+        .read_to_end(&mut tar)
+        .map_err(|e| FsError::io(format!("decompressing {path}"), e))?;
+    Ok(Some(tar))
+}
+
+/// A tar header block: its checksum (bytes 148..156, octal) matches the
+/// sum of the block with that field read as spaces.
+fn valid_tar_header(block: &[u8; 512]) -> bool {
+    let field = &block[148..156];
+    let text: String = field
+        .iter()
+        .take_while(|b| **b != 0)
+        .map(|b| *b as char)
+        .collect();
+    let Ok(stored) = u32::from_str_radix(text.trim(), 8) else {
+        return false;
+    };
+    let sum: u32 = block
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                *b as u32
+            }
+        })
+        .sum();
+    block[0] != 0 && stored == sum
+}
+
+/// A payload of one in-memory file: `dest` itself, or `dest/name` when
+/// `dest` is a directory (named with `/`, or existing in the image).
+fn single_file(
+    dest: &str,
+    many: bool,
+    name: &str,
+    content: &[u8],
+    mode: u32,
+    mtime: u64,
+) -> Result<Payload, FsError> {
+    let tar_of = |entry: &str| -> Result<Vec<u8>, FsError> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(content.len() as u64);
+        h.set_mode(mode);
+        h.set_mtime(mtime);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, entry, content)
+            .map_err(|e| FsError::io(format!("archiving {name}"), e))?;
+        b.into_inner()
+            .map_err(|e| FsError::io(format!("archiving {name}"), e))
+    };
+    let dest_abs = absolute(dest);
+    if many {
+        return Ok(Payload {
+            dest_dir: dest_abs,
+            tar: tar_of(name)?,
+            into_dir: None,
+            extracted: false,
+        });
+    }
+    let (dir, base) = dest_abs.rsplit_once('/').unwrap_or(("", ""));
+    Ok(Payload {
+        dest_dir: if dir.is_empty() {
+            "/".into()
+        } else {
+            dir.into()
+        },
+        tar: tar_of(base)?,
+        into_dir: Some(tar_of(name)?),
+        extracted: false,
+    })
 }
 
 fn has_glob(s: &str) -> bool {
@@ -60,7 +231,13 @@ fn not_found(src: &str) -> FsError {
 /// Archives `sources` from `root` for destination `dest` (Docker's rules:
 /// a directory's contents are copied; a trailing `/` or several sources
 /// make `dest` a directory).
-pub fn archive(root: BorrowedFd<'_>, sources: &[String], dest: &str) -> Result<Payload, FsError> {
+/// `many` says the instruction named several sources.
+fn archive_as(
+    root: BorrowedFd<'_>,
+    sources: &[String],
+    dest: &str,
+    many: bool,
+) -> Result<Payload, FsError> {
     let mut found = Vec::new();
     for s in sources {
         let matched = expand(root, s)?;
@@ -69,7 +246,7 @@ pub fn archive(root: BorrowedFd<'_>, sources: &[String], dest: &str) -> Result<P
         }
         found.extend(matched);
     }
-    let dest_is_dir = dest.ends_with('/') || dest.ends_with("/.") || found.len() > 1;
+    let dest_is_dir = many || dest.ends_with('/') || dest.ends_with("/.") || found.len() > 1;
     let dest_abs = absolute(dest);
     let mut single_file = None;
     let mut t = TreeTar::new(Vec::new(), TreeOptions::default());
@@ -105,12 +282,14 @@ pub fn archive(root: BorrowedFd<'_>, sources: &[String], dest: &str) -> Result<P
             },
             tar,
             into_dir: Some(alt.finish()?),
+            extracted: false,
         });
     }
     Ok(Payload {
         dest_dir: dest_abs,
         tar,
         into_dir: None,
+        extracted: false,
     })
 }
 
@@ -145,8 +324,15 @@ pub fn mkdir_p(root: BorrowedFd<'_>, path: &str) -> Result<(), FsError> {
     Ok(())
 }
 
-/// Writes `payload` into the rootfs at `root`, owned by `owner`.
-pub fn write(root: BorrowedFd<'_>, payload: &Payload, owner: (u32, u32)) -> Result<(), FsError> {
+/// Writes `payload` into the rootfs at `root`, owned by `owner` (root by
+/// default; an extracted archive keeps its own owners unless one is given),
+/// with `chmod` as the mode of what was copied.
+pub fn write(
+    root: BorrowedFd<'_>,
+    payload: &Payload,
+    owner: Option<(u32, u32)>,
+    chmod: Option<u32>,
+) -> Result<(), FsError> {
     let into_dir = payload.into_dir.as_ref().filter(|_| {
         // `dest` named without `/`: an existing directory still takes the file in.
         !payload.tar.is_empty() && is_dir(root, &payload.dest_dir, &payload.tar)
@@ -158,7 +344,12 @@ pub fn write(root: BorrowedFd<'_>, payload: &Payload, owner: (u32, u32)) -> Resu
     mkdir_p(root, &dir)?;
     let opts = ExtractOptions {
         no_overwrite_dir_non_dir: false,
-        chown: Some(owner),
+        chown: match (owner, payload.extracted) {
+            (Some(o), _) => Some(o),
+            (None, true) => None,
+            (None, false) => Some((0, 0)),
+        },
+        chmod: chmod.filter(|_| !payload.extracted),
     };
     extract(root, &dir, &mut tar.as_slice(), opts)
 }
@@ -201,33 +392,33 @@ mod tests {
         let c = dir(ctx.path());
         let r = dir(root.path());
 
-        let p = archive(c.as_fd(), &["sub/".into()], "/app/subdir/").unwrap();
-        write(r.as_fd(), &p, (0, 0)).unwrap();
+        let p = archive_as(c.as_fd(), &["sub/".into()], "/app/subdir/", false).unwrap();
+        write(r.as_fd(), &p, None, None).unwrap();
         assert_eq!(
             fs::read_to_string(root.path().join("app/subdir/n.txt")).unwrap(),
             "nested"
         );
 
-        let p = archive(c.as_fd(), &["file.txt".into()], "/app/renamed").unwrap();
-        write(r.as_fd(), &p, (0, 0)).unwrap();
+        let p = archive_as(c.as_fd(), &["file.txt".into()], "/app/renamed", false).unwrap();
+        write(r.as_fd(), &p, None, None).unwrap();
         assert_eq!(
             fs::read_to_string(root.path().join("app/renamed")).unwrap(),
             "file"
         );
 
         // An existing directory takes the file in, even without a trailing `/`.
-        let p = archive(c.as_fd(), &["file.txt".into()], "/app/subdir").unwrap();
-        write(r.as_fd(), &p, (0, 0)).unwrap();
+        let p = archive_as(c.as_fd(), &["file.txt".into()], "/app/subdir", false).unwrap();
+        write(r.as_fd(), &p, None, None).unwrap();
         assert_eq!(
             fs::read_to_string(root.path().join("app/subdir/file.txt")).unwrap(),
             "file"
         );
 
-        let p = archive(c.as_fd(), &["*.txt".into()], "/globbed/").unwrap();
-        write(r.as_fd(), &p, (0, 0)).unwrap();
+        let p = archive_as(c.as_fd(), &["*.txt".into()], "/globbed/", false).unwrap();
+        write(r.as_fd(), &p, None, None).unwrap();
         assert!(root.path().join("globbed/file.txt").exists());
 
-        let e = archive(c.as_fd(), &["missing".into()], "/x/")
+        let e = archive_as(c.as_fd(), &["missing".into()], "/x/", false)
             .err()
             .unwrap();
         assert!(

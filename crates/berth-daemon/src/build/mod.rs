@@ -132,7 +132,6 @@ pub async fn build(
     })?;
     let plan = Plan::new(berth_build::parse(&text)?)?;
     let stages = plan.stages_for(req.target.as_deref())?;
-    let total = plan.step_count(stages);
     let data_root = d.opts.data_root.clone();
     let cache = tokio::task::spawn_blocking(move || cache::BuildCache::open(&data_root))
         .await
@@ -144,17 +143,23 @@ pub async fn build(
         ctx,
         out,
         cache,
-        total,
+        total: 0,
         n: 0,
         global: HashMap::new(),
-        done: Vec::new(),
+        done: vec![None; stages.len()],
+        current: 0,
     };
+    // Stages the target does not need are not built (as BuildKit).
+    let needed = run.needed_stages(&plan.global_args, stages)?;
+    run.total = plan.step_count(stages, &needed);
     run.global_args(&plan.global_args)?;
-    for stage in stages {
-        let id = run.stage(stage, stages).await?;
-        run.done.push(id);
+    for (stage, need) in stages.iter().zip(&needed) {
+        if *need {
+            let id = run.stage(stage, stages).await?;
+            run.done[stage.index] = Some(id);
+        }
     }
-    let mut id = run.done.last().cloned().unwrap_or_default();
+    let mut id = run.done.last().cloned().flatten().unwrap_or_default();
     if !req.labels.is_empty() {
         id = run.add_labels(&id).await?;
     }

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::cache::BuildCache;
 use super::context::Context;
-use super::files::{self, Payload};
+use super::files::{self, Download, Payload};
 use super::{short, Failure, Out, Request};
 use crate::daemon::Daemon;
 use crate::fsops::rootfs::{with_rootfs, Source};
@@ -32,7 +32,9 @@ pub struct Runner<'a> {
     /// Global ARGs (before the first FROM) with their values.
     pub global: HashMap<String, Option<String>>,
     /// Final image of each finished stage, by index.
-    pub done: Vec<String>,
+    pub done: Vec<Option<String>>,
+    /// Index of the stage being built.
+    pub current: usize,
 }
 
 /// The state of the stage being built.
@@ -105,6 +107,9 @@ enum Action {
         workdir: Option<String>,
         /// The image a `COPY --from` reads.
         from: Option<String>,
+        /// ADD: archives are extracted and `downloads` hold its URLs' files.
+        add: bool,
+        downloads: Vec<Download>,
     },
     /// ARG: changes only what later steps see.
     Nothing,
@@ -124,14 +129,35 @@ impl Runner<'_> {
     pub fn global_args(&mut self, steps: &[Step]) -> Result<(), Failure> {
         for s in steps {
             self.step_header(&s.original);
-            let global = self.global.clone();
-            let lookup = move |n: &str| global.get(n).cloned().flatten();
-            for (k, default) in key_values(&s.rest, &lookup, false)? {
+        }
+        self.global = self.global_values(steps)?;
+        Ok(())
+    }
+
+    /// The values of the global ARGs: build args over defaults.
+    fn global_values(&self, steps: &[Step]) -> Result<HashMap<String, Option<String>>, Failure> {
+        let mut global: HashMap<String, Option<String>> = HashMap::new();
+        for s in steps {
+            let seen = global.clone();
+            let lookup = move |n: &str| seen.get(n).cloned().flatten();
+            for (k, default) in key_values(&s.rest_for_words(), &lookup, false)? {
                 let v = self.build_arg(&k).unwrap_or(default);
-                self.global.insert(k, v);
+                global.insert(k, v);
             }
         }
-        Ok(())
+        Ok(global)
+    }
+
+    /// Which stages the last of `stages` needs (see [`Plan::needed`]).
+    pub fn needed_stages(&self, global: &[Step], stages: &[Stage]) -> Result<Vec<bool>, Failure> {
+        let values = self.global_values(global)?;
+        let lookup = move |n: &str| values.get(n).cloned().flatten();
+        Ok(Plan::needed(stages, |s| {
+            match instruction(&s.from, &lookup) {
+                Ok(Instruction::From { image, .. }) => image,
+                _ => String::new(),
+            }
+        }))
     }
 
     pub async fn stage(&mut self, stage: &Stage, all: &[Stage]) -> Result<String, Failure> {
@@ -141,8 +167,9 @@ impl Runner<'_> {
         let Instruction::From { image, .. } = instruction(&stage.from, &lookup)? else {
             return Err(Failure::Daemon("expected FROM".into()));
         };
+        self.current = stage.index;
         let base = match Plan::stage_index(&all[..stage.index], &image) {
-            Some(i) => self.done[i].clone(),
+            Some(i) => self.stage_image(i)?,
             None => match self.d.images.resolve(&image) {
                 Ok(img) => img.id,
                 Err(e) if e.kind() == berth_image::ErrorKind::NotFound => {
@@ -164,14 +191,42 @@ impl Runner<'_> {
             args: Vec::new(),
             cmd_set: false,
         };
+        self.triggers(&mut st, all).await?;
         for step in &stage.steps {
+            self.step_header(&step.original);
             self.step(step, &mut st, all).await?;
         }
         Ok(st.image)
     }
 
+    /// The image a finished earlier stage produced.
+    fn stage_image(&self, i: usize) -> Result<String, Failure> {
+        self.done[i]
+            .clone()
+            .ok_or_else(|| Failure::Daemon(format!("stage {i} was not built")))
+    }
+
+    /// The base image's ONBUILD triggers run first, as steps of their own;
+    /// the image built on it does not inherit them.
+    async fn triggers(&mut self, st: &mut State, all: &[Stage]) -> Result<(), Failure> {
+        let triggers = st.config.on_build.take().unwrap_or_default();
+        if triggers.is_empty() {
+            return Ok(());
+        }
+        let n = triggers.len();
+        self.out.text(format!(
+            "# Executing {n} build trigger{}\n",
+            if n == 1 { "" } else { "s" }
+        ));
+        for t in &triggers {
+            for step in berth_build::parse(t)? {
+                self.step(&step, st, all).await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn step(&mut self, step: &Step, st: &mut State, all: &[Stage]) -> Result<(), Failure> {
-        self.step_header(&step.original);
         let inst = instruction(step, &|n| st.lookup(n))?;
         let (action, content) = self.plan_action(&inst, st, all).await?;
         if let Action::Nothing = action {
@@ -210,10 +265,17 @@ impl Runner<'_> {
                 copy,
                 workdir,
                 from,
+                add,
+                downloads,
             } => {
-                let id = self
-                    .files(st, config.clone(), copy, workdir, from, created_by)
-                    .await?;
+                let source = FilesSource {
+                    copy,
+                    workdir,
+                    from,
+                    add,
+                    downloads,
+                };
+                let id = self.files(st, config.clone(), source, created_by).await?;
                 st.config = config;
                 id
             }
@@ -247,21 +309,38 @@ impl Runner<'_> {
             }
             Instruction::Run(cmd) => return Ok((Action::Run(cmd.argv(&st.shell())), None)),
             Instruction::Copy(a) | Instruction::Add(a) => {
+                let add = matches!(inst, Instruction::Add(_));
                 let from = a
                     .from
                     .as_deref()
                     .map(|f| self.copy_source_image(f, all))
                     .transpose()?;
-                // An image's content never changes under its id.
-                let hash = match &from {
+                let mut downloads = Vec::new();
+                if add {
+                    for src in a.sources.iter().filter(|s| files::is_url(s)) {
+                        downloads.push(download(src, a.checksum.as_deref()).await?);
+                    }
+                } else if let Some(u) = a.sources.iter().find(|s| files::is_url(s)) {
+                    return Err(Failure::Daemon(format!(
+                        "source can't be a URL for COPY: {u}"
+                    )));
+                }
+                // An image's content never changes under its id; a URL's
+                // file counts by its content.
+                let mut hash = match &from {
                     Some(id) => id.clone(),
                     None => self.source_hash(a).await?,
                 };
+                for dl in &downloads {
+                    hash.push_str(&format!(",{}:{}", dl.url, sha256_hex(&dl.content)));
+                }
                 let action = Action::Files {
                     config: c,
                     copy: Some(a.clone()),
                     workdir: None,
                     from,
+                    add,
+                    downloads,
                 };
                 return Ok((action, Some(hash)));
             }
@@ -278,6 +357,8 @@ impl Runner<'_> {
                     copy: None,
                     workdir: Some(abs),
                     from: None,
+                    add: false,
+                    downloads: Vec::new(),
                 };
                 return Ok((action, None));
             }
@@ -377,8 +458,8 @@ impl Runner<'_> {
 
     /// The image COPY --from reads: an earlier stage or an image.
     fn copy_source_image(&self, from: &str, all: &[Stage]) -> Result<String, Failure> {
-        match Plan::stage_index(&all[..self.done.len()], from) {
-            Some(i) => Ok(self.done[i].clone()),
+        match Plan::stage_index(&all[..self.current], from) {
+            Some(i) => self.stage_image(i),
             None => Ok(self.d.images.resolve(from)?.id),
         }
     }
@@ -386,7 +467,12 @@ impl Runner<'_> {
     /// Hash of a COPY's sources in the context.
     async fn source_hash(&self, a: &CopyArgs) -> Result<String, Failure> {
         let root = self.ctx.dir.clone();
-        let sources = a.sources.clone();
+        let sources: Vec<String> = a
+            .sources
+            .iter()
+            .filter(|s| a.heredoc(s).is_none() && !files::is_url(s))
+            .cloned()
+            .collect();
         blocking(move || {
             let mut parts = Vec::new();
             for s in &sources {
@@ -486,16 +572,16 @@ impl Runner<'_> {
         &self,
         st: &State,
         config: ImageConfig,
-        copy: Option<CopyArgs>,
-        workdir: Option<String>,
-        from: Option<String>,
+        src: FilesSource,
         created_by: String,
     ) -> Result<String, Failure> {
-        let payload = match &copy {
-            Some(a) => Some(self.payload(a, st, from).await?),
-            None => None,
+        let payloads = match &src.copy {
+            Some(a) => self.payloads(a, st, &src).await?,
+            None => Vec::new(),
         };
-        let owner = copy.as_ref().and_then(|a| a.chown.clone());
+        let owner = src.copy.as_ref().and_then(|a| a.chown.clone());
+        let chmod = src.copy.as_ref().and_then(|a| a.chmod);
+        let workdir = src.workdir;
         let layer = RwLayer::new(&self.d, &st.image)?;
         let mount = self.d.images.rw_layer_mount(&layer.id)?;
         with_rootfs(
@@ -507,12 +593,12 @@ impl Runner<'_> {
                 if let Some(w) = &workdir {
                     files::mkdir_p(root, w)?;
                 }
-                if let Some(p) = &payload {
-                    let ids = match &owner {
-                        Some(o) => resolve_owner(root, o)?,
-                        None => (0, 0),
-                    };
-                    files::write(root, p, ids)?;
+                let ids = owner
+                    .as_deref()
+                    .map(|o| resolve_owner(root, o))
+                    .transpose()?;
+                for p in &payloads {
+                    files::write(root, p, ids, chmod)?;
                 }
                 Ok(())
             },
@@ -529,13 +615,13 @@ impl Runner<'_> {
         blocking(move || images.commit(&id, opts)).await
     }
 
-    /// Archives a COPY's sources from the context or another image.
-    async fn payload(
+    /// What a COPY/ADD writes, from the context or another image.
+    async fn payloads(
         &self,
         a: &CopyArgs,
         st: &State,
-        from: Option<String>,
-    ) -> Result<Payload, Failure> {
+        src: &FilesSource,
+    ) -> Result<Vec<Payload>, Failure> {
         let dest = if a.dest.starts_with('/') {
             a.dest.clone()
         } else {
@@ -548,14 +634,15 @@ impl Runner<'_> {
                 joined
             }
         };
-        let sources = a.sources.clone();
-        match from {
+        let args = a.clone();
+        let (add, downloads) = (src.add, src.downloads.clone());
+        match src.from.clone() {
             None => {
                 let dir = self.ctx.dir.clone();
                 blocking(move || {
                     let fd = std::fs::File::open(&dir)
                         .map_err(|e| Failure::Daemon(format!("opening the build context: {e}")))?;
-                    Ok::<_, Failure>(files::archive(fd.as_fd(), &sources, &dest)?)
+                    Ok::<_, Failure>(files::payloads(fd.as_fd(), &args, &dest, add, &downloads)?)
                 })
                 .await
             }
@@ -567,7 +654,7 @@ impl Runner<'_> {
                         mount,
                         writable: false,
                     },
-                    move |root| files::archive(root, &sources, &dest),
+                    move |root| files::payloads(root, &args, &dest, add, &downloads),
                 )
                 .await?)
             }
@@ -585,6 +672,69 @@ impl Runner<'_> {
         let parent = id.to_string();
         blocking(move || images.derive_config(&parent, config, "/bin/sh -c #(nop) LABEL")).await
     }
+}
+
+/// Where a COPY/ADD/WORKDIR step's files come from.
+struct FilesSource {
+    copy: Option<CopyArgs>,
+    workdir: Option<String>,
+    from: Option<String>,
+    add: bool,
+    downloads: Vec<Download>,
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+/// Fetches an `ADD <url>` source, checked against `--checksum` if given.
+async fn download(url: &str, checksum: Option<&str>) -> Result<Download, Failure> {
+    let fail = |e: String| Failure::Daemon(format!("failed to GET {url}: {e}"));
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let name = path
+        .splitn(4, '/')
+        .nth(3)
+        .and_then(|p| p.rsplit('/').next())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            Failure::Daemon(format!(
+                "cannot determine filename from url: {url}: please specify a destination file name"
+            ))
+        })?
+        .to_string();
+    let resp = reqwest::get(url).await.map_err(|e| fail(e.to_string()))?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(Failure::Daemon(format!(
+            "failed to GET {url} with status {status}"
+        )));
+    }
+    let mtime = resp
+        .headers()
+        .get(reqwest::header::LAST_MODIFIED)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+        .map_or(0, |t| t.timestamp().max(0) as u64);
+    let content = resp
+        .bytes()
+        .await
+        .map_err(|e| fail(e.to_string()))?
+        .to_vec();
+    if let Some(want) = checksum {
+        let got = format!("sha256:{}", sha256_hex(&content));
+        if want != got {
+            return Err(Failure::Daemon(format!(
+                "digest mismatch {got}: {want} (ADD --checksum of {url})"
+            )));
+        }
+    }
+    Ok(Download {
+        url: url.to_string(),
+        name,
+        content,
+        mtime,
+    })
 }
 
 /// A rw layer outside any container (named `build-<random>`), removed on drop.

@@ -25,6 +25,9 @@ pub struct ExtractOptions {
     pub no_overwrite_dir_non_dir: bool,
     /// Own everything by this uid/gid instead of the archive's ids.
     pub chown: Option<(u32, u32)>,
+    /// Give files and directories this mode instead of the archive's
+    /// (COPY --chmod).
+    pub chmod: Option<u32>,
 }
 
 struct Extractor<'a> {
@@ -147,7 +150,10 @@ impl Extractor<'_> {
         )
         .ok();
         let header = entry.header().clone();
-        let mode = Mode::from_bits_truncate(header.mode().map_err(rerr)? & 0o7777);
+        let mode = match self.opts.chmod {
+            Some(m) => Mode::from_bits_truncate(m & 0o7777),
+            None => Mode::from_bits_truncate(header.mode().map_err(rerr)? & 0o7777),
+        };
         let (uid, gid) = self.ids(&header);
         if let Some(st) = &existing {
             let is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;

@@ -1,0 +1,214 @@
+//! End-to-end builds through the daemon: here-documents, COPY/ADD flags,
+//! ADD of archives and URLs, ONBUILD triggers, stage pruning, and Docker's
+//! errors for bad Dockerfiles. Needs root, overlayfs and busybox-static.
+
+mod common;
+
+use common::{text, Daemon};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+fn context(d: &Daemon, name: &str, dockerfile: &str) -> PathBuf {
+    let ctx = d.root.join(name);
+    let _ = std::fs::remove_dir_all(&ctx);
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
+    ctx
+}
+
+fn build(d: &Daemon, tag: &str, ctx: &Path) -> String {
+    d.ok(&["build", "-t", tag, ctx.to_str().unwrap()])
+}
+
+/// Serves `body` over HTTP on loopback for as many requests as come.
+fn serve(body: &'static [u8]) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let resp = if req.starts_with("GET /files/data.txt") {
+                let mut r = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nLast-Modified: Wed, 21 Oct 2015 07:28:00 GMT\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                r.extend_from_slice(body);
+                r
+            } else {
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+            };
+            let _ = s.write_all(&resp);
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn heredocs_chmod_and_add_archives() {
+    let d = Daemon::start("bheredoc");
+    d.busybox();
+    let ctx = context(
+        &d,
+        "ctx",
+        "FROM busybox\n\
+         ARG WHO=builder\n\
+         RUN <<EOF\n\
+         echo one > /run1\n\
+         echo two >> /run1\n\
+         EOF\n\
+         RUN cat <<END > /run2\n\
+         fed by $WHO\n\
+         END\n\
+         COPY <<-EOF /etc/greeting\n\
+         \thello $WHO\n\
+         \tEOF\n\
+         COPY <<'RAW' /raw.txt\n\
+         $WHO stays\n\
+         RAW\n\
+         COPY --chmod=751 script.sh /bin/script.sh\n\
+         ADD tree.tar.gz /unpacked/\n\
+         ADD plain.txt /plain/\n",
+    );
+    std::fs::write(ctx.join("script.sh"), "#!/bin/sh\necho script\n").unwrap();
+    std::fs::write(ctx.join("plain.txt"), "not an archive\n").unwrap();
+    // A gzip'd tar made by the system's tar, with an owner of its own.
+    let src = d.root.join("tree");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(src.join("sub/inner.txt"), "from the archive\n").unwrap();
+    let st = std::process::Command::new("tar")
+        .args(["-czf"])
+        .arg(ctx.join("tree.tar.gz"))
+        .args(["--owner=1234", "--group=2345", "-C"])
+        .arg(&src)
+        .arg("sub")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    build(&d, "hd:1", &ctx);
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "hd:1",
+        "sh",
+        "-c",
+        "cat /run1 /run2 /etc/greeting /raw.txt /unpacked/sub/inner.txt /plain/plain.txt; \
+         stat -c '%a' /bin/script.sh; stat -c '%u:%g' /unpacked/sub/inner.txt",
+    ]);
+    assert_eq!(
+        out,
+        "one\ntwo\nfed by builder\nhello builder\n$WHO stays\nfrom the archive\nnot an archive\n751\n1234:2345\n"
+    );
+    // A rebuild with nothing changed is served from the cache entirely.
+    let again = build(&d, "hd:2", &ctx);
+    assert_eq!(again.matches("Using cache").count(), 7, "{again}");
+    let ids = (
+        d.ok(&["inspect", "-f", "{{.Id}}", "hd:1"]),
+        d.ok(&["inspect", "-f", "{{.Id}}", "hd:2"]),
+    );
+    assert_eq!(ids.0, ids.1);
+}
+
+#[test]
+fn add_url_checksum_onbuild_and_stage_pruning() {
+    let d = Daemon::start("bonbuild");
+    d.busybox();
+    let base = serve(b"downloaded content\n");
+    let sum = {
+        use std::process::Command;
+        let o = Command::new("sh")
+            .args(["-c", "printf 'downloaded content\\n' | sha256sum"])
+            .output()
+            .unwrap();
+        text(&o).split_whitespace().next().unwrap().to_string()
+    };
+    let parent = context(
+        &d,
+        "parent",
+        "FROM busybox\nONBUILD RUN echo triggered > /trigger\nONBUILD COPY marker /marker\n",
+    );
+    build(&d, "onb:parent", &parent);
+    let onb = d.ok(&["inspect", "-f", "{{json .Config.OnBuild}}", "onb:parent"]);
+    assert!(onb.contains("RUN echo triggered"), "{onb}");
+
+    let child = context(
+        &d,
+        "child",
+        &format!(
+            "FROM busybox AS unused\n\
+             RUN exit 3\n\
+             FROM onb:parent\n\
+             ADD --checksum=sha256:{sum} {base}/files/data.txt /dl/\n\
+             ADD {base}/files/data.txt /named.txt\n"
+        ),
+    );
+    std::fs::write(child.join("marker"), "copied by a trigger\n").unwrap();
+    let out = build(&d, "onb:child", &child);
+    assert!(out.contains("# Executing 2 build triggers"), "{out}");
+    let got = d.ok(&[
+        "run",
+        "--rm",
+        "onb:child",
+        "sh",
+        "-c",
+        "cat /trigger /marker /dl/data.txt /named.txt; stat -c '%a %Y' /named.txt",
+    ]);
+    assert_eq!(
+        got,
+        "triggered\ncopied by a trigger\ndownloaded content\ndownloaded content\n600 1445412480\n"
+    );
+    // The child does not inherit the triggers.
+    let onb = d.ok(&["inspect", "-f", "{{json .Config.OnBuild}}", "onb:child"]);
+    assert!(onb.trim() == "null" || onb.trim() == "[]", "{onb}");
+
+    // A wrong checksum fails the build and tags nothing.
+    let bad = context(
+        &d,
+        "bad",
+        &format!(
+            "FROM busybox\nADD --checksum=sha256:{} {base}/files/data.txt /x\n",
+            "0".repeat(64)
+        ),
+    );
+    let o = d.cli(&["build", "-t", "bad:1", bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("digest mismatch")
+            || String::from_utf8_lossy(&o.stderr).contains("digest mismatch")
+    );
+    assert!(!d.cli(&["image", "inspect", "bad:1"]).status.success());
+}
+
+#[test]
+fn bad_dockerfiles_fail_with_dockers_message_and_leave_nothing() {
+    let d = Daemon::start("bbad");
+    d.busybox();
+    let cases = [
+        ("FROM busybox\nCOPY --bogus=1 a /b\n", "Unknown flag: bogus"),
+        (
+            "FROM busybox\nONBUILD ONBUILD RUN true\n",
+            "Chaining ONBUILD",
+        ),
+        (
+            "FROM busybox\nRUN <<EOF\necho never closed\n",
+            "unterminated heredoc EOF",
+        ),
+        (
+            "FROM busybox\nCOPY http://example.invalid/x /x\n",
+            "source can't be a URL for COPY",
+        ),
+        ("FROM busybox\nRUN exit 7\n", "returned a non-zero code: 7"),
+    ];
+    for (i, (df, want)) in cases.iter().enumerate() {
+        let ctx = context(&d, &format!("c{i}"), df);
+        let o = d.cli(&["build", "-t", &format!("bad:{i}"), ctx.to_str().unwrap()]);
+        let all = format!("{}{}", text(&o), String::from_utf8_lossy(&o.stderr));
+        assert!(!o.status.success(), "case {i} succeeded: {all}");
+        assert_eq!(o.status.code(), Some(1), "{all}");
+        assert!(all.contains(want), "case {i}: want {want:?} in {all}");
+    }
+    assert_eq!(d.ok(&["ps", "-aq"]), "", "build containers left behind");
+}
