@@ -5,10 +5,11 @@ use oci_spec::runtime::{LinuxResources, Spec};
 
 use crate::error::{Context, Result, RuntimeError};
 use crate::hooks::HookPlan;
-use crate::namespaces::{NamespacePlan, PidNsSwitch};
+use crate::namespaces::{NamespacePlan, ParentNsSwitch, PidNsSwitch};
 use crate::process::ProcessPlan;
 use crate::rootfs::RootfsPlan;
 use crate::spawn::{abort_child, spawn};
+use crate::userns::IdMaps;
 use crate::{RootfsMount, Started, Stdio};
 
 /// See [`crate::create_and_start`].
@@ -41,12 +42,23 @@ pub fn create_and_start(
         }
         None => None,
     };
+    let id_maps = ns.new_user.then(|| IdMaps::from_spec(linux)).transpose()?;
+    // Kept open until the child has attached it (see detached.rs).
+    let detached_root = match rootfs {
+        Some(rm) if ns.new_user && ns.new_mount => Some(crate::detached::open_rootfs(rm)?),
+        _ => None,
+    };
     let rootfs_plan = if ns.new_mount {
         let cg_mounts = cgroup
             .as_ref()
             .map(Cgroup::container_mounts)
             .unwrap_or_default();
-        Some(RootfsPlan::new(spec, rootfs, cg_mounts)?)
+        let mut plan = RootfsPlan::new(spec, rootfs, cg_mounts)?;
+        if ns.new_user {
+            use std::os::fd::AsRawFd;
+            plan.for_user_namespace(detached_root.as_ref().map(|f| f.as_raw_fd()), ns.new_net);
+        }
+        Some(plan)
     } else {
         None
     };
@@ -88,6 +100,9 @@ pub fn create_and_start(
         }
     };
     let after_fork = |pid: nix::unistd::Pid| -> Result<()> {
+        if let Some(maps) = &id_maps {
+            maps.write(pid.as_raw())?;
+        }
         if let Some(cg) = &cgroup {
             cg.add_task(pid.as_raw())?;
         }
@@ -96,8 +111,10 @@ pub fn create_and_start(
     let pid = {
         // Joining an existing pid namespace only works for children.
         let _switch = ns.join_pid.as_ref().map(PidNsSwitch::enter).transpose()?;
+        let _joined = ParentNsSwitch::enter(&ns.join_in_parent)?;
         spawn(ns.clone_flags, child, after_fork)?
     };
+    drop(detached_root);
     drop(stdio);
     let pty_master = match new_pty {
         Some(t) => Some(t.receive().inspect_err(|_| abort_child(pid))?),

@@ -11,6 +11,7 @@
 
 mod capabilities;
 mod create;
+mod detached;
 mod devices;
 mod error;
 mod exec_in;
@@ -23,6 +24,7 @@ pub mod program;
 mod rootfs;
 mod spawn;
 mod stdio;
+mod userns;
 
 use std::path::PathBuf;
 

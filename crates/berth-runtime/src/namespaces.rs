@@ -28,6 +28,14 @@ pub(crate) struct NamespacePlan {
     pub new_uts: bool,
     /// A fresh network namespace, whose loopback the child brings up.
     pub new_net: bool,
+    /// A fresh user namespace (created by clone, so it owns every other new
+    /// namespace); the parent writes its id maps before the go-ahead.
+    pub new_user: bool,
+    /// Existing namespaces the *parent* enters around the clone: with a new
+    /// user namespace the child loses its capabilities over namespaces owned
+    /// by the initial one (e.g. the daemon-made network namespace), so it
+    /// inherits them instead (runc joins them before unsharing the user ns).
+    pub join_in_parent: Vec<(OwnedFd, CloneFlags)>,
 }
 
 impl Default for NamespacePlan {
@@ -40,6 +48,8 @@ impl Default for NamespacePlan {
             new_mount: false,
             new_uts: false,
             new_net: false,
+            new_user: false,
+            join_in_parent: Vec::new(),
         }
     }
 }
@@ -66,8 +76,23 @@ impl NamespacePlan {
                     plan.new_mount |= ns.typ() == LinuxNamespaceType::Mount;
                     plan.new_uts |= ns.typ() == LinuxNamespaceType::Uts;
                     plan.new_net |= ns.typ() == LinuxNamespaceType::Network;
+                    plan.new_user |= ns.typ() == LinuxNamespaceType::User;
                 }
             }
+        }
+        if plan.new_user {
+            // A joined mount or cgroup namespace would move the parent's
+            // root or cgroup view; those stay with the child.
+            let (parent, child): (Vec<_>, Vec<_>) = plan.join.drain(..).partition(|(_, f)| {
+                *f != CloneFlags::CLONE_NEWNS && *f != CloneFlags::CLONE_NEWCGROUP
+            });
+            plan.join_in_parent = parent;
+            plan.join = child;
+        } else {
+            // Joining an existing user namespace first gives the child its
+            // capabilities over the namespaces that user namespace owns.
+            plan.join
+                .sort_by_key(|(_, f)| *f != CloneFlags::CLONE_NEWUSER);
         }
         Ok(plan)
     }
@@ -101,18 +126,29 @@ impl NamespacePlan {
                 plan.join.push((fd, flag));
             }
         }
-        // Enter the mount namespace last: the others are fds already, but
-        // keep the usual order (nsenter's) so behaviour is predictable.
-        plan.join
-            .sort_by_key(|(_, f)| *f == CloneFlags::CLONE_NEWNS);
+        // Enter the mount namespace late (nsenter's order) and the user
+        // namespace last: from the initial user namespace every other one
+        // can be joined, but once inside the container's user namespace the
+        // daemon-made network namespace (owned by the initial one) cannot.
+        plan.join.sort_by_key(|(_, f)| match *f {
+            CloneFlags::CLONE_NEWUSER => 2,
+            CloneFlags::CLONE_NEWNS => 1,
+            _ => 0,
+        });
         Ok(plan)
     }
 
     /// Child side, after the parent's go-ahead: setns into joined namespaces,
     /// then unshare a fresh cgroup namespace if asked.
     pub fn enter(&self) -> Result<()> {
+        if self.new_user {
+            crate::userns::become_root()?;
+        }
         for (fd, flag) in &self.join {
             setns(fd.as_fd(), *flag).ctx(|| format!("setns {flag:?}"))?;
+            if *flag == CloneFlags::CLONE_NEWUSER {
+                crate::userns::become_root()?;
+            }
         }
         if self.new_cgroup {
             unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace")?;
@@ -169,7 +205,8 @@ fn flag_for(t: LinuxNamespaceType) -> Result<CloneFlags> {
         LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
         LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
         LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
-        LinuxNamespaceType::User | LinuxNamespaceType::Time => {
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Time => {
             return Err(RuntimeError::InvalidSpec(format!(
                 "{t} namespaces are not supported"
             )))
@@ -188,6 +225,50 @@ fn proc_name(t: LinuxNamespaceType) -> &'static str {
         LinuxNamespaceType::Pid => "pid",
         LinuxNamespaceType::Network => "net",
         LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// While alive, the caller itself is in other (network, ipc, uts ...)
+/// namespaces, so a child cloned meanwhile inherits them; dropping it
+/// switches back. The caller must be single-threaded.
+pub(crate) struct ParentNsSwitch {
+    originals: Vec<(OwnedFd, CloneFlags)>,
+}
+
+impl ParentNsSwitch {
+    pub fn enter(targets: &[(OwnedFd, CloneFlags)]) -> Result<ParentNsSwitch> {
+        let mut switch = ParentNsSwitch {
+            originals: Vec::new(),
+        };
+        for (fd, flag) in targets {
+            let name = proc_name(type_for(*flag));
+            let original = open_ns(Path::new(&format!("/proc/self/ns/{name}")))?;
+            setns(fd.as_fd(), *flag).ctx(|| format!("setns {flag:?} for the container"))?;
+            // Pushed only once entered: Drop restores exactly what changed.
+            switch.originals.push((original, *flag));
+        }
+        Ok(switch)
+    }
+}
+
+impl Drop for ParentNsSwitch {
+    fn drop(&mut self) {
+        for (fd, flag) in self.originals.iter().rev() {
+            // Returning to the caller's own namespaces is always permitted.
+            let _ = setns(fd.as_fd(), *flag);
+        }
+    }
+}
+
+fn type_for(flag: CloneFlags) -> LinuxNamespaceType {
+    match flag {
+        CloneFlags::CLONE_NEWNS => LinuxNamespaceType::Mount,
+        CloneFlags::CLONE_NEWCGROUP => LinuxNamespaceType::Cgroup,
+        CloneFlags::CLONE_NEWUTS => LinuxNamespaceType::Uts,
+        CloneFlags::CLONE_NEWIPC => LinuxNamespaceType::Ipc,
+        CloneFlags::CLONE_NEWPID => LinuxNamespaceType::Pid,
+        CloneFlags::CLONE_NEWUSER => LinuxNamespaceType::User,
+        _ => LinuxNamespaceType::Network,
     }
 }
 
@@ -269,9 +350,30 @@ mod tests {
     }
 
     #[test]
-    fn user_namespaces_are_refused() {
-        let err = NamespacePlan::for_create(&linux(&[LinuxNamespaceType::User])).unwrap_err();
+    fn time_namespaces_are_refused() {
+        let err = NamespacePlan::for_create(&linux(&[LinuxNamespaceType::Time])).unwrap_err();
         assert!(matches!(err, RuntimeError::InvalidSpec(_)));
+    }
+
+    #[test]
+    fn new_user_namespace_moves_joined_network_to_the_parent() {
+        use LinuxNamespaceType::*;
+        let net = LinuxNamespaceBuilder::default()
+            .typ(Network)
+            .path("/proc/self/ns/net")
+            .build()
+            .unwrap();
+        let mut list = vec![net];
+        for t in [User, Mount, Pid] {
+            list.push(LinuxNamespaceBuilder::default().typ(t).build().unwrap());
+        }
+        let l = LinuxBuilder::default().namespaces(list).build().unwrap();
+        let plan = NamespacePlan::for_create(&l).unwrap();
+        assert!(plan.new_user);
+        assert!(plan.clone_flags.contains(CloneFlags::CLONE_NEWUSER));
+        assert!(plan.join.is_empty());
+        assert_eq!(plan.join_in_parent.len(), 1);
+        assert_eq!(plan.join_in_parent[0].1, CloneFlags::CLONE_NEWNET);
     }
 
     #[test]

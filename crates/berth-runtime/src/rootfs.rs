@@ -42,6 +42,19 @@ pub(crate) struct RootfsPlan {
     pub masked: Vec<PathBuf>,
     pub readonly_paths: Vec<PathBuf>,
     pub cwd: PathBuf,
+    /// In a new user namespace: see [`RootfsPlan::for_user_namespace`].
+    pub userns: Option<UsernsRootfs>,
+}
+
+/// What changes when the container has its own user namespace.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UsernsRootfs {
+    /// The root filesystem, already mounted (detached) by the parent.
+    pub detached_root: Option<RawFd>,
+    /// sysfs can only be mounted from a user namespace that owns the network
+    /// namespace; with a joined (daemon-made) one the host's /sys is bound
+    /// read-only instead, as runc does.
+    pub bind_sys: bool,
 }
 
 impl RootfsPlan {
@@ -107,7 +120,16 @@ impl RootfsPlan {
                 .as_ref()
                 .map(|p| p.cwd().clone())
                 .unwrap_or_else(|| PathBuf::from("/")),
+            userns: None,
         })
+    }
+
+    /// Switches the plan to a container with a new user namespace.
+    pub fn for_user_namespace(&mut self, detached_root: Option<RawFd>, new_net: bool) {
+        self.userns = Some(UsernsRootfs {
+            detached_root,
+            bind_sys: !new_net,
+        });
     }
 
     /// Child side, first half: every mount, /dev, then pivot_root into the
@@ -178,6 +200,9 @@ impl RootfsPlan {
 
     fn mount_root(&self) -> Result<()> {
         let root = &self.root;
+        if let Some(fd) = self.userns.and_then(|u| u.detached_root) {
+            return crate::detached::attach(fd, root);
+        }
         match &self.rootfs_mount {
             Some(rm) if rm.fstype == "bind" => bind(Path::new(&rm.source), root, true),
             Some(rm) => {
@@ -211,6 +236,12 @@ impl RootfsPlan {
         if m.typ == "cgroup" {
             return self.mount_cgroup(&dest, &m.opts);
         }
+        if m.typ == "sysfs" && self.userns.is_some_and(|u| u.bind_sys) {
+            fs::create_dir_all(&dest).ctx(|| format!("mkdir {}", dest.display()))?;
+            bind(Path::new("/sys"), &dest, true)?;
+            let flags = m.opts.remount_flags() | MsFlags::MS_RDONLY | preserved_flags(&dest);
+            return remount_bind(&dest, flags);
+        }
         if m.opts.is_bind() {
             let src = m.source.as_deref().ok_or_else(|| {
                 RuntimeError::InvalidSpec(format!("bind mount {} has no source", m.dest.display()))
@@ -222,7 +253,12 @@ impl RootfsPlan {
                 ensure_file(&dest).ctx(|| format!("create mount point {}", dest.display()))?;
             }
             bind(src, &dest, m.opts.flags.contains(MsFlags::MS_REC))?;
-            let extra = m.opts.remount_flags();
+            let mut extra = m.opts.remount_flags();
+            if !extra.is_empty() && self.userns.is_some() {
+                // Flags of mounts from a more privileged namespace are locked:
+                // a remount must keep them or it fails with EPERM.
+                extra |= preserved_flags(&dest);
+            }
             if !extra.is_empty() {
                 mount(
                     None::<&str>,
