@@ -212,3 +212,121 @@ fn bad_dockerfiles_fail_with_dockers_message_and_leave_nothing() {
     }
     assert_eq!(d.ok(&["ps", "-aq"]), "", "build containers left behind");
 }
+
+#[test]
+fn stdin_contexts_iidfile_and_run_options() {
+    let d = Daemon::start("bstdin");
+    d.busybox();
+    // A Dockerfile on stdin is the whole context.
+    let o = d.cli_in(
+        &["build", "-q", "-t", "stdin:df", "-"],
+        "FROM busybox\nRUN echo from-stdin > /f\n",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        d.ok(&["run", "--rm", "stdin:df", "cat", "/f"]),
+        "from-stdin\n"
+    );
+
+    // `-f -`: the Dockerfile from stdin, the files from the directory.
+    let ctx = context(&d, "fctx", "FROM busybox\nRUN false\n");
+    std::fs::write(ctx.join("data"), "context file\n").unwrap();
+    let iid = d.root.join("iid");
+    let o = d.cli_in(
+        &[
+            "build",
+            "-f",
+            "-",
+            "--iidfile",
+            iid.to_str().unwrap(),
+            "-t",
+            "stdin:f",
+            ctx.to_str().unwrap(),
+        ],
+        "FROM busybox\nCOPY data /data\n",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let id = std::fs::read_to_string(&iid).unwrap();
+    assert_eq!(
+        format!("{}\n", id),
+        d.ok(&["inspect", "-f", "{{.Id}}", "stdin:f"])
+    );
+    assert_eq!(
+        d.ok(&["run", "--rm", "stdin:f", "cat", "/data"]),
+        "context file\n"
+    );
+
+    // A tar on stdin is the context.
+    let tarred = d.root.join("ctx.tar");
+    let st = std::process::Command::new("tar")
+        .arg("-cf")
+        .arg(&tarred)
+        .arg("-C")
+        .arg(&ctx)
+        .arg("data")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::write(ctx.join("Dockerfile"), "FROM busybox\nCOPY data /tarred\n").unwrap();
+    let st = std::process::Command::new("tar")
+        .arg("-rf")
+        .arg(&tarred)
+        .arg("-C")
+        .arg(&ctx)
+        .arg("Dockerfile")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let sh = format!(
+        "{} -H {} build -q -t stdin:tar - < {}",
+        common::BERTH,
+        d.sock(),
+        tarred.display()
+    );
+    let o = std::process::Command::new("sh")
+        .args(["-c", &sh])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        d.ok(&["run", "--rm", "stdin:tar", "cat", "/tarred"]),
+        "context file\n"
+    );
+
+    // RUN containers get the build's network, hosts and limits.
+    let ctx = context(
+        &d,
+        "opts",
+        "FROM busybox\n\
+         RUN --network=none ls /sys/class/net > /nets\n\
+         RUN grep myhost /etc/hosts > /hosts\n\
+         RUN cat /sys/fs/cgroup/memory.max > /mem 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes > /mem\n",
+    );
+    d.ok(&[
+        "build",
+        "-q",
+        "-t",
+        "opts:1",
+        "--add-host",
+        "myhost:10.1.2.3",
+        "-m",
+        "64m",
+        ctx.to_str().unwrap(),
+    ]);
+    let got = d.ok(&["run", "--rm", "opts:1", "cat", "/nets", "/hosts", "/mem"]);
+    assert_eq!(got, "lo\n10.1.2.3\tmyhost\n67108864\n");
+
+    // RUN --mount needs BuildKit, as Docker's classic builder says.
+    let ctx = context(
+        &d,
+        "mount",
+        "FROM busybox\nRUN --mount=type=cache,target=/c true\n",
+    );
+    let o = d.cli(&["build", ctx.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let all = format!("{}{}", text(&o), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        all.contains("the --mount option requires BuildKit"),
+        "{all}"
+    );
+}

@@ -23,6 +23,50 @@ fn json_map<T: serde::de::DeserializeOwned + Default>(q: &Query, key: &str) -> A
     }
 }
 
+/// The HostConfig of the RUN containers, from the resource and network
+/// parameters of the request.
+fn run_host_config(q: &Query, uri: &axum::http::Uri) -> ApiResult<serde_json::Map<String, Value>> {
+    let mut hc = serde_json::Map::new();
+    if let Some(n) = q
+        .get("networkmode")
+        .filter(|n| !n.is_empty() && *n != "default")
+    {
+        hc.insert("NetworkMode".into(), Value::from(n));
+    }
+    let hosts: Vec<Value> = query_all(uri, "extrahosts")
+        .iter()
+        .flat_map(|h| h.split(','))
+        .filter(|h| !h.is_empty())
+        .map(Value::from)
+        .collect();
+    if !hosts.is_empty() {
+        hc.insert("ExtraHosts".into(), Value::Array(hosts));
+    }
+    for (param, field) in [
+        ("memory", "Memory"),
+        ("memswap", "MemorySwap"),
+        ("cpushares", "CpuShares"),
+        ("cpuperiod", "CpuPeriod"),
+        ("cpuquota", "CpuQuota"),
+        ("shmsize", "ShmSize"),
+    ] {
+        if let Some(v) = q.get(param).filter(|v| !v.is_empty()) {
+            let n: i64 = v
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid {param}: {v}")))?;
+            if n != 0 {
+                hc.insert(field.into(), Value::from(n));
+            }
+        }
+    }
+    for (param, field) in [("cpusetcpus", "CpusetCpus"), ("cpusetmems", "CpusetMems")] {
+        if let Some(v) = q.get(param).filter(|v| !v.is_empty()) {
+            hc.insert(field.into(), Value::from(v));
+        }
+    }
+    Ok(hc)
+}
+
 pub async fn build(State(d): State<AppState>, req: Request) -> ApiResult<Response> {
     let q = Query::from_uri(req.uri());
     let request = build::Request {
@@ -45,6 +89,8 @@ pub async fn build(State(d): State<AppState>, req: Request) -> ApiResult<Respons
             .map(str::to_string),
         rm: q.get("rm").is_none_or(|_| q.flag("rm")),
         force_rm: q.flag("forcerm"),
+        pull: q.flag("pull"),
+        host_config: run_host_config(&q, req.uri())?,
     };
     // Tags are checked before anything runs, as Docker does.
     for t in &request.tags {

@@ -39,14 +39,37 @@ impl Context {
             dir,
             ignore: Ignore::default(),
         };
-        let mut archive = tar::Archive::new(tar);
+        // The body is a tar, compressed or not, or else a bare Dockerfile.
+        let mut input = berth_image::compress::decompressed(tar)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let mut head = Vec::with_capacity(512);
+        (&mut input).take(512).read_to_end(&mut head)?;
+        let is_tar = head.len() == 512
+            && (head.iter().all(|b| *b == 0)
+                || super::files::valid_tar_header(head.as_slice().try_into().unwrap_or(&[0; 512])));
+        if !is_tar {
+            let mut text = head;
+            input.read_to_end(&mut text)?;
+            fs::write(ctx.dir.join(dockerfile.trim_start_matches("./")), text)?;
+            return Ok(ctx);
+        }
+        let mut stream = std::io::Cursor::new(head).chain(input);
+        let mut archive = tar::Archive::new(&mut stream as &mut dyn Read);
         archive.set_preserve_permissions(true);
-        archive.set_preserve_ownerships(true);
+        // COPY gives files its own owner (root, or --chown): the context's
+        // owners never matter, and clients may leave the fields empty.
+        archive.set_preserve_ownerships(false);
         archive.set_overwrite(true);
         for entry in archive.entries()? {
             let mut entry = entry?;
             // unpack_in refuses paths that climb out of the directory.
-            entry.unpack_in(&ctx.dir)?;
+            // The tar crate's error names the path; its cause is the source.
+            entry.unpack_in(&ctx.dir).map_err(|e| {
+                let cause = std::error::Error::source(&e)
+                    .map(|c| format!(": {c}"))
+                    .unwrap_or_default();
+                std::io::Error::new(e.kind(), format!("{e}{cause}"))
+            })?;
         }
         ctx.ignore = fs::read_to_string(ctx.dir.join(".dockerignore"))
             .map(|t| Ignore::parse(&t))

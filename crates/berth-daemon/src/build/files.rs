@@ -129,7 +129,7 @@ fn local_archive(root: BorrowedFd<'_>, path: &str) -> Result<Option<Vec<u8>>, Fs
 
 /// A tar header block: its checksum (bytes 148..156, octal) matches the
 /// sum of the block with that field read as spaces.
-fn valid_tar_header(block: &[u8; 512]) -> bool {
+pub(super) fn valid_tar_header(block: &[u8; 512]) -> bool {
     let field = &block[148..156];
     let text: String = field
         .iter()

@@ -33,6 +33,11 @@ pub struct Request {
     /// Remove the containers of successful steps (Docker's default).
     pub rm: bool,
     pub force_rm: bool,
+    /// Pull base images even when present locally.
+    pub pull: bool,
+    /// HostConfig fields for the RUN containers: NetworkMode, ExtraHosts,
+    /// Memory, MemorySwap, CpuShares, CpusetCpus, CpuPeriod, CpuQuota, ShmSize.
+    pub host_config: serde_json::Map<String, Value>,
 }
 
 #[derive(Debug, thiserror::Error)]

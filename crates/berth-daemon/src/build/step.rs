@@ -100,9 +100,10 @@ impl State {
 enum Action {
     /// New config, no layer.
     Config(ImageConfig),
-    Run(Vec<String>),
+    /// The command, and a network mode of the step's own (`RUN --network`).
+    Run(Vec<String>, Option<String>),
     Files {
-        config: ImageConfig,
+        config: Box<ImageConfig>,
         copy: Option<CopyArgs>,
         workdir: Option<String>,
         /// The image a `COPY --from` reads.
@@ -170,6 +171,7 @@ impl Runner<'_> {
         self.current = stage.index;
         let base = match Plan::stage_index(&all[..stage.index], &image) {
             Some(i) => self.stage_image(i)?,
+            None if self.req.pull && image != "scratch" => self.pull_base(&image).await?,
             None => match self.d.images.resolve(&image) {
                 Ok(img) => img.id,
                 Err(e) if e.kind() == berth_image::ErrorKind::NotFound => {
@@ -227,13 +229,34 @@ impl Runner<'_> {
     }
 
     async fn step(&mut self, step: &Step, st: &mut State, all: &[Stage]) -> Result<(), Failure> {
+        for flag in ["mount", "security"] {
+            if step.keyword == "RUN" && step.flag(flag).is_some() {
+                return Err(Failure::Daemon(format!(
+                    "the --{flag} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled"
+                )));
+            }
+        }
         let inst = instruction(step, &|n| st.lookup(n))?;
-        let (action, content) = self.plan_action(&inst, st, all).await?;
+        let (mut action, content) = self.plan_action(&inst, st, all).await?;
+        if let (Action::Run(_, network), Some(n)) = (&mut action, step.flag("network")) {
+            match n {
+                "default" => {}
+                "none" | "host" => *network = Some(n.to_string()),
+                other => {
+                    return Err(Failure::Daemon(format!(
+                        "unsupported network mode for RUN --network: {other}"
+                    )))
+                }
+            }
+        }
         if let Action::Nothing = action {
             return Ok(());
         }
         let mut text = format!("{inst:?}");
-        if let Action::Run(_) = action {
+        if let Action::Run(_, net) = &action {
+            if let Some(n) = net {
+                text.push_str(&format!("|net={n}"));
+            }
             // A RUN's result depends on the build args it sees.
             text.push_str(&format!("|{:?}", st.arg_env()));
         }
@@ -259,7 +282,7 @@ impl Runner<'_> {
                 st.config = self.d.images.resolve(&id)?.config;
                 id
             }
-            Action::Run(argv) => self.run(st, argv).await?,
+            Action::Run(argv, network) => self.run(st, argv, network).await?,
             Action::Files {
                 config,
                 copy,
@@ -275,8 +298,10 @@ impl Runner<'_> {
                     add,
                     downloads,
                 };
-                let id = self.files(st, config.clone(), source, created_by).await?;
-                st.config = config;
+                let id = self
+                    .files(st, (*config).clone(), source, created_by)
+                    .await?;
+                st.config = *config;
                 id
             }
             Action::Nothing => return Ok(()),
@@ -307,7 +332,7 @@ impl Runner<'_> {
                 }
                 return Ok((Action::Nothing, None));
             }
-            Instruction::Run(cmd) => return Ok((Action::Run(cmd.argv(&st.shell())), None)),
+            Instruction::Run(cmd) => return Ok((Action::Run(cmd.argv(&st.shell()), None), None)),
             Instruction::Copy(a) | Instruction::Add(a) => {
                 let add = matches!(inst, Instruction::Add(_));
                 let from = a
@@ -335,7 +360,7 @@ impl Runner<'_> {
                     hash.push_str(&format!(",{}:{}", dl.url, sha256_hex(&dl.content)));
                 }
                 let action = Action::Files {
-                    config: c,
+                    config: Box::new(c),
                     copy: Some(a.clone()),
                     workdir: None,
                     from,
@@ -353,7 +378,7 @@ impl Runner<'_> {
                 };
                 c.working_dir = Some(abs.clone());
                 let action = Action::Files {
-                    config: c,
+                    config: Box::new(c),
                     copy: None,
                     workdir: Some(abs),
                     from: None,
@@ -486,7 +511,16 @@ impl Runner<'_> {
     }
 
     /// RUN: a container of the current image with the step's config.
-    async fn run(&self, st: &State, argv: Vec<String>) -> Result<String, Failure> {
+    async fn run(
+        &self,
+        st: &State,
+        argv: Vec<String>,
+        network: Option<String>,
+    ) -> Result<String, Failure> {
+        let mut host_config = self.req.host_config.clone();
+        if let Some(n) = network {
+            host_config.insert("NetworkMode".into(), n.into());
+        }
         let shown = argv.join(" ");
         let (entry, cmd) = argv
             .split_first()
@@ -500,7 +534,7 @@ impl Runner<'_> {
             "User": st.config.user.clone().unwrap_or_default(),
             "AttachStdout": true,
             "AttachStderr": true,
-            "HostConfig": {},
+            "HostConfig": host_config,
         });
         let (id, _) = self.d.create(None, body)?;
         self.out.text(format!(" ---> Running in {}\n", &id[..12]));

@@ -42,8 +42,107 @@ pub struct Args {
     /// Always remove intermediate containers
     #[arg(long = "force-rm")]
     pub force_rm: bool,
+    /// Always attempt to pull a newer version of the image
+    #[arg(long = "pull")]
+    pub pull: bool,
+    /// Write the image ID to the file
+    #[arg(long = "iidfile", value_name = "string")]
+    pub iidfile: Option<PathBuf>,
+    /// Set the networking mode for the RUN instructions during build
+    #[arg(long = "network", value_name = "string")]
+    pub network: Option<String>,
+    /// Add a custom host-to-IP mapping ("host:ip")
+    #[arg(long = "add-host", value_name = "list")]
+    pub add_host: Vec<String>,
+    /// Memory limit
+    #[arg(short = 'm', long = "memory", value_name = "bytes")]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long = "memory-swap", value_name = "bytes", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long = "cpu-shares", value_name = "int")]
+    pub cpu_shares: Option<i64>,
+    /// Limit the CPU CFS (Completely Fair Scheduler) period
+    #[arg(long = "cpu-period", value_name = "int")]
+    pub cpu_period: Option<i64>,
+    /// Limit the CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long = "cpu-quota", value_name = "int")]
+    pub cpu_quota: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-cpus", value_name = "string")]
+    pub cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-mems", value_name = "string")]
+    pub cpuset_mems: Option<String>,
+    /// Size of /dev/shm
+    #[arg(long = "shm-size", value_name = "bytes")]
+    pub shm_size: Option<String>,
+    /// Set platform if server is multi-platform capable
+    #[arg(long = "platform", value_name = "string")]
+    pub platform: Option<String>,
+    /// The context: a directory, or `-` for a tar or a Dockerfile on stdin
     #[arg(value_name = "PATH")]
     pub path: String,
+}
+
+/// What was read from stdin for `build -` or `-f -`.
+fn read_stdin() -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut data = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut data)
+        .context("reading stdin")?;
+    Ok(data)
+}
+
+/// Whether `data` is an archive (compressed, or a tar), as the docker CLI
+/// tells a context tar from a Dockerfile on stdin.
+fn is_archive(data: &[u8]) -> bool {
+    const MAGICS: [&[u8]; 4] = [
+        b"\x1f\x8b\x08",
+        b"BZh",
+        b"\xfd7zXZ\x00",
+        b"\x28\xb5\x2f\xfd",
+    ];
+    if MAGICS.iter().any(|m| data.starts_with(m)) {
+        return true;
+    }
+    data.len() >= 512
+        && tar::Header::from_byte_slice(&data[..512]).cksum().ok()
+            == Some(tar_checksum(&data[..512]))
+}
+
+fn tar_checksum(block: &[u8]) -> u32 {
+    block
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                *b as u32
+            }
+        })
+        .sum()
+}
+
+/// Parses a size with Docker's units (`512m`, `1g`, plain bytes).
+fn bytes_arg(s: &str) -> Result<i64> {
+    if s == "-1" {
+        return Ok(-1);
+    }
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        Some('t') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let n: f64 = num.parse().map_err(|_| anyhow!("invalid size: '{s}'"))?;
+    Ok((n * mult as f64) as i64)
 }
 
 /// The Dockerfile's name inside the context, and its text when it lives
@@ -83,6 +182,9 @@ fn context_tar(dir: &Path, keep: &str, extra: Option<(&str, &[u8])>) -> Result<V
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
         h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
         h.set_cksum();
         b.append_data(&mut h, name, data)?;
     }
@@ -137,16 +239,50 @@ fn key_values(list: &[String]) -> BTreeMap<String, Option<String>> {
 }
 
 pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
-    let dir = PathBuf::from(&args.path);
-    if !dir.is_dir() {
-        return Err(anyhow!(
-            "unable to prepare context: path {:?} not found",
-            args.path
-        ));
-    }
-    let (name, outside) = dockerfile(&dir, args.file.as_deref())?;
-    let extra = outside.as_deref().map(|d| (name.as_str(), d));
-    let tar = context_tar(&dir, &name, extra)?;
+    let stdin_file = args.file.as_deref() == Some("-");
+    let (name, tar) = if args.path == "-" {
+        if stdin_file {
+            return Err(anyhow!(
+                "invalid argument: can't use stdin for both build context and dockerfile"
+            ));
+        }
+        let data = read_stdin()?;
+        let name = args.file.clone().unwrap_or_else(|| "Dockerfile".into());
+        if is_archive(&data) {
+            (name, data)
+        } else {
+            // A Dockerfile on stdin: the context is that file alone.
+            let mut b = tar::Builder::new(Vec::new());
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(0);
+            h.set_cksum();
+            b.append_data(&mut h, "Dockerfile", data.as_slice())?;
+            ("Dockerfile".into(), b.into_inner()?)
+        }
+    } else {
+        let dir = PathBuf::from(&args.path);
+        if !dir.is_dir() {
+            return Err(anyhow!(
+                "unable to prepare context: path {:?} not found",
+                args.path
+            ));
+        }
+        if stdin_file {
+            let text = read_stdin()?;
+            let name = format!(".dockerfile.{:x}", std::process::id());
+            let tar = context_tar(&dir, &name, Some((name.as_str(), &text)))?;
+            (name, tar)
+        } else {
+            let (name, outside) = dockerfile(&dir, args.file.as_deref())?;
+            let extra = outside.as_deref().map(|d| (name.as_str(), d));
+            let tar = context_tar(&dir, &name, extra)?;
+            (name, tar)
+        }
+    };
     let labels: BTreeMap<String, String> = key_values(&args.label)
         .into_iter()
         .map(|(k, v)| (k, v.unwrap_or_default()))
@@ -171,6 +307,35 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     }
     if args.force_rm {
         q = q.add("forcerm", "1");
+    }
+    if args.pull {
+        q = q.add("pull", "1");
+    }
+    q = q
+        .opt("networkmode", args.network.as_deref())
+        .opt("cpusetcpus", args.cpuset_cpus.as_deref())
+        .opt("cpusetmems", args.cpuset_mems.as_deref())
+        .opt("platform", args.platform.as_deref());
+    if !args.add_host.is_empty() {
+        q = q.add("extrahosts", &args.add_host.join(","));
+    }
+    for (param, v) in [
+        ("memory", args.memory.as_deref()),
+        ("memswap", args.memory_swap.as_deref()),
+        ("shmsize", args.shm_size.as_deref()),
+    ] {
+        if let Some(v) = v {
+            q = q.add(param, &bytes_arg(v)?.to_string());
+        }
+    }
+    for (param, v) in [
+        ("cpushares", args.cpu_shares),
+        ("cpuperiod", args.cpu_period),
+        ("cpuquota", args.cpu_quota),
+    ] {
+        if let Some(v) = v {
+            q = q.add(param, &v.to_string());
+        }
     }
     if !args.quiet {
         println!(
@@ -198,6 +363,10 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     .map_err(|e| anyhow!("{e}"))?;
     if args.quiet {
         println!("{id}");
+    }
+    if let Some(path) = &args.iidfile {
+        std::fs::write(path, &id)
+            .with_context(|| format!("writing image ID file {}", path.display()))?;
     }
     Ok(())
 }
