@@ -17,6 +17,7 @@ use tar::EntryType;
 
 use crate::error::{ImageError, PathContext};
 use crate::fspath::{clean_relative, secure_join};
+use crate::idmap::IdMap;
 
 pub const WHITEOUT_PREFIX: &str = ".wh.";
 pub const WHITEOUT_META_PREFIX: &str = ".wh..wh.";
@@ -67,14 +68,18 @@ struct Applier<'a> {
     /// Directory mtimes are set last: creating children changes them.
     dir_times: Vec<(PathBuf, TimeSpec)>,
     size: u64,
+    /// A remapped daemon's ids: owners are shifted onto the host range.
+    ids: Option<&'a IdMap>,
 }
 
 /// Unpacks `reader` (an uncompressed tar) into `root`; returns the summed
-/// size of regular files (the layer's Size).
+/// size of regular files (the layer's Size). With `ids`, every owner in the
+/// archive is shifted to the remapped host range.
 pub fn apply_tar(
     reader: &mut dyn Read,
     root: &Path,
     mode: WhiteoutMode,
+    ids: Option<&IdMap>,
 ) -> Result<u64, ImageError> {
     let mut archive = tar::Archive::new(reader);
     let mut ap = Applier {
@@ -83,6 +88,7 @@ pub fn apply_tar(
         written: HashSet::new(),
         dir_times: Vec::new(),
         size: 0,
+        ids,
     };
     let entries = archive
         .entries()
@@ -213,6 +219,10 @@ impl Applier<'_> {
         let is_symlink = header.entry_type().is_symlink();
         let uid = header.uid().map_err(tar_err)? as u32;
         let gid = header.gid().map_err(tar_err)? as u32;
+        let (uid, gid) = match self.ids {
+            Some(m) => m.to_host(uid, gid)?,
+            None => (uid, gid),
+        };
         let perm = header.mode().map_err(tar_err)? & 0o7777;
         let mtime = header.mtime().map_err(tar_err)?;
         std::os::unix::fs::lchown(path, Some(uid), Some(gid)).at("chown", path)?;
@@ -360,7 +370,7 @@ mod tests {
             ("etc/hard", EntryType::Link, b"", Some("etc/hello")),
             ("etc/sym", EntryType::Symlink, b"", Some("/etc/hello")),
         ]);
-        let size = apply_tar(&mut &tar[..], d.path(), WhiteoutMode::Overlay).unwrap();
+        let size = apply_tar(&mut &tar[..], d.path(), WhiteoutMode::Overlay, None).unwrap();
         assert_eq!(size, 3);
         let m = fs::metadata(d.path().join("etc/hello")).unwrap();
         assert_eq!(
@@ -388,7 +398,7 @@ mod tests {
             ("escape/pwned", EntryType::Regular, b"x", None),
             ("escape", EntryType::Regular, b"replaced", None),
         ]);
-        apply_tar(&mut &tar[..], d.path(), WhiteoutMode::Overlay).unwrap();
+        apply_tar(&mut &tar[..], d.path(), WhiteoutMode::Overlay, None).unwrap();
         assert!(fs::read_dir(outside.path()).unwrap().next().is_none());
         assert_eq!(fs::read(d.path().join("escape")).unwrap(), b"replaced");
         // tar::Builder refuses "..", so craft the name by hand.
@@ -397,8 +407,36 @@ mod tests {
         let mut h = tar::Header::from_byte_slice(&raw[..512]).clone();
         h.set_cksum();
         raw[..512].copy_from_slice(h.as_bytes());
-        let err = apply_tar(&mut &raw[..], d.path(), WhiteoutMode::Overlay).unwrap_err();
+        let err = apply_tar(&mut &raw[..], d.path(), WhiteoutMode::Overlay, None).unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::InvalidParameter);
+    }
+
+    #[test]
+    fn remapped_owners_are_shifted() {
+        let d = tempfile::tempdir().unwrap();
+        let tar = layer(&[("f", EntryType::Regular, b"x", None)]);
+        let ids = IdMap {
+            uid: crate::idmap::IdRange {
+                host: 300000,
+                size: 65536,
+            },
+            gid: crate::idmap::IdRange {
+                host: 310000,
+                size: 65536,
+            },
+        };
+        apply_tar(&mut &tar[..], d.path(), WhiteoutMode::Overlay, Some(&ids)).unwrap();
+        let m = fs::metadata(d.path().join("f")).unwrap();
+        assert_eq!((m.uid(), m.gid()), (301000, 311000));
+        let small = IdMap {
+            uid: crate::idmap::IdRange {
+                host: 300000,
+                size: 10,
+            },
+            ..ids
+        };
+        let err = apply_tar(&mut &tar[..], d.path(), WhiteoutMode::Overlay, Some(&small));
+        assert!(err.is_err());
     }
 
     #[test]
@@ -409,7 +447,7 @@ mod tests {
             ("dir/.wh..wh..opq", EntryType::Regular, b"", None),
             (".wh.gone", EntryType::Regular, b"", None),
         ]);
-        apply_tar(&mut &tar[..], d.path(), WhiteoutMode::Overlay).unwrap();
+        apply_tar(&mut &tar[..], d.path(), WhiteoutMode::Overlay, None).unwrap();
         let m = fs::symlink_metadata(d.path().join("gone")).unwrap();
         assert!(std::os::unix::fs::FileTypeExt::is_char_device(
             &m.file_type()
@@ -433,7 +471,7 @@ mod tests {
             ("dir/.wh..wh..opq", EntryType::Regular, b"", None),
             (".wh.gone", EntryType::Regular, b"", None),
         ]);
-        apply_tar(&mut &tar[..], d.path(), WhiteoutMode::Delete).unwrap();
+        apply_tar(&mut &tar[..], d.path(), WhiteoutMode::Delete, None).unwrap();
         assert!(!d.path().join("gone").exists());
         assert!(!d.path().join("dir/old").exists());
         assert!(d.path().join("dir/new").exists());

@@ -56,7 +56,8 @@ impl ImageStore {
             std::thread::scope(|s| {
                 let upper = info.upper.as_path();
                 let lowers = info.lowers.clone();
-                let writer = s.spawn(move || tar_upper(upper, lowers, wr));
+                let ids = self.id_map().copied();
+                let writer = s.spawn(move || tar_upper(upper, lowers, ids, wr));
                 let added = self.add_layer(&mut rd, info.top.as_ref());
                 // Unblock the writer if the reader stopped early.
                 drop(rd);
@@ -115,6 +116,7 @@ impl ImageStore {
 fn tar_upper(
     upper: &Path,
     lowers: Vec<PathBuf>,
+    id_map: Option<crate::idmap::IdMap>,
     out: std::io::PipeWriter,
 ) -> Result<(), ImageError> {
     let dir = File::open(upper).at("opening", upper)?;
@@ -128,6 +130,7 @@ fn tar_upper(
         out,
         TreeOptions {
             overlay_whiteouts: true,
+            id_map,
         },
     )
     .with_skip(Box::new(skip));

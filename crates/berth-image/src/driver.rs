@@ -17,6 +17,7 @@ use rand::Rng;
 
 use crate::apply::{remove_all, WhiteoutMode};
 use crate::error::{ImageError, PathContext};
+use crate::idmap::IdMap;
 
 const LINK_DIR: &str = "l";
 const LINK_ID_LEN: usize = 26;
@@ -42,6 +43,8 @@ pub enum DriverKind {
 pub struct Driver {
     kind: DriverKind,
     home: PathBuf,
+    /// `--userns-remap`: layer and rw dirs belong to the remapped root.
+    ids: Option<IdMap>,
 }
 
 impl Driver {
@@ -75,7 +78,30 @@ impl Driver {
             DriverKind::Vfs => "vfs",
         });
         fs::create_dir_all(home.join(LINK_DIR)).at("creating", &home)?;
-        Ok(Driver { kind, home })
+        Ok(Driver {
+            kind,
+            home,
+            ids: None,
+        })
+    }
+
+    pub fn with_ids(mut self, ids: Option<IdMap>) -> Driver {
+        self.ids = ids;
+        self
+    }
+
+    pub fn ids(&self) -> Option<&IdMap> {
+        self.ids.as_ref()
+    }
+
+    /// Gives `path` to the remapped root (a layer's or container's top dir,
+    /// which a tar may not describe), so the container's `/` is its root's.
+    fn own(&self, path: &Path) -> Result<(), ImageError> {
+        if let Some(ids) = &self.ids {
+            let (uid, gid) = ids.root();
+            std::os::unix::fs::lchown(path, Some(uid), Some(gid)).at("chown", path)?;
+        }
+        Ok(())
     }
 
     pub fn name(&self) -> &'static str {
@@ -104,7 +130,10 @@ impl Driver {
         let diff = dir.join("diff");
         match (self.kind, parent) {
             (DriverKind::Vfs, Some(p)) => copy_tree(&self.diff_dir(p), &diff)?,
-            _ => fs::create_dir(&diff).at("creating", &diff)?,
+            _ => {
+                fs::create_dir(&diff).at("creating", &diff)?;
+                self.own(&diff)?;
+            }
         }
         Ok(diff)
     }
@@ -152,12 +181,16 @@ impl Driver {
         let tmp = dir.join("diff.tmp");
         match (self.kind, top_layer) {
             (DriverKind::Vfs, Some(top)) => copy_tree(&self.diff_dir(top), &tmp)?,
-            _ => fs::create_dir(&tmp).at("creating", &tmp)?,
+            _ => {
+                fs::create_dir(&tmp).at("creating", &tmp)?;
+                self.own(&tmp)?;
+            }
         }
         if self.kind == DriverKind::Overlay2 {
             for sub in ["work", "empty"] {
                 let d = dir.join(sub);
                 fs::create_dir(&d).at("creating", &d)?;
+                self.own(&d)?;
             }
         }
         // The rename marks the rw layer complete (checked above).

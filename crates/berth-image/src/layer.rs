@@ -129,7 +129,12 @@ impl ImageStore {
                 inner: compress::decompressed(tar)?,
                 blob: &mut blob,
             };
-            let size = apply_tar(&mut tee, diff, self.driver.whiteout_mode())?;
+            let size = apply_tar(
+                &mut tee,
+                diff,
+                self.driver.whiteout_mode(),
+                self.driver.ids(),
+            )?;
             // The tar reader stops at the end-of-archive marker; the diff_id
             // covers the whole stream, padding included.
             io::copy(&mut tee, &mut io::sink())

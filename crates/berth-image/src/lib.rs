@@ -16,6 +16,7 @@ mod driver;
 mod error;
 mod fspath;
 mod glob;
+pub mod idmap;
 mod import;
 mod inspect;
 mod layer;

@@ -13,6 +13,7 @@ use crate::content::ContentStore;
 use crate::db::{self, ImageRow};
 use crate::driver::Driver;
 use crate::error::{ImageError, PathContext};
+use crate::idmap::IdMap;
 use crate::reference::{self, AnyReference, Reference};
 
 /// An image as the daemon needs it to create containers.
@@ -37,11 +38,21 @@ pub struct ImageStore {
 
 impl ImageStore {
     pub fn open(data_root: &Path, driver: Option<&str>) -> Result<ImageStore, ImageError> {
+        ImageStore::open_remapped(data_root, driver, None)
+    }
+
+    /// As [`ImageStore::open`], for a `--userns-remap` daemon: layers are
+    /// unpacked with owners shifted by `ids` and archived shifted back.
+    pub fn open_remapped(
+        data_root: &Path,
+        driver: Option<&str>,
+        ids: Option<IdMap>,
+    ) -> Result<ImageStore, ImageError> {
         fs::create_dir_all(data_root).at("creating", data_root)?;
         remove_stale_probes(data_root);
         let conn = db::open(&data_root.join("berth.db"))?;
         let content = ContentStore::open(data_root)?;
-        let driver = Driver::open(data_root, driver)?;
+        let driver = Driver::open(data_root, driver)?.with_ids(ids);
         let store = ImageStore {
             db: Mutex::new(conn),
             layer_gc: RwLock::new(()),
@@ -55,6 +66,11 @@ impl ImageStore {
     /// "overlay2" or "vfs".
     pub fn driver(&self) -> &str {
         self.driver.name()
+    }
+
+    /// The remapped daemon's id map, if any.
+    pub fn id_map(&self) -> Option<&IdMap> {
+        self.driver.ids()
     }
 
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {

@@ -27,6 +27,8 @@ pub struct TreeOptions {
     /// The tree is an overlayfs upper dir: char devices 0:0 become
     /// `.wh.<name>` entries and opaque dirs get a `.wh..wh..opq` entry.
     pub overlay_whiteouts: bool,
+    /// A remapped daemon's ids: host owners are written as the container's.
+    pub id_map: Option<crate::idmap::IdMap>,
 }
 
 /// A tar writer over fd-walked trees; remembers hardlinks across calls.
@@ -112,12 +114,13 @@ pub fn is_opaque(fd: BorrowedFd<'_>) -> bool {
     n == 1 && buf[0] == b'y'
 }
 
-fn header_for(st: &FileStat, kind: tar::EntryType) -> tar::Header {
+fn header_for(st: &FileStat, kind: tar::EntryType, opts: &TreeOptions) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(kind);
     h.set_mode(st.st_mode & 0o7777);
-    h.set_uid(st.st_uid as u64);
-    h.set_gid(st.st_gid as u64);
+    let (uid, gid) = crate::idmap::host_to_container(opts.id_map.as_ref(), st.st_uid, st.st_gid);
+    h.set_uid(uid as u64);
+    h.set_gid(gid as u64);
     h.set_mtime(st.st_mtime.max(0) as u64);
     h.set_size(0);
     h
@@ -193,7 +196,7 @@ impl<W: Write> TreeTar<W> {
                     Err(_) if lstat_at(dir, name).is_err() => return Ok(()),
                     Err(e) => return Err(e),
                 };
-                let mut h = header_for(&st, tar::EntryType::Directory);
+                let mut h = header_for(&st, tar::EntryType::Directory, &self.opts);
                 self.append(&mut h, &dir_name(archive_name), io::empty())?;
                 self.append_contents(fd.as_fd(), archive_name)
             }
@@ -201,7 +204,7 @@ impl<W: Write> TreeTar<W> {
             SFlag::S_IFLNK => {
                 let target = nix::fcntl::readlinkat(Some(dir.as_raw_fd()), name)
                     .map_err(|e| io_err(&format!("readlink {}", archive_name.display()), e))?;
-                let mut h = header_for(&st, tar::EntryType::Symlink);
+                let mut h = header_for(&st, tar::EntryType::Symlink, &self.opts);
                 self.builder
                     .append_link(&mut h, archive_name, Path::new(&target))
                     .map_err(|e| io_err("writing archive", e))
@@ -212,7 +215,7 @@ impl<W: Write> TreeTar<W> {
                     SFlag::S_IFBLK => tar::EntryType::Block,
                     _ => tar::EntryType::Fifo,
                 };
-                let mut h = header_for(&st, t);
+                let mut h = header_for(&st, t, &self.opts);
                 if kind != SFlag::S_IFIFO {
                     let _ = h.set_device_major(libc::major(st.st_rdev));
                     let _ = h.set_device_minor(libc::minor(st.st_rdev));
@@ -234,7 +237,7 @@ impl<W: Write> TreeTar<W> {
         if st.st_nlink > 1 {
             let key = (st.st_dev, st.st_ino);
             if let Some(first) = self.links.get(&key).cloned() {
-                let mut h = header_for(st, tar::EntryType::Link);
+                let mut h = header_for(st, tar::EntryType::Link, &self.opts);
                 return self
                     .builder
                     .append_link(&mut h, archive_name, &first)
@@ -257,7 +260,7 @@ impl<W: Write> TreeTar<W> {
         // The size is fixed from the stat: a file that grows or shrinks while
         // read is cut or zero-padded so the archive stays well-formed.
         let size = st.st_size.max(0) as u64;
-        let mut h = header_for(st, tar::EntryType::Regular);
+        let mut h = header_for(st, tar::EntryType::Regular, &self.opts);
         h.set_size(size);
         let caps = xattr::FileExt::get_xattr(&file, "security.capability")
             .ok()
@@ -359,6 +362,7 @@ mod tests {
             Vec::new(),
             TreeOptions {
                 overlay_whiteouts: true,
+                ..Default::default()
             },
         );
         t.append_contents(root.as_fd(), Path::new("")).unwrap();
