@@ -136,7 +136,8 @@ impl Daemon {
         for c in store.load_all()? {
             map.insert(c.id.clone(), Entry::new(c));
         }
-        let volumes = crate::volumes::Volumes::open(&opts.data_root)?;
+        let volumes = crate::volumes::Volumes::open(&opts.data_root)?
+            .owned_by(images.id_map().map(|m| m.root()));
         volumes.gc(&map.keys().cloned().collect());
         let events = crate::events::Events::open(&opts.data_root)?;
         let networks = crate::network::Networks::open(
@@ -276,6 +277,8 @@ impl Daemon {
         let image = self.images.resolve(&image_ref)?;
         let host_config = crate::create::normalize_host_config(host_config)?;
         crate::logopts::validate(&host_config)?;
+        crate::userns::validate(&host_config, self.images.id_map().is_some())
+            .map_err(ApiError::bad_request)?;
         let attachments = self
             .networks
             .resolve_create(&host_config, networking.as_ref())?;
@@ -425,6 +428,18 @@ impl Daemon {
             let msg = format!("error while mounting volume: {err}");
             self.record_start_error(e, &msg, 128);
             return Err(ApiError::internal(msg));
+        }
+        if let Some(map) = self.images.id_map() {
+            let files = [&*paths.hosts, &*paths.hostname, &*paths.resolv_conf];
+            let remapped = crate::userns::apply_to_spec(&mut built.spec, &c.host_config, map)
+                .and_then(|()| {
+                    crate::userns::chown_container_files(&files, map).map_err(|e| e.to_string())
+                });
+            if let Err(err) = remapped {
+                let msg = format!("OCI runtime create failed: user namespace: {err}: unknown");
+                self.record_start_error(e, &msg, 128);
+                return Err(ApiError::internal(msg));
+            }
         }
         std::fs::create_dir_all(&rootfs)
             .map_err(|err| ApiError::internal(format!("create rootfs dir: {err}")))?;

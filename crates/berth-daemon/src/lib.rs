@@ -32,6 +32,7 @@ pub mod store;
 mod top;
 mod update;
 mod users;
+mod userns;
 mod volumes;
 
 pub use server::main;

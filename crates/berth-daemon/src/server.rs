@@ -50,6 +50,9 @@ struct Flags {
     /// Gateway address and prefix of the default bridge (default 172.30.0.1/16)
     #[arg(long)]
     bip: Option<String>,
+    /// Map container root to subordinate ids: default, user, user:group or uid:gid
+    #[arg(long)]
+    userns_remap: Option<String>,
 }
 
 impl Flags {
@@ -66,6 +69,7 @@ impl Flags {
         self.group = self.group.or(file.group);
         self.bridge = self.bridge.or(file.bridge);
         self.bip = self.bip.or(file.bip);
+        self.userns_remap = self.userns_remap.or(file.userns_remap);
         self.storage_driver = self.storage_driver.or(file.storage_driver);
         self
     }
@@ -115,9 +119,13 @@ pub fn main(args: Vec<String>) -> anyhow::Result<()> {
         flags.host.clone()
     };
     let exe = std::env::current_exe().context("locating the berth binary")?;
+    // --userns-remap: every store lives under <data-root>/<uid>.<gid>; the
+    // lock stays on the data root itself.
+    let (data_root, id_map) = crate::userns::setup(flags.userns_remap.as_deref(), data_root)?;
     let store = crate::store::Store::open(&data_root).context("opening state store")?;
-    let images = berth_image::ImageStore::open(&data_root, flags.storage_driver.as_deref())
-        .context("opening image store")?;
+    let images =
+        berth_image::ImageStore::open_remapped(&data_root, flags.storage_driver.as_deref(), id_map)
+            .context("opening image store")?;
     if let Err(e) = crate::builtin_image::ensure(&images) {
         tracing::warn!("could not create the built-in hello-world image: {e:#}");
     }

@@ -18,7 +18,7 @@ use crate::daemon::{Daemon, Entry};
 use crate::error::{ApiError, ApiResult};
 use crate::fsops::resolve::{locate, not_found, open_in_root, path_stat, PathStat};
 use crate::fsops::rootfs::{with_rootfs, Source};
-use crate::fsops::untar::{extract, ExtractOptions};
+use crate::fsops::untar::{extract_remapped, ExtractOptions};
 use crate::fsops::FsError;
 use berth_image::treetar::{TreeOptions, TreeTar};
 
@@ -98,6 +98,7 @@ pub async fn archive_get(
     let path = required_path(&Query::from_uri(req.uri()))?;
     let e = d.lookup(&id)?;
     let src = source(&d, &e, false)?;
+    let id_map = d.images.id_map().copied();
     let (stat_tx, stat_rx) = tokio::sync::oneshot::channel();
     let (writer, body) = response_channel();
     let name = id.clone();
@@ -121,7 +122,13 @@ pub async fn archive_get(
             st.name.clone()
         };
         let _ = stat_tx.send(Ok(st));
-        let mut t = TreeTar::new(writer, TreeOptions::default());
+        let mut t = TreeTar::new(
+            writer,
+            TreeOptions {
+                id_map,
+                ..Default::default()
+            },
+        );
         let written = t
             .append_at(loc.parent.as_fd(), &loc.base, FsPath::new(&archive_name))
             .and_then(|()| t.finish());
@@ -177,6 +184,7 @@ pub async fn archive_put(
     let no_overwrite = q.flag("noOverwriteDirNonDir");
     let copy_ids = q.flag("copyUIDGID");
     let user = c.config_str("User").unwrap_or("").to_string();
+    let id_map = d.images.id_map().copied();
     // A stopped container must not start while its snapshot is mounted
     // writable elsewhere.
     let _op = if running_pid(&e).is_none() {
@@ -209,7 +217,7 @@ pub async fn archive_put(
             chown,
             chmod: None,
         };
-        let r = extract(root, &abs, &mut reader, opts);
+        let r = extract_remapped(root, &abs, &mut reader, opts, id_map.as_ref());
         // Drain what the client still sends so it sees our answer.
         let _ = std::io::copy(&mut reader, &mut std::io::sink());
         r
@@ -228,12 +236,19 @@ pub async fn export(State(d): State<AppState>, Path(id): Path<String>) -> ApiRes
         mount: d.images.rw_layer_mount(&e.id)?,
         writable: false,
     };
+    let id_map = d.images.id_map().copied();
     let (writer, body) = response_channel();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
     let name = id.clone();
     let work = tokio::spawn(with_rootfs(src, move |root| {
         let _ = ready_tx.send(());
-        let mut t = TreeTar::new(writer, TreeOptions::default());
+        let mut t = TreeTar::new(
+            writer,
+            TreeOptions {
+                id_map,
+                ..Default::default()
+            },
+        );
         match t
             .append_contents(root, FsPath::new(""))
             .and_then(|()| t.finish())

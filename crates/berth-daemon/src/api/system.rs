@@ -80,7 +80,7 @@ pub async fn info(State(d): State<AppState>) -> Json<Value> {
     let hostname = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
-    Json(json!({
+    let mut info = json!({
         "ID": "berth",
         "Containers": all.len(),
         "ContainersRunning": running,
@@ -132,5 +132,7 @@ pub async fn info(State(d): State<AppState>) -> Json<Value> {
         "InitBinary": "",
         "SecurityOptions": ["name=seccomp,profile=builtin"],
         "Warnings": [],
-    }))
+    });
+    crate::userns::add_security_option(&mut info, d.images.id_map().is_some());
+    Json(info)
 }

@@ -16,6 +16,8 @@ use nix::sys::stat::{fchmod, fstatat, mkdirat, mknodat, utimensat, Mode, SFlag, 
 use nix::sys::time::TimeSpec;
 use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 
+use berth_image::idmap::IdMap;
+
 use super::resolve::open_in_root;
 use super::FsError;
 
@@ -37,6 +39,9 @@ struct Extractor<'a> {
     opts: ExtractOptions,
     /// Directory mtimes are set at the end: adding children changes them.
     dir_times: Vec<(PathBuf, TimeSpec)>,
+    /// A remapped daemon's ids: the container's owners are shifted onto
+    /// the host range (so `docker cp` into the container shows uid 0 there).
+    id_map: Option<IdMap>,
 }
 
 fn clean(p: &Path) -> Result<Vec<OsString>, FsError> {
@@ -70,12 +75,24 @@ pub fn extract(
     input: &mut dyn Read,
     opts: ExtractOptions,
 ) -> Result<(), FsError> {
+    extract_remapped(root, dest, input, opts, None)
+}
+
+/// [`extract`] into the tree of a container whose ids are shifted by `id_map`.
+pub fn extract_remapped(
+    root: BorrowedFd<'_>,
+    dest: &str,
+    input: &mut dyn Read,
+    opts: ExtractOptions,
+    id_map: Option<&IdMap>,
+) -> Result<(), FsError> {
     let rerr = |e: io::Error| FsError::Invalid(format!("invalid tar archive: {e}"));
     let mut ex = Extractor {
         root,
         dest: PathBuf::from(dest),
         opts,
         dir_times: Vec::new(),
+        id_map: id_map.copied(),
     };
     let mut archive = tar::Archive::new(input);
     for entry in archive.entries().map_err(rerr)? {
@@ -108,8 +125,21 @@ impl Extractor<'_> {
                         Mode::from_bits_truncate(0o755),
                     )
                     .map_err(|e| FsError::io(format!("mkdir {}", path.display()), e))?;
-                    open_in_root(self.root, &path, flags)
-                        .map_err(|e| FsError::io(format!("opening {}", path.display()), e))?
+                    let made = open_in_root(self.root, &path, flags)
+                        .map_err(|e| FsError::io(format!("opening {}", path.display()), e))?;
+                    if let Some(m) = &self.id_map {
+                        let (uid, gid) = m.root();
+                        // An O_PATH descriptor: fchown would fail with EBADF.
+                        fchownat(
+                            Some(made.as_raw_fd()),
+                            "",
+                            Some(Uid::from_raw(uid)),
+                            Some(Gid::from_raw(gid)),
+                            AtFlags::AT_EMPTY_PATH,
+                        )
+                        .map_err(|e| FsError::io(format!("chown {}", path.display()), e))?;
+                    }
+                    made
                 }
                 Err(e) => return Err(FsError::io(format!("opening {}", path.display()), e)),
             };
@@ -118,9 +148,16 @@ impl Extractor<'_> {
     }
 
     fn ids(&self, h: &tar::Header) -> (u32, u32) {
-        self.opts
+        let (uid, gid) = self
+            .opts
             .chown
-            .unwrap_or((h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32))
+            .unwrap_or((h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32));
+        match &self.id_map {
+            // Ids the range cannot hold go to the container's root, which
+            // is still unprivileged on the host.
+            Some(m) => m.to_host(uid, gid).unwrap_or(m.root()),
+            None => (uid, gid),
+        }
     }
 
     fn entry(&mut self, entry: &mut tar::Entry<'_, &mut dyn Read>) -> Result<(), FsError> {

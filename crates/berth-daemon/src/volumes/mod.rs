@@ -86,6 +86,8 @@ pub struct CreateRequest {
 pub struct Volumes {
     root: PathBuf,
     db: VolumeDb,
+    /// `--userns-remap`: (uid, gid) of the remapped root, who owns `_data`.
+    owner: Option<(u32, u32)>,
 }
 
 impl Volumes {
@@ -94,7 +96,15 @@ impl Volumes {
         Ok(Volumes {
             root: data_root.join("volumes"),
             db: VolumeDb::open(data_root)?,
+            owner: None,
         })
+    }
+
+    /// New volumes' `_data` belongs to `owner` so a remapped container's
+    /// root can write to it, as with Docker.
+    pub fn owned_by(mut self, owner: Option<(u32, u32)>) -> Volumes {
+        self.owner = owner;
+        self
     }
 
     fn data_dir(&self, name: &str) -> PathBuf {
@@ -171,6 +181,11 @@ impl Volumes {
             VolumeError::io(format!("create {name}: creating {}", dir.display()), e)
         })?;
         made.push(self.root.join(&name));
+        if let Some((uid, gid)) = self.owner {
+            std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).map_err(|e| {
+                VolumeError::io(format!("create {name}: chown {}", dir.display()), e)
+            })?;
+        }
         store::insert(conn, &rec)?;
         Ok(rec)
     }

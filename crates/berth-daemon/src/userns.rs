@@ -1,0 +1,417 @@
+//! `--userns-remap`: which subordinate id ranges container root maps to,
+//! the remapped data root `<data-root>/<uid>.<gid>`, and what a container
+//! of such a daemon needs (a user namespace in its spec, files it can use).
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use berth_image::idmap::{IdMap, IdRange};
+use serde_json::{Map, Value};
+
+/// The user `--userns-remap default` stands for (Docker's is `dockremap`).
+pub const DEFAULT_USER: &str = "berthremap";
+/// Size of the range given to [`DEFAULT_USER`] when it has none.
+const DEFAULT_RANGE: u32 = 65536;
+/// Subordinate ranges start above the ids of ordinary users.
+const FIRST_SUBID: u64 = 100000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UsernsError {
+    #[error("invalid --userns-remap {0:?}: use default, user, user:group or uid:gid")]
+    Syntax(String),
+    #[error("--userns-remap: no user {0:?} on this host")]
+    NoUser(String),
+    #[error("--userns-remap: no group {0:?} on this host")]
+    NoGroup(String),
+    #[error("--userns-remap: no subordinate {kind} range for {name:?} in {file}")]
+    NoRange {
+        kind: &'static str,
+        name: String,
+        file: &'static str,
+    },
+    #[error("--userns-remap: {0}")]
+    Setup(String),
+    #[error("--userns-remap: {context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> UsernsError {
+    let context = context.into();
+    move |source| UsernsError::Io { context, source }
+}
+
+/// `--userns-remap` split into its user and optional group part.
+#[derive(Debug, PartialEq, Eq)]
+struct RemapSpec {
+    user: String,
+    group: Option<String>,
+}
+
+fn parse_flag(value: &str) -> Result<RemapSpec, UsernsError> {
+    let bad = || UsernsError::Syntax(value.to_string());
+    let (user, group) = match value.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (value, None),
+    };
+    if user.is_empty() || group.is_some_and(str::is_empty) || group.is_some_and(|g| g.contains(':'))
+    {
+        return Err(bad());
+    }
+    let user = if user == "default" {
+        if group.is_some() {
+            return Err(bad());
+        }
+        DEFAULT_USER
+    } else {
+        user
+    };
+    Ok(RemapSpec {
+        user: user.to_string(),
+        group: group.map(String::from),
+    })
+}
+
+/// The first range of `/etc/subuid`-format `text` whose owner field is one
+/// of `names` (a name or a numeric id, as shadow-utils accepts).
+pub fn find_range(text: &str, names: &[&str]) -> Option<IdRange> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .find_map(|line| {
+            let mut f = line.split(':');
+            let (owner, start, count) = (f.next()?, f.next()?, f.next()?);
+            if !names.contains(&owner) {
+                return None;
+            }
+            let host: u32 = start.trim().parse().ok()?;
+            let size: u32 = count.trim().parse().ok()?;
+            (size > 0 && host.checked_add(size).is_some()).then_some(IdRange { host, size })
+        })
+}
+
+/// The first id after every range of `text` (at least [`FIRST_SUBID`]).
+fn next_free(text: &str) -> u64 {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.trim().split(':');
+            let _ = f.next()?;
+            let start: u64 = f.next()?.trim().parse().ok()?;
+            let count: u64 = f.next()?.trim().parse().ok()?;
+            Some(start + count)
+        })
+        .fold(FIRST_SUBID, u64::max)
+}
+
+const SUBUID: &str = "/etc/subuid";
+const SUBGID: &str = "/etc/subgid";
+
+fn read_subids(file: &str) -> Result<String, UsernsError> {
+    match std::fs::read_to_string(file) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(io(format!("reading {file}"))(e)),
+    }
+}
+
+/// Creates [`DEFAULT_USER`] (a system user without a shell) and gives it one
+/// range in both files when it has none, as dockerd does for `dockremap`.
+fn ensure_default_user() -> Result<(), UsernsError> {
+    if nix::unistd::User::from_name(DEFAULT_USER)
+        .map_err(|e| io("looking up users")(e.into()))?
+        .is_none()
+    {
+        let out = Command::new("useradd")
+            .args(["-r", "-s", "/bin/false", DEFAULT_USER])
+            .output()
+            .map_err(io("running useradd"))?;
+        if !out.status.success() {
+            return Err(UsernsError::Setup(format!(
+                "useradd {DEFAULT_USER}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+    }
+    for file in [SUBUID, SUBGID] {
+        let text = read_subids(file)?;
+        if find_range(&text, &[DEFAULT_USER]).is_none() {
+            let start = next_free(&text);
+            let mut new = text.clone();
+            if !new.is_empty() && !new.ends_with('\n') {
+                new.push('\n');
+            }
+            new.push_str(&format!("{DEFAULT_USER}:{start}:{DEFAULT_RANGE}\n"));
+            std::fs::write(file, new).map_err(io(format!("writing {file}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// Resolves `--userns-remap` to the id ranges container root maps to.
+pub fn resolve(flag: &str) -> Result<IdMap, UsernsError> {
+    let spec = parse_flag(flag)?;
+    if spec.user == DEFAULT_USER {
+        ensure_default_user()?;
+    }
+    let lookup = |e: nix::Error| io("looking up users")(e.into());
+    let user = match spec.user.parse::<u32>() {
+        Ok(uid) => nix::unistd::User::from_uid(uid.into()).map_err(lookup)?,
+        Err(_) => nix::unistd::User::from_name(&spec.user).map_err(lookup)?,
+    }
+    .ok_or_else(|| UsernsError::NoUser(spec.user.clone()))?;
+    let group_name = match &spec.group {
+        None => user.name.clone(),
+        Some(g) => match g.parse::<u32>() {
+            Ok(gid) => nix::unistd::Group::from_gid(gid.into())
+                .map_err(lookup)?
+                .map(|g| g.name)
+                .ok_or_else(|| UsernsError::NoGroup(g.clone()))?,
+            Err(_) => nix::unistd::Group::from_name(g)
+                .map_err(lookup)?
+                .map(|g| g.name)
+                .ok_or_else(|| UsernsError::NoGroup(g.clone()))?,
+        },
+    };
+    let uid_text = user.uid.to_string();
+    let uid = find_range(&read_subids(SUBUID)?, &[&user.name, &uid_text]).ok_or_else(|| {
+        UsernsError::NoRange {
+            kind: "uid",
+            name: user.name.clone(),
+            file: SUBUID,
+        }
+    })?;
+    let gid_num = nix::unistd::Group::from_name(&group_name)
+        .ok()
+        .flatten()
+        .map(|g| g.gid.to_string())
+        .unwrap_or_default();
+    let gid = find_range(&read_subids(SUBGID)?, &[&group_name, &gid_num]).ok_or_else(|| {
+        UsernsError::NoRange {
+            kind: "gid",
+            name: group_name.clone(),
+            file: SUBGID,
+        }
+    })?;
+    Ok(IdMap { uid, gid })
+}
+
+/// The daemon's start: with `--userns-remap`, the id map and the remapped
+/// data root every store lives under; without, `data_root` unchanged.
+pub fn setup(
+    flag: Option<&str>,
+    data_root: PathBuf,
+) -> Result<(PathBuf, Option<IdMap>), UsernsError> {
+    match flag.filter(|f| !f.is_empty()) {
+        None => Ok((data_root, None)),
+        Some(f) => {
+            let map = resolve(f)?;
+            let root = prepare_root(&data_root, &map)?;
+            tracing::info!(
+                "userns-remap {f}: container root is {}:{}, state under {}",
+                map.uid.host,
+                map.gid.host,
+                root.display()
+            );
+            Ok((root, Some(map)))
+        }
+    }
+}
+
+/// Makes the remapped data root `<data_root>/<uid>.<gid>` and returns it.
+/// As Docker: the data root itself stays root's (others may only traverse
+/// it), the remapped root is `0710 root:<remapped gid>`, so the container's
+/// root can reach what is bind-mounted from below it (hosts, volumes) and
+/// nobody else can look in.
+pub fn prepare_root(data_root: &Path, map: &IdMap) -> Result<PathBuf, UsernsError> {
+    let (uid, gid) = map.root();
+    let root = data_root.join(format!("{uid}.{gid}"));
+    std::fs::create_dir_all(&root).map_err(io(format!("creating {}", root.display())))?;
+    std::fs::set_permissions(data_root, std::fs::Permissions::from_mode(0o711))
+        .map_err(io(format!("chmod {}", data_root.display())))?;
+    std::os::unix::fs::chown(&root, Some(0), Some(gid))
+        .map_err(io(format!("chown {}", root.display())))?;
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o710))
+        .map_err(io(format!("chmod {}", root.display())))?;
+    Ok(root)
+}
+
+/// True when the container opted out with `--userns host`.
+pub fn host_mode(host_config: &Map<String, Value>) -> bool {
+    host_config.get("UsernsMode").and_then(Value::as_str) == Some("host")
+}
+
+pub const PRIVILEGED_MESSAGE: &str = "privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode";
+
+/// Docker's create-time checks of `UsernsMode` (and `--privileged` on a
+/// remapped daemon); the error is Docker's message.
+pub fn validate(host_config: &Map<String, Value>, remapped: bool) -> Result<(), String> {
+    let mode = host_config
+        .get("UsernsMode")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if !matches!(mode, "" | "host") {
+        return Err(format!("invalid USER mode: {mode}"));
+    }
+    let privileged = host_config
+        .get("Privileged")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if remapped && privileged && mode != "host" {
+        return Err(PRIVILEGED_MESSAGE.to_string());
+    }
+    Ok(())
+}
+
+/// Gives the container a user namespace mapping its root to the remapped
+/// range (unless `--userns host`).
+pub fn apply_to_spec(
+    spec: &mut oci_spec::runtime::Spec,
+    host_config: &Map<String, Value>,
+    map: &IdMap,
+) -> Result<(), String> {
+    use oci_spec::runtime::{LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType};
+    if host_mode(host_config) {
+        return Ok(());
+    }
+    let linux = spec
+        .linux_mut()
+        .as_mut()
+        .ok_or("the spec has no linux section")?;
+    let user = LinuxNamespaceBuilder::default()
+        .typ(LinuxNamespaceType::User)
+        .build()
+        .map_err(|e| e.to_string())?;
+    linux
+        .namespaces_mut()
+        .get_or_insert_with(Vec::new)
+        .push(user);
+    let one = |r: IdRange| {
+        LinuxIdMappingBuilder::default()
+            .container_id(0u32)
+            .host_id(r.host)
+            .size(r.size)
+            .build()
+            .map(|m| vec![m])
+            .map_err(|e| e.to_string())
+    };
+    linux.set_uid_mappings(Some(one(map.uid)?));
+    linux.set_gid_mappings(Some(one(map.gid)?));
+    Ok(())
+}
+
+/// The container's hosts, hostname and resolv.conf belong to its root, so
+/// it can edit them as under Docker. Done at each start: the daemon may
+/// have rewritten them meanwhile.
+pub fn chown_container_files(files: &[&Path], map: &IdMap) -> std::io::Result<()> {
+    let (uid, gid) = map.root();
+    for f in files {
+        match std::os::unix::fs::chown(f, Some(uid), Some(gid)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            r => r?,
+        }
+    }
+    Ok(())
+}
+
+/// `SecurityOptions` of `docker info`: Docker lists `name=userns` after
+/// seccomp/selinux and before cgroupns.
+pub fn add_security_option(info: &mut Value, remapped: bool) {
+    if !remapped {
+        return;
+    }
+    if let Some(list) = info
+        .get_mut("SecurityOptions")
+        .and_then(Value::as_array_mut)
+    {
+        let at = list
+            .iter()
+            .position(|v| v.as_str() == Some("name=cgroupns"))
+            .unwrap_or(list.len());
+        list.insert(at, Value::from("name=userns"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_forms() {
+        let s = parse_flag("default").unwrap();
+        assert_eq!((s.user.as_str(), s.group), (DEFAULT_USER, None));
+        let s = parse_flag("alice:staff").unwrap();
+        assert_eq!(
+            (s.user.as_str(), s.group.as_deref()),
+            ("alice", Some("staff"))
+        );
+        let s = parse_flag("1000:1000").unwrap();
+        assert_eq!(
+            (s.user.as_str(), s.group.as_deref()),
+            ("1000", Some("1000"))
+        );
+        for bad in ["", ":", "a:", ":b", "a:b:c", "default:x"] {
+            assert!(parse_flag(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn subid_ranges() {
+        let text = "# comment\nother:100000:65536\n\nalice:200000:1000\nalice:300000:5\n1001:400000:10\nbroken:x:1\n";
+        assert_eq!(
+            find_range(text, &["alice"]),
+            Some(IdRange {
+                host: 200000,
+                size: 1000
+            })
+        );
+        assert_eq!(
+            find_range(text, &["bob", "1001"]),
+            Some(IdRange {
+                host: 400000,
+                size: 10
+            })
+        );
+        assert_eq!(find_range(text, &["broken"]), None);
+        assert_eq!(find_range(text, &["nobody"]), None);
+        assert_eq!(find_range("zero:1:0\n", &["zero"]), None);
+    }
+
+    #[test]
+    fn new_ranges_go_after_existing_ones() {
+        assert_eq!(next_free(""), 100000);
+        assert_eq!(next_free("a:100000:65536\nb:300000:65536\n"), 365536);
+    }
+
+    #[test]
+    fn create_checks() {
+        let hc = |v: Value| v.as_object().cloned().unwrap();
+        let priv_ = hc(serde_json::json!({"Privileged": true}));
+        assert_eq!(validate(&priv_, true).unwrap_err(), PRIVILEGED_MESSAGE);
+        assert!(validate(&priv_, false).is_ok());
+        let host = hc(serde_json::json!({"Privileged": true, "UsernsMode": "host"}));
+        assert!(validate(&host, true).is_ok());
+        let bad = hc(serde_json::json!({"UsernsMode": "private"}));
+        assert_eq!(
+            validate(&bad, true).unwrap_err(),
+            "invalid USER mode: private"
+        );
+    }
+
+    #[test]
+    fn info_lists_userns_before_cgroupns() {
+        let mut v = serde_json::json!({"SecurityOptions": ["name=seccomp,profile=builtin", "name=cgroupns"]});
+        add_security_option(&mut v, true);
+        assert_eq!(
+            v["SecurityOptions"],
+            serde_json::json!([
+                "name=seccomp,profile=builtin",
+                "name=userns",
+                "name=cgroupns"
+            ])
+        );
+    }
+}
