@@ -371,3 +371,57 @@ fn cleanup_after_daemon_restart_and_rm() {
     );
     assert!(!d.root.join("exec/netns").join(&id).exists());
 }
+
+/// `-p a-b:port` takes the first free host port of the range; a range
+/// mapped onto a range publishes every port; a full range fails the start.
+#[test]
+fn published_port_ranges() {
+    let d = Daemon::start("ranges", "bnt-rng", "172.29.14.1/24");
+    d.busybox();
+    let run = |spec: &str| {
+        d.ok(&[
+            "run", "-d", "-p", spec, "busybox", "httpd", "-f", "-p", "80", "-h", "/www",
+        ])
+        .trim()
+        .to_string()
+    };
+    let first = run("127.0.0.1:18951-18952:80");
+    let second = run("127.0.0.1:18951-18952:80");
+    let port_of = |id: &str| d.ok(&["port", id, "80/tcp"]).trim().to_string();
+    assert_eq!(port_of(&first), "127.0.0.1:18951");
+    assert_eq!(port_of(&second), "127.0.0.1:18952");
+    assert!(http_get("127.0.0.1:18952")
+        .unwrap()
+        .contains("hello from berth"));
+    let full = d.cli(&[
+        "run",
+        "-d",
+        "-p",
+        "127.0.0.1:18951-18952:80",
+        "busybox",
+        "true",
+    ]);
+    assert!(!full.status.success());
+    assert!(
+        String::from_utf8_lossy(&full.stderr).contains("port is already allocated"),
+        "{}",
+        String::from_utf8_lossy(&full.stderr)
+    );
+
+    let many = d.ok(&[
+        "run",
+        "-d",
+        "-p",
+        "127.0.0.1:18961-18963:8001-8003",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let ports = d.ok(&["port", many.trim()]);
+    for (c, h) in [(8001, 18961), (8002, 18962), (8003, 18963)] {
+        assert!(
+            ports.contains(&format!("{c}/tcp -> 127.0.0.1:{h}")),
+            "{ports}"
+        );
+    }
+}

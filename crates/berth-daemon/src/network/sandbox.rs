@@ -300,7 +300,8 @@ impl Networks {
 
     /// Host ports for PortBindings and, with -P, every exposed port.
     fn publish(&self, c: &Container) -> ApiResult<Vec<PortBinding>> {
-        let mut wanted: Vec<(u16, String, String, Option<u16>)> = Vec::new();
+        // (container port, proto, host ip, host port range)
+        let mut wanted: Vec<(u16, String, String, Option<(u16, u16)>)> = Vec::new();
         if let Some(b) = c.host_config.get("PortBindings").and_then(Value::as_object) {
             for (key, list) in b {
                 let (port, proto) = ports::parse_key(key).ok_or_else(|| {
@@ -313,14 +314,7 @@ impl Networks {
                         .unwrap_or("")
                         .to_string();
                     let hp = e.get("HostPort").and_then(Value::as_str).unwrap_or("");
-                    let hp = hp.split('-').next().unwrap_or("");
-                    let hp = if hp.is_empty() {
-                        None
-                    } else {
-                        Some(hp.parse::<u16>().map_err(|_| {
-                            ApiError::bad_request(format!("invalid port specification: \"{hp}\""))
-                        })?)
-                    };
+                    let hp = host_port_range(hp)?;
                     wanted.push((port, proto.clone(), ip, hp));
                 }
             }
@@ -362,20 +356,28 @@ impl Networks {
                     .map_err(|_| ApiError::bad_request(format!("invalid IP address: {ip}")))?
             };
             let host_port = match hp {
-                Some(p) => {
-                    let shown = if ip.is_empty() {
-                        "0.0.0.0"
-                    } else {
-                        ip.as_str()
+                // `8000-8010:80`: the first free port of the range, as Docker.
+                Some((lo, hi)) => {
+                    let free = |p: u16| {
+                        !used.contains(&(p, proto.clone()))
+                            && ports::host_port_free(bind_ip, p, &proto)
                     };
-                    if used.contains(&(p, proto.clone()))
-                        || !ports::host_port_free(bind_ip, p, &proto)
-                    {
+                    let Some(p) = (lo..=hi).find(|p| free(*p)) else {
+                        let shown = if ip.is_empty() {
+                            "0.0.0.0"
+                        } else {
+                            ip.as_str()
+                        };
+                        let ports = if lo == hi {
+                            lo.to_string()
+                        } else {
+                            format!("{lo}-{hi}")
+                        };
                         return Err(ApiError::internal(format!(
-                            "driver failed programming external connectivity on endpoint {}: Bind for {shown}:{p} failed: port is already allocated",
+                            "driver failed programming external connectivity on endpoint {}: Bind for {shown}:{ports} failed: port is already allocated",
                             c.name.trim_start_matches('/')
                         )));
-                    }
+                    };
                     p
                 }
                 None => ports::random_port(bind_ip, &proto, &used)?,
@@ -561,4 +563,19 @@ pub fn apply_to_spec(spec: &mut oci_spec::runtime::Spec, path: &Path) {
             }
         }
     }
+}
+
+/// A binding's `HostPort`: empty (any port), `8080`, or a range `8000-8010`.
+fn host_port_range(hp: &str) -> ApiResult<Option<(u16, u16)>> {
+    if hp.is_empty() {
+        return Ok(None);
+    }
+    let bad = || ApiError::bad_request(format!("invalid port specification: \"{hp}\""));
+    let (lo, hi) = hp.split_once('-').unwrap_or((hp, hp));
+    let lo: u16 = lo.parse().map_err(|_| bad())?;
+    let hi: u16 = hi.parse().map_err(|_| bad())?;
+    if lo > hi {
+        return Err(bad());
+    }
+    Ok(Some((lo, hi)))
 }
