@@ -22,6 +22,7 @@ use tokio::net::{TcpStream, UnixStream};
 use tokio_util::io::{ReaderStream, StreamReader};
 
 use crate::error::Error;
+use crate::tls::TlsConnector;
 
 /// Highest API version this client speaks.
 pub const API_VERSION: &str = "1.47";
@@ -147,6 +148,8 @@ pub struct Client {
     version: String,
     /// `X-Registry-Auth` sent with every request (pull, push, search).
     registry_auth: Option<String>,
+    /// TLS on TCP connections (`--tls`/`--tlsverify`); unix sockets never use it.
+    tls: Option<TlsConnector>,
 }
 
 impl Client {
@@ -156,6 +159,15 @@ impl Client {
             host,
             version: API_VERSION.to_string(),
             registry_auth: None,
+            tls: None,
+        }
+    }
+
+    /// A copy of this client that speaks TLS on TCP connections.
+    pub fn with_tls(self, tls: TlsConnector) -> Client {
+        Client {
+            tls: Some(tls),
+            ..self
         }
     }
 
@@ -201,14 +213,20 @@ impl Client {
     }
 
     async fn connect(&self) -> Result<Box<dyn Duplex>, Error> {
-        let res: io::Result<Box<dyn Duplex>> = match &self.host {
-            Host::Unix(p) => UnixStream::connect(p).await.map(|s| Box::new(s) as _),
-            Host::Tcp(a) => TcpStream::connect(a).await.map(|s| Box::new(s) as _),
-        };
-        res.map_err(|source| Error::Connect {
+        let connect_err = |source| Error::Connect {
             host: self.host.to_string(),
             source,
-        })
+        };
+        match &self.host {
+            Host::Unix(p) => Ok(Box::new(UnixStream::connect(p).await.map_err(connect_err)?)),
+            Host::Tcp(a) => {
+                let tcp = TcpStream::connect(a).await.map_err(connect_err)?;
+                match &self.tls {
+                    Some(tls) => Ok(Box::new(tls.connect(a, tcp).await?)),
+                    None => Ok(Box::new(tcp)),
+                }
+            }
+        }
     }
 
     /// Sends one request on a fresh connection and returns the raw response.
@@ -222,9 +240,14 @@ impl Client {
     ) -> Result<Response<Incoming>, Error> {
         let io = self.connect().await?;
         let (mut sender, conn) = http1::handshake(TokioIo::new(io)).await?;
+        // send_request only learns that the connection died; the connection task
+        // knows why, which matters for TLS (with TLS 1.3 the daemon refuses a client
+        // certificate after the handshake looks done to us).
+        let (conn_err_tx, conn_err_rx) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
-            // Errors surface through send_request; nothing more to do here.
-            let _ = conn.with_upgrades().await;
+            if let Err(e) = conn.with_upgrades().await {
+                let _ = conn_err_tx.send(e);
+            }
         });
         let host_header = match &self.host {
             Host::Unix(_) => "api.moby.localhost".to_string(),
@@ -247,7 +270,22 @@ impl Client {
                 .header(UPGRADE, HeaderValue::from_static("tcp"));
         }
         let req = req.body(body)?;
-        Ok(sender.send_request(req).await?)
+        match sender.send_request(req).await {
+            Ok(resp) => Ok(resp),
+            Err(e) => {
+                let tls_err = match conn_err_rx.await {
+                    Ok(conn_err) if self.tls.is_some() => tls_failure(&conn_err),
+                    _ => None,
+                };
+                Err(match tls_err {
+                    Some(source) => Error::Handshake {
+                        host: self.host.to_string(),
+                        source,
+                    },
+                    None => e.into(),
+                })
+            }
+        }
     }
 
     /// Sends a request to a versioned path; error statuses become [`Error::Daemon`].
@@ -352,6 +390,22 @@ impl Client {
         let upgraded = hyper::upgrade::on(resp).await?;
         Ok(Box::new(TokioIo::new(upgraded)))
     }
+}
+
+/// The TLS error (an alert from the daemon, a bad record) behind a connection error.
+fn tls_failure(err: &hyper::Error) -> Option<io::Error> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
+    while let Some(c) = cause {
+        if let Some(tls) = c
+            .downcast_ref::<io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(io::Error::new(io::ErrorKind::InvalidData, tls.clone()));
+        }
+        cause = c.source();
+    }
+    None
 }
 
 /// Turns an error status into [`Error::Daemon`] with the body's message.

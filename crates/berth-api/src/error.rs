@@ -17,6 +17,17 @@ pub enum Error {
     },
     #[error("invalid host {0:?}")]
     InvalidHost(String),
+    /// TLS settings that cannot be used (unreadable CA, cert without key...).
+    #[error("{0}")]
+    Tls(String),
+    /// The daemon was reached but the TLS handshake failed (unknown CA, wrong
+    /// host name, no client certificate accepted).
+    #[error("error during connect: TLS handshake with {host} failed: {source}")]
+    Handshake {
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Http(#[from] hyper::Error),
     #[error("{0}")]

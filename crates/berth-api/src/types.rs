@@ -183,6 +183,9 @@ pub struct HostConfig {
     pub tmpfs: BTreeMap<String, String>,
     #[serde(rename = "UTSMode", skip_serializing_if = "String::is_empty")]
     pub uts_mode: String,
+    /// `--userns host`: no user namespace on a `--userns-remap` daemon.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub userns_mode: String,
     #[serde(skip_serializing_if = "is_zero")]
     pub shm_size: i64,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

@@ -1,11 +1,14 @@
 //! Root command line: docker's global flags and the command tree.
 
 use anyhow::Result;
-use berth_api::{Client, Host};
+use std::path::PathBuf;
+
+use berth_api::{Client, Host, TlsOptions};
 use clap::Parser;
 
 use crate::commands::Command;
 use crate::errors;
+use crate::tlsopts::{TlsFlags, DEFAULT_TLS_HOST};
 
 /// Default daemon address when neither -H nor DOCKER_HOST is given.
 pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
@@ -36,6 +39,27 @@ pub struct Cli {
     /// Print version information and quit
     #[arg(short = 'v', long = "version")]
     pub version: bool,
+    /// Use TLS; implied by --tlsverify
+    #[arg(long)]
+    pub tls: bool,
+    /// Use TLS and verify the remote
+    #[arg(
+        long,
+        value_name = "bool",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub tlsverify: Option<bool>,
+    /// Trust certs signed only by this CA (default "~/.docker/ca.pem")
+    #[arg(long, value_name = "string")]
+    pub tlscacert: Option<PathBuf>,
+    /// Path to TLS certificate file (default "~/.docker/cert.pem")
+    #[arg(long, value_name = "string")]
+    pub tlscert: Option<PathBuf>,
+    /// Path to TLS key file (default "~/.docker/key.pem")
+    #[arg(long, value_name = "string")]
+    pub tlskey: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -83,16 +107,33 @@ pub fn run(argv: Vec<String>) -> i32 {
             return 1;
         }
     };
-    let host = cli.host.unwrap_or_else(|| DEFAULT_HOST.to_string());
-    match rt.block_on(dispatch(&host, command)) {
+    let tls = TlsFlags {
+        tls: cli.tls,
+        tlsverify: cli.tlsverify,
+        tlscacert: cli.tlscacert,
+        tlscert: cli.tlscert,
+        tlskey: cli.tlskey,
+    }
+    .resolve(|name| std::env::var(name).ok());
+    let host = cli.host.filter(|h| !h.is_empty()).unwrap_or_else(|| {
+        if tls.is_some() {
+            DEFAULT_TLS_HOST.to_string()
+        } else {
+            DEFAULT_HOST.to_string()
+        }
+    });
+    match rt.block_on(dispatch(&host, tls, command)) {
         Ok(()) => 0,
         Err(e) => errors::report(&e),
     }
 }
 
-async fn dispatch(host: &str, command: Command) -> Result<()> {
+async fn dispatch(host: &str, tls: Option<TlsOptions>, command: Command) -> Result<()> {
     let host = Host::parse(host)?;
-    let client = Client::new(host);
+    let mut client = Client::new(host);
+    if let Some(tls) = tls {
+        client = client.with_tls(tls.connector()?);
+    }
     let mut ctx = Ctx { client };
     // `version` prints the client half even when the daemon is down.
     if !command.is_offline() {

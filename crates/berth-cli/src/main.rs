@@ -9,6 +9,7 @@ mod humanize;
 mod opts;
 mod stream;
 mod term;
+mod tlsopts;
 
 use std::io::Write;
 use std::path::Path;

@@ -231,6 +231,7 @@ pub fn normalize_host_config(mut hc: Map<String, Value>) -> ApiResult<Map<String
         ("IpcMode", json!("private")),
         ("PidMode", json!("")),
         ("UTSMode", json!("")),
+        ("UsernsMode", json!("")),
         ("Runtime", json!("runc")),
         ("SecurityOpt", Value::Null),
         ("PortBindings", json!({})),

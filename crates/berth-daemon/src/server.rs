@@ -1,6 +1,8 @@
 //! `berth daemon`: flags, the data-root lock, listeners and shutdown.
 
 use crate::daemon::{Daemon, Options};
+use crate::listeners::{Activation, ApiService, HostSpec, Listener};
+use crate::tls::TlsSettings;
 use anyhow::Context;
 use clap::Parser;
 use std::os::fd::AsRawFd;
@@ -53,6 +55,24 @@ struct Flags {
     /// Map container root to subordinate ids: default, user, user:group or uid:gid
     #[arg(long)]
     userns_remap: Option<String>,
+    /// Serve TCP sockets over TLS (implied by --tlsverify)
+    #[arg(long)]
+    tls: bool,
+    /// Serve TCP sockets over TLS and require client certificates signed by --tlscacert
+    #[arg(long)]
+    tlsverify: bool,
+    /// CA certificates that client certificates must chain to (default ~/.docker/ca.pem)
+    #[arg(long)]
+    tlscacert: Option<PathBuf>,
+    /// Server certificate (default ~/.docker/cert.pem)
+    #[arg(long)]
+    tlscert: Option<PathBuf>,
+    /// Server key (default ~/.docker/key.pem)
+    #[arg(long)]
+    tlskey: Option<PathBuf>,
+    /// Origin allowed to call the API from a browser (Access-Control-Allow-Origin)
+    #[arg(long)]
+    api_cors_header: Option<String>,
 }
 
 impl Flags {
@@ -71,6 +91,12 @@ impl Flags {
         self.bip = self.bip.or(file.bip);
         self.userns_remap = self.userns_remap.or(file.userns_remap);
         self.storage_driver = self.storage_driver.or(file.storage_driver);
+        self.tls |= file.tls;
+        self.tlsverify |= file.tlsverify;
+        self.tlscacert = self.tlscacert.or(file.tlscacert);
+        self.tlscert = self.tlscert.or(file.tlscert);
+        self.tlskey = self.tlskey.or(file.tlskey);
+        self.api_cors_header = self.api_cors_header.or(file.api_cors_header);
         self
     }
 }
@@ -118,6 +144,9 @@ pub fn main(args: Vec<String>) -> anyhow::Result<()> {
     } else {
         flags.host.clone()
     };
+    // Everything about the listeners is checked before any state is touched, so a
+    // bad flag fails fast with its own message.
+    let listen = ListenConfig::new(&flags, &hosts)?;
     let exe = std::env::current_exe().context("locating the berth binary")?;
     // --userns-remap: every store lives under <data-root>/<uid>.<gid>; the
     // lock stays on the data root itself.
@@ -145,7 +174,7 @@ pub fn main(args: Vec<String>) -> anyhow::Result<()> {
             images,
         )?;
         daemon.reconcile().await;
-        serve(daemon, hosts, flags.group.clone()).await
+        serve(daemon, listen).await
     });
     if let Some(p) = &flags.pidfile {
         let _ = std::fs::remove_file(p);
@@ -175,45 +204,110 @@ fn lock_data_root(root: &Path) -> anyhow::Result<std::fs::File> {
     Ok(f)
 }
 
-async fn serve(
-    daemon: Arc<Daemon>,
-    hosts: Vec<String>,
-    group: Option<String>,
-) -> anyhow::Result<()> {
+/// The listeners' settings, checked before the daemon starts.
+struct ListenConfig {
+    hosts: Vec<HostSpec>,
+    /// Group of the unix sockets; resolved only when there is one to create.
+    gid: u32,
+    tls: Option<(TlsSettings, Arc<rustls::ServerConfig>)>,
+    cors: Option<String>,
+    /// systemd's sockets, when a host is `fd://`.
+    activation: Option<Activation>,
+}
+
+impl ListenConfig {
+    fn new(flags: &Flags, hosts: &[String]) -> anyhow::Result<ListenConfig> {
+        let tls = TlsSettings::resolve(
+            flags.tls,
+            flags.tlsverify,
+            flags.tlscacert.clone(),
+            flags.tlscert.clone(),
+            flags.tlskey.clone(),
+        );
+        let hosts = hosts
+            .iter()
+            .map(|h| HostSpec::parse(h, tls.is_some()))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let gid = if hosts.iter().any(|h| matches!(h, HostSpec::Unix(_))) {
+            crate::listeners::socket_gid(flags.group.as_deref())?
+        } else {
+            0
+        };
+        let activation = if hosts.iter().any(|h| matches!(h, HostSpec::Fd(_))) {
+            Some(Activation::from_env()?)
+        } else {
+            None
+        };
+        let tls = match tls {
+            Some(t) => {
+                let config = t.server_config().context("setting up TLS")?;
+                Some((t, config))
+            }
+            None => None,
+        };
+        Ok(ListenConfig {
+            hosts,
+            gid,
+            tls,
+            cors: flags.api_cors_header.clone(),
+            activation,
+        })
+    }
+}
+
+async fn serve(daemon: Arc<Daemon>, mut listen: ListenConfig) -> anyhow::Result<()> {
     let router = crate::api::router(daemon);
     let app = tower::util::MapRequestLayer::new(|req| req).layer(router);
     let app = tower::ServiceBuilder::new()
         .map_request(|req| req)
         .service(app);
     let app = VersionRewrite { inner: app };
-    let mut tasks = tokio::task::JoinSet::new();
-    for host in hosts {
-        if let Some(path) = host.strip_prefix("unix://") {
-            let path = PathBuf::from(path);
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
+    let app = crate::cors::Cors::new(app, listen.cors.as_deref())?;
+    let svc: ApiService = tower::util::BoxCloneSyncService::new(app);
+    let mut opened = Vec::new();
+    for host in &listen.hosts {
+        match host {
+            HostSpec::Unix(path) => {
+                opened.push(Listener::Unix(crate::listeners::bind_unix(
+                    path, listen.gid,
+                )?));
+                tracing::info!("API listening on unix://{}", path.display());
             }
-            let _ = std::fs::remove_file(&path);
-            let listener = tokio::net::UnixListener::bind(&path)
-                .with_context(|| format!("listening on {}", path.display()))?;
-            set_socket_perms(&path, group.as_deref())?;
-            let svc = app.clone();
-            tasks.spawn(async move { axum::serve(listener, tower::make::Shared::new(svc)).await });
-        } else if let Some(addr) = host.strip_prefix("tcp://") {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("listening on {addr}"))?;
-            tracing::warn!(
-                "listening on tcp://{addr} without TLS: anyone who can reach it controls the host"
-            );
-            let svc = app.clone();
-            tasks.spawn(async move { axum::serve(listener, tower::make::Shared::new(svc)).await });
-        } else if host.starts_with("fd://") {
-            anyhow::bail!(
-                "fd:// sockets need systemd socket activation, which berth does not support yet"
-            );
-        } else {
-            anyhow::bail!("invalid host {host}: use unix:///path or tcp://host:port");
+            HostSpec::Tcp(addr) => {
+                let l = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("listening on tcp://{addr}"))?;
+                opened.push(Listener::Tcp(l));
+            }
+            HostSpec::Fd(which) => {
+                let act = listen
+                    .activation
+                    .as_mut()
+                    .context("fd:// without socket activation")?;
+                opened.extend(act.take(*which)?);
+            }
+        }
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for listener in opened {
+        let svc = svc.clone();
+        match listener {
+            Listener::Unix(l) => {
+                tasks.spawn(async move { axum::serve(l, tower::make::Shared::new(svc)).await });
+            }
+            Listener::Tcp(l) => {
+                crate::listeners::warn_exposure(&l, listen.tls.as_ref().map(|t| &t.0));
+                match &listen.tls {
+                    Some((_, config)) => {
+                        tasks.spawn(crate::tls::serve(l, config.clone(), svc));
+                    }
+                    None => {
+                        tasks.spawn(
+                            async move { axum::serve(l, tower::make::Shared::new(svc)).await },
+                        );
+                    }
+                }
+            }
         }
     }
     tracing::info!("berth daemon ready");
@@ -225,18 +319,6 @@ async fn serve(
             if let Some(Ok(Err(e))) = r {
                 return Err(e.into());
             }
-        }
-    }
-    Ok(())
-}
-
-fn set_socket_perms(path: &Path, group: Option<&str>) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
-    if let Some(g) = group {
-        match nix::unistd::Group::from_name(g)? {
-            Some(grp) => nix::unistd::chown(path, None, Some(grp.gid))?,
-            None => tracing::warn!("socket group {g} does not exist"),
         }
     }
     Ok(())

@@ -135,7 +135,7 @@ impl Applier<'_> {
             Whiteout::Remove(name) => return self.whiteout(&parent, &name),
             Whiteout::None => {}
         }
-        fs::create_dir_all(&parent).at("creating directory", &parent)?;
+        self.mkdir_parents(&parent)?;
         let target = parent.join(&base);
         if let Ok(existing) = fs::symlink_metadata(&target) {
             if !(existing.is_dir() && kind.is_dir()) {
@@ -256,8 +256,31 @@ impl Applier<'_> {
         Ok(())
     }
 
+    /// Creates `dir` and missing parents. Directories the archive never
+    /// described belong to the container's root (on a remapped daemon, the
+    /// remapped root: left to the host's root they would be unwritable).
+    fn mkdir_parents(&self, dir: &Path) -> Result<(), ImageError> {
+        if dir.is_dir() {
+            return Ok(());
+        }
+        if let Some(parent) = dir.parent() {
+            if parent.starts_with(self.root) && parent != self.root {
+                self.mkdir_parents(parent)?;
+            }
+        }
+        match fs::create_dir(dir) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+            r => r.at("creating directory", dir)?,
+        }
+        if let Some(m) = self.ids {
+            let (uid, gid) = m.root();
+            std::os::unix::fs::lchown(dir, Some(uid), Some(gid)).at("chown", dir)?;
+        }
+        Ok(())
+    }
+
     fn opaque(&mut self, dir: &Path) -> Result<(), ImageError> {
-        fs::create_dir_all(dir).at("creating directory", dir)?;
+        self.mkdir_parents(dir)?;
         match self.mode {
             WhiteoutMode::Overlay => {
                 xattr::set(dir, OVERLAY_OPAQUE_XATTR, b"y").at("marking opaque", dir)?
@@ -278,7 +301,7 @@ impl Applier<'_> {
         let target = parent.join(name);
         match self.mode {
             WhiteoutMode::Overlay => {
-                fs::create_dir_all(parent).at("creating directory", parent)?;
+                self.mkdir_parents(parent)?;
                 if fs::symlink_metadata(&target).is_ok() {
                     remove_all(&target)?;
                 }
@@ -414,7 +437,10 @@ mod tests {
     #[test]
     fn remapped_owners_are_shifted() {
         let d = tempfile::tempdir().unwrap();
-        let tar = layer(&[("f", EntryType::Regular, b"x", None)]);
+        let tar = layer(&[
+            ("f", EntryType::Regular, b"x", None),
+            ("implicit/g", EntryType::Regular, b"y", None),
+        ]);
         let ids = IdMap {
             uid: crate::idmap::IdRange {
                 host: 300000,
@@ -428,6 +454,8 @@ mod tests {
         apply_tar(&mut &tar[..], d.path(), WhiteoutMode::Overlay, Some(&ids)).unwrap();
         let m = fs::metadata(d.path().join("f")).unwrap();
         assert_eq!((m.uid(), m.gid()), (301000, 311000));
+        let m = fs::metadata(d.path().join("implicit")).unwrap();
+        assert_eq!((m.uid(), m.gid()), (300000, 310000));
         let small = IdMap {
             uid: crate::idmap::IdRange {
                 host: 300000,

@@ -24,10 +24,15 @@ fn private_network() -> (String, String) {
     )
 }
 
+/// Rewrites the daemon's command before it is spawned (e.g. to run it through a
+/// wrapper that passes systemd-style sockets); stdio is set up afterwards.
+pub type Wrap = std::sync::Arc<dyn Fn(Command) -> Command + Send + Sync>;
+
 pub struct Daemon {
     pub root: PathBuf,
     child: Option<Child>,
     extra: Vec<String>,
+    wrap: Option<Wrap>,
 }
 
 impl Daemon {
@@ -36,6 +41,10 @@ impl Daemon {
     }
 
     pub fn start_with(name: &str, extra: &[&str]) -> Daemon {
+        Daemon::start_wrapped(name, extra, None)
+    }
+
+    pub fn start_wrapped(name: &str, extra: &[&str], wrap: Option<Wrap>) -> Daemon {
         let root = PathBuf::from(format!("/tmp/berth-e2e-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
@@ -48,6 +57,7 @@ impl Daemon {
             root,
             child: None,
             extra,
+            wrap,
         };
         d.spawn();
         d
@@ -62,14 +72,18 @@ impl Daemon {
     }
 
     pub fn spawn(&mut self) {
-        let child = Command::new(BERTH)
-            .args(["daemon", "--data-root"])
+        let mut cmd = Command::new(BERTH);
+        cmd.args(["daemon", "--data-root"])
             .arg(self.root.join("data"))
             .arg("--exec-root")
             .arg(self.root.join("exec"))
             .arg("-H")
             .arg(self.sock())
-            .args(&self.extra)
+            .args(&self.extra);
+        if let Some(wrap) = &self.wrap {
+            cmd = wrap(cmd);
+        }
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.root.join("daemon.log")).unwrap())
             .spawn()

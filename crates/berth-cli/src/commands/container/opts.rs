@@ -217,6 +217,9 @@ pub struct ContainerOpts {
     /// UTS namespace to use
     #[arg(long = "uts", value_name = "string")]
     pub uts: Option<String>,
+    /// User namespace to use
+    #[arg(long = "userns", value_name = "string")]
+    pub userns: Option<String>,
     /// Bind mount a volume
     #[arg(short = 'v', long = "volume", value_name = "list")]
     pub volume: Vec<String>,
@@ -396,6 +399,7 @@ pub fn to_create_request(
         security_opt: security_opts(&o.security_opt)?,
         tmpfs,
         uts_mode: o.uts.clone().unwrap_or_default(),
+        userns_mode: o.userns.clone().unwrap_or_default(),
         shm_size: o
             .shm_size
             .as_deref()

@@ -1,0 +1,371 @@
+//! End-to-end: a daemon started with `--userns-remap` (needs root, overlayfs,
+//! cgroups, nftables and Debian's busybox-static). Container root is uid 0
+//! inside and the remapped uid on the host; image and container files, and
+//! named volumes, belong to the remapped root on the host; archives made
+//! from the container (commit, save, export, cp) show container ids again;
+//! `--userns host` opts out and `--privileged` needs it, as with Docker.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use common::{text, Daemon};
+
+/// The test's own remap user and ranges, independent of the host's.
+const USER: &str = "berthtest-remap";
+const BASE: u32 = 300000;
+const RANGE: u32 = 65536;
+
+/// Creates [`USER`] and its /etc/subuid, /etc/subgid ranges once
+/// (idempotent across runs: existing entries are kept).
+fn remap_user() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let exists = Command::new("id")
+            .arg(USER)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        if !exists {
+            let out = Command::new("useradd")
+                .args(["-r", "-s", "/bin/false", USER])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "useradd: {}", text(&out));
+        }
+        for file in ["/etc/subuid", "/etc/subgid"] {
+            let cur = std::fs::read_to_string(file).unwrap_or_default();
+            if !cur.lines().any(|l| l.starts_with(&format!("{USER}:"))) {
+                let mut new = cur.clone();
+                if !new.is_empty() && !new.ends_with('\n') {
+                    new.push('\n');
+                }
+                new.push_str(&format!("{USER}:{BASE}:{RANGE}\n"));
+                std::fs::write(file, new).unwrap();
+            }
+        }
+    });
+}
+
+/// A remapped daemon with busybox, on a bridge and /24 of this binary's own
+/// (other test binaries may run at the same time).
+fn remapped(name: &str) -> (Daemon, String) {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    remap_user();
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    let bridge = format!("bu{}{n}", std::process::id() % 1000);
+    let subnet = format!("172.26.{}.", n + 10);
+    let bip = format!("{subnet}1/24");
+    let d = Daemon::start_with(
+        name,
+        &["--userns-remap", USER, "--bridge", &bridge, "--bip", &bip],
+    );
+    d.busybox();
+    (d, subnet)
+}
+
+fn host_uid_of_pid(pid: &str) -> u32 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// (name, uid, gid) of every entry of a tar.
+fn tar_owners(bytes: &[u8]) -> Vec<(String, u64, u64)> {
+    let mut a = tar::Archive::new(bytes);
+    a.entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let h = e.header();
+            (
+                e.path().unwrap().to_string_lossy().into_owned(),
+                h.uid().unwrap(),
+                h.gid().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Files of a tar by name.
+fn tar_files(bytes: &[u8]) -> HashMap<String, Vec<u8>> {
+    let mut a = tar::Archive::new(bytes);
+    let mut out = HashMap::new();
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        out.insert(name, data);
+    }
+    out
+}
+
+fn owner_of(path: &str) -> (u32, u32) {
+    let m = std::fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    (m.uid(), m.gid())
+}
+
+#[test]
+fn container_root_is_the_remapped_uid_on_the_host() {
+    let (d, subnet) = remapped("userns-root");
+    assert_eq!(d.ok(&["run", "--rm", "busybox", "id", "-u"]).trim(), "0");
+    let map = d.ok(&["run", "--rm", "busybox", "cat", "/proc/self/uid_map"]);
+    let fields: Vec<&str> = map.split_whitespace().collect();
+    assert_eq!(fields, ["0", "300000", "65536"], "uid_map: {map}");
+    let gid_map = d.ok(&["run", "--rm", "busybox", "cat", "/proc/self/gid_map"]);
+    assert_eq!(gid_map.split_whitespace().collect::<Vec<_>>(), fields);
+
+    let id = d.ok(&["run", "-d", "busybox", "sleep", "300"]);
+    let id = id.trim();
+    let pid = d.ok(&["inspect", "-f", "{{.State.Pid}}", id]);
+    assert_eq!(host_uid_of_pid(pid.trim()), BASE);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.HostConfig.UsernsMode}}", id])
+            .trim(),
+        ""
+    );
+    // exec joins the user namespace: root inside, the remapped uid outside.
+    assert_eq!(d.ok(&["exec", id, "id", "-u"]).trim(), "0");
+    let exec_pid = d.ok(&["exec", id, "sh", "-c", "cat /proc/self/uid_map"]);
+    assert!(exec_pid.contains("300000"), "{exec_pid}");
+    // Networking: eth0 has its address on the daemon's bridge.
+    let addr = d.ok(&["exec", id, "ip", "-4", "addr", "show", "eth0"]);
+    assert!(addr.contains(&format!("inet {subnet}")), "{addr}");
+    assert!(d
+        .ok(&["exec", id, "hostname", "-i"])
+        .trim()
+        .starts_with(&subnet));
+    // /sys is the host's, read-only (the netns belongs to the initial
+    // user namespace, so sysfs cannot be mounted); /proc is the container's.
+    let mounts = d.ok(&["exec", id, "cat", "/proc/self/mounts"]);
+    let sys = mounts
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some("/sys"))
+        .unwrap_or_else(|| panic!("no /sys in {mounts}"));
+    assert!(sys.contains("ro,"), "{sys}");
+    assert_eq!(d.ok(&["exec", id, "cat", "/proc/1/comm"]).trim(), "sleep");
+    // The container can edit its own /etc/hosts, as under Docker.
+    d.ok(&[
+        "exec",
+        id,
+        "sh",
+        "-c",
+        "echo '10.9.9.9 extra' >> /etc/hosts",
+    ]);
+    // A terminal works too (devpts and the console in the user namespace).
+    let out = d.ok(&["run", "--rm", "-t", "busybox", "tty"]);
+    assert!(out.trim().starts_with("/dev/pts/"), "{out}");
+
+    // State lives under <data-root>/<uid>.<gid>, 0710 root:<gid>.
+    let remapped = d.root.join("data/300000.300000");
+    let m = std::fs::metadata(&remapped).unwrap();
+    assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (0, BASE, 0o710));
+    let info = d.ok(&["info", "-f", "{{.DockerRootDir}}"]);
+    assert_eq!(info.trim(), remapped.to_str().unwrap());
+}
+
+#[test]
+fn image_container_and_volume_files_belong_to_the_remapped_root() {
+    let (d, _) = remapped("userns-files");
+    let id = d.ok(&["run", "-d", "busybox", "sh", "-c", "touch /x && sleep 300"]);
+    let id = id.trim();
+    // Wait for the touch.
+    let upper = d.ok(&["inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", id]);
+    let upper = upper.trim();
+    let x = format!("{upper}/x");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !std::path::Path::new(&x).exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(owner_of(&x), (BASE, BASE));
+    // A file made for uid 1000 inside is 301000 outside.
+    d.ok(&["exec", id, "sh", "-c", "echo hi > /y && chown 1000:1000 /y"]);
+    assert_eq!(owner_of(&format!("{upper}/y")), (BASE + 1000, BASE + 1000));
+    // The image's files (unpacked from a tar of uid 0) are the remapped root's.
+    let lower = d.ok(&["inspect", "-f", "{{.GraphDriver.Data.LowerDir}}", id]);
+    let bottom = lower.trim().split(':').next_back().unwrap().to_string();
+    assert_eq!(owner_of(&format!("{bottom}/bin/busybox")), (BASE, BASE));
+    assert_eq!(owner_of(&format!("{bottom}/bin/sh")), (BASE, BASE));
+    // The built-in hello-world image too.
+    let hello = d.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.GraphDriver.Data.UpperDir}}",
+        "hello-world",
+    ]);
+    assert_eq!(owner_of(&format!("{}/hello", hello.trim())), (BASE, BASE));
+    assert!(d
+        .ok(&["run", "--rm", "hello-world"])
+        .contains("Hello from berth!"));
+
+    // A named volume is writable by the container's root.
+    d.ok(&["volume", "create", "data"]);
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "data:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo stored > /data/f && cat /data/f && ls -ln /data/f",
+    ]);
+    assert!(out.starts_with("stored\n"), "{out}");
+    assert!(out.contains(" 0 "), "owner inside should be 0: {out}");
+    let mp = d.ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", "data"]);
+    assert_eq!(owner_of(mp.trim()), (BASE, BASE));
+    assert_eq!(owner_of(&format!("{}/f", mp.trim())), (BASE, BASE));
+    // An anonymous volume filled from the image (copy-up) is usable too.
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "/etc",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /etc/new && echo ok",
+    ]);
+    assert_eq!(out.trim(), "ok");
+}
+
+#[test]
+fn userns_host_opts_out_and_privileged_needs_it() {
+    let (d, _) = remapped("userns-host");
+    let id = d.ok(&["run", "-d", "--userns", "host", "busybox", "sleep", "300"]);
+    let id = id.trim();
+    let pid = d.ok(&["inspect", "-f", "{{.State.Pid}}", id]);
+    assert_eq!(host_uid_of_pid(pid.trim()), 0);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.HostConfig.UsernsMode}}", id])
+            .trim(),
+        "host"
+    );
+    let map = d.ok(&["exec", id, "cat", "/proc/self/uid_map"]);
+    assert_eq!(
+        map.split_whitespace().collect::<Vec<_>>(),
+        ["0", "0", "4294967295"]
+    );
+
+    let out = d.cli(&["run", "--rm", "--privileged", "busybox", "true"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode"),
+        "{err}"
+    );
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "--userns",
+        "host",
+        "busybox",
+        "id",
+        "-u",
+    ]);
+    assert_eq!(out.trim(), "0");
+}
+
+#[test]
+fn commit_save_export_and_cp_show_container_ids() {
+    let (d, _) = remapped("userns-archives");
+    d.ok(&[
+        "run",
+        "--name",
+        "src",
+        "busybox",
+        "sh",
+        "-c",
+        "echo a > /made && echo b > /owned && chown 1000:1000 /owned",
+    ]);
+    d.ok(&["commit", "src", "snap:1"]);
+    // save: the committed layer's tar has the container's ids.
+    let out = Command::new(common::BERTH)
+        .args(["-H", &d.sock(), "save", "snap:1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files = tar_files(&out.stdout);
+    let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    let layers = manifest[0]["Layers"].as_array().unwrap();
+    let top = layers.last().unwrap().as_str().unwrap();
+    let owners = tar_owners(&files[top]);
+    let find = |n: &str| owners.iter().find(|(p, _, _)| p == n).cloned();
+    assert_eq!(find("made").map(|o| (o.1, o.2)), Some((0, 0)), "{owners:?}");
+    assert_eq!(find("owned").map(|o| (o.1, o.2)), Some((1000, 1000)));
+    for (_, uid, gid) in tar_owners(&files[layers[0].as_str().unwrap()]) {
+        assert_eq!((uid, gid), (0, 0));
+    }
+    // The committed image runs with the same owners inside.
+    let ls = d.ok(&["run", "--rm", "snap:1", "ls", "-ln", "/owned", "/made"]);
+    assert!(ls.contains(" 1000 ") && ls.contains(" 0 "), "{ls}");
+
+    // export: every entry within the container's ids.
+    let out = Command::new(common::BERTH)
+        .args(["-H", &d.sock(), "export", "src"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let owners = tar_owners(&out.stdout);
+    assert!(owners.iter().any(|(p, _, _)| p == "made"));
+    for (p, uid, gid) in &owners {
+        assert!(
+            *uid < RANGE as u64 && *gid < RANGE as u64,
+            "{p}: {uid}:{gid}"
+        );
+    }
+    assert!(owners.iter().any(|(p, u, _)| p == "owned" && *u == 1000));
+
+    // cp out shows uid 0; cp in lands as the remapped root on the host.
+    let out = Command::new(common::BERTH)
+        .args(["-H", &d.sock(), "cp", "src:/made", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(tar_owners(&out.stdout)[0].1, 0);
+    let local = d.root.join("cpin");
+    std::fs::write(&local, b"in").unwrap();
+    d.ok(&["cp", local.to_str().unwrap(), "src:/cpin"]);
+    let upper = d.ok(&["inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", "src"]);
+    assert_eq!(owner_of(&format!("{}/cpin", upper.trim())), (BASE, BASE));
+}
+
+#[test]
+fn stock_docker_cli_sees_userns() {
+    let (d, _) = remapped("userns-docker");
+    let docker = |args: &[&str]| {
+        Command::new("/usr/local/bin/docker")
+            .arg("-H")
+            .arg(d.sock())
+            .args(args)
+            .env("DOCKER_CONFIG", d.root.join("docker-config"))
+            .output()
+            .unwrap()
+    };
+    let out = docker(&["info", "--format", "{{json .SecurityOptions}}"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text(&out).contains("name=userns"), "{}", text(&out));
+    let out = docker(&["run", "--rm", "busybox", "id", "-u"]);
+    assert_eq!(text(&out).trim(), "0");
+    let out = docker(&["run", "--rm", "--privileged", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(
+        "privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode"
+    ));
+}
