@@ -16,6 +16,7 @@ mod devices;
 mod error;
 mod exec_in;
 mod hooks;
+mod inroot;
 pub mod mount_opts;
 mod namespaces;
 pub mod paths;

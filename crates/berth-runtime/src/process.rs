@@ -117,6 +117,7 @@ impl ProcessPlan {
         self.switch_user()?;
         umask(self.umask);
         chdir(&self.cwd).ctx(|| format!("chdir to cwd {:?} set in config.json", self.cwd))?;
+        check_cwd_inside_root(&self.cwd)?;
         let program = program::resolve(&self.command.arg0, self.command.path_var.as_deref())?;
         close_inherited_fds()?;
         if self.no_new_privs {
@@ -153,6 +154,27 @@ impl ProcessPlan {
         }
         Ok(())
     }
+}
+
+/// A cwd reached through a descriptor the process still holds (`-w
+/// /proc/self/fd/<n>` naming a directory of the host) lies outside the
+/// container's root: the kernel's getcwd then answers "(unreachable)/..."
+/// (CVE-2024-21626). Refuse to start the process there.
+fn check_cwd_inside_root(cwd: &std::path::Path) -> Result<()> {
+    let mut buf = [0u8; libc::PATH_MAX as usize];
+    // SAFETY: the raw syscall writes at most buf.len() bytes into buf.
+    let r = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+    // ENAMETOOLONG and the like: a deep but legitimate directory.
+    if r < 0 && Errno::last() != Errno::ENOENT {
+        return Ok(());
+    }
+    let unreachable = r < 0 || buf.starts_with(b"(unreachable)") || buf[0] != b'/';
+    if unreachable {
+        return Err(RuntimeError::Child(format!(
+            "current working directory {cwd:?} is outside of the container's root: possible container breakout detected"
+        )));
+    }
+    Ok(())
 }
 
 fn set_keepcaps(on: bool) -> Result<()> {

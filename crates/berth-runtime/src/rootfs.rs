@@ -14,8 +14,9 @@ use oci_spec::runtime::Spec;
 
 use crate::devices::{self, DeviceNode};
 use crate::error::{Context, Result, RuntimeError};
+use crate::inroot::InRoot;
 use crate::mount_opts::{self, MountOptions};
-use crate::paths::{ensure_file, secure_join};
+use crate::paths::secure_join;
 use crate::RootfsMount;
 
 /// One entry of spec.mounts, parsed.
@@ -182,8 +183,13 @@ impl RootfsPlan {
         for p in &self.masked {
             mask_path(p)?;
         }
-        // Docker creates a missing working directory (`-w /tmp/new/dir`).
-        fs::create_dir_all(&self.cwd).ctx(|| format!("mkdir cwd {}", self.cwd.display()))?;
+        // Docker creates a missing working directory (`-w /tmp/new/dir`);
+        // never through a magic link such as /proc/self/fd/<n>, which could
+        // name a directory of the host (CVE-2024-21626).
+        if !self.cwd.exists() {
+            InRoot::dir(Path::new("/"), &self.cwd)
+                .ctx(|| format!("mkdir cwd {}", self.cwd.display()))?;
+        }
         if self.readonly {
             let keep = preserved_flags(Path::new("/"));
             mount(
@@ -242,17 +248,28 @@ impl RootfsPlan {
             let flags = m.opts.remount_flags() | MsFlags::MS_RDONLY | preserved_flags(&dest);
             return remount_bind(&dest, flags);
         }
+        // The mount point is created and held by fd inside the root (see
+        // inroot.rs); `dest` is then re-resolved the same way to reach the
+        // new mount for remounts and propagation.
         if m.opts.is_bind() {
             let src = m.source.as_deref().ok_or_else(|| {
                 RuntimeError::InvalidSpec(format!("bind mount {} has no source", m.dest.display()))
             })?;
             let meta = fs::metadata(src).ctx(|| format!("bind source {}", src.display()))?;
-            if meta.is_dir() {
-                fs::create_dir_all(&dest).ctx(|| format!("mkdir {}", dest.display()))?;
+            let point = if meta.is_dir() {
+                InRoot::dir(&self.root, &m.dest).ctx(|| format!("mkdir {}", dest.display()))?
             } else {
-                ensure_file(&dest).ctx(|| format!("create mount point {}", dest.display()))?;
-            }
-            bind(src, &dest, m.opts.flags.contains(MsFlags::MS_REC))?;
+                InRoot::file(&self.root, &m.dest)
+                    .ctx(|| format!("create mount point {}", dest.display()))?
+            };
+            bind(
+                src,
+                &point.proc_path(),
+                m.opts.flags.contains(MsFlags::MS_REC),
+            )?;
+            let mounted = InRoot::open(&self.root, &m.dest)
+                .ctx(|| format!("open mount {}", m.dest.display()))?;
+            let dest = mounted.proc_path();
             let mut extra = m.opts.remount_flags();
             if !extra.is_empty() && self.userns.is_some() {
                 // Flags of mounts from a more privileged namespace are locked:
@@ -269,22 +286,23 @@ impl RootfsPlan {
                 )
                 .ctx(|| format!("remount {} with {extra:?}", m.dest.display()))?;
             }
+            set_propagation(&dest, m)?;
         } else {
-            fs::create_dir_all(&dest).ctx(|| format!("mkdir {}", dest.display()))?;
+            let point =
+                InRoot::dir(&self.root, &m.dest).ctx(|| format!("mkdir {}", dest.display()))?;
             let source = m.source.clone().unwrap_or_else(|| PathBuf::from(&m.typ));
             let data = (!m.opts.data.is_empty()).then_some(m.opts.data.as_str());
             mount(
                 Some(&source),
-                &dest,
+                &point.proc_path(),
                 Some(m.typ.as_str()),
                 m.opts.flags,
                 data,
             )
             .ctx(|| format!("mount {} on {}", m.typ, m.dest.display()))?;
-        }
-        for p in &m.opts.propagation {
-            mount(None::<&str>, &dest, None::<&str>, *p, None::<&str>)
-                .ctx(|| format!("set propagation of {}", m.dest.display()))?;
+            let mounted = InRoot::open(&self.root, &m.dest)
+                .ctx(|| format!("open mount {}", m.dest.display()))?;
+            set_propagation(&mounted.proc_path(), m)?;
         }
         Ok(())
     }
@@ -336,6 +354,14 @@ impl RootfsPlan {
         }
         Ok(())
     }
+}
+
+fn set_propagation(dest: &Path, m: &MountPlan) -> Result<()> {
+    for p in &m.opts.propagation {
+        mount(None::<&str>, dest, None::<&str>, *p, None::<&str>)
+            .ctx(|| format!("set propagation of {}", m.dest.display()))?;
+    }
+    Ok(())
 }
 
 /// "net.ipv4.ip_forward" → /proc/sys/net/ipv4/ip_forward.
