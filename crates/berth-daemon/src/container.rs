@@ -207,7 +207,10 @@ impl Container {
             "Platform": "linux",
             "MountLabel": "",
             "ProcessLabel": "",
-            "AppArmorProfile": "",
+            "AppArmorProfile": crate::security_opts::from_host_config(&self.host_config)
+                .ok()
+                .and_then(|o| o.apparmor)
+                .unwrap_or_default(),
             "ExecIDs": Value::Null,
             "HostConfig": self.host_config,
             "GraphDriver": graph_driver,

@@ -279,6 +279,7 @@ impl Daemon {
         crate::logopts::validate(&host_config)?;
         crate::userns::validate(&host_config, self.images.id_map().is_some())
             .map_err(ApiError::bad_request)?;
+        crate::security_opts::validate_host_config(&host_config)?;
         let attachments = self
             .networks
             .resolve_create(&host_config, networking.as_ref())?;

@@ -208,16 +208,9 @@ pub fn process(d: &Arc<Daemon>, x: &ExecInstance) -> ApiResult<oci_spec::runtime
     } else {
         x.working_dir.clone()
     };
-    let nnp = c
-        .host_config
-        .get("SecurityOpt")
-        .and_then(Value::as_array)
-        .is_some_and(|a| {
-            a.iter().any(|v| {
-                v.as_str()
-                    .is_some_and(|s| s.starts_with("no-new-privileges"))
-            })
-        });
+    let nnp = crate::security_opts::from_host_config(&c.host_config)
+        .unwrap_or_default()
+        .no_new_privileges;
     let p = crate::spec::process_json(&crate::spec::ProcessInput {
         args: x.cmd.clone(),
         env,

@@ -25,6 +25,7 @@ mod names;
 mod network;
 mod prune;
 mod restart;
+mod security_opts;
 mod server;
 mod shimctl;
 mod signals;

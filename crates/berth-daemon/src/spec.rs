@@ -140,10 +140,22 @@ fn normalize_cap(c: &str) -> String {
     }
 }
 
+/// "All capabilities" as a container can really get them: those of
+/// [`ALL_CAPS`] in the daemon's own bounding set (a daemon in a restricted
+/// environment cannot hand out more; asking would fail capset with EPERM).
+fn all_held_caps() -> impl Iterator<Item = String> {
+    let bounding = crate::security_opts::own_bounding_set();
+    ALL_CAPS
+        .iter()
+        .enumerate()
+        .filter(move |(bit, _)| bounding.is_none_or(|b| *bit < 64 && b & (1u64 << bit) != 0))
+        .map(|(_, c)| c.to_string())
+}
+
 /// Docker's TweakCapabilities: defaults, then drops, then adds; "ALL" on either side.
 pub fn capabilities(c: &Container) -> Result<Vec<String>, SpecError> {
     if hc_bool(c, "Privileged") {
-        return Ok(ALL_CAPS.iter().map(|s| s.to_string()).collect());
+        return Ok(all_held_caps().collect());
     }
     let adds: Vec<String> = hc_strs(c, "CapAdd")
         .iter()
@@ -161,11 +173,7 @@ pub fn capabilities(c: &Container) -> Result<Vec<String>, SpecError> {
         }
     }
     if adds.iter().any(|c| c == "CAP_ALL") {
-        return Ok(ALL_CAPS
-            .iter()
-            .map(|s| s.to_string())
-            .filter(|c| !drops.contains(c))
-            .collect());
+        return Ok(all_held_caps().filter(|c| !drops.contains(c)).collect());
     }
     let mut caps: Vec<String> = if drops.iter().any(|c| c == "CAP_ALL") {
         Vec::new()
@@ -407,23 +415,10 @@ fn namespaces(c: &Container) -> Vec<Value> {
     ns
 }
 
-/// The security options that matter for the spec: (seccomp profile JSON or
-/// "unconfined" / None for the default, no_new_privileges).
-fn security_opts(c: &Container) -> (Option<String>, bool) {
-    let mut seccomp = None;
-    let mut nnp = false;
-    for opt in hc_strs(c, "SecurityOpt") {
-        let (k, v) = opt
-            .split_once(['=', ':'])
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .unwrap_or((opt.clone(), String::new()));
-        match k.as_str() {
-            "seccomp" => seccomp = Some(v),
-            "no-new-privileges" => nnp = v.is_empty() || v == "true",
-            _ => {}
-        }
-    }
-    (seccomp, nnp)
+/// The container's security options; validated at create, so a list that
+/// no longer parses (an older record) counts as none.
+fn security_opts(c: &Container) -> crate::security_opts::SecurityOpts {
+    crate::security_opts::from_host_config(&c.host_config).unwrap_or_default()
 }
 
 pub struct ProcessInput<'a> {
@@ -509,7 +504,7 @@ pub fn build(
         lookup,
     )?;
     let caps = capabilities(c)?;
-    let (seccomp_opt, nnp) = security_opts(c);
+    let sec = security_opts(c);
     let privileged = hc_bool(c, "Privileged");
     let env = process_env(&config_strs(c, "Env"), &hostname, c.tty(), &user.home);
     let mut args = Vec::new();
@@ -529,7 +524,7 @@ pub fn build(
         user: &user,
         tty: c.tty(),
         caps: &caps,
-        no_new_privileges: nnp,
+        no_new_privileges: sec.no_new_privileges,
         rlimits: rlimits(c)?,
     });
     let mut linux = json!({
@@ -543,17 +538,16 @@ pub fn build(
             rules.extend(device_rules);
         }
     }
-    if !privileged {
+    if !privileged && !sec.unconfined_paths {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
     }
     if let Some(sysctl) = hc(c, "Sysctls").and_then(Value::as_object) {
         linux["sysctl"] = Value::Object(sysctl.clone());
     }
-    let seccomp = match seccomp_opt.as_deref() {
-        _ if privileged => None,
-        Some("unconfined") => None,
-        Some(profile) if !profile.is_empty() => Some(
+    let seccomp = match sec.seccomp_profile() {
+        _ if privileged || sec.seccomp.as_deref() == Some("unconfined") => None,
+        Some(profile) => Some(
             berth_seccomp::docker_profile_to_oci(profile.as_bytes(), &caps)
                 .map_err(|e| SpecError::Seccomp(e.to_string()))?,
         ),
@@ -565,7 +559,7 @@ pub fn build(
         linux["seccomp"] =
             serde_json::to_value(s).map_err(|e| SpecError::Seccomp(e.to_string()))?;
     }
-    let spec = json!({
+    let mut spec = json!({
         "ociVersion": "1.0.2",
         "process": process,
         "root": {"path": rootfs.to_string_lossy(), "readonly": hc_bool(c, "ReadonlyRootfs")},
@@ -573,6 +567,13 @@ pub fn build(
         "mounts": default_mounts(c, paths).into_iter().chain(extra_mounts).collect::<Vec<_>>(),
         "linux": linux,
     });
+    // An AppArmor profile only where the host runs AppArmor (Docker on a host
+    // without it accepts and ignores the option); the runtime applies it.
+    if let Some(profile) = sec.apparmor.as_deref().filter(|p| !p.is_empty()) {
+        if !privileged && crate::security_opts::apparmor_enabled() {
+            spec["process"]["apparmorProfile"] = json!(profile);
+        }
+    }
     let spec = serde_json::from_value(spec).map_err(|e| SpecError::Build(e.to_string()))?;
     Ok(Built { spec })
 }

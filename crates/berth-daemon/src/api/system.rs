@@ -130,7 +130,9 @@ pub async fn info(State(d): State<AppState>) -> Json<Value> {
         "LiveRestoreEnabled": true,
         "Isolation": "",
         "InitBinary": "",
-        "SecurityOptions": ["name=seccomp,profile=builtin"],
+        // berth's containers share the host's cgroup namespace (no
+        // CgroupnsMode yet), so "name=cgroupns" is never claimed.
+        "SecurityOptions": crate::security_opts::info_security_options(false),
         "Warnings": [],
     });
     crate::userns::add_security_option(&mut info, d.images.id_map().is_some());

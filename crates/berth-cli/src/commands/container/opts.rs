@@ -556,6 +556,11 @@ pub fn security_opts(opts: &[String]) -> Result<Vec<String>> {
         if key == "seccomp" && value != "unconfined" && value != "builtin" {
             let content = std::fs::read(value)
                 .map_err(|e| anyhow!("opening seccomp profile ({value}) failed: {e}"))?;
+            // docker's CLI compacts the file with Go's json.Compact, which
+            // refuses malformed JSON before anything reaches the daemon.
+            if let Err(e) = serde_json::from_slice::<serde_json::Value>(&content) {
+                bail!("compacting json for seccomp profile ({value}) failed: {e}");
+            }
             let text = String::from_utf8_lossy(&content);
             out.push(format!("seccomp={}", compact_json(&text)));
         } else {

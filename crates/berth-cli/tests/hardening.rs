@@ -1,0 +1,529 @@
+//! Hardening end to end: the confinement Docker applies by default
+//! (capabilities, seccomp, no_new_privs, masked and read-only paths, the
+//! device cgroup, security options) and regression tests for the known
+//! container-escape classes, each of which really attacks and must fail.
+//! Needs root, overlayfs, cgroups and Debian's busybox-static.
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+mod common;
+use common::*;
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The value of one `Name:\t<value>` line of a /proc/<pid>/status text.
+fn status_field(status: &str, name: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| panic!("no {name} in {status}"))
+}
+
+fn run_status(d: &Daemon, opts: &[&str]) -> String {
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(opts);
+    args.extend_from_slice(&["busybox", "cat", "/proc/self/status"]);
+    d.ok(&args)
+}
+
+/// Docker's default capabilities as CapEff/CapBnd bits.
+const DOCKER_DEFAULT_CAPS: &str = "00000000a80425fb";
+
+#[test]
+fn capabilities_are_dockers() {
+    let d = Daemon::start("hcaps");
+    d.busybox();
+    let s = run_status(&d, &[]);
+    for f in ["CapEff", "CapPrm", "CapBnd"] {
+        assert_eq!(status_field(&s, f), DOCKER_DEFAULT_CAPS, "{f}");
+    }
+    assert_eq!(status_field(&s, "CapInh"), "0000000000000000");
+    assert_eq!(status_field(&s, "CapAmb"), "0000000000000000");
+
+    let s = run_status(&d, &["--cap-drop", "ALL"]);
+    assert_eq!(status_field(&s, "CapEff"), "0000000000000000");
+    assert_eq!(status_field(&s, "CapBnd"), "0000000000000000");
+
+    // NET_ADMIN is bit 12.
+    let s = run_status(&d, &["--cap-add", "NET_ADMIN"]);
+    assert_eq!(status_field(&s, "CapEff"), "00000000a80435fb");
+    let s = run_status(&d, &["--cap-drop", "ALL", "--cap-add", "CHOWN"]);
+    assert_eq!(status_field(&s, "CapEff"), "0000000000000001");
+    let s = run_status(&d, &["--cap-drop", "NET_RAW"]);
+    assert_eq!(status_field(&s, "CapEff"), "00000000a80405fb");
+
+    // --privileged: every capability the host's own bounding set allows.
+    let ours = std::fs::read_to_string("/proc/self/status").unwrap();
+    let s = run_status(&d, &["--privileged"]);
+    assert_eq!(status_field(&s, "CapEff"), status_field(&ours, "CapBnd"));
+    assert_eq!(status_field(&s, "CapBnd"), status_field(&ours, "CapBnd"));
+
+    // A non-root user gets the bounding set but no effective capabilities.
+    let s = run_status(&d, &["-u", "app"]);
+    assert_eq!(status_field(&s, "CapEff"), "0000000000000000");
+    assert_eq!(status_field(&s, "CapBnd"), DOCKER_DEFAULT_CAPS);
+
+    // exec gets the container's set too.
+    d.ok(&["run", "-d", "--name", "ctr", "busybox", "sleep", "300"]);
+    let s = d.ok(&["exec", "ctr", "cat", "/proc/self/status"]);
+    assert_eq!(status_field(&s, "CapEff"), DOCKER_DEFAULT_CAPS);
+
+    let out = d.cli(&["run", "--rm", "--cap-add", "BOGUS", "busybox", "true"]);
+    assert!(!out.status.success());
+    assert!(err(&out).contains("BOGUS"), "{}", err(&out));
+}
+
+#[test]
+fn seccomp_default_custom_and_unconfined() {
+    let d = Daemon::start("hseccomp");
+    d.busybox();
+    let s = run_status(&d, &[]);
+    assert_eq!(status_field(&s, "Seccomp"), "2");
+    // Docker's profile refuses new user namespaces (and keyctl, add_key...)
+    // without CAP_SYS_ADMIN: EPERM.
+    let out = d.cli(&["run", "--rm", "busybox", "unshare", "-U", "true"]);
+    assert!(!out.status.success());
+    assert!(
+        err(&out).contains("Operation not permitted"),
+        "{}",
+        err(&out)
+    );
+
+    let s = run_status(&d, &["--security-opt", "seccomp=unconfined"]);
+    assert_eq!(status_field(&s, "Seccomp"), "0");
+    d.ok(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "seccomp=unconfined",
+        "busybox",
+        "unshare",
+        "-U",
+        "true",
+    ]);
+    // --privileged runs without a filter, as Docker's.
+    assert_eq!(
+        status_field(&run_status(&d, &["--privileged"]), "Seccomp"),
+        "0"
+    );
+
+    // A Docker-format profile file.
+    let profile = d.root.join("nomkdir.json");
+    std::fs::write(
+        &profile,
+        r#"{
+  "defaultAction": "SCMP_ACT_ALLOW",
+  "syscalls": [
+    {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
+  ]
+}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", profile.display());
+    let out = d.cli(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        &opt,
+        "busybox",
+        "mkdir",
+        "/newdir",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        err(&out).contains("Operation not permitted"),
+        "{}",
+        err(&out)
+    );
+    assert_eq!(
+        status_field(&run_status(&d, &["--security-opt", &opt]), "Seccomp"),
+        "2"
+    );
+    // Without the profile the same mkdir works.
+    d.ok(&["run", "--rm", "busybox", "mkdir", "/newdir"]);
+
+    // exec processes are filtered like the init.
+    d.ok(&["run", "-d", "--name", "ctr", "busybox", "sleep", "300"]);
+    let s = d.ok(&["exec", "ctr", "cat", "/proc/self/status"]);
+    assert_eq!(status_field(&s, "Seccomp"), "2");
+    assert!(!d
+        .cli(&["exec", "ctr", "unshare", "-U", "true"])
+        .status
+        .success());
+}
+
+#[test]
+fn bad_security_options_create_nothing() {
+    let d = Daemon::start("hsecopt");
+    d.busybox();
+    let out = d.cli(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "foo=bar",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        err(&out).contains(r#"Error response from daemon: invalid --security-opt 2: "foo=bar""#),
+        "{}",
+        err(&out)
+    );
+    let out = d.cli(&[
+        "create",
+        "--security-opt",
+        "no-new-privileges=maybe",
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        err(&out).contains(r#"invalid --security-opt 2: "no-new-privileges=maybe""#),
+        "{}",
+        err(&out)
+    );
+    let out = d.cli(&["create", "--security-opt", "foo", "busybox", "true"]);
+    assert!(
+        err(&out).contains(r#"Invalid --security-opt: "foo""#),
+        "{}",
+        err(&out)
+    );
+
+    // Malformed profile JSON: refused by the client, as docker's.
+    let bad = d.root.join("bad.json");
+    std::fs::write(&bad, "{\"defaultAction\": ").unwrap();
+    let out = d.cli(&[
+        "run",
+        "--security-opt",
+        &format!("seccomp={}", bad.display()),
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        err(&out).contains("compacting json for seccomp profile"),
+        "{}",
+        err(&out)
+    );
+    // Well-formed JSON that is no profile: refused by the daemon at create.
+    let wrong = d.root.join("wrong.json");
+    std::fs::write(&wrong, r#"{"defaultAction": "SCMP_ACT_NOPE"}"#).unwrap();
+    let out = d.cli(&[
+        "run",
+        "--security-opt",
+        &format!("seccomp={}", wrong.display()),
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(125), "{}", err(&out));
+    assert!(err(&out).contains("seccomp"), "{}", err(&out));
+    // The raw API refuses the same body.
+    assert_eq!(d.ok(&["ps", "-aq"]), "", "a container was created");
+}
+
+#[test]
+fn no_new_privileges() {
+    let d = Daemon::start("hnnp");
+    d.busybox();
+    assert_eq!(status_field(&run_status(&d, &[]), "NoNewPrivs"), "0");
+    let s = run_status(&d, &["--security-opt", "no-new-privileges"]);
+    assert_eq!(status_field(&s, "NoNewPrivs"), "1");
+    assert_eq!(status_field(&s, "Seccomp"), "2");
+    let s = run_status(&d, &["--security-opt", "no-new-privileges=true"]);
+    assert_eq!(status_field(&s, "NoNewPrivs"), "1");
+    let s = run_status(&d, &["--security-opt", "no-new-privileges=false"]);
+    assert_eq!(status_field(&s, "NoNewPrivs"), "0");
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ctr",
+        "--security-opt",
+        "no-new-privileges",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let s = d.ok(&["exec", "ctr", "cat", "/proc/self/status"]);
+    assert_eq!(status_field(&s, "NoNewPrivs"), "1");
+}
+
+/// Prints, per path, `path:<state>` where state is `absent`, `empty` (a file
+/// reading zero bytes or an empty directory) or `data`.
+const PROBE_MASKED: &str = r#"for p in /proc/kcore /proc/keys /proc/timer_list /proc/sched_debug /proc/latency_stats /proc/acpi /proc/scsi /proc/asound /sys/firmware; do
+  if [ ! -e $p ]; then echo "$p:absent";
+  elif [ -d $p ]; then if [ -z "$(ls -A $p)" ]; then echo "$p:empty"; else echo "$p:data"; fi;
+  elif [ -z "$(head -c 1 $p 2>/dev/null)" ]; then echo "$p:empty"; else echo "$p:data"; fi
+done"#;
+
+/// Prints, per path, `path:ro` or `path:rw` by opening it for appending
+/// (nothing is ever written, so a failure of the protection is harmless).
+const PROBE_READONLY: &str = r#"for p in /proc/sys/kernel/domainname /proc/sysrq-trigger /proc/irq /proc/bus /proc/fs; do
+  if [ -d $p ]; then t=$p/.berth-probe; if touch $t 2>/dev/null; then rm -f $t; echo "$p:rw"; else echo "$p:ro"; fi;
+  elif true 2>/dev/null >>$p; then echo "$p:rw"; else echo "$p:ro"; fi
+done"#;
+
+#[test]
+fn masked_and_readonly_paths() {
+    let d = Daemon::start("hmask");
+    d.busybox();
+    let out = d.ok(&["run", "--rm", "busybox", "sh", "-c", PROBE_MASKED]);
+    for line in out.lines() {
+        assert!(
+            line.ends_with(":absent") || line.ends_with(":empty"),
+            "masked path shows content: {line}"
+        );
+    }
+    // These exist on every kernel berth supports (kcore does not): really
+    // masked, not absent.
+    for p in ["/proc/keys", "/proc/timer_list"] {
+        assert!(out.contains(&format!("{p}:empty")), "{p}: {out}");
+    }
+    let out = d.ok(&["run", "--rm", "busybox", "sh", "-c", PROBE_READONLY]);
+    for line in out.lines() {
+        assert!(line.ends_with(":ro"), "writable: {line}");
+    }
+    // /proc/sys itself is a read-only mount.
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "grep -E ' /proc/(sys|sysrq-trigger|bus|fs|irq) ' /proc/self/mountinfo",
+    ]);
+    assert!(out.contains(" /proc/sys "), "{out}");
+    for line in out.lines() {
+        assert!(line.split(' ').nth(5).unwrap().starts_with("ro"), "{line}");
+    }
+
+    // --privileged unmasks everything and leaves /proc writable.
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 5 /proc/timer_list; echo; grep -c ' /proc/timer_list ' /proc/self/mountinfo; true >>/proc/sys/kernel/domainname && echo rw",
+    ]);
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some("Timer"),
+        "/proc/timer_list still masked: {out}"
+    );
+    assert_eq!(
+        lines.next(),
+        Some("0"),
+        "/proc/timer_list still a mount: {out}"
+    );
+    assert_eq!(lines.next(), Some("rw"), "{out}");
+    // exec sees the init's masks (same mount namespace).
+    d.ok(&["run", "-d", "--name", "ctr", "busybox", "sleep", "300"]);
+    let out = d.ok(&["exec", "ctr", "sh", "-c", PROBE_MASKED]);
+    assert!(out.contains("/proc/timer_list:empty"), "{out}");
+}
+
+#[test]
+fn device_cgroup_allows_only_dockers_defaults() {
+    let d = Daemon::start("hdev");
+    d.busybox();
+    // A block device made inside the container cannot be opened (loop0 is
+    // 7:0, sda 8:0): EPERM from the device cgroup, not ENXIO.
+    for (name, major, minor) in [("sda", 8, 0), ("loop", 7, 0)] {
+        let script = format!(
+            "mkdir -p /tmp && mknod /tmp/{name} b {major} {minor} && cat /tmp/{name} >/dev/null"
+        );
+        let out = d.cli(&["run", "--rm", "busybox", "sh", "-c", &script]);
+        assert!(!out.status.success(), "{name} opened");
+        assert!(
+            err(&out).contains("Operation not permitted"),
+            "{name}: {}",
+            err(&out)
+        );
+    }
+    // ... nor a character device outside the list (1:1 is /dev/mem).
+    let out = d.cli(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /tmp && mknod /tmp/mem c 1 1 && head -c 1 /tmp/mem",
+    ]);
+    assert!(
+        err(&out).contains("Operation not permitted"),
+        "{}",
+        err(&out)
+    );
+    // The standard nodes work.
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x >/dev/null && head -c 4 /dev/zero | wc -c && head -c 4 /dev/urandom | wc -c && head -c 4 /dev/random | wc -c && echo y >/dev/full; ls /dev/tty && echo ok",
+    ]);
+    assert_eq!(out, "4\n4\n4\n/dev/tty\nok\n");
+    // /dev/tty is usable with a terminal.
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "-t",
+        "busybox",
+        "sh",
+        "-c",
+        "echo via-tty >/dev/tty",
+    ]);
+    assert!(out.contains("via-tty"), "{out}");
+    // --device adds exactly that one.
+    if Path::new("/dev/loop0").exists() {
+        d.ok(&[
+            "run",
+            "--rm",
+            "--device",
+            "/dev/loop0",
+            "busybox",
+            "sh",
+            "-c",
+            "true </dev/loop0",
+        ]);
+        let out = d.cli(&[
+            "run",
+            "--rm",
+            "--device",
+            "/dev/loop0",
+            "busybox",
+            "sh",
+            "-c",
+            "mkdir -p /tmp && mknod /tmp/l1 b 7 1 && true </tmp/l1",
+        ]);
+        assert!(
+            err(&out).contains("Operation not permitted"),
+            "{}",
+            err(&out)
+        );
+    }
+    // --privileged allows any device.
+    d.ok(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /tmp && mknod /tmp/l b 7 0 && true </tmp/l",
+    ]);
+}
+
+#[test]
+fn mac_security_options_are_accepted_and_info_reports_the_host() {
+    let d = Daemon::start("hmac");
+    d.busybox();
+    let apparmor = Path::new("/sys/kernel/security/apparmor").exists();
+    for opt in [
+        "apparmor=unconfined",
+        "label=disable",
+        "label=level:s0:c100,c200",
+        "label=type:svirt_apache_t",
+    ] {
+        d.ok(&["run", "--rm", "--security-opt", opt, "busybox", "true"]);
+    }
+    if !apparmor {
+        // Docker ignores a profile name on a host without AppArmor.
+        d.ok(&[
+            "run",
+            "--rm",
+            "--security-opt",
+            "apparmor=berth-test-profile",
+            "busybox",
+            "true",
+        ]);
+    }
+    let id = d.ok(&[
+        "create",
+        "--security-opt",
+        "apparmor=unconfined",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.AppArmorProfile}}", id.trim()]),
+        "unconfined\n"
+    );
+    let opts = d.ok(&["info", "-f", "{{json .SecurityOptions}}"]);
+    let opts: Vec<String> = serde_json::from_str(opts.trim()).unwrap();
+    assert!(
+        opts.contains(&"name=seccomp,profile=builtin".to_string()),
+        "{opts:?}"
+    );
+    assert_eq!(
+        opts.iter().any(|o| o == "name=apparmor"),
+        apparmor,
+        "{opts:?}"
+    );
+    let selinux = Path::new("/sys/fs/selinux/enforce").exists();
+    assert_eq!(
+        opts.iter().any(|o| o == "name=selinux"),
+        selinux,
+        "{opts:?}"
+    );
+}
+
+/// CVE-2024-21626 class: no descriptor of the daemon, shim or runtime
+/// reaches the container, and a working directory through
+/// /proc/self/fd/<n> can never be a directory outside the container.
+#[test]
+fn no_host_fd_leaks_and_no_cwd_outside() {
+    let d = Daemon::start("hfds");
+    d.busybox();
+    let fds = |o: &str| -> Vec<String> {
+        let mut v: Vec<String> = o.split_whitespace().map(String::from).collect();
+        v.sort();
+        v
+    };
+    // `ls /proc/self/fd` opens one descriptor of its own (3).
+    let out = d.ok(&["run", "--rm", "busybox", "ls", "/proc/self/fd"]);
+    assert_eq!(fds(&out), ["0", "1", "2", "3"], "run: {out}");
+    let out = d.ok(&["run", "--rm", "-t", "busybox", "ls", "/proc/self/fd"]);
+    assert_eq!(fds(&out), ["0", "1", "2", "3"], "run -t: {out}");
+    d.ok(&["run", "-d", "--name", "ctr", "busybox", "sleep", "300"]);
+    let out = d.ok(&["exec", "ctr", "ls", "/proc/self/fd"]);
+    assert_eq!(fds(&out), ["0", "1", "2", "3"], "exec: {out}");
+    let out = d.ok(&["exec", "-t", "ctr", "ls", "/proc/self/fd"]);
+    assert_eq!(fds(&out), ["0", "1", "2", "3"], "exec -t: {out}");
+    let out = d.ok(&["exec", "ctr", "ls", "/proc/1/fd"]);
+    assert_eq!(fds(&out), ["0", "1", "2"], "init: {out}");
+
+    // Climbing up from the working directory lists only the container's
+    // tree: never the host's, where the test root holds a marker.
+    std::fs::write(d.root.join("HOST-MARKER"), "").unwrap();
+    let climb = "pwd -P; for i in 1 2 3 4 5 6 7 8 9 10; do ls -a .; cd ..; done";
+    for n in 3..=10 {
+        let w = format!("/proc/self/fd/{n}");
+        for out in [
+            d.cli(&["run", "--rm", "-w", &w, "busybox", "sh", "-c", climb]),
+            d.cli(&["exec", "-w", &w, "ctr", "sh", "-c", climb]),
+        ] {
+            let text = text(&out);
+            assert!(
+                !text.contains("HOST-MARKER")
+                    && !text.contains("berth-e2e-")
+                    && !text.contains("(unreachable)"),
+                "-w {w} reached outside the container: {text}"
+            );
+        }
+    }
+    // Sanity: a normal -w still works.
+    assert_eq!(
+        d.ok(&["run", "--rm", "-w", "/tmp/new/dir", "busybox", "pwd"]),
+        "/tmp/new/dir\n"
+    );
+}
