@@ -305,3 +305,66 @@ fn mount_destinations_cannot_escape_through_symlinks() {
         );
     }
 }
+
+/// Egress through NAT to a host beyond this one: an "outside" network
+/// namespace behind a veth, serving HTTP. The packets are forwarded by the
+/// host, so on hosts whose `ip filter FORWARD` policy is drop (Docker's), this
+/// also proves berth's accept rules there.
+#[test]
+fn containers_reach_hosts_beyond_this_one() {
+    let d = Daemon::start("egress");
+    d.busybox();
+    let pid = std::process::id() % 10000;
+    let ns = format!("berth-out-{pid}");
+    let (outer, inner) = (format!("vo{pid}"), format!("vi{pid}"));
+    let sh = |cmd: &str| {
+        let st = std::process::Command::new("sh")
+            .args(["-c", cmd])
+            .status()
+            .unwrap();
+        assert!(st.success(), "{cmd}");
+    };
+    let www = d.root.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("hello.txt"), "from outside\n").unwrap();
+    sh(&format!(
+        "ip netns add {ns} && ip link add {outer} type veth peer name {inner} && \
+         ip link set {inner} netns {ns} && ip addr add 10.231.77.1/24 dev {outer} && \
+         ip link set {outer} up && ip -n {ns} addr add 10.231.77.2/24 dev {inner} && \
+         ip -n {ns} link set {inner} up && ip -n {ns} link set lo up && \
+         ip -n {ns} route add default via 10.231.77.1"
+    ));
+    let mut server = std::process::Command::new("ip")
+        .args([
+            "netns", "exec", &ns, "busybox", "httpd", "-f", "-p", "8080", "-h",
+        ])
+        .arg(&www)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect("10.231.77.2:8080").is_err()
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let got = d.cli(&[
+        "run",
+        "--rm",
+        "busybox",
+        // (Debian's static busybox wget crashes with -T.)
+        "wget",
+        "-qO-",
+        "http://10.231.77.2:8080/hello.txt",
+    ]);
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::process::Command::new("sh")
+        .args(["-c", &format!("ip link del {outer}; ip netns del {ns}")])
+        .status();
+    assert!(
+        got.status.success(),
+        "wget failed: {}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&got.stdout), "from outside\n");
+}

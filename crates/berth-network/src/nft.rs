@@ -81,6 +81,58 @@ impl Ruleset {
     }
 }
 
+/// Accepts forwarded traffic of berth's host interfaces in the `ip filter`
+/// table's `FORWARD` chain, when that chain exists (iptables-nft, as Docker
+/// and firewalls create it, often with policy drop). A drop in any base
+/// chain of the forward hook is final, so an accept in berth's own table
+/// could not let containers reach beyond the host; this is the one place
+/// berth writes outside its table. The rules carry the comment `tag`, so
+/// they are found again to be replaced or removed.
+pub fn sync_host_forward(tag: &str, host_ifs: &[String]) -> Result<(), NetError> {
+    let Some(listing) = list_forward_chain() else {
+        return Ok(()); // no such chain: nothing filters forwarding there
+    };
+    let comment = format!("comment \"{tag}\"");
+    let mine: Vec<&str> = listing.lines().filter(|l| l.contains(&comment)).collect();
+    let present = |i: &String| mine.iter().any(|l| l.contains(&format!("iifname \"{i}\"")));
+    if mine.len() == host_ifs.len() * 2 && host_ifs.iter().all(present) {
+        return Ok(());
+    }
+    let mut script = String::new();
+    for line in &mine {
+        if let Some(h) = line
+            .rsplit("# handle ")
+            .next()
+            .filter(|h| h.trim().parse::<u64>().is_ok())
+        {
+            let _ = writeln!(script, "delete rule ip filter FORWARD handle {}", h.trim());
+        }
+    }
+    for i in host_ifs {
+        let _ = writeln!(
+            script,
+            "insert rule ip filter FORWARD oifname \"{i}\" ct state related,established counter accept {comment}"
+        );
+        let _ = writeln!(
+            script,
+            "insert rule ip filter FORWARD iifname \"{i}\" counter accept {comment}"
+        );
+    }
+    run_nft(&script)
+}
+
+/// `nft -a list chain ip filter FORWARD`, or None when there is no such chain.
+fn list_forward_chain() -> Option<String> {
+    let out = Command::new("nft")
+        .args(["-a", "list", "chain", "ip", "filter", "FORWARD"])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// Removes berth's table; absent is fine.
 pub fn delete_table(table: &str) -> Result<(), NetError> {
     run_nft(&format!("table ip {table} {{}}\ndelete table ip {table}\n"))

@@ -176,6 +176,45 @@ impl Drop for Daemon {
                 }
             }
         }
+        // Its nftables table and FORWARD accept rules go too.
+        if let Some(i) = self.extra.iter().position(|a| a == "--bridge" || a == "-b") {
+            if let Some(bridge) = self.extra.get(i + 1) {
+                remove_nft_state(&format!("berth_{}", bridge.replace(['-', '.'], "_")));
+            }
+        }
+    }
+}
+
+/// Deletes table `ip <table>` and the rules tagged with its name in
+/// `ip filter FORWARD`.
+fn remove_nft_state(table: &str) {
+    let mut script = format!("table ip {table} {{}}\ndelete table ip {table}\n");
+    if let Ok(out) = Command::new("nft")
+        .args(["-a", "list", "chain", "ip", "filter", "FORWARD"])
+        .stderr(Stdio::null())
+        .output()
+    {
+        let tag = format!("comment \"{table}\"");
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if line.contains(&tag) {
+                if let Some(h) = line.rsplit("# handle ").next() {
+                    script.push_str(&format!(
+                        "delete rule ip filter FORWARD handle {}\n",
+                        h.trim()
+                    ));
+                }
+            }
+        }
+    }
+    if let Ok(mut child) = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        use std::io::Write;
+        let _ = child.stdin.take().unwrap().write_all(script.as_bytes());
+        let _ = child.wait();
     }
 }
 

@@ -249,6 +249,12 @@ impl Networks {
         }
         rules.apply(&self.table)?;
         *applied = Some(text);
+        let ifs: Vec<String> = rules.networks.iter().map(|n| n.host_if.clone()).collect();
+        if let Err(e) = berth_network::nft::sync_host_forward(&self.table, &ifs) {
+            tracing::warn!(
+                "accepting forwarded traffic of berth's networks in ip filter FORWARD: {e}"
+            );
+        }
         Ok(())
     }
 
