@@ -273,10 +273,17 @@ impl Client {
         match sender.send_request(req).await {
             Ok(resp) => Ok(resp),
             Err(e) => {
-                let tls_err = match conn_err_rx.await {
-                    Ok(conn_err) if self.tls.is_some() => tls_failure(&conn_err),
-                    _ => None,
-                };
+                // hyper puts the cause on the request's error or on the connection's,
+                // depending on who saw it first.
+                let mut tls_err = self.tls.as_ref().and_then(|_| tls_failure(&e));
+                if self.tls.is_some() && tls_err.is_none() {
+                    // Bounded: a connection that is somehow still up must not hang the caller.
+                    let conn_err =
+                        tokio::time::timeout(std::time::Duration::from_secs(1), conn_err_rx).await;
+                    if let Ok(Ok(conn_err)) = conn_err {
+                        tls_err = tls_failure(&conn_err);
+                    }
+                }
                 Err(match tls_err {
                     Some(source) => Error::Handshake {
                         host: self.host.to_string(),
@@ -392,16 +399,29 @@ impl Client {
     }
 }
 
-/// The TLS error (an alert from the daemon, a bad record) behind a connection error.
+/// The TLS error (an alert from the daemon, a bad record) behind the error of a
+/// request that got no answer. With TLS 1.3 the daemon judges our certificate
+/// after our side of the handshake is done, so its refusal shows up here; when
+/// its reset overtakes the alert, the reset is all there is to report.
 fn tls_failure(err: &hyper::Error) -> Option<io::Error> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
     while let Some(c) = cause {
-        if let Some(tls) = c
-            .downcast_ref::<io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return Some(io::Error::new(io::ErrorKind::InvalidData, tls.clone()));
+        if let Some(io_err) = c.downcast_ref::<io::Error>() {
+            if let Some(tls) = io_err
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            {
+                return Some(io::Error::new(io::ErrorKind::InvalidData, tls.clone()));
+            }
+            if matches!(
+                io_err.kind(),
+                io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+            ) {
+                return Some(io::Error::new(
+                    io_err.kind(),
+                    format!("{io_err} (the daemon closed the connection; was the client certificate refused?)"),
+                ));
+            }
         }
         cause = c.source();
     }
