@@ -527,3 +527,174 @@ fn no_host_fd_leaks_and_no_cwd_outside() {
         "/tmp/new/dir\n"
     );
 }
+
+fn sha256_of(path: &str) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// busybox plus the shared libraries the berth binary needs (so the berth
+/// binary can run inside it, as runc could in the original attack) and
+/// `/evil`, a script whose interpreter is `/proc/self/exe`.
+fn attack_image(d: &Daemon) {
+    let tar_path = busybox_tar(&d.root);
+    let ldd = std::process::Command::new("ldd")
+        .arg(BERTH)
+        .output()
+        .unwrap();
+    let mut libs: Vec<String> = Vec::new();
+    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+        // "libc.so.6 => /lib/.../libc.so.6 (0x..)" or "/lib64/ld-linux... (0x..)"
+        let path = match line.split_once("=>") {
+            Some((_, rest)) => rest.split_whitespace().next(),
+            None => line.split_whitespace().next(),
+        };
+        if let Some(p) = path.filter(|p| p.starts_with('/')) {
+            libs.push(p.to_string());
+        }
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&tar_path)
+        .unwrap();
+    // Append to the busybox archive: drop its two zero end blocks first.
+    let len = file.metadata().unwrap().len();
+    let mut end = len;
+    {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = &file;
+        let mut block = [0u8; 512];
+        while end >= 512 {
+            f.seek(SeekFrom::Start(end - 512)).unwrap();
+            f.read_exact(&mut block).unwrap();
+            if block.iter().any(|b| *b != 0) {
+                break;
+            }
+            end -= 512;
+        }
+        f.set_len(end).unwrap();
+        f.seek(SeekFrom::Start(end)).unwrap();
+    }
+    let mut b = tar::Builder::new(file);
+    let mut add = |name: &str, data: &[u8], mode: u32| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_cksum();
+        b.append_data(&mut h, name.trim_start_matches('/'), data)
+            .unwrap();
+    };
+    for lib in &libs {
+        add(lib, &std::fs::read(lib).unwrap(), 0o755);
+    }
+    add("/evil", b"#!/proc/self/exe logs\n", 0o755);
+    b.into_inner().unwrap();
+    d.ok(&["import", tar_path.to_str().unwrap(), "attack:latest"]);
+}
+
+/// Scans every process of the container and tries to open its exe for
+/// writing, directly and by re-opening a read descriptor through
+/// /proc/self/fd (the O_PATH trick of the original exploit). Appending
+/// opens only: if the protection failed nothing would be written anyway.
+const ATTACKER: &str = r#"mkdir -p /tmp
+end=$(( $(date +%s) + 12 ))
+while [ $(date +%s) -lt $end ]; do
+  for p in /proc/[0-9]*; do
+    [ "$p" = "/proc/$$" ] && continue
+    t=$(readlink $p/exe 2>/dev/null)
+    [ -n "$t" ] && [ "$t" != /bin/busybox ] && echo "REACHED $p $t" >>/tmp/log
+    if true 2>>/tmp/errs >>$p/exe; then echo "OPENED $p $(readlink $p/exe)" >>/tmp/log; fi
+    { if true 2>>/tmp/errs >>/proc/self/fd/3; then echo "REOPENED $p" >>/tmp/log; fi; } 3<$p/exe 2>/dev/null
+  done
+done
+echo finished >>/tmp/log
+sleep 300"#;
+
+/// CVE-2019-5736 class: container processes attack the runtime binary
+/// through /proc/<pid>/exe of processes that enter the container (exec'd
+/// processes before their execve, and a program whose interpreter is
+/// /proc/self/exe, which makes the runtime binary itself run inside the
+/// container).
+#[test]
+fn runtime_binary_cannot_be_overwritten_from_a_container() {
+    let d = Daemon::start("h5736");
+    d.busybox();
+    attack_image(&d);
+    let before = sha256_of(BERTH);
+    d.ok(&[
+        "run", "-d", "--name", "victim", "attack", "sh", "-c", ATTACKER,
+    ]);
+    // A listener that accepts and never answers keeps the berth binary
+    // (running as /evil's interpreter) alive inside the container.
+    d.ok(&[
+        "exec",
+        "-d",
+        "victim",
+        "sh",
+        "-c",
+        "sleep 300 | nc -l -p 2375",
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut hanging = std::process::Command::new(BERTH)
+        .args(["-H", &d.sock(), "exec", "-e"])
+        .arg("DOCKER_HOST=tcp://127.0.0.1:2375")
+        .args(["victim", "/evil"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Meanwhile, many short execs: each is the shim's fork inside the
+    // container's pid namespace until it execs.
+    for _ in 0..15 {
+        d.ok(&["exec", "victim", "true"]);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    let log = loop {
+        let log = text(&d.cli(&["exec", "victim", "cat", "/tmp/log"]));
+        if log.contains("finished") || std::time::Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let _ = hanging.kill();
+    let _ = hanging.wait();
+    let errs = text(&d.cli(&["exec", "victim", "cat", "/tmp/errs"]));
+    assert!(
+        log.contains("finished"),
+        "the attacker did not finish: {log}"
+    );
+    assert!(
+        !log.contains("OPENED"),
+        "a runtime binary was opened for writing: {log}"
+    );
+    // The attack reached the berth binary running inside the container...
+    let reached: Vec<&str> = log.lines().filter(|l| l.starts_with("REACHED")).collect();
+    assert!(
+        !reached.is_empty(),
+        "the berth binary was never reached: {log}"
+    );
+    // ... which was not the host's file but the sealed read-only mount of
+    // it (writes through it fail with EROFS once nothing runs it; while
+    // something does, ETXTBSY comes first).
+    for l in &reached {
+        assert!(!l.contains(BERTH), "host binary exposed: {l}");
+    }
+    eprintln!(
+        "refusals seen: EACCES (non-dumpable exec) {}, ETXTBSY {}, EROFS {}",
+        errs.matches("Permission denied").count(),
+        errs.matches("Text file busy").count(),
+        errs.matches("Read-only file system").count()
+    );
+    assert_eq!(sha256_of(BERTH), before, "the berth binary changed");
+}

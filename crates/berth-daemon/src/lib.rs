@@ -25,6 +25,7 @@ mod names;
 mod network;
 mod prune;
 mod restart;
+mod sealed_exe;
 mod security_opts;
 mod server;
 mod shimctl;

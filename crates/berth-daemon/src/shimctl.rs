@@ -53,8 +53,11 @@ pub async fn start(
     let theirs: OwnedFd = theirs.into();
     let their_fd = theirs.as_raw_fd();
     let log = std::fs::File::create(bundle_dir.join("shim.log")).map_err(io("create shim.log"))?;
-    let mut cmd = tokio::process::Command::new(exe);
-    cmd.arg("shim")
+    // From the sealed (read-only, detached) mount of the binary, so no
+    // container process can write the runtime through /proc/<pid>/exe.
+    let mut cmd = tokio::process::Command::new(crate::sealed_exe::program(exe));
+    cmd.arg0(exe)
+        .arg("shim")
         .arg("--bundle")
         .arg(bundle_dir)
         .arg("--stream-fd")

@@ -24,6 +24,13 @@ pub fn exec(init_pid: i32, spec: &Spec, process: &Process, stdio: Stdio) -> Resu
     let new_pty = stdio.new_pty()?;
     let child = || -> RuntimeError {
         let run = || -> Result<()> {
+            // Until execve this process is a copy of the caller, holding its
+            // descriptors and memory, and from the fork on it sits in the
+            // container's pid namespace where the container's processes can
+            // see it. Non-dumpable, /proc/<pid>/{exe,fd,mem,...} refuse them
+            // (no CAP_SYS_PTRACE); execve resets it for the new program
+            // (runc does the same; CVE-2016-9962, CVE-2019-5736 class).
+            set_dumpable(false)?;
             ns.enter()?;
             stdio.install()?;
             // Having joined the container's mount namespace (which also moved
@@ -60,4 +67,15 @@ pub fn exec(init_pid: i32, spec: &Spec, process: &Process, stdio: Stdio) -> Resu
         pid: pid.as_raw(),
         pty_master,
     })
+}
+
+fn set_dumpable(on: bool) -> Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, libc::c_ulong::from(on), 0, 0, 0) } != 0 {
+        return Err(RuntimeError::sys(
+            "prctl PR_SET_DUMPABLE",
+            nix::errno::Errno::last(),
+        ));
+    }
+    Ok(())
 }
