@@ -298,6 +298,16 @@ impl Applier<'_> {
     }
 
     fn whiteout(&mut self, parent: &Path, name: &OsStr) -> Result<(), ImageError> {
+        // `.wh...` would name the parent's parent: from the top of the
+        // layer that is outside the root, and it would be deleted.
+        if matches!(name.as_encoded_bytes(), b"" | b"." | b"..")
+            || name.as_encoded_bytes().contains(&b'/')
+        {
+            return Err(ImageError::invalid(format!(
+                "invalid whiteout in archive: .wh.{}",
+                name.to_string_lossy()
+            )));
+        }
         let target = parent.join(name);
         match self.mode {
             WhiteoutMode::Overlay => {
@@ -503,5 +513,136 @@ mod tests {
         assert!(!d.path().join("gone").exists());
         assert!(!d.path().join("dir/old").exists());
         assert!(d.path().join("dir/new").exists());
+    }
+}
+
+/// Layer archives that try to leave the target root: nothing may ever be
+/// written, linked or deleted outside it.
+#[cfg(test)]
+mod traversal_tests {
+    use super::*;
+
+    /// One tar entry with a raw name (tar::Builder refuses `..` and
+    /// absolute names, which is exactly what these tests need).
+    fn raw(name: &str, kind: EntryType, data: &[u8], link: Option<&str>) -> Vec<u8> {
+        let mut h = tar::Header::new_old();
+        h.set_entry_type(kind);
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        let old = h.as_old_mut();
+        old.name[..name.len()].copy_from_slice(name.as_bytes());
+        if let Some(l) = link {
+            old.linkname[..l.len()].copy_from_slice(l.as_bytes());
+        }
+        h.set_cksum();
+        let mut out = h.as_bytes().to_vec();
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+        out
+    }
+
+    fn archive(entries: &[Vec<u8>]) -> Vec<u8> {
+        let mut out: Vec<u8> = entries.concat();
+        out.extend_from_slice(&[0u8; 1024]);
+        out
+    }
+
+    /// Applies into `<tmp>/root` and returns what else appeared in `<tmp>`
+    /// (besides `root` and the `sentinel` directory planted there).
+    fn apply_in_sandbox(tar: &[u8], mode: WhiteoutMode) -> (tempfile::TempDir, Vec<String>) {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        fs::create_dir(&root).unwrap();
+        fs::create_dir(t.path().join("sentinel")).unwrap();
+        fs::write(t.path().join("sentinel/passwd"), "host\n").unwrap();
+        let _ = apply_tar(&mut &tar[..], &root, mode, None);
+        let mut extra: Vec<String> = fs::read_dir(t.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "root" && n != "sentinel")
+            .collect();
+        extra.sort();
+        let sentinel: Vec<_> = fs::read_dir(t.path().join("sentinel"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(sentinel.len(), 1, "the sentinel directory changed");
+        assert_eq!(
+            fs::read_to_string(t.path().join("sentinel/passwd")).unwrap(),
+            "host\n"
+        );
+        (t, extra)
+    }
+
+    fn both_modes(entries: &[Vec<u8>]) {
+        for mode in [WhiteoutMode::Overlay, WhiteoutMode::Delete] {
+            let (t, extra) = apply_in_sandbox(&archive(entries), mode);
+            assert!(extra.is_empty(), "{mode:?}: written outside: {extra:?}");
+            assert!(t.path().join("root").is_dir(), "{mode:?}: root removed");
+        }
+    }
+
+    #[test]
+    fn dotdot_and_absolute_names() {
+        both_modes(&[raw("../x", EntryType::Regular, b"x", None)]);
+        both_modes(&[raw("/abs/../../x", EntryType::Regular, b"x", None)]);
+        both_modes(&[raw("a/../../x", EntryType::Regular, b"x", None)]);
+        both_modes(&[raw("../sentinel/passwd", EntryType::Regular, b"x", None)]);
+        both_modes(&[raw("..", EntryType::Directory, b"", None)]);
+    }
+
+    #[test]
+    fn writes_through_symlinks_stay_inside() {
+        let abs = |t: &str| raw("l", EntryType::Symlink, b"", Some(t));
+        for target in ["/", "..", "../..", "../sentinel", "/../../sentinel"] {
+            both_modes(&[
+                abs(target),
+                raw("l/x", EntryType::Regular, b"x", None),
+                raw("l/passwd", EntryType::Regular, b"x", None),
+                raw("l/sentinel/passwd", EntryType::Regular, b"x", None),
+                raw("l/d", EntryType::Directory, b"", None),
+                raw("l/h", EntryType::Link, b"", Some("l")),
+            ]);
+        }
+        // A directory swapped for a link later in the same archive.
+        both_modes(&[
+            raw("d", EntryType::Directory, b"", None),
+            raw("d", EntryType::Symlink, b"", Some("../sentinel")),
+            raw("d/passwd", EntryType::Regular, b"x", None),
+        ]);
+    }
+
+    #[test]
+    fn hardlinks_cannot_reach_outside() {
+        both_modes(&[raw("h", EntryType::Link, b"", Some("../sentinel/passwd"))]);
+        both_modes(&[raw("h", EntryType::Link, b"", Some("/../sentinel/passwd"))]);
+        both_modes(&[raw("h", EntryType::Link, b"", Some("../../etc/passwd"))]);
+        // Through a symlink in the layer: the link's target is resolved
+        // inside the root, and a symlink source is linked as the link itself.
+        both_modes(&[
+            raw("up", EntryType::Symlink, b"", Some("..")),
+            raw("h", EntryType::Link, b"", Some("up/sentinel/passwd")),
+        ]);
+        both_modes(&[
+            raw("p", EntryType::Symlink, b"", Some("../sentinel/passwd")),
+            raw("h", EntryType::Link, b"", Some("p")),
+            raw("h", EntryType::Regular, b"overwritten", None),
+        ]);
+    }
+
+    #[test]
+    fn whiteouts_cannot_delete_outside() {
+        both_modes(&[raw(".wh...", EntryType::Regular, b"", None)]);
+        both_modes(&[raw("a/.wh...", EntryType::Regular, b"", None)]);
+        both_modes(&[raw(".wh..", EntryType::Regular, b"", None)]);
+        both_modes(&[raw(".wh.", EntryType::Regular, b"", None)]);
+        both_modes(&[
+            raw("up", EntryType::Symlink, b"", Some("..")),
+            raw("up/.wh.sentinel", EntryType::Regular, b"", None),
+            raw("up/.wh..wh..opq", EntryType::Regular, b"", None),
+        ]);
     }
 }
