@@ -3,7 +3,7 @@
 //! Debian's busybox-static for the test image.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 use std::time::Duration;
 
 mod common;
@@ -306,65 +306,198 @@ fn mount_destinations_cannot_escape_through_symlinks() {
     }
 }
 
-/// Egress through NAT to a host beyond this one: an "outside" network
-/// namespace behind a veth, serving HTTP. The packets are forwarded by the
-/// host, so on hosts whose `ip filter FORWARD` policy is drop (Docker's), this
-/// also proves berth's accept rules there.
+/// A host beyond this one: a network namespace behind a veth, serving
+/// HTTP on 10.231.<net>.2:8080; removed on drop.
+struct Outside {
+    ns: String,
+    outer: String,
+    server: std::process::Child,
+    pub addr: String,
+}
+
+impl Outside {
+    fn new(d: &Daemon, net: u8) -> Outside {
+        let pid = std::process::id() % 10000;
+        let ns = format!("berth-out-{pid}-{net}");
+        let (outer, inner) = (format!("vo{pid}n{net}"), format!("vi{pid}n{net}"));
+        let www = d.root.join(format!("www{net}"));
+        std::fs::create_dir_all(&www).unwrap();
+        std::fs::write(www.join("hello.txt"), "from outside\n").unwrap();
+        let cmd = format!(
+            "ip netns add {ns} && ip link add {outer} type veth peer name {inner} && \
+             ip link set {inner} netns {ns} && ip addr add 10.231.{net}.1/24 dev {outer} && \
+             ip link set {outer} up && ip -n {ns} addr add 10.231.{net}.2/24 dev {inner} && \
+             ip -n {ns} link set {inner} up && ip -n {ns} link set lo up && \
+             ip -n {ns} route add default via 10.231.{net}.1"
+        );
+        let st = Command::new("sh").args(["-c", &cmd]).status().unwrap();
+        assert!(st.success(), "{cmd}");
+        let server = Command::new("ip")
+            .args([
+                "netns", "exec", &ns, "busybox", "httpd", "-f", "-p", "8080", "-h",
+            ])
+            .arg(&www)
+            .spawn()
+            .unwrap();
+        let addr = format!("10.231.{net}.2:8080");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(&addr).is_err() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Outside {
+            ns,
+            outer,
+            server,
+            addr,
+        }
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        let _ = Command::new("sh")
+            .args([
+                "-c",
+                &format!("ip link del {}; ip netns del {}", self.outer, self.ns),
+            ])
+            .status();
+    }
+}
+
+/// `wget` of the outside host's page from a container (Debian's static
+/// busybox wget crashes with -T, so a dead route fails by connect timeout).
+fn fetch(d: &Daemon, extra: &[&str], url: &str) -> Output {
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(extra);
+    args.extend(["busybox", "wget", "-qO-", url]);
+    d.cli(&args)
+}
+
+/// Egress through NAT to a host beyond this one. The packets are forwarded
+/// by the host, so on hosts whose `ip filter FORWARD` policy is drop
+/// (Docker's), this also proves berth's accept rules there.
 #[test]
 fn containers_reach_hosts_beyond_this_one() {
     let d = Daemon::start("egress");
     d.busybox();
-    let pid = std::process::id() % 10000;
-    let ns = format!("berth-out-{pid}");
-    let (outer, inner) = (format!("vo{pid}"), format!("vi{pid}"));
-    let sh = |cmd: &str| {
-        let st = std::process::Command::new("sh")
-            .args(["-c", cmd])
-            .status()
-            .unwrap();
-        assert!(st.success(), "{cmd}");
-    };
-    let www = d.root.join("www");
-    std::fs::create_dir_all(&www).unwrap();
-    std::fs::write(www.join("hello.txt"), "from outside\n").unwrap();
-    sh(&format!(
-        "ip netns add {ns} && ip link add {outer} type veth peer name {inner} && \
-         ip link set {inner} netns {ns} && ip addr add 10.231.77.1/24 dev {outer} && \
-         ip link set {outer} up && ip -n {ns} addr add 10.231.77.2/24 dev {inner} && \
-         ip -n {ns} link set {inner} up && ip -n {ns} link set lo up && \
-         ip -n {ns} route add default via 10.231.77.1"
-    ));
-    let mut server = std::process::Command::new("ip")
-        .args([
-            "netns", "exec", &ns, "busybox", "httpd", "-f", "-p", "8080", "-h",
-        ])
-        .arg(&www)
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect("10.231.77.2:8080").is_err()
-        && std::time::Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let got = d.cli(&[
-        "run",
-        "--rm",
-        "busybox",
-        // (Debian's static busybox wget crashes with -T.)
-        "wget",
-        "-qO-",
-        "http://10.231.77.2:8080/hello.txt",
-    ]);
-    let _ = server.kill();
-    let _ = server.wait();
-    let _ = std::process::Command::new("sh")
-        .args(["-c", &format!("ip link del {outer}; ip netns del {ns}")])
-        .status();
+    let out = Outside::new(&d, 77);
+    let got = fetch(&d, &[], &format!("http://{}/hello.txt", out.addr));
     assert!(
         got.status.success(),
         "wget failed: {}",
         String::from_utf8_lossy(&got.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&got.stdout), "from outside\n");
+}
+
+/// `--internal` networks route nothing in or out; `enable_icc=false`
+/// networks keep containers from reaching each other but not the outside.
+#[test]
+fn internal_networks_and_icc() {
+    let d = Daemon::start("isolate");
+    d.busybox();
+    let out = Outside::new(&d, 78);
+    let url = format!("http://{}/hello.txt", out.addr);
+    d.ok(&[
+        "network",
+        "create",
+        "--internal",
+        "--subnet",
+        "10.232.1.0/24",
+        "inner",
+    ]);
+    d.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.232.2.0/24",
+        "-o",
+        "com.docker.network.bridge.enable_icc=false",
+        "noicc",
+    ]);
+    // Internal: no way out, but its containers talk to each other.
+    let srv = d.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "inner",
+        "--name",
+        "isrv",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ]);
+    let blocked = Command::new("timeout")
+        .args([
+            "8",
+            common::BERTH,
+            "-H",
+            &d.sock(),
+            "run",
+            "--rm",
+            "--network",
+            "inner",
+        ])
+        .args(["busybox", "wget", "-qO-", &url])
+        .output()
+        .unwrap();
+    assert!(
+        !blocked.status.success(),
+        "an internal network reached {url}"
+    );
+    let inside = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "inner",
+        "busybox",
+        "wget",
+        "-qO-",
+        "http://isrv/hostname",
+    ]);
+    assert_eq!(inside.trim(), &srv.trim()[..12]);
+
+    // No ICC: the outside is reachable, a neighbour is not.
+    let got = fetch(&d, &["--network", "noicc"], &url);
+    assert_eq!(String::from_utf8_lossy(&got.stdout), "from outside\n");
+    d.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "noicc",
+        "--name",
+        "nsrv",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ]);
+    let neighbour = Command::new("timeout")
+        .args([
+            "8",
+            common::BERTH,
+            "-H",
+            &d.sock(),
+            "run",
+            "--rm",
+            "--network",
+            "noicc",
+        ])
+        .args(["busybox", "wget", "-qO-", "http://nsrv/hostname"])
+        .output()
+        .unwrap();
+    assert!(
+        !neighbour.status.success(),
+        "ICC=false let a neighbour through"
+    );
+    drop(srv);
 }

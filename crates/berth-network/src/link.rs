@@ -122,6 +122,17 @@ impl Netlink {
             .map_err(|e| NetError::netlink("attach port to bridge", e))
     }
 
+    /// Marks bridge port `idx` isolated: it forwards only to ports that are
+    /// not (the uplink), never to another isolated port.
+    pub async fn isolate_port(&self, idx: u32) -> Result<()> {
+        self.handle
+            .link()
+            .set_port(rtnetlink::LinkBridgePort::new(idx).isolated(true).build())
+            .execute()
+            .await
+            .map_err(|e| NetError::netlink("isolate bridge port", e))
+    }
+
     /// Renames, sets the MAC of and brings up link `idx`.
     pub async fn configure(
         &self,

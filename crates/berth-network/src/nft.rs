@@ -19,6 +19,8 @@ use std::process::{Command, Stdio};
 pub struct NetRule {
     pub host_if: String,
     pub subnet: Ipv4Net,
+    /// `--internal`: no traffic routed in or out, no masquerade.
+    pub internal: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,8 +65,21 @@ impl Ruleset {
         s.push_str("  }\n");
         s.push_str("  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n    fib daddr type local jump ports\n  }\n");
         s.push_str("  chain output {\n    type nat hook output priority -100; policy accept;\n    fib daddr type local jump ports\n  }\n");
+        // Internal networks: nothing is routed from or to them (the host
+        // itself stays reachable, as on Docker's internal networks).
+        s.push_str(
+            "  chain forward {\n    type filter hook forward priority filter; policy accept;\n",
+        );
+        for n in self.networks.iter().filter(|n| n.internal) {
+            let _ = writeln!(
+                s,
+                "    iifname \"{i}\" drop\n    oifname \"{i}\" drop",
+                i = n.host_if
+            );
+        }
+        s.push_str("  }\n");
         s.push_str("  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n");
-        for n in &self.networks {
+        for n in self.networks.iter().filter(|n| !n.internal) {
             let _ = writeln!(
                 s,
                 "    ip saddr {sub} oifname != \"{i}\" masquerade\n    oifname \"{i}\" ip saddr 127.0.0.0/8 masquerade",
@@ -173,10 +188,18 @@ mod tests {
     #[test]
     fn renders_ports_and_masquerade() {
         let r = Ruleset {
-            networks: vec![NetRule {
-                host_if: "berth0".into(),
-                subnet: "172.30.0.0/16".parse().unwrap(),
-            }],
+            networks: vec![
+                NetRule {
+                    host_if: "berth0".into(),
+                    subnet: "172.30.0.0/16".parse().unwrap(),
+                    internal: false,
+                },
+                NetRule {
+                    host_if: "br-2".into(),
+                    subnet: "172.31.0.0/24".parse().unwrap(),
+                    internal: true,
+                },
+            ],
             ports: vec![PortRule {
                 host_ip: Some(Ipv4Addr::LOCALHOST),
                 host_port: 18080,
@@ -187,6 +210,9 @@ mod tests {
         };
         let s = r.render("berth");
         assert!(s.starts_with("table ip berth {}\ndelete table ip berth\n"));
+        assert!(s.contains("iifname \"br-2\" drop\n    oifname \"br-2\" drop"));
+        assert!(!s.contains("ip saddr 172.31.0.0/24 oifname != \"br-2\" masquerade"));
+        assert!(s.contains("ip saddr 172.30.0.0/16 oifname != \"berth0\" masquerade"));
         assert!(s.contains("ip daddr 127.0.0.1 tcp dport 18080 dnat to 172.30.0.2:80"));
         assert!(s.contains("ip saddr 172.30.0.0/16 oifname != \"berth0\" masquerade"));
     }

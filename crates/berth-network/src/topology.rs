@@ -17,13 +17,17 @@ pub struct BridgeSpec {
     pub host_if: String,
     pub subnet: Ipv4Net,
     pub gateway: Ipv4Addr,
+    /// Inter-container communication (`enable_icc`). Without it, container
+    /// ports are isolated bridge ports: they reach the uplink (the gateway
+    /// and beyond) but not each other, with no packet filter involved.
+    pub icc: bool,
 }
 
 impl BridgeSpec {
-    fn bridge(&self) -> String {
+    pub fn bridge(&self) -> String {
         format!("b{}", self.short_id)
     }
-    fn uplink(&self) -> String {
+    pub fn uplink(&self) -> String {
         format!("u{}", self.short_id)
     }
 }
@@ -145,6 +149,9 @@ impl Topology {
         let port = sw.add_veth(&ep.switch_if(), &temp, container_ns).await?;
         let inside = async {
             sw.set_controller(port, bridge).await?;
+            if !net.icc {
+                sw.isolate_port(port).await?;
+            }
             let c = Netlink::open(Some(container_ns)).await?;
             let idx = c.index(&temp).await?.ok_or_else(|| {
                 NetError::io(

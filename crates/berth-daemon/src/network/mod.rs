@@ -213,6 +213,7 @@ impl Networks {
                 rules.networks.push(NetRule {
                     host_if: spec.host_if,
                     subnet: spec.subnet,
+                    internal: n.internal,
                 });
             }
         }
@@ -249,7 +250,12 @@ impl Networks {
         }
         rules.apply(&self.table)?;
         *applied = Some(text);
-        let ifs: Vec<String> = rules.networks.iter().map(|n| n.host_if.clone()).collect();
+        let ifs: Vec<String> = rules
+            .networks
+            .iter()
+            .filter(|n| !n.internal)
+            .map(|n| n.host_if.clone())
+            .collect();
         if let Err(e) = berth_network::nft::sync_host_forward(&self.table, &ifs) {
             tracing::warn!(
                 "accepting forwarded traffic of berth's networks in ip filter FORWARD: {e}"
@@ -372,5 +378,10 @@ pub fn bridge_spec(n: &NetworkRec) -> Result<BridgeSpec, ApiError> {
         gateway: n
             .gateway
             .ok_or_else(|| ApiError::internal(format!("network {} has no gateway", n.name)))?,
+        icc: n
+            .options
+            .get("com.docker.network.bridge.enable_icc")
+            .and_then(|v| v.as_str())
+            != Some("false"),
     })
 }
