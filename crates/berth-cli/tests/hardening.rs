@@ -698,3 +698,162 @@ fn runtime_binary_cannot_be_overwritten_from_a_container() {
     );
     assert_eq!(sha256_of(BERTH), before, "the berth binary changed");
 }
+
+/// Swaps `<dir>/x` between a directory and a symlink to `/` as fast as a
+/// shell can, for `secs` seconds.
+fn swapper(dir: &str, secs: u32) -> String {
+    format!(
+        "end=$(( $(date +%s) + {secs} )); while [ $(date +%s) -lt $end ]; do \
+         rm -rf {dir}/x; mkdir -p {dir}/x/tmp; rm -rf {dir}/x; ln -s / {dir}/x; done; sleep 300"
+    )
+}
+
+fn host_mounts_mentioning(needle: &str) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(String::from)
+        .collect()
+}
+
+/// CVE-2021-30465 class: a container sharing a volume swaps a directory on
+/// the path of another container's mount destination for a symlink to `/`
+/// while that container is started again and again. The mount and the
+/// mount point must always be made inside the second container's root.
+#[test]
+fn racing_symlink_swaps_cannot_move_mounts_out() {
+    let d = Daemon::start("hrace");
+    d.busybox();
+    let tag = format!("berth-race-{}", std::process::id());
+    // A host directory the escaped mount would land on, and a name that
+    // escaped mkdir calls would create.
+    let target = Path::new("/tmp").join(format!("{tag}-target"));
+    let fresh = Path::new("/tmp").join(format!("{tag}-new"));
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(target.join("marker"), "host\n").unwrap();
+    let _ = std::fs::remove_dir_all(&fresh);
+    let src = d.root.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("payload"), "payload\n").unwrap();
+    d.ok(&["volume", "create", "shared"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "swapper",
+        "-v",
+        "shared:/vol",
+        "busybox",
+        "sh",
+        "-c",
+        &swapper("/vol", 25),
+    ]);
+    let before = host_mounts_mentioning(&tag);
+    assert!(before.is_empty(), "{before:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let (mut ok, mut runs) = (0, 0);
+    while std::time::Instant::now() < deadline && runs < 40 {
+        runs += 1;
+        let b1 = format!("{}:/data/x/tmp/{tag}-target", src.display());
+        let b2 = format!("{}:/data/x/tmp/{tag}-new/sub", src.display());
+        let out = d.cli(&[
+            "run",
+            "--rm",
+            "-v",
+            "shared:/data",
+            "-v",
+            &b1,
+            "-v",
+            &b2,
+            "busybox",
+            "sh",
+            "-c",
+            &format!("cat /tmp/{tag}-target/payload /tmp/{tag}-new/sub/payload 2>/dev/null || cat /data/x/tmp/{tag}-target/payload"),
+        ]);
+        if out.status.success() {
+            ok += 1;
+            assert!(text(&out).contains("payload"), "{}", text(&out));
+        }
+        assert!(
+            host_mounts_mentioning(&tag).is_empty(),
+            "a mount escaped to the host: {:?}",
+            host_mounts_mentioning(&tag)
+        );
+        assert!(
+            !fresh.exists(),
+            "{} was created on the host",
+            fresh.display()
+        );
+    }
+    assert!(ok > 0, "no run succeeded in {runs}");
+    let entries: Vec<_> = std::fs::read_dir(&target).unwrap().collect();
+    assert_eq!(entries.len(), 1, "the host directory changed");
+    assert_eq!(
+        std::fs::read_to_string(target.join("marker")).unwrap(),
+        "host\n"
+    );
+    let _ = std::fs::remove_dir_all(&target);
+}
+
+/// CVE-2018-15664 class: `cp` into and out of a running container while
+/// the container swaps the path's directory for a symlink to `/`.
+#[test]
+fn racing_symlink_swaps_cannot_redirect_cp() {
+    let d = Daemon::start("hcprace");
+    d.busybox();
+    let tag = format!("berth-cprace-{}", std::process::id());
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "swapper",
+        "busybox",
+        "sh",
+        "-c",
+        &format!(
+            "mkdir -p /w/x/etc && cp /etc/passwd /w/x/etc/; {}",
+            swapper("/w", 20)
+        ),
+    ]);
+    let payload = d.root.join("payload");
+    std::fs::write(&payload, "payload\n").unwrap();
+    let host_passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let out_file = d.root.join("out");
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let mut copies = 0;
+    while std::time::Instant::now() < deadline && copies < 60 {
+        copies += 1;
+        let _ = d.cli(&[
+            "cp",
+            payload.to_str().unwrap(),
+            &format!("swapper:/w/x/tmp/{tag}"),
+        ]);
+        let _ = d.cli(&[
+            "cp",
+            payload.to_str().unwrap(),
+            &format!("swapper:/w/x/etc/{tag}"),
+        ]);
+        assert!(
+            !Path::new("/tmp").join(&tag).exists(),
+            "cp wrote to host /tmp"
+        );
+        assert!(
+            !Path::new("/etc").join(&tag).exists(),
+            "cp wrote to host /etc"
+        );
+        let _ = std::fs::remove_file(&out_file);
+        if d.cli(&["cp", "swapper:/w/x/etc/passwd", out_file.to_str().unwrap()])
+            .status
+            .success()
+        {
+            let got = std::fs::read_to_string(&out_file).unwrap_or_default();
+            assert!(
+                got != host_passwd || got.starts_with("root:x:0:0:root:/root:/bin/sh\napp:"),
+                "cp read the host's /etc/passwd"
+            );
+        }
+    }
+    let _ = std::fs::remove_file(Path::new("/tmp").join(&tag));
+    let _ = std::fs::remove_file(Path::new("/etc").join(&tag));
+}
