@@ -501,3 +501,74 @@ fn internal_networks_and_icc() {
     );
     drop(srv);
 }
+
+/// The daemon's default-bridge flags: `--icc=false`, `--ip`, `--ip-masq=false`,
+/// and `--iptables=false` leaving nftables alone.
+#[test]
+fn default_bridge_daemon_flags() {
+    let d = Daemon::start_with(
+        "bflags",
+        &["--icc=false", "--ip", "127.0.0.1", "--ip-masq=false"],
+    );
+    d.busybox();
+    let opts = d.ok(&["network", "inspect", "-f", "{{json .Options}}", "bridge"]);
+    assert!(
+        opts.contains(r#""com.docker.network.bridge.enable_icc":"false""#),
+        "{opts}"
+    );
+    assert!(
+        opts.contains(r#""com.docker.network.bridge.host_binding_ipv4":"127.0.0.1""#),
+        "{opts}"
+    );
+    let srv = d.ok(&[
+        "run", "-d", "-p", "18971:80", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc",
+    ]);
+    assert_eq!(d.ok(&["port", srv.trim(), "80"]).trim(), "127.0.0.1:18971");
+    let ip = d.ok(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.IPAddress}}",
+        srv.trim(),
+    ]);
+    let blocked = Command::new("timeout")
+        .args([
+            "8",
+            BERTH,
+            "-H",
+            &d.sock(),
+            "run",
+            "--rm",
+            "busybox",
+            "wget",
+            "-qO-",
+        ])
+        .arg(format!("http://{}/hostname", ip.trim()))
+        .output()
+        .unwrap();
+    assert!(
+        !blocked.status.success(),
+        "--icc=false let a neighbour through"
+    );
+    let bridge = d.extra_value("--bridge").unwrap();
+    let table = Command::new("nft")
+        .args(["list", "table", "ip", &format!("berth_{bridge}")])
+        .output()
+        .unwrap();
+    let rules = String::from_utf8_lossy(&table.stdout);
+    assert!(rules.contains("dport 18971 dnat"), "{rules}");
+    assert!(
+        !rules.contains("oifname != "),
+        "--ip-masq=false still masquerades: {rules}"
+    );
+    drop(d);
+
+    let quiet = Daemon::start_with("bnoipt", &["--iptables=false"]);
+    quiet.busybox();
+    assert_eq!(quiet.ok(&["run", "--rm", "busybox", "echo", "ok"]), "ok\n");
+    let bridge = quiet.extra_value("--bridge").unwrap();
+    let table = Command::new("nft")
+        .args(["list", "table", "ip", &format!("berth_{bridge}")])
+        .output()
+        .unwrap();
+    assert!(!table.status.success(), "--iptables=false created a table");
+}

@@ -25,6 +25,8 @@ pub struct Options {
     /// Default bridge interface name and gateway/prefix (`--bridge`, `--bip`).
     pub bridge: Option<String>,
     pub bip: Option<String>,
+    /// `--icc`, `--ip-masq`, `--ip-forward`, `--iptables`, `--ip`.
+    pub bridge_flags: crate::network::BridgeFlags,
 }
 
 /// What waiters watch: how many times the container exited, and whether it is gone.
@@ -145,6 +147,7 @@ impl Daemon {
             &opts.exec_root,
             opts.bridge.as_deref(),
             opts.bip.as_deref(),
+            &opts.bridge_flags,
         )
         .map_err(StoreError::Config)?;
         Ok(Arc::new(Daemon {

@@ -52,6 +52,23 @@ struct Flags {
     /// Gateway address and prefix of the default bridge (default 172.30.0.1/16)
     #[arg(long)]
     bip: Option<String>,
+    /// Enable inter-container communication on the default bridge (default true)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "bool")]
+    icc: Option<bool>,
+    /// Masquerade the default bridge's traffic leaving the host (default true)
+    #[arg(long = "ip-masq", num_args = 0..=1, default_missing_value = "true", value_name = "bool")]
+    #[serde(rename = "ip-masq")]
+    ip_masq: Option<bool>,
+    /// Turn on IPv4 forwarding in the host (default true)
+    #[arg(long = "ip-forward", num_args = 0..=1, default_missing_value = "true", value_name = "bool")]
+    #[serde(rename = "ip-forward")]
+    ip_forward: Option<bool>,
+    /// Manage nftables rules (NAT, published ports); false leaves packet filtering alone
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "bool")]
+    iptables: Option<bool>,
+    /// Default host IP for published ports (default 0.0.0.0)
+    #[arg(long = "ip")]
+    ip: Option<String>,
     /// Map container root to subordinate ids: default, user, user:group or uid:gid
     #[arg(long)]
     userns_remap: Option<String>,
@@ -89,6 +106,11 @@ impl Flags {
         self.group = self.group.or(file.group);
         self.bridge = self.bridge.or(file.bridge);
         self.bip = self.bip.or(file.bip);
+        self.icc = self.icc.or(file.icc);
+        self.ip_masq = self.ip_masq.or(file.ip_masq);
+        self.ip_forward = self.ip_forward.or(file.ip_forward);
+        self.iptables = self.iptables.or(file.iptables);
+        self.ip = self.ip.or(file.ip);
         self.userns_remap = self.userns_remap.or(file.userns_remap);
         self.storage_driver = self.storage_driver.or(file.storage_driver);
         self.tls |= file.tls;
@@ -169,6 +191,13 @@ pub fn main(args: Vec<String>) -> anyhow::Result<()> {
                 exe,
                 bridge: flags.bridge.clone(),
                 bip: flags.bip.clone(),
+                bridge_flags: crate::network::BridgeFlags {
+                    icc: flags.icc.unwrap_or(true),
+                    ip_masq: flags.ip_masq.unwrap_or(true),
+                    ip_forward: flags.ip_forward.unwrap_or(true),
+                    iptables: flags.iptables.unwrap_or(true),
+                    host_ip: flags.ip.clone(),
+                },
             },
             store,
             images,

@@ -21,6 +21,8 @@ pub struct NetRule {
     pub subnet: Ipv4Net,
     /// `--internal`: no traffic routed in or out, no masquerade.
     pub internal: bool,
+    /// `enable_ip_masquerade`: traffic leaving the host is masqueraded.
+    pub masquerade: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -80,10 +82,18 @@ impl Ruleset {
         s.push_str("  }\n");
         s.push_str("  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n");
         for n in self.networks.iter().filter(|n| !n.internal) {
+            if n.masquerade {
+                let _ = writeln!(
+                    s,
+                    "    ip saddr {sub} oifname != \"{i}\" masquerade",
+                    sub = n.subnet,
+                    i = n.host_if
+                );
+            }
+            // Published ports reached on 127.0.0.1 need this whatever --ip-masq says.
             let _ = writeln!(
                 s,
-                "    ip saddr {sub} oifname != \"{i}\" masquerade\n    oifname \"{i}\" ip saddr 127.0.0.0/8 masquerade",
-                sub = n.subnet,
+                "    oifname \"{i}\" ip saddr 127.0.0.0/8 masquerade",
                 i = n.host_if
             );
         }
@@ -193,11 +203,13 @@ mod tests {
                     host_if: "berth0".into(),
                     subnet: "172.30.0.0/16".parse().unwrap(),
                     internal: false,
+                    masquerade: true,
                 },
                 NetRule {
                     host_if: "br-2".into(),
                     subnet: "172.31.0.0/24".parse().unwrap(),
                     internal: true,
+                    masquerade: true,
                 },
             ],
             ports: vec![PortRule {

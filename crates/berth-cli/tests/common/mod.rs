@@ -63,6 +63,12 @@ impl Daemon {
         d
     }
 
+    /// The value given to daemon flag `flag` (e.g. the private `--bridge`).
+    pub fn extra_value(&self, flag: &str) -> Option<String> {
+        let i = self.extra.iter().position(|a| a == flag)?;
+        self.extra.get(i + 1).cloned()
+    }
+
     pub fn sock_path(&self) -> PathBuf {
         self.root.join("exec/berth.sock")
     }

@@ -81,6 +81,8 @@ pub struct Networks {
     /// and most container starts (no published ports) leave the rules as
     /// they were, so an unchanged ruleset is not loaded again.
     applied_rules: Mutex<Option<String>>,
+    /// `--iptables=false`: no nftables rules at all (no NAT, no publishing).
+    iptables: bool,
 }
 
 pub fn random_id() -> String {
@@ -91,6 +93,38 @@ fn now() -> String {
     crate::container::rfc3339(chrono::Utc::now())
 }
 
+/// The daemon's flags for its default bridge and packet filtering.
+#[derive(Debug, Clone)]
+pub struct BridgeFlags {
+    /// `--icc`: containers on the default bridge reach each other.
+    pub icc: bool,
+    /// `--ip-masq`: the default bridge's traffic is masqueraded.
+    pub ip_masq: bool,
+    /// `--ip-forward`: net.ipv4.ip_forward is turned on at start.
+    pub ip_forward: bool,
+    /// `--iptables`: berth manages nftables rules at all.
+    pub iptables: bool,
+    /// `--ip`: default host address of published ports.
+    pub host_ip: Option<String>,
+}
+
+impl Default for BridgeFlags {
+    fn default() -> Self {
+        BridgeFlags {
+            icc: true,
+            ip_masq: true,
+            ip_forward: true,
+            iptables: true,
+            host_ip: None,
+        }
+    }
+}
+
+/// An option of a network's record that is "true" unless set to "false".
+fn option_on(n: &NetworkRec, key: &str) -> bool {
+    n.options.get(key).and_then(|v| v.as_str()) != Some("false")
+}
+
 impl Networks {
     /// Loads the records and makes sure the predefined networks exist. The
     /// default bridge is `bridge` (interface name) on `bip` (gateway/prefix).
@@ -99,7 +133,17 @@ impl Networks {
         exec_root: &Path,
         bridge: Option<&str>,
         bip: Option<&str>,
+        flags: &BridgeFlags,
     ) -> Result<Networks, String> {
+        if let Some(ip) = &flags.host_ip {
+            ip.parse::<Ipv4Addr>()
+                .map_err(|_| format!("invalid --ip {ip}: expected an IPv4 address"))?;
+        }
+        if flags.ip_forward {
+            if let Err(e) = berth_network::netns::sysctl("net.ipv4.ip_forward", "1") {
+                tracing::warn!("turning on net.ipv4.ip_forward: {e}");
+            }
+        }
         let db = store::NetDb::open(data_root).map_err(|e| format!("network store: {e}"))?;
         let loaded = db.load().map_err(|e| format!("network store: {e}"))?;
         let host_if = bridge.unwrap_or("berth0").to_string();
@@ -118,9 +162,15 @@ impl Networks {
         let mut options = Map::new();
         for (k, v) in [
             ("com.docker.network.bridge.default_bridge", "true"),
-            ("com.docker.network.bridge.enable_icc", "true"),
-            ("com.docker.network.bridge.enable_ip_masquerade", "true"),
-            ("com.docker.network.bridge.host_binding_ipv4", "0.0.0.0"),
+            ("com.docker.network.bridge.enable_icc", bool_text(flags.icc)),
+            (
+                "com.docker.network.bridge.enable_ip_masquerade",
+                bool_text(flags.ip_masq),
+            ),
+            (
+                "com.docker.network.bridge.host_binding_ipv4",
+                flags.host_ip.as_deref().unwrap_or("0.0.0.0"),
+            ),
             ("com.docker.network.bridge.name", host_if.as_str()),
             ("com.docker.network.driver.mtu", "1500"),
         ] {
@@ -168,6 +218,7 @@ impl Networks {
             dns: Mutex::new(HashMap::new()),
             applied_rules: Mutex::new(None),
             op: tokio::sync::Mutex::new(()),
+            iptables: flags.iptables,
         })
     }
 
@@ -206,6 +257,9 @@ impl Networks {
     /// Rebuilds berth's nftables table from the records.
     fn apply_rules(&self) -> Result<(), ApiError> {
         use berth_network::nft::{NetRule, PortRule, Ruleset};
+        if !self.iptables {
+            return Ok(());
+        }
         let st = self.st();
         let mut rules = Ruleset::default();
         for n in st.networks.iter().filter(|n| n.driver == "bridge") {
@@ -214,6 +268,7 @@ impl Networks {
                     host_if: spec.host_if,
                     subnet: spec.subnet,
                     internal: n.internal,
+                    masquerade: option_on(n, "com.docker.network.bridge.enable_ip_masquerade"),
                 });
             }
         }
@@ -351,6 +406,14 @@ fn nft_table(host_if: &str) -> String {
     format!("berth_{safe}")
 }
 
+fn bool_text(b: bool) -> &'static str {
+    if b {
+        "true"
+    } else {
+        "false"
+    }
+}
+
 fn parse_bip(bip: &str) -> Result<(Ipv4Addr, Ipv4Net), String> {
     let (ip, prefix) = bip
         .split_once('/')
@@ -378,10 +441,6 @@ pub fn bridge_spec(n: &NetworkRec) -> Result<BridgeSpec, ApiError> {
         gateway: n
             .gateway
             .ok_or_else(|| ApiError::internal(format!("network {} has no gateway", n.name)))?,
-        icc: n
-            .options
-            .get("com.docker.network.bridge.enable_icc")
-            .and_then(|v| v.as_str())
-            != Some("false"),
+        icc: option_on(n, "com.docker.network.bridge.enable_icc"),
     })
 }

@@ -298,6 +298,27 @@ impl Networks {
         Ok(ep)
     }
 
+    /// The network's `host_binding_ipv4` (the daemon's `--ip` on the default
+    /// bridge): where ports published without an address listen.
+    fn default_host_ip(&self, c: &Container) -> Option<String> {
+        let mode = c
+            .host_config
+            .get("NetworkMode")
+            .and_then(Value::as_str)
+            .unwrap_or("default");
+        let name = if mode == "default" { "bridge" } else { mode };
+        let st = self.st();
+        let n = st
+            .networks
+            .iter()
+            .find(|n| n.name == name || n.id == name)?;
+        n.options
+            .get("com.docker.network.bridge.host_binding_ipv4")
+            .and_then(Value::as_str)
+            .filter(|ip| !ip.is_empty() && *ip != "0.0.0.0")
+            .map(str::to_string)
+    }
+
     /// Host ports for PortBindings and, with -P, every exposed port.
     fn publish(&self, c: &Container) -> ApiResult<Vec<PortBinding>> {
         // (container port, proto, host ip, host port range)
@@ -347,8 +368,12 @@ impl Networks {
             .filter(|s| s.container_id != c.id)
             .flat_map(|s| s.ports.iter().map(|p| (p.host_port, p.proto.clone())))
             .collect();
+        let default_ip = self.default_host_ip(c);
         let mut out = Vec::new();
-        for (port, proto, ip, hp) in wanted {
+        for (port, proto, mut ip, hp) in wanted {
+            if ip.is_empty() {
+                ip = default_ip.clone().unwrap_or_default();
+            }
             let bind_ip: Ipv4Addr = if ip.is_empty() {
                 Ipv4Addr::UNSPECIFIED
             } else {
