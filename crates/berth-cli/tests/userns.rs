@@ -55,16 +55,19 @@ fn remap_user() {
 /// A remapped daemon with busybox, on a bridge and /24 of this binary's own
 /// (other test binaries may run at the same time).
 fn remapped(name: &str) -> (Daemon, String) {
+    remapped_with(name, &[])
+}
+
+fn remapped_with(name: &str, extra: &[&str]) -> (Daemon, String) {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     remap_user();
     let n = NEXT.fetch_add(1, Ordering::SeqCst);
     let bridge = format!("bu{}{n}", std::process::id() % 1000);
     let subnet = format!("172.26.{}.", n + 10);
     let bip = format!("{subnet}1/24");
-    let d = Daemon::start_with(
-        name,
-        &["--userns-remap", USER, "--bridge", &bridge, "--bip", &bip],
-    );
+    let mut args = vec!["--userns-remap", USER, "--bridge", &bridge, "--bip", &bip];
+    args.extend_from_slice(extra);
+    let d = Daemon::start_with(name, &args);
     d.busybox();
     (d, subnet)
 }
@@ -368,4 +371,22 @@ fn stock_docker_cli_sees_userns() {
     assert!(String::from_utf8_lossy(&out.stderr).contains(
         "privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode"
     ));
+}
+
+#[test]
+fn vfs_storage_driver_under_remap() {
+    // vfs: the rootfs is a full copy, bound (open_tree) by the parent.
+    let (d, _) = remapped_with("userns-vfs", &["--storage-driver", "vfs"]);
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "id -u && touch /new && ls -ln /new",
+    ]);
+    assert!(out.starts_with("0\n"), "{out}");
+    assert!(out.contains(" 0 "), "{out}");
+    let vfs = d.root.join("data/300000.300000/vfs");
+    assert!(vfs.is_dir());
 }
