@@ -572,3 +572,74 @@ fn default_bridge_daemon_flags() {
         .unwrap();
     assert!(!table.status.success(), "--iptables=false created a table");
 }
+
+/// `network create --ip-range` and the daemon's `--fixed-cidr` limit where
+/// container addresses come from.
+#[test]
+fn ip_range_and_fixed_cidr() {
+    let bridge = format!("bfc{}", std::process::id() % 10000);
+    let d = Daemon::start_with(
+        "fixedcidr",
+        &[
+            "--bridge",
+            &bridge,
+            "--bip",
+            "172.31.250.1/24",
+            "--fixed-cidr",
+            "172.31.250.128/25",
+        ],
+    );
+    d.busybox();
+    let ip = d.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "ip -o -4 addr show eth0",
+    ]);
+    assert!(ip.contains("inet 172.31.250.128/24"), "{ip}");
+    let cfg = d.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{json .IPAM.Config}}",
+        "bridge",
+    ]);
+    assert!(cfg.contains(r#""IPRange":"172.31.250.128/25""#), "{cfg}");
+
+    d.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.233.0.0/16",
+        "--ip-range",
+        "10.233.7.0/24",
+        "ranged",
+    ]);
+    let ip = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "ranged",
+        "busybox",
+        "hostname",
+        "-i",
+    ]);
+    assert!(ip.trim().starts_with("10.233.7."), "{ip}");
+    let bad = d.cli(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.234.0.0/16",
+        "--ip-range",
+        "10.235.0.0/24",
+        "bad",
+    ]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("no matching subnet for range"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

@@ -69,6 +69,10 @@ struct Flags {
     /// Default host IP for published ports (default 0.0.0.0)
     #[arg(long = "ip")]
     ip: Option<String>,
+    /// IPv4 subnet for fixed IPs on the default bridge (within --bip)
+    #[arg(long = "fixed-cidr")]
+    #[serde(rename = "fixed-cidr")]
+    fixed_cidr: Option<String>,
     /// Map container root to subordinate ids: default, user, user:group or uid:gid
     #[arg(long)]
     userns_remap: Option<String>,
@@ -111,6 +115,7 @@ impl Flags {
         self.ip_forward = self.ip_forward.or(file.ip_forward);
         self.iptables = self.iptables.or(file.iptables);
         self.ip = self.ip.or(file.ip);
+        self.fixed_cidr = self.fixed_cidr.or(file.fixed_cidr);
         self.userns_remap = self.userns_remap.or(file.userns_remap);
         self.storage_driver = self.storage_driver.or(file.storage_driver);
         self.tls |= file.tls;
@@ -197,6 +202,7 @@ pub fn main(args: Vec<String>) -> anyhow::Result<()> {
                     ip_forward: flags.ip_forward.unwrap_or(true),
                     iptables: flags.iptables.unwrap_or(true),
                     host_ip: flags.ip.clone(),
+                    fixed_cidr: flags.fixed_cidr.clone(),
                 },
             },
             store,

@@ -76,9 +76,21 @@ pub fn allocate(
     gateway: Ipv4Addr,
     used: &HashSet<Ipv4Addr>,
 ) -> Result<Ipv4Addr, NetError> {
+    allocate_in(subnet, None, gateway, used)
+}
+
+/// [`allocate`], limited to `range` (`--ip-range`, `--fixed-cidr`) when given:
+/// the range's addresses that are host addresses of the subnet.
+pub fn allocate_in(
+    subnet: &Ipv4Net,
+    range: Option<&Ipv4Net>,
+    gateway: Ipv4Addr,
+    used: &HashSet<Ipv4Addr>,
+) -> Result<Ipv4Addr, NetError> {
     let last = subnet.size().saturating_sub(1);
     (1..last)
         .filter_map(|n| subnet.nth(n as u32))
+        .filter(|ip| range.is_none_or(|r| r.contains(*ip)))
         .find(|ip| *ip != gateway && !used.contains(ip))
         .ok_or_else(|| NetError::SubnetFull(subnet.to_string()))
 }
@@ -98,6 +110,25 @@ pub fn mac_string(mac: [u8; 6]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn allocation_stays_in_the_ip_range() {
+        let subnet: Ipv4Net = "10.9.0.0/16".parse().unwrap();
+        let range: Ipv4Net = "10.9.5.0/30".parse().unwrap();
+        let gw = Ipv4Addr::new(10, 9, 0, 1);
+        let mut used = HashSet::new();
+        let a = allocate_in(&subnet, Some(&range), gw, &used).unwrap();
+        assert_eq!(a, Ipv4Addr::new(10, 9, 5, 0));
+        for ip in [a, Ipv4Addr::new(10, 9, 5, 1), Ipv4Addr::new(10, 9, 5, 2)] {
+            used.insert(ip);
+        }
+        assert_eq!(
+            allocate_in(&subnet, Some(&range), gw, &used).unwrap(),
+            Ipv4Addr::new(10, 9, 5, 3)
+        );
+        used.insert(Ipv4Addr::new(10, 9, 5, 3));
+        assert!(allocate_in(&subnet, Some(&range), gw, &used).is_err());
+    }
+
     use super::*;
 
     #[test]

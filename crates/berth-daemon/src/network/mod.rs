@@ -106,6 +106,8 @@ pub struct BridgeFlags {
     pub iptables: bool,
     /// `--ip`: default host address of published ports.
     pub host_ip: Option<String>,
+    /// `--fixed-cidr`: the default bridge's containers get addresses here.
+    pub fixed_cidr: Option<String>,
 }
 
 impl Default for BridgeFlags {
@@ -116,6 +118,7 @@ impl Default for BridgeFlags {
             ip_forward: true,
             iptables: true,
             host_ip: None,
+            fixed_cidr: None,
         }
     }
 }
@@ -139,6 +142,15 @@ impl Networks {
             ip.parse::<Ipv4Addr>()
                 .map_err(|_| format!("invalid --ip {ip}: expected an IPv4 address"))?;
         }
+        let fixed_cidr: Option<Ipv4Net> = match &flags.fixed_cidr {
+            Some(r) => {
+                let range: Ipv4Net = r
+                    .parse()
+                    .map_err(|e| format!("invalid --fixed-cidr {r}: {e}"))?;
+                Some(range)
+            }
+            None => None,
+        };
         if flags.ip_forward {
             if let Err(e) = berth_network::netns::sysctl("net.ipv4.ip_forward", "1") {
                 tracing::warn!("turning on net.ipv4.ip_forward: {e}");
@@ -149,6 +161,13 @@ impl Networks {
         let host_if = bridge.unwrap_or("berth0").to_string();
         let bip = bip.unwrap_or("172.30.0.1/16");
         let (gw, subnet) = parse_bip(bip)?;
+        if let Some(r) = &fixed_cidr {
+            if !(subnet.contains(r.addr) && r.prefix >= subnet.prefix) {
+                return Err(format!(
+                    "--fixed-cidr {r} is not contained in the default bridge's subnet {subnet}"
+                ));
+            }
+        }
         let mut st = NetState {
             networks: loaded.networks,
             ..Default::default()
@@ -193,6 +212,7 @@ impl Networks {
                     internal: false,
                     attachable: false,
                     user_subnet: false,
+                    ip_range: None,
                 },
             };
             if name == "bridge" {
@@ -200,6 +220,7 @@ impl Networks {
                 rec.gateway = Some(gw);
                 rec.host_if = Some(host_if.clone());
                 rec.options = options.clone();
+                rec.ip_range = fixed_cidr.map(|r| r.to_string());
             }
             db.put_network(&rec)
                 .map_err(|e| format!("network store: {e}"))?;

@@ -30,6 +30,10 @@ pub struct NetworkRec {
     /// Whether the subnet was given by the user (shown as IPAM config).
     #[serde(default)]
     pub user_subnet: bool,
+    /// `--ip-range` (or the daemon's `--fixed-cidr` for the default bridge):
+    /// where container addresses are allocated.
+    #[serde(default)]
+    pub ip_range: Option<String>,
 }
 
 impl NetworkRec {
@@ -48,7 +52,13 @@ impl NetworkRec {
 
     pub fn ipam_json(&self) -> Value {
         let config = match (&self.subnet, self.gateway) {
-            (Some(s), Some(g)) => json!([{"Subnet": s, "Gateway": g.to_string()}]),
+            (Some(s), Some(g)) => {
+                let mut c = json!({"Subnet": s, "Gateway": g.to_string()});
+                if let Some(r) = &self.ip_range {
+                    c["IPRange"] = json!(r);
+                }
+                json!([c])
+            }
             _ => json!([]),
         };
         json!({"Driver": "default", "Options": if self.name == "bridge" { Value::Null } else { json!({}) }, "Config": config})

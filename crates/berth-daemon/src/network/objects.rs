@@ -20,6 +20,7 @@ pub struct CreateRequest {
     pub driver: String,
     pub subnet: Option<String>,
     pub gateway: Option<String>,
+    pub ip_range: Option<String>,
     pub labels: Map<String, Value>,
     pub options: Map<String, Value>,
     pub internal: bool,
@@ -49,6 +50,7 @@ impl CreateRequest {
             driver: s(Some(v), "Driver").unwrap_or_else(|| "bridge".into()),
             subnet: s(cfg, "Subnet"),
             gateway: s(cfg, "Gateway"),
+            ip_range: s(cfg, "IPRange"),
             labels: v
                 .get("Labels")
                 .and_then(Value::as_object)
@@ -197,6 +199,18 @@ impl Networks {
                 }
                 None => ipam::default_gateway(&subnet).map_err(bad)?,
             };
+            let ip_range = match &req.ip_range {
+                Some(r) => {
+                    let range: Ipv4Net = r.parse().map_err(bad)?;
+                    if !(subnet.contains(range.addr) && range.prefix >= subnet.prefix) {
+                        return Err(forbidden(format!(
+                            "invalid pool request: ip-range {range} is not contained in subnet {subnet}"
+                        )));
+                    }
+                    Some(range.to_string())
+                }
+                None => None,
+            };
             let id = random_id();
             let options = req.options.clone();
             let host_if = options
@@ -217,6 +231,7 @@ impl Networks {
                 internal: req.internal,
                 attachable: req.attachable,
                 user_subnet,
+                ip_range,
             }
         };
         // Wire first, then the record: a failure leaves nothing behind.

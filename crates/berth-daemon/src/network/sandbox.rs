@@ -245,7 +245,10 @@ impl Networks {
                     ))
                 }
                 Some(ip) => ip,
-                None => ipam::allocate(&spec.subnet, spec.gateway, &used)?,
+                None => {
+                    let range = net.ip_range.as_deref().and_then(|r| r.parse().ok());
+                    ipam::allocate_in(&spec.subnet, range.as_ref(), spec.gateway, &used)?
+                }
             };
             let sb = st
                 .sandboxes
