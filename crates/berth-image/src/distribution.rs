@@ -182,6 +182,27 @@ impl ImageStore {
         })
     }
 
+    /// The tagged references of the repository `name` (`domain/path`), in
+    /// lexical order (what `push --all-tags` pushes, in Docker's order).
+    pub fn repository_tags(&self, name: &str) -> Result<Vec<Reference>, ImageError> {
+        let prefix = format!("{name}:");
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT name FROM ref_refs WHERE is_digest = 0 AND substr(name, 1, ?2) = ?1 ORDER BY name",
+        )?;
+        let names = st
+            .query_map(params![prefix, prefix.len() as i64], |r| {
+                r.get::<_, String>(0)
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        // A tag never holds `/` or `:`, so the prefix cannot match another repository.
+        Ok(names
+            .iter()
+            .filter_map(|n| crate::reference::parse_normalized_named(n).ok())
+            .filter(|r| r.name() == name && r.tag.is_some())
+            .collect())
+    }
+
     pub fn blob_sources(&self, diff_id: &str) -> Result<Vec<BlobSource>, ImageError> {
         let conn = self.conn();
         conn.execute_batch(SCHEMA)?;
@@ -261,6 +282,15 @@ mod tests {
         assert_eq!(src.layers.len(), 1);
         let inspect = store.inspect(&id).unwrap();
         assert_eq!(inspect["RepoDigests"].as_array().unwrap().len(), 1);
+        store.tag(&id, "127.0.0.1:5000/a/b", Some("v0")).unwrap();
+        store.tag(&id, "127.0.0.1:5000/a/bc", Some("v9")).unwrap();
+        let tags: Vec<String> = store
+            .repository_tags("127.0.0.1:5000/a/b")
+            .unwrap()
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        assert_eq!(tags, ["127.0.0.1:5000/a/b:v0", "127.0.0.1:5000/a/b:v1"]);
     }
 
     #[test]

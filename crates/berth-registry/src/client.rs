@@ -378,6 +378,44 @@ impl RepoClient {
             .await
     }
 
+    /// Every tag of the repository, following `Link` pagination. `None` when
+    /// the registry does not know the repository.
+    pub async fn list_tags(&self) -> Result<Option<Vec<String>>> {
+        #[derive(serde::Deserialize)]
+        struct TagList {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let mut url = self.url("tags/list");
+        let mut tags = Vec::new();
+        loop {
+            let resp = self.send(Method::GET, &url, HeaderMap::new(), None).await?;
+            let status = resp.status();
+            if status == StatusCode::NOT_FOUND {
+                return Ok(None);
+            }
+            let next = resp
+                .headers()
+                .get(reqwest::header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(next_link);
+            let body = resp
+                .bytes()
+                .await
+                .map_err(|e| RegistryError::http("reading tag list", e))?;
+            if !status.is_success() {
+                return Err(self.status_error(status, &body));
+            }
+            let page: TagList = serde_json::from_slice(&body)
+                .map_err(|e| RegistryError::Registry(format!("invalid tag list: {e}")))?;
+            tags.extend(page.tags.unwrap_or_default());
+            match next {
+                Some(n) => url = self.resolve(&n),
+                None => return Ok(Some(tags)),
+            }
+        }
+    }
+
     /// PUT a manifest under a tag; returns its digest.
     pub async fn put_manifest(&self, tag: &str, bytes: &[u8], media_type: &str) -> Result<String> {
         let url = self.url(&format!("manifests/{tag}"));
@@ -398,6 +436,23 @@ impl RepoClient {
         }
         Ok(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
     }
+}
+
+/// The target of `<url>; rel="next"` in a `Link` header.
+fn next_link(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        params
+            .split(';')
+            .any(|p| p.trim().replace('"', "") == "rel=next")
+            .then(|| {
+                target
+                    .trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string()
+            })
+    })
 }
 
 fn header_str(h: &HeaderMap, name: &str) -> String {
@@ -493,5 +548,14 @@ mod tests {
             "received unexpected HTTP status: 502 Bad Gateway"
         );
         assert_eq!(title_case("HEAD"), "Head");
+    }
+
+    #[test]
+    fn follows_next_links() {
+        assert_eq!(
+            next_link(r#"</v2/x/tags/list?n=2&last=b>; rel="next""#).as_deref(),
+            Some("/v2/x/tags/list?n=2&last=b")
+        );
+        assert_eq!(next_link(r#"</a>; rel="prev""#), None);
     }
 }

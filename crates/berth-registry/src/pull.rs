@@ -80,8 +80,70 @@ impl PinHolder {
     }
 }
 
-/// Pulls `r` (a tag or digest reference) into `store`.
+/// Pulls `r` into `store`: one tag or digest, or every tag of the repository
+/// when `r` names neither (the API's empty `tag`, Docker's `pull --all-tags`).
+/// Ends with Docker's one `Status:` line for the whole pull.
 pub async fn pull(
+    store: Arc<ImageStore>,
+    r: &Reference,
+    opts: &PullOptions,
+    progress: &Progress,
+) -> Result<PullOutcome> {
+    let outcome = if r.tag.is_none() && r.digest.is_none() {
+        pull_all_tags(store, r, opts, progress).await?
+    } else {
+        pull_tag(store, r, opts, progress).await?
+    };
+    let shown = r.familiar_string();
+    if outcome.updated {
+        progress.status(&format!("Status: Downloaded newer image for {shown}"));
+    } else {
+        progress.status(&format!("Status: Image is up to date for {shown}"));
+    }
+    Ok(outcome)
+}
+
+/// Every tag the registry lists for `r`'s repository, one after the other
+/// (as Docker: the first failing tag fails the pull).
+async fn pull_all_tags(
+    store: Arc<ImageStore>,
+    r: &Reference,
+    opts: &PullOptions,
+    progress: &Progress,
+) -> Result<PullOutcome> {
+    let client = RepoClient::new(&r.domain, &r.path, opts.auth.clone(), false)?;
+    let tags = client.list_tags().await?.ok_or_else(|| {
+        if r.domain == berth_image::reference::DEFAULT_DOMAIN {
+            RegistryError::PullDenied {
+                name: r.familiar_name(),
+            }
+        } else {
+            RegistryError::Registry(format!(
+                "repository {} not found: name unknown: repository name not known to registry",
+                r.familiar_name()
+            ))
+        }
+    })?;
+    let mut outcome = PullOutcome {
+        image_id: String::new(),
+        manifest_digest: String::new(),
+        updated: false,
+    };
+    for tag in tags {
+        let tagged = r.with_tag(&tag).map_err(|e| {
+            RegistryError::InvalidManifest(format!("registry lists an invalid tag {tag:?}: {e}"))
+        })?;
+        let one = pull_tag(store.clone(), &tagged, opts, progress).await?;
+        outcome = PullOutcome {
+            updated: outcome.updated || one.updated,
+            ..one
+        };
+    }
+    Ok(outcome)
+}
+
+/// Pulls `r` (a tag or digest reference) into `store`.
+async fn pull_tag(
     store: Arc<ImageStore>,
     r: &Reference,
     opts: &PullOptions,
@@ -216,12 +278,6 @@ pub async fn pull(
     .map_err(|e| RegistryError::Registry(e.to_string()))??;
 
     progress.status(&format!("Digest: {manifest_digest}"));
-    let shown = r.familiar_string();
-    if outcome.updated {
-        progress.status(&format!("Status: Downloaded newer image for {shown}"));
-    } else {
-        progress.status(&format!("Status: Image is up to date for {shown}"));
-    }
     Ok(PullOutcome {
         manifest_digest,
         ..outcome

@@ -36,12 +36,46 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         .map_err(|e| RegistryError::Registry(e.to_string()))?
 }
 
-/// Pushes the local image `r` (a tagged reference) to its registry.
+/// Pushes the local image `r` to its registry; without a tag, every local
+/// tag of the repository (the API's empty `tag`, Docker's `push --all-tags`).
 pub async fn push(
     store: Arc<ImageStore>,
     r: &Reference,
     opts: &PushOptions,
     progress: &Progress,
+) -> Result<PushOutcome> {
+    if r.digest.is_some() {
+        return Err(RegistryError::InvalidParameter(
+            "cannot push a digest reference".into(),
+        ));
+    }
+    if r.tag.is_some() {
+        return push_tag(store, r, opts, progress, true).await;
+    }
+    let store2 = store.clone();
+    let name = r.name();
+    let tags = blocking(move || Ok(store2.repository_tags(&name)?)).await?;
+    if tags.is_empty() {
+        return Err(RegistryError::NoLocalTag(r.familiar_name()));
+    }
+    progress.status(&format!(
+        "The push refers to repository [{}]",
+        r.familiar_name()
+    ));
+    let mut last = None;
+    for t in &tags {
+        last = Some(push_tag(store.clone(), t, opts, progress, false).await?);
+    }
+    Ok(last.expect("at least one tag"))
+}
+
+/// Pushes one tag; `announce` prints Docker's first line for a single push.
+async fn push_tag(
+    store: Arc<ImageStore>,
+    r: &Reference,
+    opts: &PushOptions,
+    progress: &Progress,
+    announce: bool,
 ) -> Result<PushOutcome> {
     let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
     let local = r.to_string();
@@ -57,10 +91,12 @@ pub async fn push(
         RegistryError::NoLocalTag(_) => RegistryError::NoLocalTag(r.familiar_string()),
         e => e,
     })?;
-    progress.status(&format!(
-        "The push refers to repository [{}]",
-        r.familiar_name()
-    ));
+    if announce {
+        progress.status(&format!(
+            "The push refers to repository [{}]",
+            r.familiar_name()
+        ));
+    }
     let client = RepoClient::new(&r.domain, &r.path, opts.auth.clone(), true)?;
     for l in src.layers.iter().rev() {
         progress.layer(&short_id(&l.diff_id), "Preparing");

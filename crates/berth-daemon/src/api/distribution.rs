@@ -85,7 +85,8 @@ where
         .into_response())
 }
 
-/// The reference `POST /images/create?fromImage=&tag=` names.
+/// The reference `POST /images/create?fromImage=&tag=` names. Without a tag
+/// or digest it stays a bare name: the API pulls every tag then (`pull -a`).
 fn pull_reference(image: &str, tag: Option<&str>) -> ApiResult<Reference> {
     let r = reference::parse_normalized_named(image).map_err(ApiError::from)?;
     let r = match tag.filter(|t| !t.is_empty()) {
@@ -99,7 +100,7 @@ fn pull_reference(image: &str, tag: Option<&str>) -> ApiResult<Reference> {
         }
         _ => r,
     };
-    Ok(r.with_default_tag())
+    Ok(r)
 }
 
 pub async fn pull(d: AppState, q: &Query, headers: &HeaderMap, image: &str) -> ApiResult<Response> {
@@ -131,9 +132,10 @@ pub async fn pull(d: AppState, q: &Query, headers: &HeaderMap, image: &str) -> A
 
 pub async fn push(d: AppState, name: &str, q: &Query, headers: &HeaderMap) -> ApiResult<Response> {
     let r = reference::parse_normalized_named(name).map_err(ApiError::from)?;
+    // No tag anywhere: every local tag of the repository (`push -a`).
     let r = match q.get("tag").filter(|t| !t.is_empty()) {
         Some(t) => r.with_tag(t).map_err(ApiError::from)?,
-        None => r.with_default_tag(),
+        None => r,
     };
     let opts = berth_registry::PushOptions {
         auth: registry_auth(headers),
@@ -187,7 +189,9 @@ mod tests {
         let r = pull_reference("127.0.0.1:5000/compat/bb", Some("v1")).unwrap();
         assert_eq!(r.to_string(), "127.0.0.1:5000/compat/bb:v1");
         let r = pull_reference("busybox", None).unwrap();
-        assert_eq!(r.to_string(), "docker.io/library/busybox:latest");
+        assert_eq!(r.to_string(), "docker.io/library/busybox");
+        let r = pull_reference("busybox", Some("")).unwrap();
+        assert!(r.tag.is_none() && r.digest.is_none());
         let d = format!("sha256:{}", "a".repeat(64));
         let r = pull_reference("x:5000/a", Some(&d)).unwrap();
         assert_eq!(r.digest.as_deref(), Some(d.as_str()));

@@ -27,6 +27,9 @@ pub struct Args {
 
 pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let mut reference = args.name.clone();
+    if args.all_tags && (reference.contains('@') || split_tag(&reference).1.is_some()) {
+        anyhow::bail!("tag can't be used with --all-tags/-a");
+    }
     if !args.all_tags && !reference.contains('@') && split_tag(&reference).1.is_none() {
         reference.push_str(":latest");
         if !args.quiet {

@@ -24,13 +24,19 @@ pub struct Args {
 
 pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let (repo, tag) = split_tag(&args.name);
-    let tag = match tag {
-        Some(t) => t.to_string(),
-        None => {
+    if args.name.contains('@') {
+        anyhow::bail!("cannot push a digest reference");
+    }
+    // With --all-tags no tag is sent: the daemon pushes every local tag.
+    let tag = match (tag, args.all_tags) {
+        (Some(_), true) => anyhow::bail!("tag can't be used with --all-tags/-a"),
+        (Some(t), false) => Some(t.to_string()),
+        (None, true) => None,
+        (None, false) => {
             if !args.quiet {
                 println!("Using default tag: latest");
             }
-            "latest".to_string()
+            Some("latest".to_string())
         }
     };
     let client = ctx
@@ -38,7 +44,7 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         .with_registry_auth(credentials::registry_auth_header(
             &credentials::registry_of(repo),
         ));
-    let q = Query::new().add("tag", &tag).build();
+    let q = Query::new().opt("tag", tag.as_deref()).build();
     let body = client
         .stream(
             Method::POST,
@@ -52,7 +58,12 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     if args.quiet {
-        println!("{repo}:{tag}");
+        // The docker CLI prints the normalized reference it pushed.
+        let shown = match &tag {
+            Some(t) => format!("{repo}:{t}"),
+            None => repo.to_string(),
+        };
+        println!("{}", crate::commands::image::pull::full_name(&shown));
     }
     Ok(())
 }

@@ -1,0 +1,347 @@
+//! End-to-end distribution against `berth registry serve` on loopback (no
+//! auth): `pull -a` / `push -a` through the berth CLI and the stock docker
+//! CLI, and peers (skopeo) reading and writing berth's registry. Needs root,
+//! overlayfs and Debian's busybox-static; the skopeo cases need `skopeo`.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{text, Daemon, BERTH};
+
+/// `berth registry serve` on a free loopback port, storage under /tmp.
+struct Registry {
+    root: PathBuf,
+    addr: String,
+    child: Child,
+}
+
+impl Registry {
+    fn start(name: &str) -> Registry {
+        let root = PathBuf::from(format!("/tmp/berth-dist-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new(BERTH)
+            .args(["registry", "serve", "--addr", &addr, "--root"])
+            .arg(root.join("storage"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(root.join("registry.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < deadline, "registry did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Registry { root, addr, child }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn ok_output(what: &str, out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    text(&out)
+}
+
+/// The stock docker CLI against a berth daemon.
+fn docker(d: &Daemon, args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .env("DOCKER_HOST", d.sock())
+        .env("DOCKER_CONFIG", d.root.join("docker-config"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("the docker CLI")
+}
+
+fn image_id(d: &Daemon, name: &str) -> String {
+    d.ok(&["image", "inspect", "--format", "{{.Id}}", name])
+        .trim()
+        .to_string()
+}
+
+/// busybox plus a second image with the same layer and another config.
+fn two_images(d: &Daemon, repo: &str) {
+    d.busybox();
+    d.ok(&["tag", "busybox:latest", &format!("{repo}:v1")]);
+    let tar = common::busybox_tar(&d.root);
+    d.ok(&[
+        "import",
+        "-c",
+        "ENV SECOND=1",
+        tar.to_str().unwrap(),
+        &format!("{repo}:v2"),
+    ]);
+}
+
+#[test]
+fn push_and_pull_all_tags_with_berth_and_docker() {
+    let reg = Registry::start("alltags");
+    let a = Daemon::start("dist-alltags-a");
+    let repo = format!("{}/x", reg.addr);
+    two_images(&a, &repo);
+
+    let err = a.cli(&["push", "-a", &format!("{repo}:v1")]);
+    assert!(!err.status.success());
+    assert!(
+        String::from_utf8_lossy(&err.stderr).contains("tag can't be used with --all-tags/-a"),
+        "{err:?}"
+    );
+
+    let out = a.ok(&["push", "-a", &repo]);
+    assert_eq!(
+        out.matches(&format!("The push refers to repository [{repo}]"))
+            .count(),
+        1,
+        "{out}"
+    );
+    assert!(out.contains("v1: digest: sha256:"), "{out}");
+    assert!(out.contains("v2: digest: sha256:"), "{out}");
+    assert!(!out.contains("Using default tag"), "{out}");
+    let v1 = image_id(&a, &format!("{repo}:v1"));
+    let v2 = image_id(&a, &format!("{repo}:v2"));
+    assert_ne!(v1, v2);
+
+    // The other daemon pulls every tag the registry lists.
+    let b = Daemon::start("dist-alltags-b");
+    let err = b.cli(&["pull", "-a", &format!("{repo}:v1")]);
+    assert!(String::from_utf8_lossy(&err.stderr).contains("tag can't be used with --all-tags/-a"));
+    let out = b.ok(&["pull", "-a", &repo]);
+    assert!(out.contains("v1: Pulling from x"), "{out}");
+    assert!(out.contains("v2: Pulling from x"), "{out}");
+    assert!(!out.contains("Using default tag"), "{out}");
+    assert_eq!(out.matches("Digest: sha256:").count(), 2, "{out}");
+    assert!(
+        out.contains(&format!("Status: Downloaded newer image for {repo}\n")),
+        "{out}"
+    );
+    assert_eq!(out.lines().last(), Some(repo.as_str()), "{out}");
+    assert_eq!(image_id(&b, &format!("{repo}:v1")), v1);
+    assert_eq!(image_id(&b, &format!("{repo}:v2")), v2);
+
+    // The stock docker CLI: the same API without a tag.
+    let out = ok_output("docker pull -a", docker(&b, &["pull", "-a", &repo]));
+    assert!(
+        out.contains(&format!("Status: Image is up to date for {repo}")),
+        "{out}"
+    );
+    assert_eq!(out.lines().last(), Some(repo.as_str()), "{out}");
+    b.ok(&["rmi", &format!("{repo}:v2")]);
+    let out = ok_output(
+        "docker pull --all-tags",
+        docker(&b, &["pull", "--all-tags", &repo]),
+    );
+    assert!(out.contains("v2: Pulling from x"), "{out}");
+    assert!(
+        out.contains(&format!("Status: Downloaded newer image for {repo}")),
+        "{out}"
+    );
+    assert_eq!(image_id(&b, &format!("{repo}:v2")), v2);
+
+    // docker push -a of a second repository from daemon b.
+    let other = format!("{}/y", reg.addr);
+    b.ok(&["tag", &format!("{repo}:v1"), &format!("{other}:one")]);
+    b.ok(&["tag", &format!("{repo}:v2"), &format!("{other}:two")]);
+    let out = ok_output("docker push -a", docker(&b, &["push", "-a", &other]));
+    assert!(out.contains("one: digest: sha256:"), "{out}");
+    assert!(out.contains("two: digest: sha256:"), "{out}");
+    let out = a.ok(&["pull", "-a", &other]);
+    assert!(out.contains("one: Pulling from y"), "{out}");
+    assert_eq!(image_id(&a, &format!("{other}:two")), v2);
+
+    // No local tag of a repository: Docker's message.
+    let out = a.cli(&["push", "-a", &format!("{}/nothing", reg.addr)]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("An image does not exist locally with the tag"),
+        "{out:?}"
+    );
+}
+
+fn have_skopeo() -> bool {
+    Command::new("skopeo")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn skopeo(args: &[&str]) -> String {
+    let out = Command::new("skopeo")
+        .args(["--insecure-policy"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("skopeo");
+    ok_output(&format!("skopeo {args:?}"), out)
+}
+
+fn repo_digest(d: &Daemon, name: &str, repo: &str) -> String {
+    let out = d.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{range .RepoDigests}}{{println .}}{{end}}",
+        name,
+    ]);
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{repo}@")))
+        .unwrap_or_else(|| panic!("no RepoDigest for {repo} in {out:?}"))
+        .to_string()
+}
+
+fn sha256_file(p: &Path) -> String {
+    let out = Command::new("sha256sum").arg(p).output().unwrap();
+    let sum = text(&out);
+    format!("sha256:{}", sum.split_whitespace().next().unwrap_or(""))
+}
+
+#[test]
+fn skopeo_reads_what_berth_pushed() {
+    if !have_skopeo() {
+        eprintln!("skipping: skopeo is not installed");
+        return;
+    }
+    let reg = Registry::start("skopeo-read");
+    let d = Daemon::start("dist-skopeo-read");
+    d.busybox();
+    let repo = format!("{}/peer/bb", reg.addr);
+    d.ok(&["tag", "busybox:latest", &format!("{repo}:t1")]);
+    d.ok(&["push", &format!("{repo}:t1")]);
+    let digest = repo_digest(&d, &format!("{repo}:t1"), &repo);
+
+    let out = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{repo}:t1"),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["Digest"], digest.as_str(), "{out}");
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{repo}:t1"),
+    ]);
+    let raw: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    // The manifest's config is the image berth has.
+    assert_eq!(
+        raw["config"]["digest"].as_str().unwrap(),
+        image_id(&d, &format!("{repo}:t1"))
+    );
+
+    let dir = d.root.join("oci-copy");
+    skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{repo}:t1"),
+        &format!("oci:{}:t1", dir.display()),
+    ]);
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let m = index["manifests"][0]["digest"].as_str().unwrap();
+    let (_, hex) = m.split_once(':').unwrap();
+    let mpath = dir.join("blobs/sha256").join(hex);
+    // skopeo keeps the compressed layers as they are, so the manifest may
+    // only differ in media types; every blob it names is stored and verified.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&mpath).unwrap()).unwrap();
+    assert_eq!(sha256_file(&mpath), m);
+    for l in manifest["layers"].as_array().unwrap() {
+        let d = l["digest"].as_str().unwrap();
+        let p = dir.join("blobs/sha256").join(d.split_once(':').unwrap().1);
+        assert_eq!(sha256_file(&p), d);
+    }
+    assert_eq!(
+        manifest["config"]["digest"].as_str().unwrap(),
+        image_id(&d, &format!("{repo}:t1"))
+    );
+}
+
+#[test]
+fn berth_pulls_what_skopeo_pushed() {
+    if !have_skopeo() {
+        eprintln!("skipping: skopeo is not installed");
+        return;
+    }
+    let reg = Registry::start("skopeo-write");
+    let d = Daemon::start("dist-skopeo-write");
+    d.busybox();
+    let id = image_id(&d, "busybox:latest");
+    let archive = d.root.join("bb.tar");
+    d.ok(&["save", "-o", archive.to_str().unwrap(), "busybox:latest"]);
+
+    // A docker-archive from berth's save, and the OCI layout skopeo makes of it.
+    let from_archive = format!("{}/peer/archive:1", reg.addr);
+    skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("docker-archive:{}", archive.display()),
+        &format!("docker://{from_archive}"),
+    ]);
+    let layout = d.root.join("layout");
+    skopeo(&[
+        "copy",
+        &format!("docker-archive:{}", archive.display()),
+        &format!("oci:{}:bb", layout.display()),
+    ]);
+    let from_oci = format!("{}/peer/oci:1", reg.addr);
+    skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:bb", layout.display()),
+        &format!("docker://{from_oci}"),
+    ]);
+    let zstd = format!("{}/peer/zstd:1", reg.addr);
+    skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-compress-format",
+        "zstd",
+        "--dest-compress",
+        &format!("docker-archive:{}", archive.display()),
+        &format!("docker://{zstd}"),
+    ]);
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{zstd}"),
+    ]);
+    assert!(raw.contains("zstd"), "not zstd layers: {raw}");
+
+    // A fresh daemon pulls and runs each.
+    let p = Daemon::start("dist-skopeo-pull");
+    for name in [&from_archive, &from_oci, &zstd] {
+        let out = p.ok(&["pull", name]);
+        assert!(out.contains("Status: Downloaded newer image"), "{out}");
+        let got = image_id(&p, name);
+        if name != &zstd {
+            // Same config bytes: same image id as the daemon that saved it.
+            assert_eq!(got, id, "{name}");
+        }
+        let run = p.ok(&["run", "--rm", name, "cat", "/etc/group"]);
+        assert!(run.contains("root:x:0:"), "{name}: {run}");
+    }
+}
