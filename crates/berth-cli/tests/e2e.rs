@@ -574,7 +574,7 @@ fn default_bridge_daemon_flags() {
 }
 
 /// `network create --ip-range` and the daemon's `--fixed-cidr` limit where
-/// container addresses come from.
+/// container addresses come from; `--mtu` sets the default bridge's links.
 #[test]
 fn ip_range_and_fixed_cidr() {
     let bridge = format!("bfc{}", std::process::id() % 10000);
@@ -587,6 +587,8 @@ fn ip_range_and_fixed_cidr() {
             "172.31.250.1/24",
             "--fixed-cidr",
             "172.31.250.128/25",
+            "--mtu",
+            "1400",
         ],
     );
     d.busybox();
@@ -596,9 +598,12 @@ fn ip_range_and_fixed_cidr() {
         "busybox",
         "sh",
         "-c",
-        "ip -o -4 addr show eth0",
+        "ip -o -4 addr show eth0; cat /sys/class/net/eth0/mtu",
     ]);
     assert!(ip.contains("inet 172.31.250.128/24"), "{ip}");
+    assert!(ip.ends_with("\n1400\n"), "--mtu 1400 not applied: {ip}");
+    let host_mtu = std::fs::read_to_string(format!("/sys/class/net/{bridge}/mtu")).unwrap();
+    assert_eq!(host_mtu, "1400\n");
     let cfg = d.ok(&[
         "network",
         "inspect",

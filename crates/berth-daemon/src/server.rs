@@ -73,6 +73,9 @@ struct Flags {
     #[arg(long = "fixed-cidr")]
     #[serde(rename = "fixed-cidr")]
     fixed_cidr: Option<String>,
+    /// MTU of the default bridge's links (default 1500)
+    #[arg(long)]
+    mtu: Option<u32>,
     /// Map container root to subordinate ids: default, user, user:group or uid:gid
     #[arg(long)]
     userns_remap: Option<String>,
@@ -116,6 +119,7 @@ impl Flags {
         self.iptables = self.iptables.or(file.iptables);
         self.ip = self.ip.or(file.ip);
         self.fixed_cidr = self.fixed_cidr.or(file.fixed_cidr);
+        self.mtu = self.mtu.or(file.mtu);
         self.userns_remap = self.userns_remap.or(file.userns_remap);
         self.storage_driver = self.storage_driver.or(file.storage_driver);
         self.tls |= file.tls;
@@ -203,6 +207,7 @@ pub fn main(args: Vec<String>) -> anyhow::Result<()> {
                     iptables: flags.iptables.unwrap_or(true),
                     host_ip: flags.ip.clone(),
                     fixed_cidr: flags.fixed_cidr.clone(),
+                    mtu: flags.mtu,
                 },
             },
             store,

@@ -108,15 +108,15 @@ impl Netlink {
         self.need(name).await
     }
 
-    pub async fn set_controller(&self, idx: u32, bridge: u32) -> Result<()> {
+    /// Attaches link `idx` to `bridge` and brings it up, with `mtu` if given.
+    pub async fn set_controller(&self, idx: u32, bridge: u32, mtu: Option<u32>) -> Result<()> {
+        let mut b = LinkUnspec::new_with_index(idx).controller(bridge).up();
+        if let Some(m) = mtu {
+            b = b.mtu(m);
+        }
         self.handle
             .link()
-            .set(
-                LinkUnspec::new_with_index(idx)
-                    .controller(bridge)
-                    .up()
-                    .build(),
-            )
+            .set(b.build())
             .execute()
             .await
             .map_err(|e| NetError::netlink("attach port to bridge", e))
@@ -133,14 +133,18 @@ impl Netlink {
             .map_err(|e| NetError::netlink("isolate bridge port", e))
     }
 
-    /// Renames, sets the MAC of and brings up link `idx`.
+    /// Renames, sets the MAC and MTU of and brings up link `idx`.
     pub async fn configure(
         &self,
         idx: u32,
         name: Option<&str>,
         mac: Option<[u8; 6]>,
+        mtu: Option<u32>,
     ) -> Result<()> {
         let mut b = LinkUnspec::new_with_index(idx);
+        if let Some(m) = mtu {
+            b = b.mtu(m);
+        }
         if let Some(n) = name {
             b = b.name(n.to_string());
         }

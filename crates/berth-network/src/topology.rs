@@ -21,6 +21,9 @@ pub struct BridgeSpec {
     /// ports are isolated bridge ports: they reach the uplink (the gateway
     /// and beyond) but not each other, with no packet filter involved.
     pub icc: bool,
+    /// `com.docker.network.driver.mtu` (the daemon's `--mtu` on the default
+    /// bridge) when not the kernel's default 1500.
+    pub mtu: Option<u32>,
 }
 
 impl BridgeSpec {
@@ -102,7 +105,10 @@ impl Topology {
                     std::io::Error::from_raw_os_error(libc::ENODEV),
                 )
             })?;
-            sw.set_controller(up, bridge).await?;
+            sw.set_controller(up, bridge, net.mtu).await?;
+            if net.mtu.is_some() {
+                host.configure(host_idx, None, None, net.mtu).await?;
+            }
             host.add_address(host_idx, net.gateway, net.subnet.prefix)
                 .await?;
             host.up(host_idx).await?;
@@ -148,7 +154,7 @@ impl Topology {
         let temp = format!("t{}", ep.short_id);
         let port = sw.add_veth(&ep.switch_if(), &temp, container_ns).await?;
         let inside = async {
-            sw.set_controller(port, bridge).await?;
+            sw.set_controller(port, bridge, net.mtu).await?;
             if !net.icc {
                 sw.isolate_port(port).await?;
             }
@@ -159,7 +165,8 @@ impl Topology {
                     std::io::Error::from_raw_os_error(libc::ENODEV),
                 )
             })?;
-            c.configure(idx, Some(&ep.ifname), Some(ep.mac)).await?;
+            c.configure(idx, Some(&ep.ifname), Some(ep.mac), net.mtu)
+                .await?;
             c.add_address(idx, ep.ip, net.subnet.prefix).await?;
             if let Some(gw) = ep.default_route {
                 c.add_default_route(gw).await?;

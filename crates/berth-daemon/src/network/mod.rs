@@ -108,6 +108,8 @@ pub struct BridgeFlags {
     pub host_ip: Option<String>,
     /// `--fixed-cidr`: the default bridge's containers get addresses here.
     pub fixed_cidr: Option<String>,
+    /// `--mtu` of the default bridge's links.
+    pub mtu: Option<u32>,
 }
 
 impl Default for BridgeFlags {
@@ -119,6 +121,7 @@ impl Default for BridgeFlags {
             iptables: true,
             host_ip: None,
             fixed_cidr: None,
+            mtu: None,
         }
     }
 }
@@ -178,6 +181,10 @@ impl Networks {
         for s in loaded.sandboxes {
             st.sandboxes.insert(s.container_id.clone(), s);
         }
+        let mtu = flags.mtu.unwrap_or(1500).to_string();
+        if let Some(m) = flags.mtu.filter(|m| !(68..=65535).contains(m)) {
+            return Err(format!("invalid --mtu {m}: must be between 68 and 65535"));
+        }
         let mut options = Map::new();
         for (k, v) in [
             ("com.docker.network.bridge.default_bridge", "true"),
@@ -191,7 +198,7 @@ impl Networks {
                 flags.host_ip.as_deref().unwrap_or("0.0.0.0"),
             ),
             ("com.docker.network.bridge.name", host_if.as_str()),
-            ("com.docker.network.driver.mtu", "1500"),
+            ("com.docker.network.driver.mtu", mtu.as_str()),
         ] {
             options.insert(k.into(), json!(v));
         }
@@ -463,5 +470,11 @@ pub fn bridge_spec(n: &NetworkRec) -> Result<BridgeSpec, ApiError> {
             .gateway
             .ok_or_else(|| ApiError::internal(format!("network {} has no gateway", n.name)))?,
         icc: option_on(n, "com.docker.network.bridge.enable_icc"),
+        mtu: n
+            .options
+            .get("com.docker.network.driver.mtu")
+            .and_then(|v| v.as_str())
+            .and_then(|m| m.parse::<u32>().ok())
+            .filter(|m| *m != 1500),
     })
 }
