@@ -390,3 +390,36 @@ fn vfs_storage_driver_under_remap() {
     let vfs = d.root.join("data/300000.300000/vfs");
     assert!(vfs.is_dir());
 }
+
+/// COPY, ADD and WORKDIR under a remapped daemon write files owned by the
+/// remapped ids on the host, which the container sees as root (or the
+/// `--chown` user).
+#[test]
+fn build_copies_are_owned_by_the_remapped_ids() {
+    let (d, _user) = remapped("build");
+    let ctx = d.root.join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("f.txt"), "copied\n").unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nWORKDIR /made/here\nCOPY f.txt /copied/f.txt\nCOPY --chown=5:6 f.txt /owned.txt\n",
+    )
+    .unwrap();
+    d.ok(&["build", "-q", "-t", "remapbuild", ctx.to_str().unwrap()]);
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "remapbuild",
+        "stat",
+        "-c",
+        "%u:%g %n",
+        "/made/here",
+        "/copied",
+        "/copied/f.txt",
+        "/owned.txt",
+    ]);
+    assert_eq!(
+        out,
+        "0:0 /made/here\n0:0 /copied\n0:0 /copied/f.txt\n5:6 /owned.txt\n"
+    );
+}

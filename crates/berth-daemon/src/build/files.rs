@@ -14,8 +14,9 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
 use crate::fsops::resolve::{absolute, locate, open_in_root};
-use crate::fsops::untar::{extract, ExtractOptions};
+use crate::fsops::untar::{extract_remapped, ExtractOptions};
 use crate::fsops::FsError;
+use berth_image::idmap::IdMap;
 
 /// What one COPY writes, relative to its destination directory.
 pub struct Payload {
@@ -304,8 +305,9 @@ fn append(
 }
 
 /// `mkdir -p` of the absolute `path` inside `root` (following the image's
-/// own symlinks, never out of it).
-pub fn mkdir_p(root: BorrowedFd<'_>, path: &str) -> Result<(), FsError> {
+/// own symlinks, never out of it); new directories belong to the remapped
+/// root under `--userns-remap`.
+pub fn mkdir_p(root: BorrowedFd<'_>, path: &str, ids: Option<&IdMap>) -> Result<(), FsError> {
     let abs = absolute(path);
     let mut cur = String::from("/");
     for comp in abs.split('/').filter(|c| !c.is_empty()) {
@@ -316,7 +318,20 @@ pub fn mkdir_p(root: BorrowedFd<'_>, path: &str) -> Result<(), FsError> {
             comp,
             Mode::from_bits_truncate(0o755),
         ) {
-            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+            Ok(()) => {
+                if let Some(m) = ids {
+                    let (uid, gid) = m.root();
+                    nix::unistd::fchownat(
+                        Some(parent.as_raw_fd()),
+                        comp,
+                        Some(nix::unistd::Uid::from_raw(uid)),
+                        Some(nix::unistd::Gid::from_raw(gid)),
+                        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+                    )
+                    .map_err(|e| FsError::io(format!("chown {cur}{comp}"), e))?;
+                }
+            }
+            Err(nix::errno::Errno::EEXIST) => {}
             Err(e) => return Err(FsError::io(format!("creating {cur}{comp}"), e)),
         }
         cur = format!("{}/{comp}", cur.trim_end_matches('/'));
@@ -332,6 +347,7 @@ pub fn write(
     payload: &Payload,
     owner: Option<(u32, u32)>,
     chmod: Option<u32>,
+    ids: Option<&IdMap>,
 ) -> Result<(), FsError> {
     let into_dir = payload.into_dir.as_ref().filter(|_| {
         // `dest` named without `/`: an existing directory still takes the file in.
@@ -341,7 +357,7 @@ pub fn write(
         Some(alt) => (dest_path_of_single(&payload.dest_dir, &payload.tar), alt),
         None => (payload.dest_dir.clone(), &payload.tar),
     };
-    mkdir_p(root, &dir)?;
+    mkdir_p(root, &dir, ids)?;
     let opts = ExtractOptions {
         no_overwrite_dir_non_dir: false,
         chown: match (owner, payload.extracted) {
@@ -351,7 +367,7 @@ pub fn write(
         },
         chmod: chmod.filter(|_| !payload.extracted),
     };
-    extract(root, &dir, &mut tar.as_slice(), opts)
+    extract_remapped(root, &dir, &mut tar.as_slice(), opts, ids)
 }
 
 /// The single entry's name in a one-file tar.
@@ -393,14 +409,14 @@ mod tests {
         let r = dir(root.path());
 
         let p = archive_as(c.as_fd(), &["sub/".into()], "/app/subdir/", false).unwrap();
-        write(r.as_fd(), &p, None, None).unwrap();
+        write(r.as_fd(), &p, None, None, None).unwrap();
         assert_eq!(
             fs::read_to_string(root.path().join("app/subdir/n.txt")).unwrap(),
             "nested"
         );
 
         let p = archive_as(c.as_fd(), &["file.txt".into()], "/app/renamed", false).unwrap();
-        write(r.as_fd(), &p, None, None).unwrap();
+        write(r.as_fd(), &p, None, None, None).unwrap();
         assert_eq!(
             fs::read_to_string(root.path().join("app/renamed")).unwrap(),
             "file"
@@ -408,14 +424,14 @@ mod tests {
 
         // An existing directory takes the file in, even without a trailing `/`.
         let p = archive_as(c.as_fd(), &["file.txt".into()], "/app/subdir", false).unwrap();
-        write(r.as_fd(), &p, None, None).unwrap();
+        write(r.as_fd(), &p, None, None, None).unwrap();
         assert_eq!(
             fs::read_to_string(root.path().join("app/subdir/file.txt")).unwrap(),
             "file"
         );
 
         let p = archive_as(c.as_fd(), &["*.txt".into()], "/globbed/", false).unwrap();
-        write(r.as_fd(), &p, None, None).unwrap();
+        write(r.as_fd(), &p, None, None, None).unwrap();
         assert!(root.path().join("globbed/file.txt").exists());
 
         let e = archive_as(c.as_fd(), &["missing".into()], "/x/", false)

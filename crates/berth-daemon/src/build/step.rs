@@ -618,6 +618,7 @@ impl Runner<'_> {
         let workdir = src.workdir;
         let layer = RwLayer::new(&self.d, &st.image)?;
         let mount = self.d.images.rw_layer_mount(&layer.id)?;
+        let id_map = self.d.images.id_map().copied();
         with_rootfs(
             Source::Snapshot {
                 mount,
@@ -625,14 +626,15 @@ impl Runner<'_> {
             },
             move |root| {
                 if let Some(w) = &workdir {
-                    files::mkdir_p(root, w)?;
+                    files::mkdir_p(root, w, id_map.as_ref())?;
                 }
+                // `--chown` names container ids; the extractor shifts them.
                 let ids = owner
                     .as_deref()
                     .map(|o| resolve_owner(root, o))
                     .transpose()?;
                 for p in &payloads {
-                    files::write(root, p, ids, chmod)?;
+                    files::write(root, p, ids, chmod, id_map.as_ref())?;
                 }
                 Ok(())
             },

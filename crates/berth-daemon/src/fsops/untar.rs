@@ -68,17 +68,8 @@ fn owned(fd: i32) -> OwnedFd {
 }
 
 /// Extracts `input` into `dest` (an existing directory, absolute inside
-/// the container rooted at `root`).
-pub fn extract(
-    root: BorrowedFd<'_>,
-    dest: &str,
-    input: &mut dyn Read,
-    opts: ExtractOptions,
-) -> Result<(), FsError> {
-    extract_remapped(root, dest, input, opts, None)
-}
-
-/// [`extract`] into the tree of a container whose ids are shifted by `id_map`.
+/// the container rooted at `root`), with ids shifted by `id_map` when the
+/// daemon remaps user namespaces.
 pub fn extract_remapped(
     root: BorrowedFd<'_>,
     dest: &str,
