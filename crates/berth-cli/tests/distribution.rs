@@ -383,3 +383,101 @@ fn berth_pulls_what_skopeo_pushed() {
         assert!(run.contains("root:x:0:"), "{name}: {run}");
     }
 }
+
+#[test]
+fn search_a_berth_registry_with_berth_and_docker() {
+    let reg = Registry::start("search");
+    let d = Daemon::start("dist-search");
+    let tar = common::busybox_tar(&d.root);
+    let long = "A small image with a rather long description that docker cuts";
+    for (name, desc) in [("web/frontend", long), ("web/backend", "api"), ("db", "")] {
+        let r = format!("{}/{name}:latest", reg.addr);
+        let label = format!("LABEL org.opencontainers.image.description=\"{desc}\"");
+        d.ok(&["import", "-c", &label, tar.to_str().unwrap(), &r]);
+        d.ok(&["push", &r]);
+    }
+    let term = format!("{}/web", reg.addr);
+
+    let out = d.ok(&["search", &term]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].starts_with("NAME"), "{out}");
+    assert!(
+        lines[0].contains("DESCRIPTION")
+            && lines[0].contains("STARS")
+            && lines[0].contains("OFFICIAL")
+    );
+    assert!(
+        out.contains("web/backend") && out.contains("web/frontend"),
+        "{out}"
+    );
+    assert!(!out.contains("db"), "{out}");
+    let cut: String = long.chars().take(44).collect();
+    assert!(out.contains(&format!("{cut}…")), "{out}");
+    assert!(!out.contains(long), "{out}");
+    assert!(d.ok(&["search", "--no-trunc", &term]).contains(long));
+
+    let names = |args: &[&str]| -> Vec<String> {
+        let mut a = vec!["search", "--format", "{{.Name}}"];
+        a.extend_from_slice(args);
+        a.push(&term);
+        let mut v: Vec<String> = d.ok(&a).lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&[]), ["web/backend", "web/frontend"]);
+    assert_eq!(names(&["--limit", "1"]).len(), 1);
+    assert!(names(&["--filter", "stars=1"]).is_empty());
+    assert_eq!(names(&["--filter", "stars=0"]).len(), 2);
+    assert!(names(&["--filter", "is-official=true"]).is_empty());
+    assert_eq!(names(&["--filter", "is-official=false"]).len(), 2);
+    let fmt = d.ok(&[
+        "search",
+        "--format",
+        "{{.Name}}|{{.StarCount}}|{{.IsOfficial}}|{{.Description}}",
+        &format!("{}/backend", reg.addr),
+    ]);
+    assert_eq!(fmt, "web/backend|0||api\n");
+
+    let bad = d.cli(&["search", "--limit", "101", &term]);
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("limit 101 is outside the range of [1, 100]"),
+        "{bad:?}"
+    );
+    let bad = d.cli(&["search", "--filter", "color=red", &term]);
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("invalid filter 'color'"),
+        "{bad:?}"
+    );
+
+    // The stock docker CLI renders the same answers.
+    let berth_table = d.ok(&["search", &term]);
+    let docker_table = ok_output("docker search", docker(&d, &["search", &term]));
+    assert_eq!(docker_table, berth_table);
+    let out = ok_output(
+        "docker search --filter",
+        docker(
+            &d,
+            &[
+                "search",
+                "--filter",
+                "is-official=false",
+                "--limit",
+                "1",
+                "--no-trunc",
+                "--format",
+                "{{.Name}} {{.Description}}",
+                &term,
+            ],
+        ),
+    );
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let out = ok_output(
+        "docker search stars",
+        docker(
+            &d,
+            &["search", "-f", "stars=3", "--format", "{{.Name}}", &term],
+        ),
+    );
+    assert_eq!(out, "");
+}

@@ -165,24 +165,133 @@ pub async fn auth(State(_d): State<AppState>, req: Request) -> ApiResult<Respons
     Ok(Json(json!({"Status": "Login Succeeded", "IdentityToken": ""})).into_response())
 }
 
-/// GET /images/search?term=&limit=
+/// GET /images/search?term=&limit=&filters=
 pub async fn search(State(_d): State<AppState>, req: Request) -> ApiResult<Response> {
     let q = Query::from_uri(req.uri());
     let term = q.get("term").unwrap_or("").to_string();
     if term.is_empty() {
         return Err(ApiError::bad_request("term is required"));
     }
-    let limit = q.int("limit").filter(|n| *n > 0).map(|n| n.min(100) as u32);
+    let limit = match q.get("limit").filter(|l| !l.is_empty()) {
+        None => DEFAULT_SEARCH_LIMIT,
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| ApiError::bad_request("invalid limit specified"))?,
+    };
+    let limit = if limit == 0 {
+        DEFAULT_SEARCH_LIMIT
+    } else {
+        limit
+    };
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit {limit} is outside the range of [1, 100]"
+        )));
+    }
+    let filter = SearchFilter::parse(&q.filters()?)?;
+    if filter.is_automated == Some(true) {
+        // Docker: automated builds are gone, so nothing matches.
+        return Ok(Json(json!([])).into_response());
+    }
     let auth = registry_auth(req.headers());
-    let results = berth_registry::login::search(&term, limit, &auth)
+    let results = berth_registry::login::search(&term, Some(limit as u32), &auth)
         .await
         .map_err(api_error)?;
-    Ok(Json(serde_json::to_value(results).unwrap_or_default()).into_response())
+    let kept: Vec<_> = results.into_iter().filter(|r| filter.keeps(r)).collect();
+    Ok(Json(serde_json::to_value(kept).unwrap_or_default()).into_response())
+}
+
+/// Docker's page size when the client asks for none.
+const DEFAULT_SEARCH_LIMIT: i64 = 25;
+
+/// `docker search --filter`: `stars=N` (the largest N wins),
+/// `is-official=true|false`, `is-automated=true|false`.
+#[derive(Debug, Default, PartialEq)]
+struct SearchFilter {
+    stars: Option<i64>,
+    is_official: Option<bool>,
+    is_automated: Option<bool>,
+}
+
+impl SearchFilter {
+    fn parse(f: &std::collections::HashMap<String, Vec<String>>) -> ApiResult<SearchFilter> {
+        let mut out = SearchFilter::default();
+        for (k, vals) in f {
+            let invalid =
+                || ApiError::bad_request(format!("invalid filter '{k}={}'", vals.join(",")));
+            match k.as_str() {
+                "stars" => {
+                    for v in vals {
+                        let n: i64 = v.parse().map_err(|_| {
+                            ApiError::bad_request(format!("invalid filter 'stars={v}'"))
+                        })?;
+                        out.stars = Some(out.stars.map_or(n, |m| m.max(n)));
+                    }
+                }
+                "is-official" | "is-automated" => {
+                    let b = match vals.as_slice() {
+                        [] => continue,
+                        [v] => match v.to_ascii_lowercase().as_str() {
+                            "1" | "true" => true,
+                            "0" | "false" => false,
+                            _ => return Err(invalid()),
+                        },
+                        _ => return Err(invalid()),
+                    };
+                    if k == "is-official" {
+                        out.is_official = Some(b);
+                    } else {
+                        out.is_automated = Some(b);
+                    }
+                }
+                _ => return Err(ApiError::bad_request(format!("invalid filter '{k}'"))),
+            }
+        }
+        Ok(out)
+    }
+
+    fn keeps(&self, r: &berth_registry::login::SearchResult) -> bool {
+        self.is_official.is_none_or(|o| o == r.is_official)
+            && self.is_automated.is_none_or(|a| a == r.is_automated)
+            && self.stars.is_none_or(|n| r.star_count >= n)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_filters_as_docker() {
+        use std::collections::HashMap;
+        let f = |pairs: &[(&str, &[&str])]| {
+            let m: HashMap<String, Vec<String>> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
+                .collect();
+            SearchFilter::parse(&m)
+        };
+        let r = |stars, official| berth_registry::login::SearchResult {
+            star_count: stars,
+            is_official: official,
+            name: "x".into(),
+            is_automated: false,
+            description: String::new(),
+        };
+        let s = f(&[("stars", &["3", "10"])]).unwrap();
+        assert!(s.keeps(&r(10, false)) && !s.keeps(&r(9, true)));
+        let o = f(&[("is-official", &["true"])]).unwrap();
+        assert!(o.keeps(&r(0, true)) && !o.keeps(&r(100, false)));
+        let o = f(&[("is-official", &["False"])]).unwrap();
+        assert!(!o.keeps(&r(0, true)) && o.keeps(&r(0, false)));
+        let msg = |e: ApiError| e.to_string();
+        assert!(msg(f(&[("stars", &["x"])]).unwrap_err()).contains("invalid filter 'stars=x'"));
+        assert!(msg(f(&[("is-official", &["yes"])]).unwrap_err())
+            .contains("invalid filter 'is-official=yes'"));
+        assert!(msg(f(&[("name", &["a"])]).unwrap_err()).contains("invalid filter 'name'"));
+    }
 
     #[test]
     fn pull_references() {

@@ -92,6 +92,15 @@ async fn handle(st: &ServerState, req: Request) -> Result<Response> {
     }
     let path = req.uri().path().to_string();
     let query = parse_query(req.uri().query().unwrap_or(""));
+    if path == "/v1/_ping" {
+        // Docker's daemon pings the v1 index before searching it.
+        return Ok(json_response(StatusCode::OK, json!({"standalone": true})));
+    }
+    if path == "/v1/search" && req.method() == Method::GET {
+        let n = q(&query, "n").and_then(|n| n.parse().ok());
+        let v = super::search::search(&st.storage, q(&query, "q").unwrap_or(""), n);
+        return Ok(json_response(StatusCode::OK, v));
+    }
     let Some(r) = route(&path) else {
         return Ok(StatusCode::NOT_FOUND.into_response());
     };

@@ -5,6 +5,7 @@
 mod errors;
 mod handlers;
 mod htpasswd;
+mod search;
 mod storage;
 
 use std::net::SocketAddr;
@@ -120,6 +121,9 @@ pub fn router(opts: &ServeOptions) -> Result<Router, ServeError> {
         .route("/v2", any(handlers::dispatch))
         .route("/v2/", any(handlers::dispatch))
         .route("/v2/{*rest}", any(handlers::dispatch))
+        // The v1 index search API (`docker search host/term`) and its ping.
+        .route("/v1/search", any(handlers::dispatch))
+        .route("/v1/_ping", any(handlers::dispatch))
         .with_state(state))
 }
 
