@@ -82,28 +82,42 @@ impl Plan {
             .or_else(|| name.parse::<usize>().ok().filter(|&i| i < stages.len()))
     }
 
-    /// Which of `stages` the last one needs, itself included: a stage is
-    /// needed when a needed stage starts `FROM` it or copies `--from` it.
-    /// `from_image` gives a stage's base image name after substitution.
-    pub fn needed(stages: &[Stage], from_image: impl Fn(&Stage) -> String) -> Vec<bool> {
-        let mut need = vec![false; stages.len()];
-        let Some(last) = stages.len().checked_sub(1) else {
+    /// The earlier stages each stage depends on: the one it starts `FROM`
+    /// and those it copies `--from`. `from_image` gives a stage's base image
+    /// name after substitution.
+    pub fn deps(stages: &[Stage], from_image: impl Fn(&Stage) -> String) -> Vec<Vec<usize>> {
+        stages
+            .iter()
+            .enumerate()
+            .map(|(i, stage)| {
+                let earlier = &stages[..i];
+                let base = from_image(stage);
+                let copies = stage
+                    .steps
+                    .iter()
+                    .filter(|s| s.keyword == "COPY")
+                    .filter_map(|s| s.flag("from"));
+                let mut d: Vec<usize> = std::iter::once(base.as_str())
+                    .chain(copies)
+                    .filter_map(|name| Self::stage_index(earlier, name))
+                    .collect();
+                d.sort_unstable();
+                d.dedup();
+                d
+            })
+            .collect()
+    }
+
+    /// Which stages the last one needs, itself included (given [`Plan::deps`]).
+    pub fn needed(deps: &[Vec<usize>]) -> Vec<bool> {
+        let mut need = vec![false; deps.len()];
+        let Some(last) = deps.len().checked_sub(1) else {
             return need;
         };
         need[last] = true;
-        for i in (0..stages.len()).rev() {
-            if !need[i] {
-                continue;
-            }
-            let earlier = &stages[..i];
-            let base = from_image(&stages[i]);
-            let copies = stages[i]
-                .steps
-                .iter()
-                .filter(|s| s.keyword == "COPY")
-                .filter_map(|s| s.flag("from"));
-            for name in std::iter::once(base.as_str()).chain(copies) {
-                if let Some(j) = Self::stage_index(earlier, name) {
+        for i in (0..deps.len()).rev() {
+            if need[i] {
+                for &j in &deps[i] {
                     need[j] = true;
                 }
             }
@@ -137,7 +151,9 @@ mod tests {
         assert_eq!(p.stages.len(), 3);
         assert_eq!(p.step_count(&p.stages, &[true; 3]), 7);
         let from = |s: &Stage| s.from.rest.split_whitespace().next().unwrap().to_string();
-        let need = Plan::needed(&p.stages, from);
+        let deps = Plan::deps(&p.stages, from);
+        assert_eq!(deps, vec![vec![], vec![], vec![0]]);
+        let need = Plan::needed(&deps);
         assert_eq!(need, vec![true, false, true]);
         assert_eq!(p.step_count(&p.stages, &need), 5);
         let t = p.stages_for(Some("Builder")).unwrap();

@@ -330,3 +330,65 @@ fn stdin_contexts_iidfile_and_run_options() {
         "{all}"
     );
 }
+
+/// Independent stages build at the same time: stage `a` fetches from a
+/// server that stage `b` runs (over the host network), which only works when
+/// both run at once; a sequential builder would wait forever (cut off here).
+#[test]
+fn independent_stages_build_in_parallel() {
+    let d = Daemon::start("bparallel");
+    d.busybox();
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    std::fs::create_dir_all(d.root.join("par")).unwrap();
+    std::fs::write(
+        d.root.join("par/serve.sh"),
+        format!("printf 'HTTP/1.0 200 OK\\r\\n\\r\\nfrom-b\\n' | nc -l -p {port}\n"),
+    )
+    .unwrap();
+    let ctx = d.root.join("par");
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!(
+            "FROM busybox AS a\n\
+             RUN --network=host sh -c 'until wget -qO /got http://127.0.0.1:{port}/x; do sleep 0.1; done'\n\
+             FROM busybox AS b\n\
+             COPY serve.sh /serve.sh\n\
+             RUN --network=host sh /serve.sh\n\
+             FROM busybox\n\
+             COPY --from=a /got /got\n\
+             COPY --from=b /serve.sh /b\n"
+        ),
+    )
+    .unwrap();
+    let o = std::process::Command::new("timeout")
+        .args([
+            "120",
+            common::BERTH,
+            "-H",
+            &d.sock(),
+            "build",
+            "-t",
+            "par:1",
+        ])
+        .arg(&ctx)
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Step numbers follow the file, whatever order the stages ran in.
+    for step in [
+        "Step 1/8 : FROM busybox AS a",
+        "Step 3/8 : FROM busybox AS b",
+        "Step 8/8 : COPY --from=b /serve.sh /b",
+    ] {
+        assert!(out.contains(step), "{step} missing in {out}");
+    }
+    assert_eq!(d.ok(&["run", "--rm", "par:1", "cat", "/got"]), "from-b\n");
+}

@@ -154,14 +154,44 @@ pub async fn build(
         done: vec![None; stages.len()],
         current: 0,
     };
-    // Stages the target does not need are not built (as BuildKit).
-    let needed = run.needed_stages(&plan.global_args, stages)?;
+    // Stages the target does not need are not built, and stages that do
+    // not depend on each other build at the same time (as BuildKit).
+    let deps = run.stage_deps(&plan.global_args, stages)?;
+    let needed = Plan::needed(&deps);
     run.total = plan.step_count(stages, &needed);
     run.global_args(&plan.global_args)?;
-    for (stage, need) in stages.iter().zip(&needed) {
-        if *need {
-            let id = run.stage(stage, stages).await?;
-            run.done[stage.index] = Some(id);
+    let first_steps = first_steps(plan.global_args.len(), stages, &needed);
+    loop {
+        let ready: Vec<usize> = (0..stages.len())
+            .filter(|&i| needed[i] && run.done[i].is_none())
+            .filter(|&i| deps[i].iter().all(|&j| run.done[j].is_some()))
+            .collect();
+        let Some(&first) = ready.first() else { break };
+        if ready.len() == 1 {
+            run.n = first_steps[first] - 1;
+            let id = run.stage(&stages[first], stages).await?;
+            run.done[first] = Some(id);
+            continue;
+        }
+        let mut forks = Vec::new();
+        for &i in &ready {
+            let data_root = d.opts.data_root.clone();
+            let cache = tokio::task::spawn_blocking(move || cache::BuildCache::open(&data_root))
+                .await
+                .map_err(|e| Failure::Daemon(e.to_string()))?
+                .map_err(|e| Failure::Daemon(format!("opening the build cache: {e}")))?;
+            forks.push((i, run.fork(cache, first_steps[i])));
+        }
+        // Every stage of the wave runs to its end, so none is cut off in the
+        // middle of a RUN (which would leave its container behind).
+        let results = futures_util::future::join_all(
+            forks
+                .iter_mut()
+                .map(|(i, r)| async { (*i, r.stage(&stages[*i], stages).await) }),
+        )
+        .await;
+        for (i, result) in results {
+            run.done[i] = Some(result?);
         }
     }
     let mut id = run.done.last().cloned().flatten().unwrap_or_default();
@@ -176,6 +206,23 @@ pub async fn build(
     }
     out.quiet_result(&id);
     Ok(id)
+}
+
+/// The "Step N" number of each stage's FROM, numbering the needed stages
+/// in file order after the global ARGs.
+fn first_steps(global_args: usize, stages: &[berth_build::Stage], needed: &[bool]) -> Vec<usize> {
+    let mut next = global_args + 1;
+    stages
+        .iter()
+        .zip(needed)
+        .map(|(s, need)| {
+            let first = next;
+            if *need {
+                next += 1 + s.steps.len();
+            }
+            first
+        })
+        .collect()
 }
 
 /// `busybox` -> `busybox:latest`, as Docker prints tags.

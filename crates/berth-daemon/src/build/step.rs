@@ -116,7 +116,7 @@ enum Action {
     Nothing,
 }
 
-impl Runner<'_> {
+impl<'a> Runner<'a> {
     fn step_header(&mut self, original: &str) {
         self.n += 1;
         self.out
@@ -149,16 +149,38 @@ impl Runner<'_> {
         Ok(global)
     }
 
-    /// Which stages the last of `stages` needs (see [`Plan::needed`]).
-    pub fn needed_stages(&self, global: &[Step], stages: &[Stage]) -> Result<Vec<bool>, Failure> {
+    /// Each stage's dependencies on earlier stages (see [`Plan::deps`]).
+    pub fn stage_deps(
+        &self,
+        global: &[Step],
+        stages: &[Stage],
+    ) -> Result<Vec<Vec<usize>>, Failure> {
         let values = self.global_values(global)?;
         let lookup = move |n: &str| values.get(n).cloned().flatten();
-        Ok(Plan::needed(stages, |s| {
+        Ok(Plan::deps(stages, |s| {
             match instruction(&s.from, &lookup) {
                 Ok(Instruction::From { image, .. }) => image,
                 _ => String::new(),
             }
         }))
+    }
+
+    /// A runner for one more stage running beside this one's: the same
+    /// request and results so far, its own cache connection, and step
+    /// numbers starting at `first_step`.
+    pub fn fork(&self, cache: BuildCache, first_step: usize) -> Runner<'a> {
+        Runner {
+            d: self.d.clone(),
+            req: self.req,
+            ctx: self.ctx,
+            out: self.out,
+            cache,
+            total: self.total,
+            n: first_step - 1,
+            global: self.global.clone(),
+            done: self.done.clone(),
+            current: 0,
+        }
     }
 
     pub async fn stage(&mut self, stage: &Stage, all: &[Stage]) -> Result<String, Failure> {
