@@ -481,3 +481,98 @@ fn search_a_berth_registry_with_berth_and_docker() {
     );
     assert_eq!(out, "");
 }
+
+fn ids(d: &Daemon, args: &[&str]) -> Vec<String> {
+    let mut a = vec!["images", "-q", "--no-trunc"];
+    a.extend_from_slice(args);
+    let mut v: Vec<String> = d.ok(&a).lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn image_prune_dangling_and_digests() {
+    let reg = Registry::start("prune");
+    let d = Daemon::start("dist-prune");
+    d.busybox();
+    // A container keeps its image from every prune below.
+    d.ok(&["create", "--name", "user", "busybox", "true"]);
+    let tar = common::busybox_tar(&d.root);
+    let import = |changes: &str, name: &str| {
+        d.ok(&["import", "-c", changes, tar.to_str().unwrap(), name]);
+        image_id(&d, name)
+    };
+    // Re-tagging app:1 leaves the first image dangling.
+    let old = import("ENV V=1", "app:1");
+    let new = import("ENV V=2", "app:1");
+    assert_ne!(old, new);
+    assert_eq!(ids(&d, &["-f", "dangling=true"]), [old.clone()]);
+    let table = d.ok(&["images"]);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("<none>") && l.contains(&old[7..19])),
+        "{table}"
+    );
+    assert!(!ids(&d, &["-f", "dangling=false"]).contains(&old));
+
+    // Plain prune: dangling only; tagged images stay.
+    let out = d.ok(&["image", "prune", "-f"]);
+    assert!(out.starts_with("Deleted Images:\n"), "{out}");
+    assert!(out.contains(&format!("deleted: {old}")), "{out}");
+    assert!(out.contains("Total reclaimed space:"), "{out}");
+    assert!(ids(&d, &[]).contains(&new));
+    assert!(ids(&d, &["-f", "dangling=true"]).is_empty());
+    let out = d.ok(&["image", "prune", "-f"]);
+    assert_eq!(out, "Total reclaimed space: 0B\n");
+
+    // Labels and until, with -a (unused tagged images too).
+    let keep = import("LABEL tier=keep", "lab:keep");
+    let drop = import("LABEL tier=drop", "lab:drop");
+    let out = d.ok(&["image", "prune", "-a", "-f", "--filter", "label=tier=drop"]);
+    assert!(out.contains("untagged: lab:drop"), "{out}");
+    assert!(out.contains(&format!("deleted: {drop}")), "{out}");
+    let all = ids(&d, &[]);
+    assert!(!all.contains(&drop) && all.contains(&keep) && all.contains(&new));
+    // Everything is younger than an hour: nothing goes.
+    let out = d.ok(&["image", "prune", "-a", "-f", "--filter", "until=1h"]);
+    assert_eq!(out, "Total reclaimed space: 0B\n");
+    let out = d.ok(&["image", "prune", "-a", "-f", "--filter", "label!=tier=keep"]);
+    assert!(out.contains(&format!("deleted: {new}")), "{out}");
+    assert!(ids(&d, &[]).contains(&keep));
+
+    let bb = image_id(&d, "busybox");
+    std::thread::sleep(Duration::from_secs(2));
+    let out = d.ok(&["image", "prune", "-a", "-f", "--filter", "until=1s"]);
+    assert!(out.contains(&format!("deleted: {keep}")), "{out}");
+    assert_eq!(ids(&d, &[]), [bb.clone()]);
+
+    // --digests: a pushed tag shows its repository digest, others <none>.
+    let repo = format!("{}/dg", reg.addr);
+    d.ok(&["tag", "busybox", &format!("{repo}:1")]);
+    d.ok(&["push", &format!("{repo}:1")]);
+    let digest = repo_digest(&d, &format!("{repo}:1"), &repo);
+    let fmt = "{{.Repository}} {{.Tag}} {{.Digest}}";
+    let out = d.ok(&["images", "--digests", "--format", fmt]);
+    assert!(out.contains(&format!("{repo} 1 {digest}\n")), "{out}");
+    assert!(out.contains("busybox latest <none>\n"), "{out}");
+    let table = d.ok(&["images", "--digests"]);
+    assert!(table.lines().next().unwrap().contains("DIGEST"), "{table}");
+    // The docker CLI sees the same rows.
+    let theirs = ok_output(
+        "docker images --digests",
+        docker(&d, &["images", "--digests", "--format", fmt]),
+    );
+    assert_eq!(theirs, out);
+
+    // An image known only by digest is listed with <none> as tag, counts as
+    // dangling for prune (Docker deletes untagged images even with digests).
+    d.ok(&["rm", "user"]);
+    d.ok(&["rmi", &format!("{repo}:1")]);
+    d.ok(&["pull", &format!("{repo}@{digest}")]);
+    let out = d.ok(&["images", "--digests", "--format", fmt]);
+    assert!(out.contains(&format!("{repo} <none> {digest}")), "{out}");
+    let theirs = ok_output("docker image prune", docker(&d, &["image", "prune", "-f"]));
+    let ours_now = ids(&d, &[]);
+    assert_eq!(ours_now, [bb], "{theirs}");
+}

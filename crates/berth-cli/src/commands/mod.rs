@@ -190,6 +190,8 @@ pub enum ImageCommand {
     Load(i::load::Args),
     /// Build an image from a Dockerfile
     Build(i::build::Args),
+    /// Remove unused images
+    Prune(i::prune::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -307,6 +309,7 @@ impl ImageCommand {
             ImageCommand::Save(a) => i::save::run(ctx, a).await,
             ImageCommand::Load(a) => i::load::run(ctx, a).await,
             ImageCommand::Build(a) => i::build::run(ctx, a).await,
+            ImageCommand::Prune(a) => i::prune::run(ctx, a).await,
         }
     }
 }

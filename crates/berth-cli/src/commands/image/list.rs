@@ -62,9 +62,15 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         };
         Format::parse(args.format.as_deref().unwrap_or(""), default)
     };
+    // As the docker CLI: digests show with --digests or when the format asks.
+    let show_digests = args.digests
+        || args
+            .format
+            .as_deref()
+            .is_some_and(|f| f.contains("{{.Digest}}"));
     let mut rows: Vec<Value> = Vec::new();
     for img in &images {
-        for r in image_rows(img, trunc, now) {
+        for r in image_rows(img, trunc, now, show_digests) {
             rows.push(r);
         }
     }
@@ -85,19 +91,16 @@ fn headers() -> Value {
     })
 }
 
-/// One row per repository:tag of an image (`<none>` when untagged).
-pub fn image_rows(img: &ImageSummary, trunc: bool, now: i64) -> Vec<Value> {
+/// The rows the docker CLI shows for one image: per repository, one row per
+/// tag (times each digest of that repository when digests are shown), then
+/// rows for repositories known only by digest; `<none>` everywhere when the
+/// image has neither tags nor digests.
+pub fn image_rows(img: &ImageSummary, trunc: bool, now: i64, show_digests: bool) -> Vec<Value> {
     let id = if trunc {
         short_id(&img.id)
     } else {
         img.id.clone()
     };
-    let digest = img
-        .repo_digests
-        .first()
-        .and_then(|d| d.split_once('@'))
-        .map(|(_, d)| d.to_string())
-        .unwrap_or_else(|| "<none>".into());
     let created_at = crate::humanize::go_local_time(img.created);
     let since = format!(
         "{} ago",
@@ -105,27 +108,63 @@ pub fn image_rows(img: &ImageSummary, trunc: bool, now: i64) -> Vec<Value> {
             (now - img.created).max(0) as u64
         ))
     );
-    let mut tags: Vec<(String, String)> = img
+    // Repositories in the order they first appear, tags and digests of each.
+    let mut repo_tags: Vec<(String, Vec<String>)> = Vec::new();
+    for t in img
         .repo_tags
         .iter()
         .filter(|t| t.as_str() != "<none>:<none>")
-        .map(|t| {
-            let (repo, tag) = super::split_tag(t);
-            (repo.to_string(), tag.unwrap_or("<none>").to_string())
-        })
-        .collect();
+    {
+        let (repo, tag) = super::split_tag(t);
+        let Some(tag) = tag else { continue };
+        match repo_tags.iter_mut().find(|(r, _)| r == repo) {
+            Some((_, tags)) => tags.push(tag.to_string()),
+            None => repo_tags.push((repo.to_string(), vec![tag.to_string()])),
+        }
+    }
+    let mut repo_digests: Vec<(String, Vec<String>)> = Vec::new();
+    for d in img
+        .repo_digests
+        .iter()
+        .filter(|d| d.as_str() != "<none>@<none>")
+    {
+        let Some((repo, digest)) = d.split_once('@') else {
+            continue;
+        };
+        match repo_digests.iter_mut().find(|(r, _)| r == repo) {
+            Some((_, ds)) => ds.push(digest.to_string()),
+            None => repo_digests.push((repo.to_string(), vec![digest.to_string()])),
+        }
+    }
+    let mut tags: Vec<(String, String, String)> = Vec::new();
+    let none = || "<none>".to_string();
+    for (repo, ts) in repo_tags {
+        let digests = match repo_digests.iter().position(|(r, _)| *r == repo) {
+            Some(i) => repo_digests.remove(i).1,
+            None => Vec::new(),
+        };
+        for tag in ts {
+            if digests.is_empty() || !show_digests {
+                tags.push((repo.clone(), tag, none()));
+            } else {
+                for d in &digests {
+                    tags.push((repo.clone(), tag.clone(), d.clone()));
+                }
+            }
+        }
+    }
+    for (repo, ds) in repo_digests {
+        if show_digests {
+            tags.extend(ds.into_iter().map(|d| (repo.clone(), none(), d)));
+        } else {
+            tags.push((repo, none(), none()));
+        }
+    }
     if tags.is_empty() {
-        // Untagged: show the repository of its digest if any.
-        let repo = img
-            .repo_digests
-            .first()
-            .and_then(|d| d.split_once('@'))
-            .map(|(r, _)| r.to_string())
-            .unwrap_or_else(|| "<none>".into());
-        tags.push((repo, "<none>".into()));
+        tags.push((none(), none(), none()));
     }
     tags.into_iter()
-        .map(|(repo, tag)| {
+        .map(|(repo, tag, digest)| {
             json!({
                 "ID": id,
                 "Repository": repo,
@@ -156,7 +195,7 @@ mod tests {
             size: 4_261_234,
             ..Default::default()
         };
-        let rows = image_rows(&img, true, 160);
+        let rows = image_rows(&img, true, 160, false);
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0]["Repository"], "imp");
         assert_eq!(rows[1]["Repository"], "localhost:5000/imp");
@@ -168,11 +207,38 @@ mod tests {
             id: "sha256:ab".into(),
             ..Default::default()
         };
-        let rows = image_rows(&untagged, false, 0);
+        let rows = image_rows(&untagged, false, 0, true);
         assert_eq!(
             (rows[0]["Repository"].as_str(), rows[0]["Tag"].as_str()),
             (Some("<none>"), Some("<none>"))
         );
         assert_eq!(rows[0]["ID"], "sha256:ab");
+        let pushed = ImageSummary {
+            id: "sha256:cd".into(),
+            repo_tags: vec!["r:5000/a:1".into(), "b:2".into()],
+            repo_digests: vec!["r:5000/a@sha256:11".into(), "c@sha256:22".into()],
+            ..Default::default()
+        };
+        let cells = |digests| -> Vec<String> {
+            image_rows(&pushed, true, 0, digests)
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} {} {}",
+                        r["Repository"].as_str().unwrap(),
+                        r["Tag"].as_str().unwrap(),
+                        r["Digest"].as_str().unwrap()
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(
+            cells(true),
+            ["r:5000/a 1 sha256:11", "b 2 <none>", "c <none> sha256:22"]
+        );
+        assert_eq!(
+            cells(false),
+            ["r:5000/a 1 <none>", "b 2 <none>", "c <none> <none>"]
+        );
     }
 }
