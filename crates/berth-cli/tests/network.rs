@@ -263,17 +263,34 @@ fn bridge_interface_route_and_published_port() {
         !d.nft_rules().contains("dport 18931"),
         "port rule left after rm"
     );
+    // Links and namespaces go in the background, shortly after `rm`.
+    let netns_left = || -> Vec<std::ffi::OsString> {
+        std::fs::read_dir(d.root.join("exec/netns"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect()
+    };
     assert!(
-        !d.switch_links().contains(": v"),
+        eventually(|| !d.switch_links().contains(": v")),
         "veth left after rm: {}",
         d.switch_links()
     );
-    let left: Vec<_> = std::fs::read_dir(d.root.join("exec/netns"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
-    assert_eq!(left, vec![std::ffi::OsString::from("switch")]);
+    assert!(eventually(
+        || netns_left() == vec![std::ffi::OsString::from("switch")]
+    ));
+}
+
+/// Polls `cond` for up to 5 seconds.
+fn eventually(cond: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cond()
 }
 
 #[test]
@@ -365,11 +382,11 @@ fn cleanup_after_daemon_restart_and_rm() {
         "port rule left after rm"
     );
     assert!(
-        !d.switch_links().contains(": v"),
+        eventually(|| !d.switch_links().contains(": v")),
         "veth left: {}",
         d.switch_links()
     );
-    assert!(!d.root.join("exec/netns").join(&id).exists());
+    assert!(eventually(|| !d.root.join("exec/netns").join(&id).exists()));
 }
 
 /// `-p a-b:port` takes the first free host port of the range; a range

@@ -55,6 +55,7 @@ impl EndpointSpec {
     }
 }
 
+#[derive(Debug, Clone)]
 pub struct Topology {
     switch_ns: PathBuf,
 }

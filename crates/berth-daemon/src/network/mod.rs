@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use berth_network::topology::{BridgeSpec, Topology};
 use berth_network::{Ipv4Net, NetError};
 use serde_json::{json, Map};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -40,6 +40,9 @@ pub struct NetState {
     pub networks: Vec<NetworkRec>,
     pub attachments: HashMap<String, Vec<Attachment>>,
     pub sandboxes: HashMap<String, Sandbox>,
+    /// (network id, address) of endpoints whose links are still being
+    /// deleted in the background: not handed out again until they are gone.
+    pub releasing: HashSet<(String, Ipv4Addr)>,
 }
 
 impl NetState {

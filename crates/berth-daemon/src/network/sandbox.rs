@@ -231,6 +231,12 @@ impl Networks {
                 .flat_map(|s| s.endpoints.iter())
                 .filter(|e| e.network_id == net.id)
                 .map(|e| e.ip)
+                .chain(
+                    st.releasing
+                        .iter()
+                        .filter(|(n, _)| *n == net.id)
+                        .map(|(_, ip)| *ip),
+                )
                 .collect();
             let ip = match a.ipv4 {
                 Some(ip) if !spec.subnet.contains(ip) || ip == spec.gateway => {
@@ -513,21 +519,40 @@ impl Networks {
         let Some(sb) = sb else {
             return false;
         };
-        if let Ok(t) = self.topo() {
-            for e in &sb.endpoints {
-                if let Err(err) = t.detach(e.short_id()).await {
-                    tracing::warn!("detach {} of {cid}: {err}", e.ifname);
-                }
-            }
-        }
-        if let Some(ns) = &sb.netns {
-            if let Err(err) = netns::remove(ns) {
-                tracing::warn!("{err}");
-            }
-        }
         if let Err(err) = self.db.delete_sandbox(cid) {
             tracing::error!("network sandbox of {cid}: {err}");
         }
+        // Deleting a veth waits for an RCU grace period in the kernel (10-20
+        // ms here), so links and namespace go in the background, off the
+        // path of `rm` and `run --rm`; their addresses stay reserved until
+        // then. After a crash, `reconcile` removes what is left.
+        let held: Vec<(String, Ipv4Addr)> = sb
+            .endpoints
+            .iter()
+            .map(|e| (e.network_id.clone(), e.ip))
+            .collect();
+        self.st().releasing.extend(held.iter().cloned());
+        let topo = self.topo().ok().cloned();
+        let state = self.state.clone();
+        let cid = cid.to_string();
+        tokio::spawn(async move {
+            if let Some(t) = topo {
+                for e in &sb.endpoints {
+                    if let Err(err) = t.detach(e.short_id()).await {
+                        tracing::warn!("detach {} of {cid}: {err}", e.ifname);
+                    }
+                }
+            }
+            if let Some(ns) = &sb.netns {
+                if let Err(err) = netns::remove(ns) {
+                    tracing::warn!("{err}");
+                }
+            }
+            let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+            for h in &held {
+                st.releasing.remove(h);
+            }
+        });
         true
     }
 
