@@ -249,6 +249,15 @@ fn bridge_interface_route_and_published_port() {
         "-h",
         "/www",
     ]);
+    let id = id.trim().to_string();
+    let inspect = |f: &str| d.ok(&["inspect", "-f", f, &id]).trim().to_string();
+    let (ip, ep, key) = (
+        inspect("{{.NetworkSettings.IPAddress}}"),
+        inspect("{{.NetworkSettings.EndpointID}}"),
+        inspect("{{.NetworkSettings.SandboxKey}}"),
+    );
+    let port = format!(": v{}", &ep[..12]);
+    assert!(d.switch_links().contains(&port), "{}", d.switch_links());
     let page = http_get("127.0.0.1:18931").expect("published port not reachable");
     assert!(page.contains("hello from berth"), "{page}");
     let ports = d.ok(&["inspect", "-f", "{{json .NetworkSettings.Ports}}", &id]);
@@ -256,7 +265,9 @@ fn bridge_interface_route_and_published_port() {
         ports,
         r#"{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"18931"}]}"#
     );
-    assert!(d.nft_rules().contains("dport 18931 dnat to 172.29.11.2:80"));
+    assert!(d
+        .nft_rules()
+        .contains(&format!("dport 18931 dnat to {ip}:80")));
 
     d.ok(&["rm", "-f", &id]);
     assert!(
@@ -264,21 +275,15 @@ fn bridge_interface_route_and_published_port() {
         "port rule left after rm"
     );
     // Links and namespaces go in the background, shortly after `rm`.
-    let netns_left = || -> Vec<std::ffi::OsString> {
-        std::fs::read_dir(d.root.join("exec/netns"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect()
-    };
     assert!(
-        eventually(|| !d.switch_links().contains(": v")),
+        eventually(|| !d.switch_links().contains(&port)),
         "veth left after rm: {}",
         d.switch_links()
     );
-    assert!(eventually(
-        || netns_left() == vec![std::ffi::OsString::from("switch")]
-    ));
+    assert!(
+        eventually(|| !std::path::Path::new(&key).exists()),
+        "{key} left"
+    );
 }
 
 /// Polls `cond` for up to 5 seconds.
@@ -370,7 +375,11 @@ fn cleanup_after_daemon_restart_and_rm() {
         "-h",
         "/www",
     ]);
-    assert!(d.switch_links().contains(": v"));
+    let id = id.trim().to_string();
+    let ep = d.ok(&["inspect", "-f", "{{.NetworkSettings.EndpointID}}", &id]);
+    let key = d.ok(&["inspect", "-f", "{{.NetworkSettings.SandboxKey}}", &id]);
+    let (port, key) = (format!(": v{}", &ep[..12]), key.trim().to_string());
+    assert!(d.switch_links().contains(&port));
     d.kill9();
     d.spawn();
     // Still published after the restart: the rules are rebuilt from the records.
@@ -382,11 +391,11 @@ fn cleanup_after_daemon_restart_and_rm() {
         "port rule left after rm"
     );
     assert!(
-        eventually(|| !d.switch_links().contains(": v")),
+        eventually(|| !d.switch_links().contains(&port)),
         "veth left: {}",
         d.switch_links()
     );
-    assert!(eventually(|| !d.root.join("exec/netns").join(&id).exists()));
+    assert!(eventually(|| !std::path::Path::new(&key).exists()));
 }
 
 /// `-p a-b:port` takes the first free host port of the range; a range

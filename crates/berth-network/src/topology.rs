@@ -145,6 +145,25 @@ impl Topology {
         container_ns: &Path,
         ep: &EndpointSpec,
     ) -> Result<()> {
+        self.prepare_port(net, container_ns, &ep.short_id).await?;
+        if let Err(e) = self.configure_endpoint(net, container_ns, ep).await {
+            let _ = self.detach(&ep.short_id).await;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// The costly half of [`Topology::attach`], which needs nothing of the
+    /// container: a veth whose switch end (`v<short_id>`) is a port of the
+    /// bridge, up, and whose other end (`t<short_id>`, down) waits in
+    /// `container_ns`. Adding a bridge port waits out an RCU grace period,
+    /// so the daemon keeps a few of these ready (see the sandbox pool).
+    pub async fn prepare_port(
+        &self,
+        net: &BridgeSpec,
+        container_ns: &Path,
+        short_id: &str,
+    ) -> Result<()> {
         let sw = Netlink::open(Some(&self.switch_ns)).await?;
         let bridge = sw.index(&net.bridge()).await?.ok_or_else(|| {
             NetError::io(
@@ -152,32 +171,46 @@ impl Topology {
                 std::io::Error::from_raw_os_error(libc::ENODEV),
             )
         })?;
-        let temp = format!("t{}", ep.short_id);
-        let port = sw.add_veth(&ep.switch_if(), &temp, container_ns).await?;
-        let inside = async {
+        let switch_if = format!("v{short_id}");
+        let port = sw
+            .add_veth(&switch_if, &format!("t{short_id}"), container_ns)
+            .await?;
+        let plugged = async {
             sw.set_controller(port, bridge, net.mtu).await?;
             if !net.icc {
                 sw.isolate_port(port).await?;
             }
-            let c = Netlink::open(Some(container_ns)).await?;
-            let idx = c.index(&temp).await?.ok_or_else(|| {
-                NetError::io(
-                    temp.clone(),
-                    std::io::Error::from_raw_os_error(libc::ENODEV),
-                )
-            })?;
-            c.configure(idx, Some(&ep.ifname), Some(ep.mac), net.mtu)
-                .await?;
-            c.add_address(idx, ep.ip, net.subnet.prefix).await?;
-            if let Some(gw) = ep.default_route {
-                c.add_default_route(gw).await?;
-            }
             Ok::<(), NetError>(())
         }
         .await;
-        if let Err(e) = inside {
-            let _ = sw.delete(&ep.switch_if()).await;
+        if let Err(e) = plugged {
+            let _ = sw.delete(&switch_if).await;
             return Err(e);
+        }
+        Ok(())
+    }
+
+    /// The cheap half: the waiting end becomes the container's interface,
+    /// with its name, MAC, address and (first network) default route.
+    pub async fn configure_endpoint(
+        &self,
+        net: &BridgeSpec,
+        container_ns: &Path,
+        ep: &EndpointSpec,
+    ) -> Result<()> {
+        let temp = format!("t{}", ep.short_id);
+        let c = Netlink::open(Some(container_ns)).await?;
+        let idx = c.index(&temp).await?.ok_or_else(|| {
+            NetError::io(
+                temp.clone(),
+                std::io::Error::from_raw_os_error(libc::ENODEV),
+            )
+        })?;
+        c.configure(idx, Some(&ep.ifname), Some(ep.mac), net.mtu)
+            .await?;
+        c.add_address(idx, ep.ip, net.subnet.prefix).await?;
+        if let Some(gw) = ep.default_route {
+            c.add_default_route(gw).await?;
         }
         Ok(())
     }

@@ -7,6 +7,7 @@
 mod etc;
 mod model;
 pub mod objects;
+mod pool;
 mod sandbox;
 mod settings;
 mod store;
@@ -86,6 +87,8 @@ pub struct Networks {
     applied_rules: Mutex<Option<String>>,
     /// `--iptables=false`: no nftables rules at all (no NAT, no publishing).
     iptables: bool,
+    /// Sandboxes wired in advance for the default bridge.
+    pool: pool::SandboxPool,
 }
 
 pub fn random_id() -> String {
@@ -250,6 +253,7 @@ impl Networks {
             applied_rules: Mutex::new(None),
             op: tokio::sync::Mutex::new(()),
             iptables: flags.iptables,
+            pool: pool::SandboxPool::default(),
         })
     }
 

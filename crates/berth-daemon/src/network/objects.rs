@@ -376,7 +376,7 @@ impl Networks {
         let _op = self.op.lock().await;
         let ns = self.st().sandboxes.get(&c.id).and_then(|s| s.netns.clone());
         if let (Some(ns), true) = (ns, c.state.status.is_running()) {
-            self.plug(&c, &ns, &a).await?;
+            self.plug(&c, &ns, &a, None).await?;
             if let Some(sb) = self.st().sandboxes.get(&c.id).cloned() {
                 self.db.put_sandbox(&sb)?;
             }

@@ -147,8 +147,27 @@ impl Networks {
             // `container:` joiners use /proc/<pid>/ns/net.
             Mode::None => Ok(None),
             Mode::Networks => {
-                let ns = self.netns_dir().join(&c.id);
-                netns::create(&ns)?;
+                let first_net = self
+                    .st()
+                    .attachments
+                    .get(&c.id)
+                    .and_then(|a| a.first())
+                    .map(|a| a.network_id.clone());
+                let pooled = match first_net {
+                    Some(n) if Some(&n) == self.default_bridge_id().as_ref() => self.pool.take(),
+                    _ => None,
+                };
+                let ns = match &pooled {
+                    Some(p) => {
+                        self.refill_pool();
+                        p.ns.clone()
+                    }
+                    None => {
+                        let ns = self.netns_dir().join(&c.id);
+                        netns::create(&ns)?;
+                        ns
+                    }
+                };
                 let sb = Sandbox {
                     container_id: c.id.clone(),
                     name,
@@ -158,7 +177,8 @@ impl Networks {
                 };
                 self.db.put_sandbox(&sb)?;
                 self.st().sandboxes.insert(c.id.clone(), sb);
-                match self.wire_sandbox(d, c, &ns).await {
+                let pooled_ep = pooled.map(|p| p.endpoint_id);
+                match self.wire_sandbox(d, c, &ns, pooled_ep).await {
                     Ok(()) => Ok(Some(ns)),
                     Err(e) => {
                         self.teardown_locked(&c.id).await;
@@ -169,8 +189,18 @@ impl Networks {
         }
     }
 
-    async fn wire_sandbox(&self, d: &Daemon, c: &Container, ns: &Path) -> ApiResult<()> {
-        berth_network::topology::loopback_up(ns).await?;
+    /// `pooled`: the endpoint id of a pooled sandbox's waiting veth, used
+    /// for the first attachment (its loopback is already up).
+    async fn wire_sandbox(
+        &self,
+        d: &Daemon,
+        c: &Container,
+        ns: &Path,
+        mut pooled: Option<String>,
+    ) -> ApiResult<()> {
+        if pooled.is_none() {
+            berth_network::topology::loopback_up(ns).await?;
+        }
         let atts = self
             .st()
             .attachments
@@ -178,7 +208,7 @@ impl Networks {
             .cloned()
             .unwrap_or_default();
         for a in &atts {
-            self.plug(c, ns, a).await?;
+            self.plug(c, ns, a, pooled.take()).await?;
         }
         let ports = self.publish(c)?;
         let sb = {
@@ -218,7 +248,9 @@ impl Networks {
         c: &Container,
         ns: &Path,
         a: &Attachment,
+        pooled: Option<String>,
     ) -> ApiResult<Endpoint> {
+        let is_pooled = pooled.is_some();
         let (net, ep, first) = {
             let mut st = self.st();
             let net = st.by_id(&a.network_id).cloned().ok_or_else(|| {
@@ -270,7 +302,7 @@ impl Networks {
                 aliases.push(c.id[..12].to_string());
             }
             let ep = Endpoint {
-                id: random_id(),
+                id: pooled.unwrap_or_else(random_id),
                 network_id: net.id.clone(),
                 ifname,
                 ip,
@@ -284,21 +316,23 @@ impl Networks {
         let spec = bridge_spec(&net)?;
         // Cheap when all is in place; repairs a gateway interface lost meanwhile.
         self.wire_network(&net).await?;
-        let wired = self
-            .topo()?
-            .attach(
-                &spec,
-                ns,
-                &EndpointSpec {
-                    short_id: ep.short_id().to_string(),
-                    ifname: ep.ifname.clone(),
-                    ip: ep.ip,
-                    mac: ipam::mac_for(ep.ip),
-                    default_route: first.then_some(spec.gateway),
-                },
-            )
-            .await;
+        let ep_spec = EndpointSpec {
+            short_id: ep.short_id().to_string(),
+            ifname: ep.ifname.clone(),
+            ip: ep.ip,
+            mac: ipam::mac_for(ep.ip),
+            default_route: first.then_some(spec.gateway),
+        };
+        let topo = self.topo()?;
+        let wired = if is_pooled {
+            topo.configure_endpoint(&spec, ns, &ep_spec).await
+        } else {
+            topo.attach(&spec, ns, &ep_spec).await
+        };
         if let Err(e) = wired {
+            if is_pooled {
+                let _ = topo.detach(ep.short_id()).await;
+            }
             if let Some(sb) = self.st().sandboxes.get_mut(&c.id) {
                 sb.endpoints.retain(|x| x.id != ep.id);
             }
@@ -574,12 +608,19 @@ impl Networks {
                 }
             }
         }
-        let owned: HashSet<String> = self.st().sandboxes.keys().cloned().collect();
+        // Sandboxes from the pool keep their pool-<id> file name.
+        let owned: HashSet<PathBuf> = self
+            .st()
+            .sandboxes
+            .values()
+            .filter_map(|s| s.netns.clone())
+            .collect();
         if let Ok(rd) = std::fs::read_dir(self.netns_dir()) {
             for f in rd.flatten() {
-                let name = f.file_name().to_string_lossy().to_string();
-                if name != "switch" && !owned.contains(&name) {
-                    let _ = netns::remove(&f.path());
+                let path = f.path();
+                if f.file_name() != "switch" && !owned.contains(&path) && !self.pool.owns_ns(&path)
+                {
+                    let _ = netns::remove(&path);
                 }
             }
         }
@@ -591,13 +632,40 @@ impl Networks {
             .collect();
         if let Ok(t) = self.topo() {
             if let Ok(present) = t.endpoint_ports().await {
-                for p in present.into_iter().filter(|p| !ports.contains(p)) {
+                for p in present
+                    .into_iter()
+                    .filter(|p| !ports.contains(p) && !self.pool.owns_port(p))
+                {
                     let _ = t.detach(&p).await;
                 }
             }
         }
         if let Err(e) = self.apply_rules() {
             tracing::error!("nftables: {e}");
+        }
+        self.refill_pool();
+    }
+
+    /// The default bridge network's id.
+    fn default_bridge_id(&self) -> Option<String> {
+        self.st()
+            .networks
+            .iter()
+            .find(|n| n.name == "bridge" && n.driver == "bridge")
+            .map(|n| n.id.clone())
+    }
+
+    /// Tops up the pool of ready sandboxes for the default bridge.
+    fn refill_pool(&self) {
+        let spec = {
+            let st = self.st();
+            st.networks
+                .iter()
+                .find(|n| n.name == "bridge" && n.driver == "bridge")
+                .and_then(|n| bridge_spec(n).ok())
+        };
+        if let (Some(spec), Ok(topo)) = (spec, self.topo()) {
+            self.pool.refill(topo.clone(), spec, self.netns_dir());
         }
     }
 }
