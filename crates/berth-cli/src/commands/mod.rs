@@ -189,7 +189,7 @@ pub enum ImageCommand {
     /// Load an image from a tar archive or STDIN
     Load(i::load::Args),
     /// Build an image from a Dockerfile
-    Build(i::build::Args),
+    Build(Box<i::build::Args>),
     /// Remove unused images
     Prune(i::prune::Args),
 }
@@ -308,7 +308,7 @@ impl ImageCommand {
             ImageCommand::Push(a) => registry::push::run(ctx, a).await,
             ImageCommand::Save(a) => i::save::run(ctx, a).await,
             ImageCommand::Load(a) => i::load::run(ctx, a).await,
-            ImageCommand::Build(a) => i::build::run(ctx, a).await,
+            ImageCommand::Build(a) => i::build::run(ctx, *a).await,
             ImageCommand::Prune(a) => i::prune::run(ctx, a).await,
         }
     }

@@ -364,8 +364,7 @@ impl Networks {
 
     /// Host ports for PortBindings and, with -P, every exposed port.
     fn publish(&self, c: &Container) -> ApiResult<Vec<PortBinding>> {
-        // (container port, proto, host ip, host port range)
-        let mut wanted: Vec<(u16, String, String, Option<(u16, u16)>)> = Vec::new();
+        let mut wanted: Vec<WantedPort> = Vec::new();
         if let Some(b) = c.host_config.get("PortBindings").and_then(Value::as_object) {
             for (key, list) in b {
                 let (port, proto) = ports::parse_key(key).ok_or_else(|| {
@@ -685,6 +684,9 @@ pub fn apply_to_spec(spec: &mut oci_spec::runtime::Spec, path: &Path) {
         }
     }
 }
+
+/// A port to publish: container port, protocol, host address, host port range.
+type WantedPort = (u16, String, String, Option<(u16, u16)>);
 
 /// A binding's `HostPort`: empty (any port), `8080`, or a range `8000-8010`.
 fn host_port_range(hp: &str) -> ApiResult<Option<(u16, u16)>> {

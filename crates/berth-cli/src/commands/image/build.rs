@@ -317,7 +317,7 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         .opt("cpusetmems", args.cpuset_mems.as_deref())
         .opt("platform", args.platform.as_deref());
     if !args.add_host.is_empty() {
-        q = q.add("extrahosts", &args.add_host.join(","));
+        q = q.add("extrahosts", args.add_host.join(","));
     }
     for (param, v) in [
         ("memory", args.memory.as_deref()),
@@ -325,7 +325,7 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         ("shmsize", args.shm_size.as_deref()),
     ] {
         if let Some(v) = v {
-            q = q.add(param, &bytes_arg(v)?.to_string());
+            q = q.add(param, bytes_arg(v)?.to_string());
         }
     }
     for (param, v) in [
@@ -334,7 +334,7 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         ("cpuquota", args.cpu_quota),
     ] {
         if let Some(v) = v {
-            q = q.add(param, &v.to_string());
+            q = q.add(param, v.to_string());
         }
     }
     if !args.quiet {
