@@ -153,7 +153,9 @@ impl Applier<'_> {
                     .custom_flags(libc::O_NOFOLLOW)
                     .open(&target)
                     .at("creating file", &target)?;
-                self.size += io::copy(entry, &mut f).at("writing file", &target)?;
+                let len = entry.size();
+                self.size +=
+                    crate::content::copy_large(entry, &mut f, len).at("writing file", &target)?;
             }
             EntryType::Directory => {
                 if !target.is_dir() {

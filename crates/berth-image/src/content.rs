@@ -70,6 +70,25 @@ impl BlobWriter {
     }
 }
 
+/// `io::copy` with a buffer fit for `expected` bytes (8 KiB to 1 MiB): layer
+/// and archive entries are often large, and the default 8 KiB means one write
+/// syscall (and hash call) per 8 KiB; small files keep a small buffer.
+pub(crate) fn copy_large(r: &mut dyn Read, w: &mut dyn Write, expected: u64) -> io::Result<u64> {
+    let cap = expected.clamp(8 << 10, 1 << 20) as usize;
+    let mut buf = vec![0u8; cap];
+    let mut total = 0u64;
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        w.write_all(&buf[..n])?;
+        total += n as u64;
+    }
+}
+
 fn hex_of(digest: &str) -> &str {
     digest.strip_prefix("sha256:").unwrap_or(digest)
 }

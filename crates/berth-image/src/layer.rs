@@ -99,6 +99,59 @@ impl ImageStore {
             size: size as i64,
             blob: Some(digest),
         };
+        self.register_layer(row)
+    }
+
+    /// As `add_layer`, from a blob of the content store (`load` stages the
+    /// archive there). An uncompressed tar is the layer's own blob, its digest
+    /// the diff_id: it is unpacked without being hashed or stored again.
+    pub(crate) fn add_layer_from_blob(
+        &self,
+        digest: &str,
+        parent: Option<&LayerRow>,
+    ) -> Result<LayerRow, ImageError> {
+        let mut f = self.content.open_blob(digest)?;
+        let mut head = [0u8; 6];
+        let n = f
+            .read(&mut head)
+            .map_err(|e| ImageError::io("reading layer blob", e))?;
+        io::Seek::rewind(&mut f).map_err(|e| ImageError::io("reading layer blob", e))?;
+        if compress::detect(&head[..n]) != compress::Compression::None {
+            return self.add_layer(&mut f, parent);
+        }
+        let cache_id = random_cache_id();
+        let diff = self
+            .driver
+            .create_layer_dir(&cache_id, parent.map(|p| p.cache_id.as_str()))?;
+        let applied = apply_tar(
+            &mut io::BufReader::with_capacity(1 << 20, f),
+            &diff,
+            self.driver.whiteout_mode(),
+            self.driver.ids(),
+        )
+        .and_then(|size| Ok((size, self.driver.link_layer(&cache_id)?)));
+        let (size, link_id) = match applied {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = self.driver.remove(&cache_id);
+                return Err(e);
+            }
+        };
+        self.register_layer(LayerRow {
+            chain_id: chain_id(parent.map(|p| p.chain_id.as_str()), digest),
+            diff_id: digest.to_string(),
+            parent: parent.map(|p| p.chain_id.clone()),
+            cache_id,
+            link_id,
+            size: size as i64,
+            blob: Some(digest.to_string()),
+        })
+    }
+
+    /// Inserts a freshly unpacked layer, or keeps the identical one that
+    /// won a race and drops ours.
+    fn register_layer(&self, row: LayerRow) -> Result<LayerRow, ImageError> {
+        let cache_id = row.cache_id.clone();
         let existing = {
             let conn = self.conn();
             match db::get_layer(&conn, &row.chain_id)? {

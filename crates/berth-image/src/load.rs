@@ -120,7 +120,8 @@ impl ImageStore {
                 _ => continue,
             }
             let mut w = self.content.writer()?;
-            std::io::copy(&mut entry, &mut w).map_err(rerr)?;
+            let len = entry.size();
+            crate::content::copy_large(&mut entry, &mut w, len).map_err(rerr)?;
             let digest = w.digest();
             let expected = path
                 .strip_prefix("blobs/sha256/")
@@ -303,8 +304,7 @@ impl ImageStore {
         let digest = staged
             .digest(path)
             .ok_or_else(|| bad(format!("invalid archive: layer {path} is missing")))?;
-        let mut f = self.content.open_blob(digest)?;
-        let layer = self.add_layer(&mut f, parent)?;
+        let layer = self.add_layer_from_blob(digest, parent)?;
         if layer.diff_id != diff_id {
             return Err(bad(format!(
                 "layer {path}: content digest {} does not match the image's diff_id {diff_id}",
