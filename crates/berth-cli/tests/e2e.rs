@@ -648,3 +648,19 @@ fn ip_range_and_fixed_cidr() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+/// `--privileged` gives the container the host's device nodes (and the
+/// device cgroup lets it use them); without it they are absent.
+#[test]
+fn privileged_containers_see_host_devices() {
+    let d = Daemon::start("privdev");
+    d.busybox();
+    // /dev/kmsg (1:11) is on every Linux host and not among the defaults.
+    let dev = "/dev/kmsg";
+    assert!(std::path::Path::new(dev).exists());
+    let script = format!("test -c {dev} && head -c 16 {dev} | wc -c");
+    let out = d.ok(&["run", "--rm", "--privileged", "busybox", "sh", "-c", &script]);
+    assert_eq!(out.trim(), "16");
+    let plain = d.cli(&["run", "--rm", "busybox", "test", "-e", dev]);
+    assert!(!plain.status.success(), "{dev} visible without --privileged");
+}

@@ -96,8 +96,82 @@ pub fn devices(c: &Container) -> Result<(Vec<Value>, Vec<Value>), ExtrasError> {
     Ok((nodes, rules))
 }
 
+/// Directories of /dev whose nodes are the container's own or not devices
+/// to hand over (as runc's list of host devices skips them).
+const HOST_DEV_SKIP_DIRS: &[&str] = &["pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"];
+
+/// Nodes every container gets anyway (the runtime makes them, or they are
+/// the container's own: console and ptmx come from its devpts).
+const DEFAULT_DEVS: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+    "/dev/console",
+    "/dev/ptmx",
+];
+
+/// Every device node of the host's /dev, for `--privileged` (as Docker gives
+/// a privileged container the host's devices).
+pub fn host_devices() -> Vec<Value> {
+    let mut out = Vec::new();
+    collect_devices(std::path::Path::new("/dev"), &mut out);
+    out
+}
+
+fn collect_devices(dir: &std::path::Path, out: &mut Vec<Value>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let ft = meta.file_type();
+        if ft.is_dir() {
+            let name = e.file_name();
+            if !HOST_DEV_SKIP_DIRS.iter().any(|s| name == *s) {
+                collect_devices(&path, out);
+            }
+            continue;
+        }
+        let kind = if ft.is_char_device() {
+            "c"
+        } else if ft.is_block_device() {
+            "b"
+        } else {
+            continue;
+        };
+        let p = path.to_string_lossy().into_owned();
+        if DEFAULT_DEVS.contains(&p.as_str()) {
+            continue;
+        }
+        let rdev = meta.rdev();
+        out.push(json!({
+            "path": p, "type": kind, "major": libc::major(rdev), "minor": libc::minor(rdev),
+            "fileMode": meta.mode() & 0o777, "uid": meta.uid(), "gid": meta.gid(),
+        }));
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn host_devices_lists_device_nodes_but_not_the_defaults() {
+        let devs = super::host_devices();
+        let paths: Vec<&str> = devs.iter().filter_map(|d| d["path"].as_str()).collect();
+        assert!(!paths.contains(&"/dev/null"));
+        assert!(!paths.iter().any(|p| p.starts_with("/dev/pts/")));
+        // Every machine has some device node beyond the defaults (/dev/kmsg, loop, vda...).
+        assert!(!paths.is_empty());
+        for d in &devs {
+            assert!(matches!(d["type"].as_str(), Some("c" | "b")), "{d}");
+        }
+    }
+
     use super::*;
 
     fn with_devices(devices: Value) -> Container {

@@ -516,7 +516,14 @@ pub fn build(
     }
     args.push(c.path.clone());
     args.extend(c.args.iter().cloned());
-    let (device_nodes, device_rules) = crate::extras::devices(c)?;
+    let (mut device_nodes, device_rules) = crate::extras::devices(c)?;
+    if privileged {
+        for d in crate::extras::host_devices() {
+            if !device_nodes.iter().any(|n| n["path"] == d["path"]) {
+                device_nodes.push(d);
+            }
+        }
+    }
     let process = process_json(&ProcessInput {
         args,
         env,
