@@ -15,6 +15,8 @@ mod events;
 mod exec;
 mod extras;
 mod fsops;
+#[doc(hidden)]
+pub mod fuzz_api;
 mod health;
 mod humanize;
 mod listeners;

@@ -30,6 +30,7 @@ mod save;
 mod store;
 pub mod treetar;
 
+pub use apply::{apply_tar, WhiteoutMode};
 pub use commit::{image_config_from_container, CommitOptions};
 pub use config::{HealthConfig, ImageConfig};
 pub use distribution::{layer_chain_ids, BlobSource, LayerInfo, LayerPin, PushSource};
