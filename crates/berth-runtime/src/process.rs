@@ -32,6 +32,8 @@ pub(crate) struct ProcessPlan {
     pub no_new_privs: bool,
     pub seccomp: Option<berth_seccomp::Program>,
     pub oom_score_adj: Option<i32>,
+    /// AppArmor profile to switch to at execve (spec.process.apparmorProfile).
+    pub apparmor: Option<String>,
 }
 
 /// Annotation naming a directory where compiled seccomp filters are cached
@@ -88,6 +90,7 @@ impl ProcessPlan {
             no_new_privs: process.no_new_privileges().unwrap_or(false),
             seccomp,
             oom_score_adj: process.oom_score_adj(),
+            apparmor: process.apparmor_profile().clone().filter(|p| !p.is_empty()),
         })
     }
 
@@ -104,6 +107,9 @@ impl ProcessPlan {
         if let Some(adj) = self.oom_score_adj {
             std::fs::write("/proc/self/oom_score_adj", adj.to_string())
                 .ctx(|| "write /proc/self/oom_score_adj")?;
+        }
+        if let Some(profile) = &self.apparmor {
+            apparmor_on_exec(profile)?;
         }
         for (res, soft, hard) in &self.rlimits {
             setrlimit(*res, *soft, *hard).ctx(|| format!("setrlimit {res:?}"))?;
@@ -175,6 +181,17 @@ fn check_cwd_inside_root(cwd: &std::path::Path) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Asks AppArmor to confine the next execve with `profile`, as runc does:
+/// "exec <profile>" into the task's exec attribute (the per-LSM file first,
+/// the legacy shared one on kernels without it). Still privileged here, so
+/// the change is allowed; it takes effect with the container's program.
+fn apparmor_on_exec(profile: &str) -> Result<()> {
+    let value = format!("exec {profile}");
+    let r = std::fs::write("/proc/self/attr/apparmor/exec", &value)
+        .or_else(|_| std::fs::write("/proc/self/attr/exec", &value));
+    r.ctx(|| format!("apply AppArmor profile {profile}"))
 }
 
 fn set_keepcaps(on: bool) -> Result<()> {
@@ -261,6 +278,20 @@ mod tests {
         assert_eq!(plan.umask, Mode::from_bits_truncate(0o022));
         assert!(!plan.no_new_privs);
         assert!(plan.seccomp.is_none());
+    }
+
+    #[test]
+    fn apparmor_profile_is_carried_to_the_child() {
+        let process = ProcessBuilder::default()
+            .args(vec!["sh".to_string()])
+            .cwd("/")
+            .apparmor_profile("berth-test")
+            .build()
+            .unwrap();
+        let mut spec = Spec::default();
+        spec.linux_mut().as_mut().unwrap().set_seccomp(None);
+        let plan = ProcessPlan::new(&spec, &process).unwrap();
+        assert_eq!(plan.apparmor.as_deref(), Some("berth-test"));
     }
 
     #[test]
