@@ -38,8 +38,8 @@ pub mod store;
 mod tls;
 mod top;
 mod update;
-mod users;
 mod userns;
+mod users;
 mod volumes;
 
 pub use server::main;
