@@ -659,8 +659,19 @@ fn privileged_containers_see_host_devices() {
     let dev = "/dev/kmsg";
     assert!(std::path::Path::new(dev).exists());
     let script = format!("test -c {dev} && head -c 16 {dev} | wc -c");
-    let out = d.ok(&["run", "--rm", "--privileged", "busybox", "sh", "-c", &script]);
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "busybox",
+        "sh",
+        "-c",
+        &script,
+    ]);
     assert_eq!(out.trim(), "16");
     let plain = d.cli(&["run", "--rm", "busybox", "test", "-e", dev]);
-    assert!(!plain.status.success(), "{dev} visible without --privileged");
+    assert!(
+        !plain.status.success(),
+        "{dev} visible without --privileged"
+    );
 }
