@@ -153,3 +153,57 @@ fn network_lifecycle_and_port() {
     );
     assert_eq!(d.ok(&["network", "prune", "-f"]), "");
 }
+
+/// Docker's refusals of user-chosen addresses: not on the default bridge,
+/// only on networks with a user-configured subnet, and no IPv6 (berth's
+/// networks have no IPv6 subnet).
+#[test]
+fn user_chosen_addresses_need_a_user_subnet() {
+    let d = Daemon::start("userip");
+    d.busybox();
+    d.ok(&["network", "create", "autonet"]);
+    d.ok(&["network", "create", "--subnet", "10.78.0.0/24", "ownnet"]);
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--ip", "172.31.250.9"],
+            "supported on user defined networks only",
+        ),
+        (
+            &["--network", "autonet", "--ip", "10.200.0.9"],
+            "user configured subnets",
+        ),
+        (
+            &["--network", "ownnet", "--ip6", "2001:db8::9"],
+            "user configured subnets",
+        ),
+        (
+            &["--ip6", "2001:db8::9"],
+            "supported on user defined networks only",
+        ),
+    ];
+    for (flags, want) in cases {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend(["busybox", "true"]);
+        let o = d.cli(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(125), "{flags:?}: {err}");
+        assert!(err.contains(want), "{flags:?}: {err}");
+    }
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "ownnet",
+            "--ip",
+            "10.78.0.9",
+            "busybox",
+            "hostname",
+            "-i"
+        ])
+        .trim(),
+        "10.78.0.9"
+    );
+    assert_eq!(d.ok(&["ps", "-aq"]), "", "a refused run left a container");
+}

@@ -78,7 +78,11 @@ impl Networks {
         }
         let cfg = networking
             .and_then(|n| n.get("EndpointsConfig"))
-            .and_then(|e| e.get(name).or_else(|| e.get(&net.id)));
+            .and_then(|e| {
+                e.get(name)
+                    .or_else(|| e.get(&net.id))
+                    .or_else(|| e.get(mode))
+            });
         let aliases = strs(cfg.and_then(|c| c.get("Aliases")));
         if !aliases.is_empty() && net.name == "bridge" {
             return Err(ApiError::bad_request(
@@ -95,6 +99,23 @@ impl Networks {
                     .map_err(|_| ApiError::bad_request(format!("invalid IPv4 address: {s}")))
             })
             .transpose()?;
+        let ipv6 = cfg
+            .and_then(|c| c.get("IPAMConfig"))
+            .and_then(|i| i.get("IPv6Address"))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty());
+        // Docker's checks of user-chosen addresses; berth's networks have no
+        // IPv6 subnet, so an IPv6 address never fits one.
+        if (ipv4.is_some() || ipv6.is_some()) && net.name == "bridge" {
+            return Err(ApiError::bad_request(
+                "user specified IP address is supported on user defined networks only",
+            ));
+        }
+        if (ipv4.is_some() && !net.user_subnet) || ipv6.is_some() {
+            return Err(ApiError::bad_request(
+                "user specified IP address is supported only when connecting to networks with user configured subnets",
+            ));
+        }
         Ok(vec![Attachment {
             network_id: net.id.clone(),
             aliases,

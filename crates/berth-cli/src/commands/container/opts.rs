@@ -142,6 +142,15 @@ pub struct ContainerOpts {
     /// Connect a container to a network
     #[arg(long = "network", alias = "net", value_name = "network")]
     pub network: Option<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long = "network-alias", alias = "net-alias", value_name = "list")]
+    pub network_alias: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long = "ip", value_name = "string")]
+    pub ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long = "ip6", value_name = "string")]
+    pub ip6: Option<String>,
     /// Disable any container-specified HEALTHCHECK
     #[arg(long = "no-healthcheck")]
     pub no_healthcheck: bool,
@@ -461,8 +470,34 @@ pub fn to_create_request(
     Ok(ContainerCreateRequest {
         config,
         host_config,
-        networking_config: None,
+        networking_config: networking_config(o),
     })
+}
+
+/// `--network-alias`, `--ip`, `--ip6` as the endpoint settings of the
+/// container's network, keyed by the network name as the docker CLI does.
+fn networking_config(o: &ContainerOpts) -> Option<berth_api::types::NetworkingConfig> {
+    if o.network_alias.is_empty() && o.ip.is_none() && o.ip6.is_none() {
+        return None;
+    }
+    let mut ipam = serde_json::Map::new();
+    if let Some(ip) = &o.ip {
+        ipam.insert("IPv4Address".into(), ip.clone().into());
+    }
+    if let Some(ip) = &o.ip6 {
+        ipam.insert("IPv6Address".into(), ip.clone().into());
+    }
+    let mut endpoint = serde_json::Map::new();
+    if !ipam.is_empty() {
+        endpoint.insert("IPAMConfig".into(), ipam.into());
+    }
+    if !o.network_alias.is_empty() {
+        endpoint.insert("Aliases".into(), o.network_alias.clone().into());
+    }
+    let name = o.network.clone().unwrap_or_else(|| "default".into());
+    let mut cfg = berth_api::types::NetworkingConfig::default();
+    cfg.endpoints_config.insert(name, endpoint.into());
+    Some(cfg)
 }
 
 /// `--log-driver` / `--log-opt k=v` as HostConfig.LogConfig.
