@@ -392,3 +392,39 @@ fn independent_stages_build_in_parallel() {
     }
     assert_eq!(d.ok(&["run", "--rm", "par:1", "cat", "/got"]), "from-b\n");
 }
+
+/// A build cut off by a daemon crash leaves nothing behind once the
+/// daemon is back: its RUN container is removed at start.
+#[test]
+fn build_containers_are_collected_after_a_daemon_crash() {
+    let mut d = Daemon::start("bcrash");
+    d.busybox();
+    let ctx = context(&d, "crash", "FROM busybox\nRUN sleep 60\n");
+    let mut build = std::process::Command::new(common::BERTH)
+        .args(["-H", &d.sock(), "build", "-q"])
+        .arg(&ctx)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while d.ok(&["ps", "-q"]).trim().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the RUN step never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    d.kill9();
+    let _ = build.wait();
+    d.spawn();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !d.ok(&["ps", "-aq"]).trim().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "build container left after restart: {}",
+            d.ok(&["ps", "-a"])
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

@@ -939,6 +939,7 @@ impl Daemon {
             .map(|e| e.id.clone())
             .collect();
         self.networks.reconcile(&running).await;
+        crate::build::collect_leftovers(self).await;
         crate::restart::on_daemon_start(self.clone());
     }
 

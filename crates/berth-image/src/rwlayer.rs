@@ -120,6 +120,18 @@ impl ImageStore {
         self.prune_layers()
     }
 
+    /// Ids of the rw layers whose id starts with `prefix` (the builder's
+    /// `build-` layers, to collect after a crash).
+    pub fn rw_layers_named(&self, prefix: &str) -> Result<Vec<String>, ImageError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT container_id FROM layer_rw WHERE container_id LIKE ?1")?;
+        let ids = stmt
+            .query_map([format!("{prefix}%")], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ids)
+    }
+
     pub fn graph_driver(&self, container_id: &str) -> serde_json::Value {
         match self.rw_lowers(container_id) {
             Ok(lowers) => self.driver.graph_data(container_id, &lowers),

@@ -19,6 +19,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::daemon::Daemon;
 pub use context::Context;
+pub use step::collect_leftovers;
 
 /// What `POST /build` asked for.
 #[derive(Clone, Debug, Default)]

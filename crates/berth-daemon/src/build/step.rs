@@ -21,6 +21,43 @@ use crate::fsops::rootfs::{with_rootfs, Source};
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
 
+/// Marks the containers of RUN steps, so those a daemon crash left behind
+/// are removed at the next start (the image a step commits takes the
+/// step's config, not the container's, so the label never reaches it).
+pub const BUILD_LABEL: &str = "berth.build-step";
+
+/// At daemon start: RUN containers and `build-` rw layers of builds the
+/// daemon was running when it stopped.
+pub async fn collect_leftovers(d: &Arc<Daemon>) {
+    for e in d.all() {
+        let c = e.get();
+        let labelled = c
+            .config
+            .get("Labels")
+            .and_then(|l| l.get(BUILD_LABEL))
+            .is_some();
+        if labelled {
+            if let Err(err) = d.remove(&c.id, true, true).await {
+                tracing::warn!(
+                    "removing leftover build container {}: {}",
+                    c.id,
+                    err.message
+                );
+            }
+        }
+    }
+    match d.images.rw_layers_named("build-") {
+        Ok(ids) => {
+            for id in ids {
+                if let Err(err) = d.images.remove_rw_layer(&id) {
+                    tracing::warn!("removing leftover build layer {id}: {err}");
+                }
+            }
+        }
+        Err(err) => tracing::warn!("listing leftover build layers: {err}"),
+    }
+}
+
 pub struct Runner<'a> {
     pub d: Arc<Daemon>,
     pub req: &'a Request,
@@ -556,6 +593,7 @@ impl<'a> Runner<'a> {
             "User": st.config.user.clone().unwrap_or_default(),
             "AttachStdout": true,
             "AttachStderr": true,
+            "Labels": {BUILD_LABEL: "1"},
             "HostConfig": host_config,
         });
         let (id, _) = self.d.create(None, body)?;
