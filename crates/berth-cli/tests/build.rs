@@ -428,3 +428,41 @@ fn build_containers_are_collected_after_a_daemon_crash() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// Docker's predefined proxy args reach RUN without an ARG line, and do not
+/// change the cache key or show in the history.
+#[test]
+fn predefined_proxy_args() {
+    let d = Daemon::start("bproxy");
+    d.busybox();
+    let ctx = context(
+        &d,
+        "proxy",
+        "FROM busybox\nRUN echo \"p=$HTTP_PROXY\" > /p\n",
+    );
+    let dir = ctx.to_str().unwrap();
+    d.ok(&[
+        "build",
+        "-q",
+        "-t",
+        "px:1",
+        "--build-arg",
+        "HTTP_PROXY=http://proxy.test:3128",
+        dir,
+    ]);
+    assert_eq!(
+        d.ok(&["run", "--rm", "px:1", "cat", "/p"]),
+        "p=http://proxy.test:3128\n"
+    );
+    let history = d.ok(&["history", "--no-trunc", "px:1"]);
+    assert!(!history.contains("proxy.test"), "{history}");
+    let again = d.ok(&[
+        "build",
+        "-t",
+        "px:2",
+        "--build-arg",
+        "HTTP_PROXY=http://other:1",
+        dir,
+    ]);
+    assert!(again.contains("Using cache"), "{again}");
+}

@@ -21,6 +21,20 @@ use crate::fsops::rootfs::{with_rootfs, Source};
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
 
+/// Build args every Dockerfile can use without declaring them.
+const PROXY_ARGS: &[&str] = &[
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
 /// Marks the containers of RUN steps, so those a daemon crash left behind
 /// are removed at the next start (the image a step commits takes the
 /// step's config, not the container's, so the label never reaches it).
@@ -588,7 +602,7 @@ impl<'a> Runner<'a> {
             "Image": st.image,
             "Entrypoint": entry,
             "Cmd": cmd,
-            "Env": st.arg_env(),
+            "Env": self.run_env(st),
             "WorkingDir": st.config.working_dir.clone().unwrap_or_default(),
             "User": st.config.user.clone().unwrap_or_default(),
             "AttachStdout": true,
@@ -755,6 +769,20 @@ impl<'a> Runner<'a> {
                 .await?)
             }
         }
+    }
+
+    /// A RUN's environment: the ARGs in scope, then Docker's predefined
+    /// proxy args given with `--build-arg` (usable without an ARG line, and
+    /// like Docker kept out of the cache key and the history).
+    fn run_env(&self, st: &State) -> Vec<String> {
+        let mut env = st.arg_env();
+        for name in PROXY_ARGS {
+            let declared = env.iter().any(|e| e.split('=').next() == Some(name));
+            if let Some(Some(v)) = self.req.build_args.get(*name).filter(|_| !declared) {
+                env.push(format!("{name}={v}"));
+            }
+        }
+        env
     }
 
     /// The `labels` of the request, on top of the final image.
