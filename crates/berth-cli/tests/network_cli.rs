@@ -207,3 +207,55 @@ fn user_chosen_addresses_need_a_user_subnet() {
     );
     assert_eq!(d.ok(&["ps", "-aq"]), "", "a refused run left a container");
 }
+
+/// `--mac-address` sets the interface's MAC (both CLIs); a malformed one is
+/// refused before anything is created.
+#[test]
+fn mac_address_is_applied() {
+    let d = Daemon::start("macaddr");
+    d.busybox();
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--mac-address",
+        "92:d0:c6:0a:29:33",
+        "busybox",
+        "cat",
+        "/sys/class/net/eth0/address",
+    ]);
+    assert_eq!(out, "92:d0:c6:0a:29:33\n");
+    let docker = std::process::Command::new("docker")
+        .env("DOCKER_HOST", d.sock())
+        .args([
+            "run",
+            "-d",
+            "--mac-address",
+            "92:d0:c6:0a:29:34",
+            "busybox",
+            "sleep",
+            "30",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        docker.status.success(),
+        "{}",
+        String::from_utf8_lossy(&docker.stderr)
+    );
+    let id = String::from_utf8_lossy(&docker.stdout).trim().to_string();
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.NetworkSettings.MacAddress}}", &id])
+            .trim(),
+        "92:d0:c6:0a:29:34"
+    );
+    let bad = d.cli(&[
+        "run",
+        "--rm",
+        "--mac-address",
+        "92:d0:zz",
+        "busybox",
+        "true",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid MAC address"));
+}

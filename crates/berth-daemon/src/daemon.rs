@@ -283,9 +283,11 @@ impl Daemon {
         crate::userns::validate(&host_config, self.images.id_map().is_some())
             .map_err(ApiError::bad_request)?;
         crate::security_opts::validate_host_config(&host_config)?;
-        let attachments = self
-            .networks
-            .resolve_create(&host_config, networking.as_ref())?;
+        let attachments = self.networks.resolve_create(
+            &host_config,
+            networking.as_ref(),
+            config.get("MacAddress").and_then(|v| v.as_str()),
+        )?;
         crate::create::merge_image_config(&mut config, &image.config);
         let id = random_id();
         if config

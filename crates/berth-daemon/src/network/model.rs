@@ -96,6 +96,9 @@ pub struct Attachment {
     /// Requested address (`--ip`), if any.
     #[serde(default)]
     pub ipv4: Option<Ipv4Addr>,
+    /// Requested MAC (`--mac-address`), lower-case, if any.
+    #[serde(default)]
+    pub mac: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -382,6 +382,7 @@ impl Networks {
             network_id: net.id.clone(),
             aliases,
             ipv4,
+            mac: None,
         };
         let _op = self.op.lock().await;
         let ns = self.st().sandboxes.get(&c.id).and_then(|s| s.netns.clone());

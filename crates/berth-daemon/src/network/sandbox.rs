@@ -58,6 +58,7 @@ impl Networks {
         &self,
         host_config: &Map<String, Value>,
         networking: Option<&Value>,
+        config_mac: Option<&str>,
     ) -> ApiResult<Vec<Attachment>> {
         let mode = host_config
             .get("NetworkMode")
@@ -116,10 +117,24 @@ impl Networks {
                 "user specified IP address is supported only when connecting to networks with user configured subnets",
             ));
         }
+        // `--mac-address`: the endpoint's MacAddress (API 1.44+) or the
+        // container config's (older clients).
+        let mac = cfg
+            .and_then(|c| c.get("MacAddress"))
+            .and_then(Value::as_str)
+            .or(config_mac)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                parse_mac(s)
+                    .map(ipam::mac_string)
+                    .ok_or_else(|| ApiError::bad_request(format!("invalid MAC address: {s}")))
+            })
+            .transpose()?;
         Ok(vec![Attachment {
             network_id: net.id.clone(),
             aliases,
             ipv4,
+            mac,
         }])
     }
 
@@ -327,7 +342,10 @@ impl Networks {
                 network_id: net.id.clone(),
                 ifname,
                 ip,
-                mac: ipam::mac_string(ipam::mac_for(ip)),
+                mac: a
+                    .mac
+                    .clone()
+                    .unwrap_or_else(|| ipam::mac_string(ipam::mac_for(ip))),
                 aliases,
             };
             // Recorded before wiring so a concurrent allocation cannot take the IP.
@@ -341,7 +359,7 @@ impl Networks {
             short_id: ep.short_id().to_string(),
             ifname: ep.ifname.clone(),
             ip: ep.ip,
-            mac: ipam::mac_for(ep.ip),
+            mac: parse_mac(&ep.mac).unwrap_or_else(|| ipam::mac_for(ep.ip)),
             default_route: first.then_some(spec.gateway),
         };
         let topo = self.topo()?;
@@ -704,6 +722,22 @@ pub fn apply_to_spec(spec: &mut oci_spec::runtime::Spec, path: &Path) {
             }
         }
     }
+}
+
+/// `02:42:ac:11:00:02` as bytes.
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let parts: Vec<&str> = s.split(':').collect();
+    if parts.len() != 6 {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    for (b, p) in mac.iter_mut().zip(parts) {
+        if p.len() != 2 {
+            return None;
+        }
+        *b = u8::from_str_radix(p, 16).ok()?;
+    }
+    Some(mac)
 }
 
 /// A port to publish: container port, protocol, host address, host port range.

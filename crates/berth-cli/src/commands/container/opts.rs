@@ -151,6 +151,9 @@ pub struct ContainerOpts {
     /// IPv6 address (e.g., 2001:db8::33)
     #[arg(long = "ip6", value_name = "string")]
     pub ip6: Option<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long = "mac-address", value_name = "string")]
+    pub mac_address: Option<String>,
     /// Disable any container-specified HEALTHCHECK
     #[arg(long = "no-healthcheck")]
     pub no_healthcheck: bool,
@@ -477,7 +480,7 @@ pub fn to_create_request(
 /// `--network-alias`, `--ip`, `--ip6` as the endpoint settings of the
 /// container's network, keyed by the network name as the docker CLI does.
 fn networking_config(o: &ContainerOpts) -> Option<berth_api::types::NetworkingConfig> {
-    if o.network_alias.is_empty() && o.ip.is_none() && o.ip6.is_none() {
+    if o.network_alias.is_empty() && o.ip.is_none() && o.ip6.is_none() && o.mac_address.is_none() {
         return None;
     }
     let mut ipam = serde_json::Map::new();
@@ -493,6 +496,9 @@ fn networking_config(o: &ContainerOpts) -> Option<berth_api::types::NetworkingCo
     }
     if !o.network_alias.is_empty() {
         endpoint.insert("Aliases".into(), o.network_alias.clone().into());
+    }
+    if let Some(mac) = &o.mac_address {
+        endpoint.insert("MacAddress".into(), mac.clone().into());
     }
     let name = o.network.clone().unwrap_or_else(|| "default".into());
     let mut cfg = berth_api::types::NetworkingConfig::default();
