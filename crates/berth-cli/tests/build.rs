@@ -345,7 +345,12 @@ fn independent_stages_build_in_parallel() {
     std::fs::create_dir_all(d.root.join("par")).unwrap();
     std::fs::write(
         d.root.join("par/serve.sh"),
-        format!("printf 'HTTP/1.0 200 OK\\r\\n\\r\\nfrom-b\\n' | nc -l -p {port}\n"),
+        // httpd reads the request before answering (a one-shot `nc -l` could
+        // reset the connection under wget); it serves for 10 s, long enough
+        // for stage a, which runs at the same time.
+        format!(
+            "mkdir -p /www && echo from-b > /www/x\ntimeout 10 httpd -f -p {port} -h /www\ntrue\n"
+        ),
     )
     .unwrap();
     let ctx = d.root.join("par");

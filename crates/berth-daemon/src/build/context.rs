@@ -62,6 +62,14 @@ impl Context {
         archive.set_overwrite(true);
         for entry in archive.entries()? {
             let mut entry = entry?;
+            if entry.header().entry_type() == tar::EntryType::Regular {
+                if let Some(rel) = plain_relative(&entry.path()?) {
+                    if !through_symlink(&ctx.dir, &rel) {
+                        write_file(&ctx.dir.join(&rel), &mut entry)?;
+                        continue;
+                    }
+                }
+            }
             // unpack_in refuses paths that climb out of the directory.
             // The tar crate's error names the path; its cause is the source.
             entry.unpack_in(&ctx.dir).map_err(|e| {
@@ -153,5 +161,65 @@ fn prune(dir: &Path, rel: &str, ignore: &Ignore, keep: &str) -> std::io::Result<
             prune(&entry.path(), &path, ignore, keep)?;
         }
     }
+    Ok(())
+}
+
+/// `path` when it is relative and made of plain names only (no `..`, no
+/// root): the fast path writes only such entries itself.
+fn plain_relative(path: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    (!out.as_os_str().is_empty()).then_some(out)
+}
+
+/// Whether a directory on the way to `rel` below `root` is a symlink (which
+/// an earlier entry of the archive may have made): such entries go through
+/// the tar crate's checked unpacking instead.
+fn through_symlink(root: &Path, rel: &Path) -> bool {
+    let mut cur = root.to_path_buf();
+    let parents: Vec<_> = rel.components().collect();
+    for c in &parents[..parents.len().saturating_sub(1)] {
+        cur.push(c);
+        if fs::symlink_metadata(&cur).is_ok_and(|m| m.file_type().is_symlink()) {
+            return true;
+        }
+    }
+    false
+}
+
+/// A regular file of the context, written with large buffers (the tar
+/// crate copies in 8 KiB writes), keeping its mode and mtime.
+fn write_file(path: &Path, entry: &mut tar::Entry<'_, &mut dyn Read>) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
+    let mtime = entry.header().mtime().unwrap_or(0);
+    let _ = fs::remove_file(path);
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    let size = entry.header().size().unwrap_or(0);
+    let mut buf = vec![0u8; size.clamp(8 << 10, 1 << 20) as usize];
+    loop {
+        let n = entry.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        f.write_all(&buf[..n])?;
+    }
+    f.set_permissions(fs::Permissions::from_mode(mode))?;
+    f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime))?;
     Ok(())
 }
