@@ -3,6 +3,7 @@
 //! `.dockerignore` matching, the build plan (stages, `ARG` scoping, target)
 //! and cache keys. No daemon dependency: the daemon's executor drives it.
 
+pub mod archive;
 pub mod cache;
 pub mod error;
 pub mod ignore;

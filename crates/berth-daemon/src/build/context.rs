@@ -45,8 +45,7 @@ impl Context {
         let mut head = Vec::with_capacity(512);
         (&mut input).take(512).read_to_end(&mut head)?;
         let is_tar = head.len() == 512
-            && (head.iter().all(|b| *b == 0)
-                || super::files::valid_tar_header(head.as_slice().try_into().unwrap_or(&[0; 512])));
+            && (head.iter().all(|b| *b == 0) || berth_build::archive::valid_tar_header(&head));
         if !is_tar {
             let mut text = head;
             input.read_to_end(&mut text)?;

@@ -118,7 +118,7 @@ fn local_archive(root: BorrowedFd<'_>, path: &str) -> Result<Option<Vec<u8>>, Fs
         return Ok(None);
     };
     let mut head = [0u8; 512];
-    if reader.read_exact(&mut head).is_err() || !valid_tar_header(&head) {
+    if reader.read_exact(&mut head).is_err() || !berth_build::archive::valid_tar_header(&head) {
         return Ok(None);
     }
     let mut tar = head.to_vec();
@@ -126,32 +126,6 @@ fn local_archive(root: BorrowedFd<'_>, path: &str) -> Result<Option<Vec<u8>>, Fs
         .read_to_end(&mut tar)
         .map_err(|e| FsError::io(format!("decompressing {path}"), e))?;
     Ok(Some(tar))
-}
-
-/// A tar header block: its checksum (bytes 148..156, octal) matches the
-/// sum of the block with that field read as spaces.
-pub(super) fn valid_tar_header(block: &[u8; 512]) -> bool {
-    let field = &block[148..156];
-    let text: String = field
-        .iter()
-        .take_while(|b| **b != 0)
-        .map(|b| *b as char)
-        .collect();
-    let Ok(stored) = u32::from_str_radix(text.trim(), 8) else {
-        return false;
-    };
-    let sum: u32 = block
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                *b as u32
-            }
-        })
-        .sum();
-    block[0] != 0 && stored == sum
 }
 
 /// A payload of one in-memory file: `dest` itself, or `dest/name` when

@@ -99,32 +99,7 @@ fn read_stdin() -> Result<Vec<u8>> {
 /// Whether `data` is an archive (compressed, or a tar), as the docker CLI
 /// tells a context tar from a Dockerfile on stdin.
 fn is_archive(data: &[u8]) -> bool {
-    const MAGICS: [&[u8]; 4] = [
-        b"\x1f\x8b\x08",
-        b"BZh",
-        b"\xfd7zXZ\x00",
-        b"\x28\xb5\x2f\xfd",
-    ];
-    if MAGICS.iter().any(|m| data.starts_with(m)) {
-        return true;
-    }
-    data.len() >= 512
-        && tar::Header::from_byte_slice(&data[..512]).cksum().ok()
-            == Some(tar_checksum(&data[..512]))
-}
-
-fn tar_checksum(block: &[u8]) -> u32 {
-    block
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                *b as u32
-            }
-        })
-        .sum()
+    berth_build::archive::is_compressed(data) || berth_build::archive::valid_tar_header(data)
 }
 
 /// Parses a size with Docker's units (`512m`, `1g`, plain bytes).
