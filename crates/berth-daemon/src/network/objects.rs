@@ -362,22 +362,7 @@ impl Networks {
                     .collect()
             })
             .unwrap_or_default();
-        let ipv4 = cfg
-            .and_then(|c| c.get("IPAMConfig"))
-            .and_then(|i| i.get("IPv4Address"))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .and_then(|s| s.parse().ok());
-        let ipv6 = cfg
-            .and_then(|c| c.get("IPAMConfig"))
-            .and_then(|i| i.get("IPv6Address"))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty());
-        if (ipv4.is_some() && !net.user_subnet) || ipv6.is_some() {
-            return Err(ApiError::bad_request(
-                "user specified IP address is supported only when connecting to networks with user configured subnets",
-            ));
-        }
+        let ipv4 = super::sandbox::requested_ipv4(cfg, &net)?;
         let a = Attachment {
             network_id: net.id.clone(),
             aliases,

@@ -3,7 +3,7 @@
 //! resolv.conf, DNS), torn down when it exits or is removed, and reconciled
 //! at daemon start.
 
-use super::model::{Attachment, Endpoint, PortBinding, Sandbox};
+use super::model::{Attachment, Endpoint, NetworkRec, PortBinding, Sandbox};
 use super::{bridge_spec, etc, random_id, Networks};
 use crate::container::Container;
 use crate::daemon::Daemon;
@@ -90,33 +90,7 @@ impl Networks {
                 "network-scoped alias is supported only for containers in user defined networks",
             ));
         }
-        let ipv4 = cfg
-            .and_then(|c| c.get("IPAMConfig"))
-            .and_then(|i| i.get("IPv4Address"))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<Ipv4Addr>()
-                    .map_err(|_| ApiError::bad_request(format!("invalid IPv4 address: {s}")))
-            })
-            .transpose()?;
-        let ipv6 = cfg
-            .and_then(|c| c.get("IPAMConfig"))
-            .and_then(|i| i.get("IPv6Address"))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty());
-        // Docker's checks of user-chosen addresses; berth's networks have no
-        // IPv6 subnet, so an IPv6 address never fits one.
-        if (ipv4.is_some() || ipv6.is_some()) && net.name == "bridge" {
-            return Err(ApiError::bad_request(
-                "user specified IP address is supported on user defined networks only",
-            ));
-        }
-        if (ipv4.is_some() && !net.user_subnet) || ipv6.is_some() {
-            return Err(ApiError::bad_request(
-                "user specified IP address is supported only when connecting to networks with user configured subnets",
-            ));
-        }
+        let ipv4 = requested_ipv4(cfg, net)?;
         // `--mac-address`: the endpoint's MacAddress (API 1.44+) or the
         // container config's (older clients).
         let mac = cfg
@@ -190,7 +164,7 @@ impl Networks {
                     .and_then(|a| a.first())
                     .map(|a| a.network_id.clone());
                 let pooled = match first_net {
-                    Some(n) if Some(&n) == self.default_bridge_id().as_ref() => self.pool.take(),
+                    Some(n) if self.default_bridge().is_some_and(|b| b.id == n) => self.pool.take(),
                     _ => None,
                 };
                 let ns = match &pooled {
@@ -685,23 +659,17 @@ impl Networks {
     }
 
     /// The default bridge network's id.
-    fn default_bridge_id(&self) -> Option<String> {
+    fn default_bridge(&self) -> Option<NetworkRec> {
         self.st()
             .networks
             .iter()
             .find(|n| n.name == "bridge" && n.driver == "bridge")
-            .map(|n| n.id.clone())
+            .cloned()
     }
 
     /// Tops up the pool of ready sandboxes for the default bridge.
     fn refill_pool(&self) {
-        let spec = {
-            let st = self.st();
-            st.networks
-                .iter()
-                .find(|n| n.name == "bridge" && n.driver == "bridge")
-                .and_then(|n| bridge_spec(n).ok())
-        };
+        let spec = self.default_bridge().and_then(|n| bridge_spec(&n).ok());
         if let (Some(spec), Ok(topo)) = (spec, self.topo()) {
             self.pool.refill(topo.clone(), spec, self.netns_dir());
         }
@@ -722,6 +690,36 @@ pub fn apply_to_spec(spec: &mut oci_spec::runtime::Spec, path: &Path) {
             }
         }
     }
+}
+
+/// The address an endpoint config asks for on `net` (`--ip`), checked as
+/// Docker checks user-chosen addresses. berth's networks have no IPv6
+/// subnet, so an IPv6 address never fits one.
+pub(super) fn requested_ipv4(cfg: Option<&Value>, net: &NetworkRec) -> ApiResult<Option<Ipv4Addr>> {
+    let ipam = cfg.and_then(|c| c.get("IPAMConfig"));
+    let field = |k: &str| {
+        ipam.and_then(|i| i.get(k))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let ipv4 = field("IPv4Address")
+        .map(|s| {
+            s.parse::<Ipv4Addr>()
+                .map_err(|_| ApiError::bad_request(format!("invalid IPv4 address: {s}")))
+        })
+        .transpose()?;
+    let ipv6 = field("IPv6Address");
+    if (ipv4.is_some() || ipv6.is_some()) && net.name == "bridge" {
+        return Err(ApiError::bad_request(
+            "user specified IP address is supported on user defined networks only",
+        ));
+    }
+    if (ipv4.is_some() && !net.user_subnet) || ipv6.is_some() {
+        return Err(ApiError::bad_request(
+            "user specified IP address is supported only when connecting to networks with user configured subnets",
+        ));
+    }
+    Ok(ipv4)
 }
 
 /// `02:42:ac:11:00:02` as bytes.
