@@ -11,7 +11,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -100,26 +100,7 @@ fn open_root(root: &Path) -> io::Result<OwnedFd> {
 /// `openat2(root, rel, flags)` resolved with `root` as `/`, refusing magic
 /// links (/proc/self/fd/*, /proc/<pid>/root ...).
 pub(crate) fn open_in_root(root: &OwnedFd, rel: &Path, flags: i32) -> io::Result<OwnedFd> {
-    let c = cstring(rel.as_os_str().as_bytes())?;
-    // SAFETY: open_how is plain data; all-zero is its valid empty value.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
-    // SAFETY: a valid dirfd, a NUL-terminated path, `how` sized as passed.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            root.as_raw_fd(),
-            c.as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a fresh descriptor from the kernel.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    crate::openat2::open_in_root(root.as_fd(), rel, flags)
 }
 
 /// Creates every missing directory of `path` inside `root`: each prefix is

@@ -19,6 +19,7 @@ mod hooks;
 mod inroot;
 pub mod mount_opts;
 mod namespaces;
+pub mod openat2;
 pub mod paths;
 mod process;
 pub mod program;

@@ -5,8 +5,8 @@
 //! a path is resolved, the last element is not followed unless the path ends
 //! in `/` or `/.`.
 
-use std::ffi::{CString, OsStr, OsString};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::ffi::{OsStr, OsString};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -16,30 +16,10 @@ use serde::Serialize;
 
 use super::FsError;
 
-/// `openat2(dir, path, flags)` resolved inside `dir` as the root.
+/// `openat2(dir, path, flags)` resolved inside `dir` as the root (retried
+/// while the kernel reports a concurrent rename or mount).
 pub fn open_in_root(dir: BorrowedFd<'_>, path: &Path, flags: OFlag) -> std::io::Result<OwnedFd> {
-    let rel = relative(path);
-    let c = CString::new(rel.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: open_how is plain data; all-zero is its valid empty value.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (flags | OFlag::O_CLOEXEC).bits() as u64;
-    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
-    // SAFETY: valid dirfd, NUL-terminated path, `how` sized as passed.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dir.as_raw_fd(),
-            c.as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: a fresh descriptor from the kernel.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    berth_runtime::openat2::open_in_root(dir, &relative(path), flags.bits())
 }
 
 /// `path` without its leading `/` ("." for the root itself).
