@@ -29,6 +29,12 @@ pub enum CgroupError {
     Invalid { path: PathBuf, msg: String },
     #[error("timed out waiting for {path} to become {state}")]
     FreezeTimeout { path: PathBuf, state: &'static str },
+    #[error("device cgroup program for {path}: {msg}: {source}")]
+    DeviceFilter {
+        path: PathBuf,
+        msg: String,
+        source: io::Error,
+    },
     #[error("sending signal {signal} to pid {pid}: {source}")]
     Signal {
         pid: i32,

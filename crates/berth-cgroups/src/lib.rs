@@ -3,8 +3,10 @@
 //! (Docker 20.10), because that is what `docker run -m/--cpus/...` produces.
 //!
 //! Layout: `mountinfo` finds hierarchies, `v1`/`v2` write limits, `stats`
-//! parses usage, `ops` holds freeze/kill/pids/destroy helpers.
+//! parses usage, `ops` holds freeze/kill/pids/destroy helpers, `devices_bpf`
+//! is the v2 device cgroup (an eBPF program built from the device rules).
 mod devices;
+mod devices_bpf;
 mod error;
 mod fsutil;
 mod mountinfo;
@@ -233,8 +235,9 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Applies new limits to a live cgroup (`docker update`). Device rules are
-    /// left alone (see v1::apply).
+    /// Applies new limits to a live cgroup (`docker update`). v1 device rules
+    /// are left alone (see v1::apply); on v2, device rules given here replace
+    /// the cgroup's device program (the daemon passes none on update).
     pub fn update(&self, res: &LinuxResources) -> Result<(), CgroupError> {
         self.apply(res, false)
     }

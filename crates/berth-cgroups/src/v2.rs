@@ -128,6 +128,11 @@ pub(crate) fn apply(dir: &Path, res: &LinuxResources) -> Result<(), CgroupError>
         let file = format!("hugetlb.{}.max", l.page_size());
         write(dir, &file, &limit_value(l.limit()))?;
     }
+    if let Some(rules) = res.devices() {
+        // No devices controller on v2: the rules become an eBPF program. A new
+        // program replaces the old one without a window that allows more.
+        crate::devices_bpf::apply(dir, rules)?;
+    }
     for (k, v) in res.unified().iter().flatten() {
         // Keys are file names; refuse anything that would escape the cgroup.
         if k.contains('/') || k.starts_with('.') {
