@@ -18,6 +18,53 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
+/// Whether the host (the daemon's namespace) has a bridge device `name`.
+pub fn is_host_bridge(name: &str) -> bool {
+    !name.is_empty()
+        && !name.contains('/')
+        && Path::new("/sys/class/net")
+            .join(name)
+            .join("bridge")
+            .is_dir()
+}
+
+/// The first IPv4 address of host interface `name` with its prefix length.
+pub fn host_ipv4(name: &str) -> Option<(Ipv4Addr, u8)> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `head` with a list freed below.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return None;
+    }
+    let mut found = None;
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned.
+        let ifa = unsafe { &*cur };
+        cur = ifa.ifa_next;
+        if ifa.ifa_addr.is_null() || ifa.ifa_netmask.is_null() || ifa.ifa_name.is_null() {
+            continue;
+        }
+        // SAFETY: a NUL-terminated name and sockaddrs of the family they say.
+        unsafe {
+            if std::ffi::CStr::from_ptr(ifa.ifa_name).to_bytes() != name.as_bytes()
+                || i32::from((*ifa.ifa_addr).sa_family) != libc::AF_INET
+            {
+                continue;
+            }
+            let a = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+            let m = &*(ifa.ifa_netmask as *const libc::sockaddr_in);
+            found = Some((
+                Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)),
+                u32::from_be(m.sin_addr.s_addr).count_ones() as u8,
+            ));
+        }
+        break;
+    }
+    // SAFETY: the list getifaddrs allocated, freed once.
+    unsafe { libc::freeifaddrs(head) };
+    found
+}
+
 /// A netlink connection bound to one network namespace (None: the daemon's).
 pub struct Netlink {
     handle: Handle,

@@ -24,6 +24,10 @@ pub struct BridgeSpec {
     /// `com.docker.network.driver.mtu` (the daemon's `--mtu` on the default
     /// bridge) when not the kernel's default 1500.
     pub mtu: Option<u32>,
+    /// `host_if` is a bridge the administrator made (`-b br0`): berth plugs
+    /// its uplink into it through a veth (`h<short_id>`) and never creates,
+    /// renames or deletes the bridge itself.
+    pub host_bridge: bool,
 }
 
 impl BridgeSpec {
@@ -32,6 +36,15 @@ impl BridgeSpec {
     }
     pub fn uplink(&self) -> String {
         format!("u{}", self.short_id)
+    }
+    /// The host end of the uplink veth: the gateway interface itself, or a
+    /// port of the administrator's bridge.
+    pub fn host_end(&self) -> String {
+        if self.host_bridge {
+            format!("h{}", self.short_id)
+        } else {
+            self.host_if.clone()
+        }
     }
 }
 
@@ -83,20 +96,28 @@ impl Topology {
     pub async fn ensure_network(&self, net: &BridgeSpec) -> Result<()> {
         let sw = Netlink::open(Some(&self.switch_ns)).await?;
         let host = Netlink::open(None).await?;
+        // The administrator's bridge must be there; berth never makes one.
+        let host_bridge = if net.host_bridge {
+            Some(host.index(&net.host_if).await?.ok_or_else(|| {
+                NetError::io(
+                    format!("bridge device {}", net.host_if),
+                    std::io::Error::from_raw_os_error(libc::ENODEV),
+                )
+            })?)
+        } else {
+            None
+        };
         let bridge = sw.add_bridge(&net.bridge()).await?;
+        let end = net.host_end();
         // An interface of that name whose peer is not in our switch belongs to
         // another daemon's switch (or is a leftover): take the name over.
-        let host_idx = match (
-            host.index(&net.host_if).await?,
-            sw.index(&net.uplink()).await?,
-        ) {
+        let end_idx = match (host.index(&end).await?, sw.index(&net.uplink()).await?) {
             (Some(i), Some(_)) => i,
             (existing, _) => {
                 if existing.is_some() {
-                    host.delete(&net.host_if).await?;
+                    host.delete(&end).await?;
                 }
-                host.add_veth(&net.host_if, &net.uplink(), &self.switch_ns)
-                    .await?
+                host.add_veth(&end, &net.uplink(), &self.switch_ns).await?
             }
         };
         let wired = async {
@@ -107,12 +128,22 @@ impl Topology {
                 )
             })?;
             sw.set_controller(up, bridge, net.mtu).await?;
-            if net.mtu.is_some() {
-                host.configure(host_idx, None, None, net.mtu).await?;
-            }
-            host.add_address(host_idx, net.gateway, net.subnet.prefix)
+            let gw_idx = match host_bridge {
+                Some(br) => {
+                    host.set_controller(end_idx, br, net.mtu).await?;
+                    br
+                }
+                None => {
+                    if net.mtu.is_some() {
+                        host.configure(end_idx, None, None, net.mtu).await?;
+                    }
+                    end_idx
+                }
+            };
+            // Already there on an administrator's bridge that has an address.
+            host.add_address(gw_idx, net.gateway, net.subnet.prefix)
                 .await?;
-            host.up(host_idx).await?;
+            host.up(gw_idx).await?;
             // Port publishing DNATs 127.0.0.1 to containers: the kernel routes
             // loopback-sourced packets out of this interface only with this on.
             netns::sysctl(
@@ -123,16 +154,17 @@ impl Topology {
         }
         .await;
         if let Err(e) = wired {
-            let _ = host.delete(&net.host_if).await;
+            let _ = host.delete(&end).await;
             let _ = sw.delete(&net.bridge()).await;
             return Err(e);
         }
         Ok(())
     }
 
+    /// Deletes the network's links; an administrator's bridge stays.
     pub async fn remove_network(&self, net: &BridgeSpec) -> Result<()> {
         let host = Netlink::open(None).await?;
-        host.delete(&net.host_if).await?;
+        host.delete(&net.host_end()).await?;
         let sw = Netlink::open(Some(&self.switch_ns)).await?;
         sw.delete(&net.uplink()).await?;
         sw.delete(&net.bridge()).await

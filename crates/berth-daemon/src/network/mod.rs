@@ -168,8 +168,41 @@ impl Networks {
         let db = store::NetDb::open(data_root).map_err(|e| format!("network store: {e}"))?;
         let loaded = db.load().map_err(|e| format!("network store: {e}"))?;
         let host_if = bridge.unwrap_or("berth0").to_string();
-        let bip = bip.unwrap_or("172.30.0.1/16");
-        let (gw, subnet) = parse_bip(bip)?;
+        // `-b` naming a bridge that exists (the administrator's, as with
+        // dockerd): its address gives the subnet and it is never replaced.
+        // A name with no such device is berth's own to create.
+        let host_bridge = bridge.is_some_and(berth_network::link::is_host_bridge);
+        let (gw, subnet) = if host_bridge {
+            if bip.is_some() {
+                return Err(
+                    "You specified -b & --bip, mutually exclusive options. Please specify only one"
+                        .into(),
+                );
+            }
+            match berth_network::link::host_ipv4(&host_if) {
+                Some((ip, prefix)) => (ip, Ipv4Net::new(ip, prefix).map_err(|e| e.to_string())?),
+                None => {
+                    // No address yet: one from the pools, given to the bridge.
+                    let taken: Vec<Ipv4Net> = loaded
+                        .networks
+                        .iter()
+                        .filter(|n| n.name != "bridge")
+                        .filter_map(|n| n.subnet.as_deref()?.parse().ok())
+                        .chain(berth_network::ipam::host_routes())
+                        .collect();
+                    let net = berth_network::ipam::pick_subnet(
+                        &berth_network::ipam::default_pools(),
+                        &taken,
+                    )
+                    .map_err(|e| format!("an address for bridge {host_if}: {e}"))?;
+                    let gw =
+                        berth_network::ipam::default_gateway(&net).map_err(|e| e.to_string())?;
+                    (gw, net)
+                }
+            }
+        } else {
+            parse_bip(bip.unwrap_or("172.30.0.1/16"))?
+        };
         if let Some(r) = &fixed_cidr {
             if !(subnet.contains(r.addr) && r.prefix >= subnet.prefix) {
                 return Err(format!(
@@ -226,6 +259,7 @@ impl Networks {
                     attachable: false,
                     user_subnet: false,
                     ip_range: None,
+                    host_bridge: false,
                 },
             };
             if name == "bridge" {
@@ -234,6 +268,7 @@ impl Networks {
                 rec.host_if = Some(host_if.clone());
                 rec.options = options.clone();
                 rec.ip_range = fixed_cidr.map(|r| r.to_string());
+                rec.host_bridge = host_bridge;
             }
             db.put_network(&rec)
                 .map_err(|e| format!("network store: {e}"))?;
@@ -483,5 +518,6 @@ pub fn bridge_spec(n: &NetworkRec) -> Result<BridgeSpec, ApiError> {
             .and_then(|v| v.as_str())
             .and_then(|m| m.parse::<u32>().ok())
             .filter(|m| *m != 1500),
+        host_bridge: n.host_bridge,
     })
 }

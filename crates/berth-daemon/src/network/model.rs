@@ -34,6 +34,10 @@ pub struct NetworkRec {
     /// where container addresses are allocated.
     #[serde(default)]
     pub ip_range: Option<String>,
+    /// `host_if` is an existing bridge of the administrator's (`-b br0`):
+    /// used as it is, never created or deleted by berth.
+    #[serde(default)]
+    pub host_bridge: bool,
 }
 
 impl NetworkRec {

@@ -218,6 +218,8 @@ impl Networks {
                 .and_then(Value::as_str)
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("br-{}", &id[..12]));
+            // An existing bridge of that name is the administrator's: used, not replaced.
+            let host_bridge = berth_network::link::is_host_bridge(&host_if);
             NetworkRec {
                 id,
                 name: req.name.clone(),
@@ -232,6 +234,7 @@ impl Networks {
                 attachable: req.attachable,
                 user_subnet,
                 ip_range,
+                host_bridge,
             }
         };
         // Wire first, then the record: a failure leaves nothing behind.
