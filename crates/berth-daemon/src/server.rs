@@ -73,6 +73,13 @@ struct Flags {
     #[arg(long = "fixed-cidr")]
     #[serde(rename = "fixed-cidr")]
     fixed_cidr: Option<String>,
+    /// Enable IPv6 on the default bridge (needs --fixed-cidr-v6)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "bool")]
+    ipv6: Option<bool>,
+    /// IPv6 subnet of the default bridge (its ::1 is the gateway)
+    #[arg(long = "fixed-cidr-v6")]
+    #[serde(rename = "fixed-cidr-v6")]
+    fixed_cidr_v6: Option<String>,
     /// MTU of the default bridge's links (default 1500)
     #[arg(long)]
     mtu: Option<u32>,
@@ -119,6 +126,8 @@ impl Flags {
         self.iptables = self.iptables.or(file.iptables);
         self.ip = self.ip.or(file.ip);
         self.fixed_cidr = self.fixed_cidr.or(file.fixed_cidr);
+        self.ipv6 = self.ipv6.or(file.ipv6);
+        self.fixed_cidr_v6 = self.fixed_cidr_v6.or(file.fixed_cidr_v6);
         self.mtu = self.mtu.or(file.mtu);
         self.userns_remap = self.userns_remap.or(file.userns_remap);
         self.storage_driver = self.storage_driver.or(file.storage_driver);
@@ -208,6 +217,8 @@ pub fn main(args: Vec<String>) -> anyhow::Result<()> {
                     host_ip: flags.ip.clone(),
                     fixed_cidr: flags.fixed_cidr.clone(),
                     mtu: flags.mtu,
+                    ipv6: flags.ipv6.unwrap_or(false),
+                    fixed_cidr_v6: flags.fixed_cidr_v6.clone(),
                 },
             },
             store,

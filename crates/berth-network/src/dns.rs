@@ -8,8 +8,8 @@
 use crate::error::{NetError, Result};
 use crate::netns;
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::{rdata::A, RData, Record, RecordType};
-use std::net::{Ipv4Addr, SocketAddr};
+use hickory_proto::rr::{rdata::A, rdata::AAAA, RData, Record, RecordType};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +17,9 @@ use std::time::Duration;
 pub const RESOLVER_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
 
 /// Resolves a name (lower case, no trailing dot) for one container: None if
-/// the name is not one of its networks'.
-pub type Lookup = Arc<dyn Fn(&str) -> Option<Vec<Ipv4Addr>> + Send + Sync>;
+/// the name is not one of its networks'. IPv4 addresses answer A queries,
+/// IPv6 ones (networks with IPv6) AAAA queries.
+pub type Lookup = Arc<dyn Fn(&str) -> Option<Vec<IpAddr>> + Send + Sync>;
 
 /// Binds 127.0.0.11:53 in the namespace at `ns`.
 pub fn bind_in(ns: &Path) -> Result<std::net::UdpSocket> {
@@ -90,9 +91,14 @@ pub fn answer(query: &[u8], lookup: &Lookup) -> Option<Vec<u8>> {
         .add_query(q.clone());
     if ips.is_empty() {
         resp.set_response_code(ResponseCode::NXDomain);
-    } else if q.query_type() == RecordType::A {
+    } else {
         for ip in ips {
-            resp.add_answer(Record::from_rdata(q.name().clone(), 600, RData::A(A(ip))));
+            let rdata = match (q.query_type(), ip) {
+                (RecordType::A, IpAddr::V4(ip)) => RData::A(A(ip)),
+                (RecordType::AAAA, IpAddr::V6(ip)) => RData::AAAA(AAAA(ip)),
+                _ => continue,
+            };
+            resp.add_answer(Record::from_rdata(q.name().clone(), 600, rdata));
         }
     }
     resp.to_vec().ok()
@@ -161,7 +167,7 @@ mod tests {
     #[test]
     fn answers_known_names_and_relays_others() {
         let lookup: Lookup =
-            Arc::new(|n: &str| (n == "srv").then(|| vec![Ipv4Addr::new(10, 200, 0, 2)]));
+            Arc::new(|n: &str| (n == "srv").then(|| vec![Ipv4Addr::new(10, 200, 0, 2).into()]));
         let r =
             Message::from_vec(&answer(&query("SRV.", RecordType::A), &lookup).unwrap()).unwrap();
         assert_eq!(r.id(), 7);
@@ -175,6 +181,17 @@ mod tests {
         assert_eq!(r.response_code(), ResponseCode::NoError);
         assert!(r.answers().is_empty());
         assert!(answer(&query("example.com.", RecordType::A), &lookup).is_none());
+        // A dual-stack name: A and AAAA each get their own family.
+        let v6: std::net::Ipv6Addr = "fd00:db8:1::2".parse().unwrap();
+        let dual: Lookup = Arc::new(move |n: &str| {
+            (n == "srv").then(|| vec![Ipv4Addr::new(10, 200, 0, 2).into(), v6.into()])
+        });
+        let r =
+            Message::from_vec(&answer(&query("srv.", RecordType::AAAA), &dual).unwrap()).unwrap();
+        assert_eq!(r.answers().len(), 1);
+        assert_eq!(r.answers()[0].data(), Some(&RData::AAAA(AAAA(v6))));
+        let r = Message::from_vec(&answer(&query("srv.", RecordType::A), &dual).unwrap()).unwrap();
+        assert_eq!(r.answers().len(), 1);
         let f = failure(&query("x.", RecordType::A), ResponseCode::ServFail).unwrap();
         assert_eq!(
             Message::from_vec(&f).unwrap().response_code(),

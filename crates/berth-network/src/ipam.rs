@@ -3,10 +3,10 @@
 //! persists the results (networks and endpoints), so the state is derived from
 //! its records and cannot drift.
 
-use crate::cidr::Ipv4Net;
+use crate::cidr::{Ipv4Net, Ipv6Net};
 use crate::error::NetError;
 use std::collections::HashSet;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Pools user-defined networks are carved from, as /16s. Docker's own
 /// default (172.17.0.0/16 upwards) is left alone so both engines coexist;
@@ -95,6 +95,33 @@ pub fn allocate_in(
         .ok_or_else(|| NetError::SubnetFull(subnet.to_string()))
 }
 
+/// The IPv6 gateway Docker gives a subnet: its `::1`.
+pub fn default_gateway6(subnet: &Ipv6Net) -> Result<Ipv6Addr, NetError> {
+    subnet
+        .nth(1)
+        .filter(|_| subnet.prefix <= 126)
+        .ok_or_else(|| NetError::InvalidSubnet(subnet.to_string()))
+}
+
+/// The lowest free IPv6 address of `subnet` (of `range` within it when
+/// given), skipping the network address, the gateway and `used`: sequential
+/// as Docker's allocator, never one that is in use.
+pub fn allocate6_in(
+    subnet: &Ipv6Net,
+    range: Option<&Ipv6Net>,
+    gateway: Ipv6Addr,
+    used: &HashSet<Ipv6Addr>,
+) -> Result<Ipv6Addr, NetError> {
+    let base = range.unwrap_or(subnet);
+    // Every used address rules out at most one candidate: this many suffice.
+    let tries = used.len() as u128 + 3;
+    (0..tries)
+        .map_while(|n| base.nth(n))
+        .filter(|ip| subnet.contains(*ip) && *ip != subnet.addr)
+        .find(|ip| *ip != gateway && !used.contains(ip))
+        .ok_or_else(|| NetError::SubnetFull(subnet.to_string()))
+}
+
 /// Docker derives the MAC from the IPv4 address: 02:42:a:b:c:d.
 pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
     let o = ip.octets();
@@ -166,6 +193,50 @@ docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
         let r = parse_proc_route(text);
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].to_string(), "172.17.0.0/16");
+    }
+
+    #[test]
+    fn ipv6_allocation_is_sequential_and_skips_gateway_and_used() {
+        let n: Ipv6Net = "fd00:db8:1::/64".parse().unwrap();
+        let gw = default_gateway6(&n).unwrap();
+        assert_eq!(gw, "fd00:db8:1::1".parse::<Ipv6Addr>().unwrap());
+        let mut used = HashSet::new();
+        let a = allocate6_in(&n, None, gw, &used).unwrap();
+        assert_eq!(a, "fd00:db8:1::2".parse::<Ipv6Addr>().unwrap());
+        used.insert(a);
+        used.insert("fd00:db8:1::4".parse().unwrap());
+        assert_eq!(
+            allocate6_in(&n, None, gw, &used).unwrap(),
+            "fd00:db8:1::3".parse::<Ipv6Addr>().unwrap()
+        );
+        used.insert("fd00:db8:1::3".parse().unwrap());
+        assert_eq!(
+            allocate6_in(&n, None, gw, &used).unwrap(),
+            "fd00:db8:1::5".parse::<Ipv6Addr>().unwrap()
+        );
+        // A gateway elsewhere in the subnet: ::1 is a container's.
+        let gw2: Ipv6Addr = "fd00:db8:1::fe".parse().unwrap();
+        assert_eq!(
+            allocate6_in(&n, None, gw2, &HashSet::new()).unwrap(),
+            "fd00:db8:1::1".parse::<Ipv6Addr>().unwrap()
+        );
+        // Within an --ip-range, from its first address.
+        let r: Ipv6Net = "fd00:db8:1:0:1::/80".parse().unwrap();
+        assert_eq!(
+            allocate6_in(&n, Some(&r), gw, &HashSet::new()).unwrap(),
+            "fd00:db8:1:0:1::".parse::<Ipv6Addr>().unwrap()
+        );
+        // A full subnet says so.
+        let small: Ipv6Net = "fd00:db8:9::/126".parse().unwrap();
+        let gw = default_gateway6(&small).unwrap();
+        let mut used = HashSet::new();
+        for _ in 0..2 {
+            used.insert(allocate6_in(&small, None, gw, &used).unwrap());
+        }
+        assert!(matches!(
+            allocate6_in(&small, None, gw, &used),
+            Err(NetError::SubnetFull(_))
+        ));
     }
 
     #[test]

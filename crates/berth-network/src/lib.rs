@@ -14,5 +14,5 @@ pub mod nft;
 pub mod ports;
 pub mod topology;
 
-pub use cidr::Ipv4Net;
+pub use cidr::{Ipv4Net, Ipv6Net};
 pub use error::NetError;

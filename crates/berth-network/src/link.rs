@@ -14,7 +14,7 @@ use crate::error::{NetError, Result};
 use crate::netns;
 use futures_util::TryStreamExt;
 use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
@@ -228,6 +228,33 @@ impl Netlink {
             Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::EEXIST => Ok(()),
             Err(e) => Err(NetError::netlink(format!("add address {ip}/{prefix}"), e)),
         }
+    }
+
+    /// An IPv6 address without duplicate address detection (`nodad`), so
+    /// it is usable at once, as Docker adds them.
+    pub async fn add_address6(&self, idx: u32, ip: Ipv6Addr, prefix: u8) -> Result<()> {
+        use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
+        let mut req = self.handle.address().add(idx, IpAddr::V6(ip), prefix);
+        req.message_mut()
+            .attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        match req.execute().await {
+            Ok(()) => Ok(()),
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::EEXIST => Ok(()),
+            Err(e) => Err(NetError::netlink(format!("add address {ip}/{prefix}"), e)),
+        }
+    }
+
+    pub async fn add_default_route6(&self, gateway: Ipv6Addr) -> Result<()> {
+        let msg = RouteMessageBuilder::<Ipv6Addr>::new()
+            .gateway(gateway)
+            .build();
+        self.handle
+            .route()
+            .add(msg)
+            .execute()
+            .await
+            .map_err(|e| NetError::netlink(format!("add default route via {gateway}"), e))
     }
 
     pub async fn add_default_route(&self, gateway: Ipv4Addr) -> Result<()> {

@@ -2,7 +2,7 @@
 
 use crate::error::NetError;
 use std::collections::HashSet;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// Docker's ephemeral range for `-P` and `-p <container port>`.
 pub const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
@@ -19,7 +19,7 @@ pub fn parse_key(key: &str) -> Option<(u16, String)> {
 
 /// Whether a host process could bind (ip, port) now: a published port DNATs
 /// traffic away from such a process, so ports in use are not handed out.
-pub fn host_port_free(ip: Ipv4Addr, port: u16, proto: &str) -> bool {
+pub fn host_port_free(ip: IpAddr, port: u16, proto: &str) -> bool {
     match proto {
         "udp" => std::net::UdpSocket::bind((ip, port)).is_ok(),
         _ => std::net::TcpListener::bind((ip, port)).is_ok(),
@@ -28,7 +28,7 @@ pub fn host_port_free(ip: Ipv4Addr, port: u16, proto: &str) -> bool {
 
 /// A random free host port of the ephemeral range not in `used` (port, proto).
 pub fn random_port(
-    ip: Ipv4Addr,
+    ip: IpAddr,
     proto: &str,
     used: &HashSet<(u16, String)>,
 ) -> Result<u16, NetError> {
@@ -62,7 +62,7 @@ mod tests {
     fn random_ports_are_in_range_and_skip_used() {
         let mut used = HashSet::new();
         for _ in 0..20 {
-            let p = random_port(Ipv4Addr::LOCALHOST, "tcp", &used).unwrap();
+            let p = random_port(std::net::Ipv4Addr::LOCALHOST.into(), "tcp", &used).unwrap();
             assert!(EPHEMERAL.contains(&p));
             assert!(used.insert((p, "tcp".to_string())));
         }

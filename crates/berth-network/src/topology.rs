@@ -1,11 +1,11 @@
 //! The wiring of networks and endpoints (see `link` for the layout): one
 //! call per change, each undoing its partial work when a step fails.
 
-use crate::cidr::Ipv4Net;
+use crate::cidr::{Ipv4Net, Ipv6Net};
 use crate::error::{NetError, Result};
 use crate::link::Netlink;
 use crate::netns;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 /// What the wiring needs to know of a bridge network.
@@ -28,6 +28,8 @@ pub struct BridgeSpec {
     /// its uplink into it through a veth (`h<short_id>`) and never creates,
     /// renames or deletes the bridge itself.
     pub host_bridge: bool,
+    /// The IPv6 subnet and gateway of a network with IPv6 enabled.
+    pub v6: Option<(Ipv6Net, Ipv6Addr)>,
 }
 
 impl BridgeSpec {
@@ -59,6 +61,10 @@ pub struct EndpointSpec {
     pub mac: [u8; 6],
     /// The network's gateway becomes the default route (first network only).
     pub default_route: Option<Ipv4Addr>,
+    /// The endpoint's IPv6 address on a network with IPv6.
+    pub ip6: Option<Ipv6Addr>,
+    /// The IPv6 default route (first network with IPv6 only).
+    pub default_route6: Option<Ipv6Addr>,
 }
 
 impl EndpointSpec {
@@ -143,6 +149,11 @@ impl Topology {
             // Already there on an administrator's bridge that has an address.
             host.add_address(gw_idx, net.gateway, net.subnet.prefix)
                 .await?;
+            if let Some((subnet6, gw6)) = net.v6 {
+                // Off when the host's default says so; the gateway needs it.
+                let _ = netns::sysctl(&format!("net.ipv6.conf.{}.disable_ipv6", net.host_if), "0");
+                host.add_address6(gw_idx, gw6, subnet6.prefix).await?;
+            }
             host.up(gw_idx).await?;
             // Port publishing DNATs 127.0.0.1 to containers: the kernel routes
             // loopback-sourced packets out of this interface only with this on.
@@ -243,6 +254,12 @@ impl Topology {
         c.add_address(idx, ep.ip, net.subnet.prefix).await?;
         if let Some(gw) = ep.default_route {
             c.add_default_route(gw).await?;
+        }
+        if let (Some(ip6), Some((subnet6, _))) = (ep.ip6, net.v6) {
+            c.add_address6(idx, ip6, subnet6.prefix).await?;
+            if let Some(gw6) = ep.default_route6 {
+                c.add_default_route6(gw6).await?;
+            }
         }
         Ok(())
     }

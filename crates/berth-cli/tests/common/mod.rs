@@ -191,21 +191,27 @@ impl Drop for Daemon {
     }
 }
 
-/// Deletes table `ip <table>` and the rules tagged with its name in
-/// `ip filter FORWARD`.
+/// Deletes tables `ip <table>` and `ip6 <table>` and the rules tagged with
+/// its name in `ip filter FORWARD` and `ip6 filter FORWARD`.
 fn remove_nft_state(table: &str) {
-    let mut script = format!("table ip {table} {{}}\ndelete table ip {table}\n");
-    if let Ok(out) = Command::new("nft")
-        .args(["-a", "list", "chain", "ip", "filter", "FORWARD"])
-        .stderr(Stdio::null())
-        .output()
-    {
+    let mut script = String::new();
+    for family in ["ip", "ip6"] {
+        script.push_str(&format!(
+            "table {family} {table} {{}}\ndelete table {family} {table}\n"
+        ));
+        let Ok(out) = Command::new("nft")
+            .args(["-a", "list", "chain", family, "filter", "FORWARD"])
+            .stderr(Stdio::null())
+            .output()
+        else {
+            continue;
+        };
         let tag = format!("comment \"{table}\"");
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             if line.contains(&tag) {
                 if let Some(h) = line.rsplit("# handle ").next() {
                     script.push_str(&format!(
-                        "delete rule ip filter FORWARD handle {}\n",
+                        "delete rule {family} filter FORWARD handle {}\n",
                         h.trim()
                     ));
                 }

@@ -3,18 +3,18 @@
 //! running container, and `network connect` must show through.
 
 use std::io::Write;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
 const LOCALHOST: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
 
 /// Docker's hosts file: localhost lines, `--add-host` entries, one line per
 /// `--link` ("ip alias target-hostname target-name"), the container's own
-/// addresses last.
+/// addresses last (IPv4 and, on networks with IPv6, IPv6 ones).
 pub fn hosts(
     extra: &[String],
     links: &[(Ipv4Addr, Vec<String>)],
-    own: &[Ipv4Addr],
+    own: &[IpAddr],
     hostname: &str,
 ) -> String {
     let mut s = String::from(LOCALHOST);
@@ -81,10 +81,15 @@ mod tests {
                 Ipv4Addr::new(172, 30, 0, 2),
                 vec!["db".into(), "linkedhost".into(), "linked".into()],
             )],
-            &[Ipv4Addr::new(172, 30, 0, 3)],
+            &[
+                Ipv4Addr::new(172, 30, 0, 3).into(),
+                "fd00:db8:1::2".parse().unwrap(),
+            ],
             "hn",
         );
-        assert!(h.ends_with("10.1.2.3\tdbhost\n172.30.0.2\tdb linkedhost linked\n172.30.0.3\thn\n"));
+        assert!(h.ends_with(
+            "10.1.2.3\tdbhost\n172.30.0.2\tdb linkedhost linked\n172.30.0.3\thn\nfd00:db8:1::2\thn\n"
+        ));
     }
 
     #[test]

@@ -17,10 +17,10 @@ pub use sandbox::apply_to_spec;
 
 use crate::error::ApiError;
 use berth_network::topology::{BridgeSpec, Topology};
-use berth_network::{Ipv4Net, NetError};
+use berth_network::{Ipv4Net, Ipv6Net, NetError};
 use serde_json::{json, Map};
 use std::collections::{HashMap, HashSet};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -43,7 +43,7 @@ pub struct NetState {
     pub sandboxes: HashMap<String, Sandbox>,
     /// (network id, address) of endpoints whose links are still being
     /// deleted in the background: not handed out again until they are gone.
-    pub releasing: HashSet<(String, Ipv4Addr)>,
+    pub releasing: HashSet<(String, IpAddr)>,
 }
 
 impl NetState {
@@ -89,6 +89,8 @@ pub struct Networks {
     iptables: bool,
     /// Sandboxes wired in advance for the default bridge.
     pool: pool::SandboxPool,
+    /// `--ip-forward`: also turns on IPv6 forwarding once a network has IPv6.
+    ip_forward: bool,
 }
 
 pub fn random_id() -> String {
@@ -116,6 +118,10 @@ pub struct BridgeFlags {
     pub fixed_cidr: Option<String>,
     /// `--mtu` of the default bridge's links.
     pub mtu: Option<u32>,
+    /// `--ipv6`: the default bridge has IPv6, on `--fixed-cidr-v6`.
+    pub ipv6: bool,
+    /// `--fixed-cidr-v6`: the default bridge's IPv6 subnet.
+    pub fixed_cidr_v6: Option<String>,
 }
 
 impl Default for BridgeFlags {
@@ -128,6 +134,8 @@ impl Default for BridgeFlags {
             host_ip: None,
             fixed_cidr: None,
             mtu: None,
+            ipv6: false,
+            fixed_cidr_v6: None,
         }
     }
 }
@@ -157,6 +165,20 @@ impl Networks {
                     .parse()
                     .map_err(|e| format!("invalid --fixed-cidr {r}: {e}"))?;
                 Some(range)
+            }
+            None => None,
+        };
+        let v6: Option<(Ipv6Net, std::net::Ipv6Addr)> = match &flags.fixed_cidr_v6 {
+            Some(c) => {
+                let net: Ipv6Net = c
+                    .parse()
+                    .map_err(|e| format!("invalid --fixed-cidr-v6 {c}: {e}"))?;
+                let gw = berth_network::ipam::default_gateway6(&net)
+                    .map_err(|e| format!("invalid --fixed-cidr-v6 {c}: {e}"))?;
+                Some((net, gw))
+            }
+            None if flags.ipv6 => {
+                return Err("--ipv6 on the default bridge: could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network (give --fixed-cidr-v6)".into())
             }
             None => None,
         };
@@ -260,6 +282,10 @@ impl Networks {
                     user_subnet: false,
                     ip_range: None,
                     host_bridge: false,
+                    enable_ipv6: false,
+                    subnet6: None,
+                    gateway6: None,
+                    ip_range6: None,
                 },
             };
             if name == "bridge" {
@@ -269,6 +295,9 @@ impl Networks {
                 rec.options = options.clone();
                 rec.ip_range = fixed_cidr.map(|r| r.to_string());
                 rec.host_bridge = host_bridge;
+                rec.enable_ipv6 = flags.ipv6;
+                rec.subnet6 = v6.map(|(n, _)| n.to_string());
+                rec.gateway6 = v6.map(|(_, g)| g);
             }
             db.put_network(&rec)
                 .map_err(|e| format!("network store: {e}"))?;
@@ -289,6 +318,7 @@ impl Networks {
             op: tokio::sync::Mutex::new(()),
             iptables: flags.iptables,
             pool: pool::SandboxPool::default(),
+            ip_forward: flags.ip_forward,
         })
     }
 
@@ -320,6 +350,12 @@ impl Networks {
 
     async fn wire_network(&self, n: &NetworkRec) -> Result<(), ApiError> {
         let spec = bridge_spec(n)?;
+        if spec.v6.is_some() && self.ip_forward {
+            // As dockerd does once IPv6 is in use: the host routes for containers.
+            if let Err(e) = berth_network::netns::sysctl("net.ipv6.conf.all.forwarding", "1") {
+                tracing::warn!("turning on net.ipv6.conf.all.forwarding: {e}");
+            }
+        }
         self.topo()?.ensure_network(&spec).await?;
         Ok(())
     }
@@ -339,6 +375,7 @@ impl Networks {
                     subnet: spec.subnet,
                     internal: n.internal,
                     masquerade: option_on(n, "com.docker.network.bridge.enable_ip_masquerade"),
+                    subnet6: spec.v6.map(|(net, _)| net),
                 });
             }
         }
@@ -347,27 +384,39 @@ impl Networks {
                 continue;
             };
             for p in &s.ports {
-                let host_ip = match p.host_ip.as_str() {
-                    "" | "0.0.0.0" => None,
-                    ip => match ip.parse::<Ipv4Addr>() {
-                        Ok(ip) => Some(ip),
+                // No address: both families, as Docker binds 0.0.0.0 and ::.
+                let (v4, v6, host_ip) = match p.host_ip.as_str() {
+                    "" => (true, true, None),
+                    "0.0.0.0" => (true, false, None),
+                    "::" => (false, true, None),
+                    ip => match ip.parse::<IpAddr>() {
+                        Ok(ip) => (ip.is_ipv4(), ip.is_ipv6(), Some(ip)),
                         Err(_) => continue,
                     },
                 };
-                rules.ports.push(PortRule {
-                    host_ip,
-                    host_port: p.host_port,
-                    proto: p.proto.clone(),
-                    container_ip: ep.ip,
-                    container_port: p.container_port,
-                });
+                let mut to = Vec::new();
+                if v4 {
+                    to.push(IpAddr::V4(ep.ip));
+                }
+                if let (true, Some(ip6)) = (v6, ep.ip6) {
+                    to.push(IpAddr::V6(ip6));
+                }
+                for container_ip in to {
+                    rules.ports.push(PortRule {
+                        host_ip,
+                        host_port: p.host_port,
+                        proto: p.proto.clone(),
+                        container_ip,
+                        container_port: p.container_port,
+                    });
+                }
             }
         }
         drop(st);
         // Sandboxes live in a HashMap: order the rules so equal sets render equal.
-        rules
-            .ports
-            .sort_by(|a, b| (a.host_port, &a.proto).cmp(&(b.host_port, &b.proto)));
+        rules.ports.sort_by(|a, b| {
+            (a.host_port, &a.proto, a.container_ip).cmp(&(b.host_port, &b.proto, b.container_ip))
+        });
         let text = rules.render(&self.table);
         let mut applied = self.applied_rules.lock().unwrap_or_else(|e| e.into_inner());
         if applied.as_deref() == Some(text.as_str()) {
@@ -384,6 +433,17 @@ impl Networks {
         if let Err(e) = berth_network::nft::sync_host_forward(&self.table, &ifs) {
             tracing::warn!(
                 "accepting forwarded traffic of berth's networks in ip filter FORWARD: {e}"
+            );
+        }
+        let ifs6: Vec<String> = rules
+            .networks
+            .iter()
+            .filter(|n| !n.internal && n.subnet6.is_some())
+            .map(|n| n.host_if.clone())
+            .collect();
+        if let Err(e) = berth_network::nft::sync_host_forward6(&self.table, &ifs6) {
+            tracing::warn!(
+                "accepting forwarded traffic of berth's networks in ip6 filter FORWARD: {e}"
             );
         }
         Ok(())
@@ -418,8 +478,16 @@ impl Networks {
                     let hit = s.name.eq_ignore_ascii_case(name)
                         || s.container_id.get(..12) == Some(name)
                         || e.aliases.iter().any(|a| a.eq_ignore_ascii_case(name));
-                    if hit && !ips.contains(&e.ip) {
-                        ips.push(e.ip);
+                    if !hit {
+                        continue;
+                    }
+                    let v6 = st.by_id(&e.network_id).is_some_and(|n| n.v6().is_some());
+                    let addrs = std::iter::once(IpAddr::V4(e.ip))
+                        .chain(e.ip6.filter(|_| v6).map(IpAddr::V6));
+                    for ip in addrs {
+                        if !ips.contains(&ip) {
+                            ips.push(ip);
+                        }
                     }
                 }
             }
@@ -519,5 +587,6 @@ pub fn bridge_spec(n: &NetworkRec) -> Result<BridgeSpec, ApiError> {
             .and_then(|m| m.parse::<u32>().ok())
             .filter(|m| *m != 1500),
         host_bridge: n.host_bridge,
+        v6: n.v6(),
     })
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,6 +38,16 @@ pub struct NetworkRec {
     /// used as it is, never created or deleted by berth.
     #[serde(default)]
     pub host_bridge: bool,
+    /// `--ipv6` (`EnableIPv6`): containers get an address of `subnet6` too.
+    #[serde(default)]
+    pub enable_ipv6: bool,
+    /// The IPv6 IPAM config (shown even without `EnableIPv6`, as Docker).
+    #[serde(default)]
+    pub subnet6: Option<String>,
+    #[serde(default)]
+    pub gateway6: Option<Ipv6Addr>,
+    #[serde(default)]
+    pub ip_range6: Option<String>,
 }
 
 impl NetworkRec {
@@ -55,17 +65,33 @@ impl NetworkRec {
     }
 
     pub fn ipam_json(&self) -> Value {
-        let config = match (&self.subnet, self.gateway) {
-            (Some(s), Some(g)) => {
-                let mut c = json!({"Subnet": s, "Gateway": g.to_string()});
-                if let Some(r) = &self.ip_range {
-                    c["IPRange"] = json!(r);
-                }
-                json!([c])
+        let mut config = Vec::new();
+        if let (Some(s), Some(g)) = (&self.subnet, self.gateway) {
+            let mut c = json!({"Subnet": s, "Gateway": g.to_string()});
+            if let Some(r) = &self.ip_range {
+                c["IPRange"] = json!(r);
             }
-            _ => json!([]),
-        };
+            config.push(c);
+        }
+        if let Some(s) = &self.subnet6 {
+            let mut c = json!({"Subnet": s});
+            if let Some(g) = self.gateway6 {
+                c["Gateway"] = json!(g.to_string());
+            }
+            if let Some(r) = &self.ip_range6 {
+                c["IPRange"] = json!(r);
+            }
+            config.push(c);
+        }
         json!({"Driver": "default", "Options": if self.name == "bridge" { Value::Null } else { json!({}) }, "Config": config})
+    }
+
+    /// The IPv6 subnet and gateway when IPv6 is enabled.
+    pub fn v6(&self) -> Option<(berth_network::Ipv6Net, Ipv6Addr)> {
+        if !self.enable_ipv6 {
+            return None;
+        }
+        Some((self.subnet6.as_deref()?.parse().ok()?, self.gateway6?))
     }
 
     /// GET /networks/{id}; `containers` as Docker lists them.
@@ -77,7 +103,7 @@ impl NetworkRec {
             "Scope": "local",
             "Driver": self.driver,
             "EnableIPv4": true,
-            "EnableIPv6": false,
+            "EnableIPv6": self.enable_ipv6,
             "IPAM": self.ipam_json(),
             "Internal": self.internal,
             "Attachable": self.attachable,
@@ -100,6 +126,9 @@ pub struct Attachment {
     /// Requested address (`--ip`), if any.
     #[serde(default)]
     pub ipv4: Option<Ipv4Addr>,
+    /// Requested IPv6 address (`--ip6`), if any.
+    #[serde(default)]
+    pub ipv6: Option<Ipv6Addr>,
     /// Requested MAC (`--mac-address`), lower-case, if any.
     #[serde(default)]
     pub mac: Option<String>,
@@ -111,6 +140,9 @@ pub struct Endpoint {
     pub network_id: String,
     pub ifname: String,
     pub ip: Ipv4Addr,
+    /// The address on a network with IPv6.
+    #[serde(default)]
+    pub ip6: Option<Ipv6Addr>,
     pub mac: String,
     #[serde(default)]
     pub aliases: Vec<String>,

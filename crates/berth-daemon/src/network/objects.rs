@@ -5,10 +5,10 @@ use super::{bridge_spec, now, random_id, Networks};
 use crate::daemon::Daemon;
 use crate::error::{ApiError, ApiResult};
 use axum::http::StatusCode;
-use berth_network::{ipam, Ipv4Net, NetError};
+use berth_network::{ipam, Ipv4Net, Ipv6Net, NetError};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 fn forbidden(m: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, m)
@@ -25,6 +25,12 @@ pub struct CreateRequest {
     pub options: Map<String, Value>,
     pub internal: bool,
     pub attachable: bool,
+    /// `EnableIPv6` (`--ipv6`).
+    pub enable_ipv6: bool,
+    /// The IPv6 entry of IPAM.Config: subnet, gateway, ip range.
+    pub subnet6: Option<String>,
+    pub gateway6: Option<String>,
+    pub ip_range6: Option<String>,
 }
 
 impl CreateRequest {
@@ -34,11 +40,19 @@ impl CreateRequest {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let cfg = v
+        // One IPv4 and one IPv6 entry, told apart by the subnet's family.
+        let configs: Vec<&Value> = v
             .get("IPAM")
             .and_then(|i| i.get("Config"))
             .and_then(Value::as_array)
-            .and_then(|a| a.first());
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
+        let is_v6 = |c: &&Value| {
+            let f = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("");
+            f("Subnet").contains(':') || (f("Subnet").is_empty() && f("Gateway").contains(':'))
+        };
+        let cfg = configs.iter().find(|c| !is_v6(c)).copied();
+        let cfg6 = configs.iter().find(|c| is_v6(c)).copied();
         let s = |o: Option<&Value>, k: &str| {
             o.and_then(|o| o.get(k))
                 .and_then(Value::as_str)
@@ -62,6 +76,13 @@ impl CreateRequest {
                 .cloned()
                 .unwrap_or_default(),
             internal: v.get("Internal").and_then(Value::as_bool).unwrap_or(false),
+            enable_ipv6: v
+                .get("EnableIPv6")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            subnet6: s(cfg6, "Subnet"),
+            gateway6: s(cfg6, "Gateway"),
+            ip_range6: s(cfg6, "IPRange"),
             attachable: v
                 .get("Attachable")
                 .and_then(Value::as_bool)
@@ -72,6 +93,68 @@ impl CreateRequest {
 
 fn bad(e: NetError) -> ApiError {
     ApiError::bad_request(e.to_string())
+}
+
+/// The IPv6 subnet, gateway and range of a new network, checked as Docker
+/// checks them. `--ipv6` needs a subnet (berth has no default IPv6 pool); an
+/// IPv6 subnet without `--ipv6` is kept and shown but not wired, as Docker.
+#[allow(clippy::type_complexity)]
+fn check_v6(
+    req: &CreateRequest,
+    networks: &[NetworkRec],
+) -> ApiResult<(Option<Ipv6Net>, Option<Ipv6Addr>, Option<Ipv6Net>)> {
+    let Some(s) = &req.subnet6 else {
+        if req.enable_ipv6 {
+            return Err(forbidden(
+                "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network",
+            ));
+        }
+        if let Some(g) = &req.gateway6 {
+            return Err(forbidden(format!(
+                "failed to allocate gateway ({g}): Address out of range"
+            )));
+        }
+        return Ok((None, None, None));
+    };
+    let net: Ipv6Net = s.parse().map_err(bad)?;
+    if let Some(t) = networks.iter().find(|n| {
+        n.subnet6
+            .as_deref()
+            .and_then(|x| x.parse::<Ipv6Net>().ok())
+            .is_some_and(|x| x.overlaps(&net))
+    }) {
+        return Err(forbidden(format!(
+            "invalid pool request: Pool overlaps with other one on this address space ({})",
+            t.name
+        )));
+    }
+    let gateway = match &req.gateway6 {
+        Some(g) => {
+            let ip: Ipv6Addr = g
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid gateway address {g}")))?;
+            if !net.contains(ip) || ip == net.addr {
+                return Err(forbidden(format!(
+                    "failed to allocate gateway ({g}): Address out of range"
+                )));
+            }
+            ip
+        }
+        None => ipam::default_gateway6(&net).map_err(bad)?,
+    };
+    let range = match &req.ip_range6 {
+        Some(r) => {
+            let range: Ipv6Net = r.parse().map_err(bad)?;
+            if !(net.contains(range.addr) && range.prefix >= net.prefix) {
+                return Err(forbidden(format!(
+                    "invalid pool request: ip-range {range} is not contained in subnet {net}"
+                )));
+            }
+            Some(range)
+        }
+        None => None,
+    };
+    Ok((Some(net), Some(gateway), range))
 }
 
 impl Networks {
@@ -92,10 +175,14 @@ impl Networks {
                     .and_then(|n| bridge_spec(n).ok())
                     .map(|s| s.subnet.prefix)
                     .unwrap_or(0);
+                let v6 = match (e.ip6, st.by_id(net_id).and_then(|n| n.v6())) {
+                    (Some(ip), Some((net6, _))) => format!("{ip}/{}", net6.prefix),
+                    _ => String::new(),
+                };
                 m.insert(
                     s.container_id.clone(),
                     json!({"Name": s.name, "EndpointID": e.id, "MacAddress": e.mac,
-                           "IPv4Address": format!("{}/{prefix}", e.ip), "IPv6Address": ""}),
+                           "IPv4Address": format!("{}/{prefix}", e.ip), "IPv6Address": v6}),
                 );
             }
         }
@@ -211,6 +298,7 @@ impl Networks {
                 }
                 None => None,
             };
+            let (subnet6, gateway6, ip_range6) = check_v6(&req, &st.networks)?;
             let id = random_id();
             let options = req.options.clone();
             let host_if = options
@@ -235,6 +323,10 @@ impl Networks {
                 user_subnet,
                 ip_range,
                 host_bridge,
+                enable_ipv6: req.enable_ipv6,
+                subnet6: subnet6.map(|n| n.to_string()),
+                gateway6,
+                ip_range6: ip_range6.map(|r| r.to_string()),
             }
         };
         // Wire first, then the record: a failure leaves nothing behind.
@@ -365,11 +457,12 @@ impl Networks {
                     .collect()
             })
             .unwrap_or_default();
-        let ipv4 = super::sandbox::requested_ipv4(cfg, &net)?;
+        let (ipv4, ipv6) = super::sandbox::requested_ips(cfg, &net)?;
         let a = Attachment {
             network_id: net.id.clone(),
             aliases,
             ipv4,
+            ipv6,
             mac: None,
         };
         let _op = self.op.lock().await;

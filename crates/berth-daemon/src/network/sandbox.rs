@@ -12,7 +12,7 @@ use berth_network::topology::EndpointSpec;
 use berth_network::{ipam, netns, ports};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 /// How a container's network is set up.
@@ -90,7 +90,7 @@ impl Networks {
                 "network-scoped alias is supported only for containers in user defined networks",
             ));
         }
-        let ipv4 = requested_ipv4(cfg, net)?;
+        let (ipv4, ipv6) = requested_ips(cfg, net)?;
         // `--mac-address`: the endpoint's MacAddress (API 1.44+) or the
         // container config's (older clients).
         let mac = cfg
@@ -108,6 +108,7 @@ impl Networks {
             network_id: net.id.clone(),
             aliases,
             ipv4,
+            ipv6,
             mac,
         }])
     }
@@ -261,7 +262,7 @@ impl Networks {
         pooled: Option<String>,
     ) -> ApiResult<Endpoint> {
         let is_pooled = pooled.is_some();
-        let (net, ep, first) = {
+        let (net, ep, first, first6) = {
             let mut st = self.st();
             let net = st.by_id(&a.network_id).cloned().ok_or_else(|| {
                 ApiError::not_found(format!("network {} not found", a.network_id))
@@ -273,13 +274,41 @@ impl Networks {
                 .flat_map(|s| s.endpoints.iter())
                 .filter(|e| e.network_id == net.id)
                 .map(|e| e.ip)
-                .chain(
-                    st.releasing
-                        .iter()
-                        .filter(|(n, _)| *n == net.id)
-                        .map(|(_, ip)| *ip),
-                )
+                .chain(st.releasing.iter().filter_map(|(n, ip)| match ip {
+                    IpAddr::V4(ip) if *n == net.id => Some(*ip),
+                    _ => None,
+                }))
                 .collect();
+            let used6: HashSet<Ipv6Addr> = st
+                .sandboxes
+                .values()
+                .flat_map(|s| s.endpoints.iter())
+                .filter(|e| e.network_id == net.id)
+                .filter_map(|e| e.ip6)
+                .chain(st.releasing.iter().filter_map(|(n, ip)| match ip {
+                    IpAddr::V6(ip) if *n == net.id => Some(*ip),
+                    _ => None,
+                }))
+                .collect();
+            let ip6 = match (spec.v6, a.ipv6) {
+                (None, _) => None,
+                (Some((subnet6, _)), Some(ip)) if !subnet6.contains(ip) || ip == subnet6.addr => {
+                    return Err(ApiError::bad_request(format!(
+                        "Invalid address {ip}: It does not belong to any of this network's subnets"
+                    )))
+                }
+                (Some((_, gw6)), Some(ip)) if used6.contains(&ip) || ip == gw6 => {
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::FORBIDDEN,
+                        "Address already in use",
+                    ))
+                }
+                (Some(_), Some(ip)) => Some(ip),
+                (Some((subnet6, gw6)), None) => {
+                    let range = net.ip_range6.as_deref().and_then(|r| r.parse().ok());
+                    Some(ipam::allocate6_in(&subnet6, range.as_ref(), gw6, &used6)?)
+                }
+            };
             let ip = match a.ipv4 {
                 Some(ip) if !spec.subnet.contains(ip) || ip == spec.gateway => {
                     return Err(ApiError::bad_request(format!(
@@ -303,6 +332,8 @@ impl Networks {
                 .get_mut(&c.id)
                 .ok_or_else(|| ApiError::internal("no sandbox"))?;
             let first = sb.endpoints.is_empty();
+            // The IPv6 default route goes via the first network with IPv6.
+            let first6 = ip6.is_some() && !sb.endpoints.iter().any(|e| e.ip6.is_some());
             let ifname = (0..)
                 .map(|i| format!("eth{i}"))
                 .find(|n| !sb.endpoints.iter().any(|e| &e.ifname == n))
@@ -316,6 +347,7 @@ impl Networks {
                 network_id: net.id.clone(),
                 ifname,
                 ip,
+                ip6,
                 mac: a
                     .mac
                     .clone()
@@ -324,7 +356,7 @@ impl Networks {
             };
             // Recorded before wiring so a concurrent allocation cannot take the IP.
             sb.endpoints.push(ep.clone());
-            (net, ep, first)
+            (net, ep, first, first6)
         };
         let spec = bridge_spec(&net)?;
         // Cheap when all is in place; repairs a gateway interface lost meanwhile.
@@ -335,6 +367,8 @@ impl Networks {
             ip: ep.ip,
             mac: parse_mac(&ep.mac).unwrap_or_else(|| ipam::mac_for(ep.ip)),
             default_route: first.then_some(spec.gateway),
+            ip6: ep.ip6,
+            default_route6: spec.v6.filter(|_| first6).map(|(_, gw6)| gw6),
         };
         let topo = self.topo()?;
         let wired = if is_pooled {
@@ -429,8 +463,8 @@ impl Networks {
             if ip.is_empty() {
                 ip = default_ip.clone().unwrap_or_default();
             }
-            let bind_ip: Ipv4Addr = if ip.is_empty() {
-                Ipv4Addr::UNSPECIFIED
+            let bind_ip: IpAddr = if ip.is_empty() {
+                Ipv4Addr::UNSPECIFIED.into()
             } else {
                 ip.parse()
                     .map_err(|_| ApiError::bad_request(format!("invalid IP address: {ip}")))?
@@ -507,11 +541,16 @@ impl Networks {
                 vec![alias, th, t.name.trim_start_matches('/').to_string()],
             ));
         }
-        let own: Vec<Ipv4Addr> = self
+        let own: Vec<IpAddr> = self
             .st()
             .sandboxes
             .get(&c.id)
-            .map(|s| s.endpoints.iter().map(|e| e.ip).collect())
+            .map(|s| {
+                s.endpoints
+                    .iter()
+                    .flat_map(|e| std::iter::once(IpAddr::V4(e.ip)).chain(e.ip6.map(IpAddr::V6)))
+                    .collect()
+            })
             .unwrap_or_default();
         let extra = strs(c.host_config.get("ExtraHosts"));
         let io = |e: std::io::Error| {
@@ -572,10 +611,14 @@ impl Networks {
         // ms here), so links and namespace go in the background, off the
         // path of `rm` and `run --rm`; their addresses stay reserved until
         // then. After a crash, `reconcile` removes what is left.
-        let held: Vec<(String, Ipv4Addr)> = sb
+        let held: Vec<(String, IpAddr)> = sb
             .endpoints
             .iter()
-            .map(|e| (e.network_id.clone(), e.ip))
+            .flat_map(|e| {
+                std::iter::once(IpAddr::V4(e.ip))
+                    .chain(e.ip6.map(IpAddr::V6))
+                    .map(|ip| (e.network_id.clone(), ip))
+            })
             .collect();
         self.st().releasing.extend(held.iter().cloned());
         let topo = self.topo().ok().cloned();
@@ -692,10 +735,14 @@ pub fn apply_to_spec(spec: &mut oci_spec::runtime::Spec, path: &Path) {
     }
 }
 
-/// The address an endpoint config asks for on `net` (`--ip`), checked as
-/// Docker checks user-chosen addresses. berth's networks have no IPv6
-/// subnet, so an IPv6 address never fits one.
-pub(super) fn requested_ipv4(cfg: Option<&Value>, net: &NetworkRec) -> ApiResult<Option<Ipv4Addr>> {
+/// The addresses an endpoint config asks for on `net` (`--ip`, `--ip6`),
+/// checked as Docker checks user-chosen addresses: an IPv4 one needs a user
+/// subnet, an IPv6 one a network with IPv6.
+#[allow(clippy::type_complexity)]
+pub(super) fn requested_ips(
+    cfg: Option<&Value>,
+    net: &NetworkRec,
+) -> ApiResult<(Option<Ipv4Addr>, Option<Ipv6Addr>)> {
     let ipam = cfg.and_then(|c| c.get("IPAMConfig"));
     let field = |k: &str| {
         ipam.and_then(|i| i.get(k))
@@ -708,18 +755,23 @@ pub(super) fn requested_ipv4(cfg: Option<&Value>, net: &NetworkRec) -> ApiResult
                 .map_err(|_| ApiError::bad_request(format!("invalid IPv4 address: {s}")))
         })
         .transpose()?;
-    let ipv6 = field("IPv6Address");
+    let ipv6 = field("IPv6Address")
+        .map(|s| {
+            s.parse::<Ipv6Addr>()
+                .map_err(|_| ApiError::bad_request(format!("invalid IPv6 address: {s}")))
+        })
+        .transpose()?;
     if (ipv4.is_some() || ipv6.is_some()) && net.name == "bridge" {
         return Err(ApiError::bad_request(
             "user specified IP address is supported on user defined networks only",
         ));
     }
-    if (ipv4.is_some() && !net.user_subnet) || ipv6.is_some() {
+    if (ipv4.is_some() && !net.user_subnet) || (ipv6.is_some() && net.v6().is_none()) {
         return Err(ApiError::bad_request(
             "user specified IP address is supported only when connecting to networks with user configured subnets",
         ));
     }
-    Ok(ipv4)
+    Ok((ipv4, ipv6))
 }
 
 /// `02:42:ac:11:00:02` as bytes.

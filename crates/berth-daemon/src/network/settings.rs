@@ -44,7 +44,8 @@ impl Networks {
         let st = self.st();
         let sb = st.sandboxes.get(&c.id);
         let mut networks = Map::new();
-        let mut top = json!({"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""});
+        let mut top = json!({"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "",
+            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPv6Gateway": ""});
         let empty = |id: &str| {
             json!({
                 "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "DriverOpts": null,
@@ -70,6 +71,17 @@ impl Networks {
                         continue;
                     };
                     let mut v = empty(&n.id);
+                    // What the user asked for (`--ip`, `--ip6`), as Docker shows it.
+                    let mut ipam = serde_json::Map::new();
+                    if let Some(ip) = a.ipv4 {
+                        ipam.insert("IPv4Address".into(), json!(ip.to_string()));
+                    }
+                    if let Some(ip) = a.ipv6 {
+                        ipam.insert("IPv6Address".into(), json!(ip.to_string()));
+                    }
+                    if !ipam.is_empty() {
+                        v["IPAMConfig"] = Value::Object(ipam);
+                    }
                     if n.has_dns() {
                         v["Aliases"] = json!(a.aliases);
                     }
@@ -78,12 +90,21 @@ impl Networks {
                     {
                         let prefix = super::bridge_spec(n).map(|s| s.subnet.prefix).unwrap_or(0);
                         let gw = n.gateway.map(|g| g.to_string()).unwrap_or_default();
+                        let (ip6, prefix6, gw6) = match (ep.ip6, n.v6()) {
+                            (Some(ip), Some((net6, gw6))) => {
+                                (ip.to_string(), net6.prefix, gw6.to_string())
+                            }
+                            _ => (String::new(), 0, String::new()),
+                        };
                         for (k, val) in [
                             ("EndpointID", json!(ep.id)),
                             ("Gateway", json!(gw)),
                             ("IPAddress", json!(ep.ip.to_string())),
                             ("IPPrefixLen", json!(prefix)),
                             ("MacAddress", json!(ep.mac)),
+                            ("GlobalIPv6Address", json!(ip6)),
+                            ("GlobalIPv6PrefixLen", json!(prefix6)),
+                            ("IPv6Gateway", json!(gw6)),
                         ] {
                             v[k] = val.clone();
                             if n.name == "bridge" {
