@@ -70,6 +70,13 @@ pub fn create_and_start(
 
     let child = || -> RuntimeError {
         let run = || -> Result<()> {
+            // As for exec'd processes (exec_in.rs): until execve this is a
+            // copy of the shim, with its memory and descriptors, and already
+            // in the container's pid namespace when one is joined (`--pid
+            // container:`); non-dumpable, its /proc/<pid>/{exe,fd,mem,environ}
+            // refuse container processes without CAP_SYS_PTRACE over it.
+            // execve of the (readable) program makes it dumpable again.
+            crate::exec_in::set_dumpable(false)?;
             ns.enter()?;
             let console = stdio.install()?;
             if let Some(r) = &rootfs_plan {

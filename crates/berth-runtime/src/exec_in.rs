@@ -69,7 +69,8 @@ pub fn exec(init_pid: i32, spec: &Spec, process: &Process, stdio: Stdio) -> Resu
     })
 }
 
-fn set_dumpable(on: bool) -> Result<()> {
+/// PR_SET_DUMPABLE for the calling process (see the callers for why).
+pub(crate) fn set_dumpable(on: bool) -> Result<()> {
     // SAFETY: prctl with integer arguments only.
     if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, libc::c_ulong::from(on), 0, 0, 0) } != 0 {
         return Err(RuntimeError::sys(
