@@ -31,6 +31,13 @@ pub(crate) struct NamespacePlan {
     /// A fresh user namespace (created by clone, so it owns every other new
     /// namespace); the parent writes its id maps before the go-ahead.
     pub new_user: bool,
+    /// A fresh IPC namespace unshared by the child once it is root of its
+    /// new user namespace (instead of by clone): the namespace's mqueue
+    /// superblock is made when the namespace is, with the creator's fsuid as
+    /// owner of its root, so a clone by the host's root would leave
+    /// /dev/mqueue owned by an unmapped id (`nobody`) inside (runc unshares
+    /// it after setuid 0 in the user namespace, too).
+    pub unshare_ipc: bool,
     /// Existing namespaces the *parent* enters around the clone: with a new
     /// user namespace the child loses its capabilities over namespaces owned
     /// by the initial one (e.g. the daemon-made network namespace), so it
@@ -49,6 +56,7 @@ impl Default for NamespacePlan {
             new_uts: false,
             new_net: false,
             new_user: false,
+            unshare_ipc: false,
             join_in_parent: Vec::new(),
         }
     }
@@ -79,6 +87,10 @@ impl NamespacePlan {
                     plan.new_user |= ns.typ() == LinuxNamespaceType::User;
                 }
             }
+        }
+        if plan.new_user && plan.clone_flags.contains(CloneFlags::CLONE_NEWIPC) {
+            plan.clone_flags.remove(CloneFlags::CLONE_NEWIPC);
+            plan.unshare_ipc = true;
         }
         if plan.new_user {
             // A joined mount or cgroup namespace would move the parent's
@@ -143,6 +155,9 @@ impl NamespacePlan {
     pub fn enter(&self) -> Result<()> {
         if self.new_user {
             crate::userns::become_root()?;
+        }
+        if self.unshare_ipc {
+            unshare(CloneFlags::CLONE_NEWIPC).ctx(|| "unshare ipc namespace")?;
         }
         for (fd, flag) in &self.join {
             setns(fd.as_fd(), *flag).ctx(|| format!("setns {flag:?}"))?;
@@ -371,9 +386,23 @@ mod tests {
         let plan = NamespacePlan::for_create(&l).unwrap();
         assert!(plan.new_user);
         assert!(plan.clone_flags.contains(CloneFlags::CLONE_NEWUSER));
+        assert!(!plan.unshare_ipc);
         assert!(plan.join.is_empty());
         assert_eq!(plan.join_in_parent.len(), 1);
         assert_eq!(plan.join_in_parent[0].1, CloneFlags::CLONE_NEWNET);
+    }
+
+    #[test]
+    fn new_user_namespace_unshares_ipc_in_the_child() {
+        use LinuxNamespaceType::*;
+        let plan = NamespacePlan::for_create(&linux(&[User, Ipc, Mount, Pid])).unwrap();
+        assert!(plan.unshare_ipc);
+        assert!(!plan.clone_flags.contains(CloneFlags::CLONE_NEWIPC));
+        assert!(plan.clone_flags.contains(CloneFlags::CLONE_NEWPID));
+        // Without a user namespace clone creates it as before.
+        let plan = NamespacePlan::for_create(&linux(&[Ipc, Mount])).unwrap();
+        assert!(!plan.unshare_ipc);
+        assert!(plan.clone_flags.contains(CloneFlags::CLONE_NEWIPC));
     }
 
     #[test]
