@@ -24,32 +24,45 @@ const RANGE: u32 = 65536;
 /// (idempotent across runs: existing entries are kept).
 fn remap_user() {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let exists = Command::new("id")
-            .arg(USER)
+    ONCE.call_once(|| add_remap_user(USER, &[(BASE, RANGE)]));
+}
+
+/// A second test user with two ranges in each file.
+const MULTI_USER: &str = "berthtest-remap2";
+const MULTI_RANGES: [(u32, u32); 2] = [(500000, 1000), (600000, 65536)];
+
+/// Creates `user` with `ranges` in /etc/subuid and /etc/subgid, unless it
+/// has entries there already. Callers serialise through a `Once` each; the
+/// two users' edits of the files are serialised here.
+fn add_remap_user(user: &str, ranges: &[(u32, u32)]) {
+    static FILES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _held = FILES.lock().unwrap_or_else(|e| e.into_inner());
+    let exists = Command::new("id")
+        .arg(user)
+        .output()
+        .unwrap()
+        .status
+        .success();
+    if !exists {
+        let out = Command::new("useradd")
+            .args(["-r", "-s", "/bin/false", user])
             .output()
-            .unwrap()
-            .status
-            .success();
-        if !exists {
-            let out = Command::new("useradd")
-                .args(["-r", "-s", "/bin/false", USER])
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "useradd: {}", text(&out));
-        }
-        for file in ["/etc/subuid", "/etc/subgid"] {
-            let cur = std::fs::read_to_string(file).unwrap_or_default();
-            if !cur.lines().any(|l| l.starts_with(&format!("{USER}:"))) {
-                let mut new = cur.clone();
-                if !new.is_empty() && !new.ends_with('\n') {
-                    new.push('\n');
-                }
-                new.push_str(&format!("{USER}:{BASE}:{RANGE}\n"));
-                std::fs::write(file, new).unwrap();
+            .unwrap();
+        assert!(out.status.success(), "useradd: {}", text(&out));
+    }
+    for file in ["/etc/subuid", "/etc/subgid"] {
+        let cur = std::fs::read_to_string(file).unwrap_or_default();
+        if !cur.lines().any(|l| l.starts_with(&format!("{user}:"))) {
+            let mut new = cur.clone();
+            if !new.is_empty() && !new.ends_with('\n') {
+                new.push('\n');
             }
+            for (start, size) in ranges {
+                new.push_str(&format!("{user}:{start}:{size}\n"));
+            }
+            std::fs::write(file, new).unwrap();
         }
-    });
+    }
 }
 
 /// A remapped daemon with busybox, on a bridge and /24 of this binary's own
@@ -422,4 +435,106 @@ fn build_copies_are_owned_by_the_remapped_ids() {
         out,
         "0:0 /made/here\n0:0 /copied\n0:0 /copied/f.txt\n5:6 /owned.txt\n"
     );
+}
+
+/// The IPC namespace is made by the container's root inside its user
+/// namespace, so /dev/mqueue (whose root inode takes its creator's ids)
+/// belongs to root inside, not to an unmapped host id shown as nobody.
+#[test]
+fn mqueue_belongs_to_the_container_root() {
+    let (d, _) = remapped("userns-mqueue");
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "stat -c '%u:%g %a' /dev/mqueue && readlink /proc/self/ns/ipc && touch /dev/mqueue/q && stat -c '%u:%g' /dev/mqueue/q",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines[0], "0:0 1777", "{out}");
+    // Still a private IPC namespace, not the host's.
+    let host_ipc = std::fs::read_link("/proc/self/ns/ipc").unwrap();
+    assert_ne!(lines[1], host_ipc.to_str().unwrap());
+    assert_eq!(lines[2], "0:0", "{out}");
+    // exec joins the same IPC namespace and sees the same queue.
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /dev/mqueue/init && sleep 300",
+    ]);
+    let id = id.trim();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let listed = loop {
+        let ls = d.ok(&["exec", id, "ls", "/dev/mqueue"]);
+        if ls.contains("init") || std::time::Instant::now() > deadline {
+            break ls;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(listed.trim(), "init");
+}
+
+/// Every subordinate range of the remap user is mapped, container ids
+/// contiguous across them (Docker's order): 0..999 are the first range,
+/// 1000.. the second.
+#[test]
+fn all_subordinate_ranges_are_mapped() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| add_remap_user(MULTI_USER, &MULTI_RANGES));
+    let d = Daemon::start_with("userns-multi", &["--userns-remap", MULTI_USER]);
+    d.busybox();
+    let want = "0 500000 1000\n1000 600000 65536";
+    for file in ["uid_map", "gid_map"] {
+        let map = d.ok(&[
+            "run",
+            "--rm",
+            "busybox",
+            "cat",
+            &format!("/proc/self/{file}"),
+        ]);
+        let got: Vec<String> = map
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        assert_eq!(got.join("\n"), want, "{file}: {map}");
+    }
+    // A file of uid 1500 inside is 600500 on the host; one of 999 is 500999.
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /a /b && chown 999:999 /a && chown 1500:1500 /b && touch /done && sleep 300",
+    ]);
+    let id = id.trim();
+    let upper = d.ok(&["inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", id]);
+    let upper = upper.trim();
+    let done = format!("{upper}/done");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !std::path::Path::new(&done).exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(owner_of(&format!("{upper}/a")), (500999, 500999));
+    assert_eq!(owner_of(&format!("{upper}/b")), (600500, 600500));
+    assert_eq!(owner_of(&format!("{upper}/done")), (500000, 500000));
+    // A process can switch to an id of the second range.
+    let out = d.ok(&["exec", "-u", "2000:2000", id, "id"]);
+    assert!(
+        out.contains("uid=2000") && out.contains("gid=2000"),
+        "{out}"
+    );
+    // Archives shift back through both ranges.
+    let out = Command::new(common::BERTH)
+        .args(["-H", &d.sock(), "cp", &format!("{id}:/b"), "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let owners = tar_owners(&out.stdout);
+    assert_eq!((owners[0].1, owners[0].2), (1500, 1500), "{owners:?}");
 }

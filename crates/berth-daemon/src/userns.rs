@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use berth_image::idmap::{IdMap, IdRange};
+use berth_image::idmap::{IdMap, IdRange, IdRanges, MAX_RANGES};
 use serde_json::{Map, Value};
 
 /// The user `--userns-remap default` stands for (Docker's is `dockremap`).
@@ -76,13 +76,14 @@ fn parse_flag(value: &str) -> Result<RemapSpec, UsernsError> {
     })
 }
 
-/// The first range of `/etc/subuid`-format `text` whose owner field is one
-/// of `names` (a name or a numeric id, as shadow-utils accepts).
-pub fn find_range(text: &str, names: &[&str]) -> Option<IdRange> {
+/// Every range of `/etc/subuid`-format `text` whose owner field is one of
+/// `names` (a name or a numeric id, as shadow-utils accepts), in file order:
+/// container ids 0.. run through them one after another, as with Docker.
+pub fn find_ranges(text: &str, names: &[&str]) -> Vec<IdRange> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .find_map(|line| {
+        .filter_map(|line| {
             let mut f = line.split(':');
             let (owner, start, count) = (f.next()?, f.next()?, f.next()?);
             if !names.contains(&owner) {
@@ -92,6 +93,43 @@ pub fn find_range(text: &str, names: &[&str]) -> Option<IdRange> {
             let size: u32 = count.trim().parse().ok()?;
             (size > 0 && host.checked_add(size).is_some()).then_some(IdRange { host, size })
         })
+        .collect()
+}
+
+/// The first of [`find_ranges`].
+pub fn find_range(text: &str, names: &[&str]) -> Option<IdRange> {
+    find_ranges(text, names).into_iter().next()
+}
+
+/// [`find_ranges`] as the map's ranges: none is an error, and so is a
+/// total beyond 2^32 container ids or more ranges than the map holds.
+fn ranges_of(
+    text: &str,
+    names: &[&str],
+    kind: &'static str,
+    name: &str,
+    file: &'static str,
+) -> Result<IdRanges, UsernsError> {
+    let found = find_ranges(text, names);
+    if found.is_empty() {
+        return Err(UsernsError::NoRange {
+            kind,
+            name: name.to_string(),
+            file,
+        });
+    }
+    let total: u64 = found.iter().map(|r| u64::from(r.size)).sum();
+    if total > u64::from(u32::MAX) {
+        return Err(UsernsError::Setup(format!(
+            "the {kind} ranges of {name:?} in {file} add up to more than 2^32 ids"
+        )));
+    }
+    IdRanges::new(&found).ok_or_else(|| {
+        UsernsError::Setup(format!(
+            "{name:?} has {} {kind} ranges in {file}; at most {MAX_RANGES} are supported",
+            found.len()
+        ))
+    })
 }
 
 /// The first id after every range of `text` (at least [`FIRST_SUBID`]).
@@ -177,26 +215,26 @@ pub fn resolve(flag: &str) -> Result<IdMap, UsernsError> {
         },
     };
     let uid_text = user.uid.to_string();
-    let uid = find_range(&read_subids(SUBUID)?, &[&user.name, &uid_text]).ok_or_else(|| {
-        UsernsError::NoRange {
-            kind: "uid",
-            name: user.name.clone(),
-            file: SUBUID,
-        }
-    })?;
+    let uids = ranges_of(
+        &read_subids(SUBUID)?,
+        &[&user.name, &uid_text],
+        "uid",
+        &user.name,
+        SUBUID,
+    )?;
     let gid_num = nix::unistd::Group::from_name(&group_name)
         .ok()
         .flatten()
         .map(|g| g.gid.to_string())
         .unwrap_or_default();
-    let gid = find_range(&read_subids(SUBGID)?, &[&group_name, &gid_num]).ok_or_else(|| {
-        UsernsError::NoRange {
-            kind: "gid",
-            name: group_name.clone(),
-            file: SUBGID,
-        }
-    })?;
-    Ok(IdMap { uid, gid })
+    let gids = ranges_of(
+        &read_subids(SUBGID)?,
+        &[&group_name, &gid_num],
+        "gid",
+        &group_name,
+        SUBGID,
+    )?;
+    Ok(IdMap { uids, gids })
 }
 
 /// The daemon's start: with `--userns-remap`, the id map and the remapped
@@ -210,10 +248,12 @@ pub fn setup(
         Some(f) => {
             let map = resolve(f)?;
             let root = prepare_root(&data_root, &map)?;
+            let (uid, gid) = map.root();
+            let (uids, gids) = map.sizes();
             tracing::info!(
-                "userns-remap {f}: container root is {}:{}, state under {}",
-                map.uid.host,
-                map.gid.host,
+                "userns-remap {f}: container root is {uid}:{gid} ({uids} uids in {} ranges, {gids} gids in {}), state under {}",
+                map.uids.len(),
+                map.gids.len(),
                 root.display()
             );
             Ok((root, Some(map)))
@@ -273,7 +313,7 @@ pub fn apply_to_spec(
     host_config: &Map<String, Value>,
     map: &IdMap,
 ) -> Result<(), String> {
-    use oci_spec::runtime::{LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType};
+    use oci_spec::runtime::{LinuxNamespaceBuilder, LinuxNamespaceType};
     if host_mode(host_config) {
         return Ok(());
     }
@@ -289,18 +329,27 @@ pub fn apply_to_spec(
         .namespaces_mut()
         .get_or_insert_with(Vec::new)
         .push(user);
-    let one = |r: IdRange| {
-        LinuxIdMappingBuilder::default()
-            .container_id(0u32)
-            .host_id(r.host)
-            .size(r.size)
-            .build()
-            .map(|m| vec![m])
-            .map_err(|e| e.to_string())
-    };
-    linux.set_uid_mappings(Some(one(map.uid)?));
-    linux.set_gid_mappings(Some(one(map.gid)?));
+    linux.set_uid_mappings(Some(id_mappings(&map.uids)?));
+    linux.set_gid_mappings(Some(id_mappings(&map.gids)?));
     Ok(())
+}
+
+/// One OCI mapping per range, container ids contiguous across them.
+fn id_mappings(ranges: &[IdRange]) -> Result<Vec<oci_spec::runtime::LinuxIdMapping>, String> {
+    let mut inside = 0u32;
+    let mut out = Vec::new();
+    for r in ranges {
+        out.push(
+            oci_spec::runtime::LinuxIdMappingBuilder::default()
+                .container_id(inside)
+                .host_id(r.host)
+                .size(r.size)
+                .build()
+                .map_err(|e| e.to_string())?,
+        );
+        inside = inside.wrapping_add(r.size);
+    }
+    Ok(out)
 }
 
 /// The container's hosts, hostname and resolv.conf belong to its root, so
@@ -378,6 +427,34 @@ mod tests {
         assert_eq!(find_range(text, &["broken"]), None);
         assert_eq!(find_range(text, &["nobody"]), None);
         assert_eq!(find_range("zero:1:0\n", &["zero"]), None);
+    }
+
+    #[test]
+    fn every_range_is_mapped_in_order() {
+        let text = "alice:200000:1000\nother:1:5\nalice:300000:5\n";
+        let r = |host, size| IdRange { host, size };
+        assert_eq!(
+            find_ranges(text, &["alice"]),
+            vec![r(200000, 1000), r(300000, 5)]
+        );
+        let got = ranges_of(text, &["alice"], "uid", "alice", SUBUID).unwrap();
+        let maps = id_mappings(&got).unwrap();
+        let lines: Vec<(u32, u32, u32)> = maps
+            .iter()
+            .map(|m| (m.container_id(), m.host_id(), m.size()))
+            .collect();
+        assert_eq!(lines, vec![(0, 200000, 1000), (1000, 300000, 5)]);
+        assert!(matches!(
+            ranges_of(text, &["bob"], "uid", "bob", SUBUID),
+            Err(UsernsError::NoRange { .. })
+        ));
+        let many: String = (0..=MAX_RANGES)
+            .map(|i| format!("m:{}:1\n", 100000 + i))
+            .collect();
+        assert!(matches!(
+            ranges_of(&many, &["m"], "uid", "m", SUBUID),
+            Err(UsernsError::Setup(_))
+        ));
     }
 
     #[test]

@@ -453,26 +453,27 @@ mod tests {
             ("f", EntryType::Regular, b"x", None),
             ("implicit/g", EntryType::Regular, b"y", None),
         ]);
-        let ids = IdMap {
-            uid: crate::idmap::IdRange {
+        let ids = IdMap::single(
+            crate::idmap::IdRange {
                 host: 300000,
                 size: 65536,
             },
-            gid: crate::idmap::IdRange {
+            crate::idmap::IdRange {
                 host: 310000,
                 size: 65536,
             },
-        };
+        );
         apply_tar(&mut &tar[..], d.path(), WhiteoutMode::Overlay, Some(&ids)).unwrap();
         let m = fs::metadata(d.path().join("f")).unwrap();
         assert_eq!((m.uid(), m.gid()), (301000, 311000));
         let m = fs::metadata(d.path().join("implicit")).unwrap();
         assert_eq!((m.uid(), m.gid()), (300000, 310000));
         let small = IdMap {
-            uid: crate::idmap::IdRange {
+            uids: crate::idmap::IdRanges::new(&[crate::idmap::IdRange {
                 host: 300000,
                 size: 10,
-            },
+            }])
+            .unwrap(),
             ..ids
         };
         let err = apply_tar(&mut &tar[..], d.path(), WhiteoutMode::Overlay, Some(&small));
