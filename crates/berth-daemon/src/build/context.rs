@@ -3,16 +3,27 @@
 //! the daemon side too, whatever the client sent). The Dockerfile itself is
 //! always kept so it can be read.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use berth_build::cache::FileDigest;
 use berth_build::ignore::Ignore;
+use sha2::{Digest, Sha256};
+
+/// Content digests of the context's regular files, by path, taken while
+/// they were written.
+pub type Digests = Arc<HashMap<PathBuf, FileDigest>>;
 
 /// A context directory, removed on drop.
 pub struct Context {
     pub dir: PathBuf,
     ignore: Ignore,
+    /// Only for files written by [`write_file`] and not replaced since: the
+    /// directory is private to this build, so they cannot change.
+    pub digests: Digests,
 }
 
 impl Drop for Context {
@@ -38,7 +49,10 @@ impl Context {
         let mut ctx = Context {
             dir,
             ignore: Ignore::default(),
+            digests: Digests::default(),
         };
+        // None once an entry may have changed a hashed file out of sight.
+        let mut digests = Some(HashMap::new());
         // The body is a tar, compressed or not, or else a bare Dockerfile.
         let mut input = berth_image::compress::decompressed(tar)
             .map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -64,10 +78,24 @@ impl Context {
             if entry.header().entry_type() == tar::EntryType::Regular {
                 if let Some(rel) = plain_relative(&entry.path()?) {
                     if !through_symlink(&ctx.dir, &rel) {
-                        write_file(&ctx.dir.join(&rel), &mut entry)?;
+                        let path = ctx.dir.join(&rel);
+                        let digest = write_file(&path, &mut entry)?;
+                        if let Some(d) = digests.as_mut() {
+                            d.insert(path, digest);
+                        }
                         continue;
                     }
                 }
+            }
+            // Any other entry may replace a hashed file at its own path
+            // (a link over it), or anywhere when it goes through a symlink.
+            match entry.path().ok().and_then(|p| plain_relative(&p)) {
+                Some(rel) if !through_symlink(&ctx.dir, &rel) => {
+                    if let Some(d) = digests.as_mut() {
+                        d.remove(&ctx.dir.join(rel));
+                    }
+                }
+                _ => digests = None,
             }
             // unpack_in refuses paths that climb out of the directory.
             // The tar crate's error names the path; its cause is the source.
@@ -78,6 +106,7 @@ impl Context {
                 std::io::Error::new(e.kind(), format!("{e}{cause}"))
             })?;
         }
+        ctx.digests = Arc::new(digests.unwrap_or_default());
         ctx.ignore = fs::read_to_string(ctx.dir.join(".dockerignore"))
             .map(|t| Ignore::parse(&t))
             .unwrap_or_default();
@@ -194,8 +223,12 @@ fn through_symlink(root: &Path, rel: &Path) -> bool {
 }
 
 /// A regular file of the context, written with large buffers (the tar
-/// crate copies in 8 KiB writes), keeping its mode and mtime.
-fn write_file(path: &Path, entry: &mut tar::Entry<'_, &mut dyn Read>) -> std::io::Result<()> {
+/// crate copies in 8 KiB writes), keeping its mode and mtime. Returns the
+/// digest of its content, hashed as it streams by.
+fn write_file(
+    path: &Path,
+    entry: &mut tar::Entry<'_, &mut dyn Read>,
+) -> std::io::Result<FileDigest> {
     use std::io::Write;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     if let Some(dir) = path.parent() {
@@ -211,14 +244,74 @@ fn write_file(path: &Path, entry: &mut tar::Entry<'_, &mut dyn Read>) -> std::io
         .open(path)?;
     let size = entry.header().size().unwrap_or(0);
     let mut buf = vec![0u8; size.clamp(8 << 10, 1 << 20) as usize];
+    let mut h = Sha256::new();
     loop {
         let n = entry.read(&mut buf)?;
         if n == 0 {
             break;
         }
+        h.update(&buf[..n]);
         f.write_all(&buf[..n])?;
     }
     f.set_permissions(fs::Permissions::from_mode(mode))?;
     f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime))?;
-    Ok(())
+    Ok(h.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(entries: &[(&str, tar::EntryType, &[u8], &str)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, kind, data, link) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_mode(0o644);
+            h.set_size(data.len() as u64);
+            if !link.is_empty() {
+                h.set_link_name(link).unwrap();
+            }
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn digests_follow_the_files_as_unpacked() {
+        let root = tempfile::tempdir().unwrap();
+        let tar = tar_of(&[
+            ("Dockerfile", tar::EntryType::Regular, b"FROM scratch\n", ""),
+            ("a", tar::EntryType::Regular, b"one", ""),
+            ("b", tar::EntryType::Regular, b"two", ""),
+            ("d/c", tar::EntryType::Regular, b"three", ""),
+            // A symlink entry replacing `b`: its old digest must go.
+            ("b", tar::EntryType::Symlink, b"", "a"),
+        ]);
+        let ctx = Context::unpack(root.path(), &mut tar.as_slice(), "Dockerfile").unwrap();
+        let want = |s: &[u8]| -> FileDigest { Sha256::digest(s).into() };
+        assert_eq!(ctx.digests.get(&ctx.dir.join("a")), Some(&want(b"one")));
+        assert_eq!(ctx.digests.get(&ctx.dir.join("d/c")), Some(&want(b"three")));
+        assert_eq!(ctx.digests.get(&ctx.dir.join("b")), None);
+        assert!(ctx.dir.join("b").is_symlink());
+        // Hashing with the digests agrees with reading the files back.
+        let known = |p: &Path| ctx.digests.get(p).copied();
+        assert_eq!(
+            berth_build::cache::tree_hash_known(&ctx.dir, &known).unwrap(),
+            berth_build::cache::tree_hash(&ctx.dir).unwrap()
+        );
+    }
+
+    #[test]
+    fn an_entry_through_a_symlink_drops_all_digests() {
+        let root = tempfile::tempdir().unwrap();
+        let tar = tar_of(&[
+            ("real/f", tar::EntryType::Regular, b"old", ""),
+            ("link", tar::EntryType::Symlink, b"", "real"),
+            ("link/f", tar::EntryType::Regular, b"new", ""),
+        ]);
+        let ctx = Context::unpack(root.path(), &mut tar.as_slice(), "Dockerfile").unwrap();
+        assert_eq!(fs::read(ctx.dir.join("real/f")).unwrap(), b"new");
+        assert!(ctx.digests.is_empty());
+    }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use berth_build::instruction::{instruction, CopyArgs, Instruction};
 use berth_build::words::key_values;
-use berth_build::{cache::step_key, cache::tree_hash, Plan, Stage, Step};
+use berth_build::{cache::step_key, cache::tree_hash_known, Plan, Stage, Step};
 use berth_image::{HealthConfig, ImageConfig};
 use serde_json::json;
 
@@ -565,6 +565,7 @@ impl<'a> Runner<'a> {
     /// Hash of a COPY's sources in the context.
     async fn source_hash(&self, a: &CopyArgs) -> Result<String, Failure> {
         let root = self.ctx.dir.clone();
+        let digests = self.ctx.digests.clone();
         let sources: Vec<String> = a
             .sources
             .iter()
@@ -576,7 +577,8 @@ impl<'a> Runner<'a> {
             for s in &sources {
                 // Globs and missing files are reported when copying.
                 let p = root.join(s.trim_start_matches('/'));
-                parts.push(tree_hash(&p).unwrap_or_else(|_| format!("missing:{s}")));
+                let hash = tree_hash_known(&p, &|f| digests.get(f).copied());
+                parts.push(hash.unwrap_or_else(|_| format!("missing:{s}")));
             }
             Ok::<_, Failure>(parts.join(","))
         })
