@@ -857,3 +857,57 @@ fn racing_symlink_swaps_cannot_redirect_cp() {
     let _ = std::fs::remove_file(Path::new("/tmp").join(&tag));
     let _ = std::fs::remove_file(Path::new("/etc").join(&tag));
 }
+
+/// Docker's sysctls for containers with their own network namespace: a
+/// user without capabilities may bind ports below 1024 and ping. The host's
+/// namespace is left alone with `--network host`, and `--sysctl` wins.
+#[test]
+fn unprivileged_ports_and_ping_as_docker() {
+    let d = Daemon::start("hsysctl");
+    d.busybox();
+    let read =
+        "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range";
+    for net in ["bridge", "none"] {
+        let out = d.ok(&["run", "--rm", "--network", net, "busybox", "sh", "-c", read]);
+        assert_eq!(
+            out.split_whitespace().collect::<Vec<_>>(),
+            ["0", "0", "2147483647"],
+            "{net}: {out}"
+        );
+    }
+    // A user with no capabilities at all serves on port 80.
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "-u",
+        "1000",
+        "--cap-drop",
+        "ALL",
+        "busybox",
+        "sh",
+        "-c",
+        "httpd -p 80 && echo listening",
+    ]);
+    assert_eq!(out.trim(), "listening");
+    let host = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").unwrap();
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "busybox",
+        "cat",
+        "/proc/sys/net/ipv4/ip_unprivileged_port_start",
+    ]);
+    assert_eq!(out.trim(), host.trim());
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--sysctl",
+        "net.ipv4.ip_unprivileged_port_start=500",
+        "busybox",
+        "cat",
+        "/proc/sys/net/ipv4/ip_unprivileged_port_start",
+    ]);
+    assert_eq!(out.trim(), "500");
+}

@@ -538,3 +538,42 @@ fn all_subordinate_ranges_are_mapped() {
     let owners = tar_owners(&out.stdout);
     assert_eq!((owners[0].1, owners[0].2), (1500, 1500), "{owners:?}");
 }
+
+/// The daemon makes the container's network namespace (so it belongs to
+/// the host's user namespace) and writes its `net.*` sysctls itself:
+/// `--sysctl net.*` works under remap, and Docker's default
+/// `ip_unprivileged_port_start=0` lets the remapped root serve on port 80.
+#[test]
+fn net_sysctls_and_low_ports_work_under_remap() {
+    let (d, _) = remapped("userns-netsysctl");
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--sysctl",
+        "net.ipv4.tcp_syncookies=0",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /proc/sys/net/ipv4/tcp_syncookies /proc/sys/net/ipv4/ip_unprivileged_port_start \
+         && httpd -p 80 && echo listening",
+    ]);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["0", "0", "listening"],
+        "{out}"
+    );
+    // A sysctl the kernel does not have fails the start with its name.
+    let bad = d.cli(&[
+        "run",
+        "--rm",
+        "--sysctl",
+        "net.ipv4.no_such_key=1",
+        "busybox",
+        "true",
+    ]);
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("net.ipv4.no_such_key"), "{stderr}");
+    // The failed start left no running container behind.
+    assert_eq!(d.ok(&["ps", "-q"]).trim(), "");
+}

@@ -417,7 +417,17 @@ impl Daemon {
         })?;
         // The network namespace is wired before the init exists; the runtime joins it.
         match self.networks.setup(self, &c).await {
-            Ok(Some(ns)) => crate::network::apply_to_spec(&mut built.spec, &ns),
+            Ok(Some(ns)) => {
+                crate::network::apply_to_spec(&mut built.spec, &ns);
+                if let crate::network::Mode::Networks = crate::network::mode_of(&c) {
+                    if let Err(err) = crate::network::take_net_sysctls(&mut built.spec, &ns) {
+                        let msg = format!("OCI runtime create failed: {err}: unknown");
+                        self.networks.release(&c.id).await;
+                        self.record_start_error(e, &msg, 128);
+                        return Err(ApiError::bad_request(msg));
+                    }
+                }
+            }
             Ok(None) => {}
             Err(err) => {
                 self.record_start_error(e, &err.message, 128);

@@ -397,6 +397,28 @@ fn rlimits(c: &Container) -> Result<Vec<Value>, SpecError> {
     Ok(out)
 }
 
+/// Docker's sysctls for a container with a network namespace of its own
+/// (since Engine 20.10): any user may open ICMP echo sockets and bind ports
+/// below 1024 without capabilities. `--sysctl` values win.
+const PRIVATE_NETNS_SYSCTLS: [(&str, &str); 2] = [
+    ("net.ipv4.ping_group_range", "0 2147483647"),
+    ("net.ipv4.ip_unprivileged_port_start", "0"),
+];
+
+fn sysctls(c: &Container) -> Map<String, Value> {
+    use crate::network::Mode;
+    let mut out = Map::new();
+    if matches!(crate::network::mode_of(c), Mode::Networks | Mode::None) {
+        for (k, v) in PRIVATE_NETNS_SYSCTLS {
+            out.insert(k.into(), v.into());
+        }
+    }
+    if let Some(user) = hc(c, "Sysctls").and_then(Value::as_object) {
+        out.extend(user.clone());
+    }
+    out
+}
+
 fn namespaces(c: &Container) -> Vec<Value> {
     let mode = |key: &str| hc(c, key).and_then(Value::as_str).unwrap_or("").to_string();
     let mut ns = vec![json!({"type": "mount"})];
@@ -549,8 +571,9 @@ pub fn build(
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
     }
-    if let Some(sysctl) = hc(c, "Sysctls").and_then(Value::as_object) {
-        linux["sysctl"] = Value::Object(sysctl.clone());
+    let sysctl = sysctls(c);
+    if !sysctl.is_empty() {
+        linux["sysctl"] = Value::Object(sysctl);
     }
     let seccomp = match sec.seccomp_profile() {
         _ if privileged || sec.seccomp.as_deref() == Some("unconfined") => None,

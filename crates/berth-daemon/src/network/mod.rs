@@ -13,7 +13,7 @@ mod settings;
 mod store;
 
 use model::{Attachment, NetworkRec, Sandbox};
-pub use sandbox::apply_to_spec;
+pub use sandbox::{apply_to_spec, mode_of, take_net_sysctls, Mode};
 
 use crate::error::ApiError;
 use berth_network::topology::{BridgeSpec, Topology};

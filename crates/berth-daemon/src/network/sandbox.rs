@@ -735,6 +735,39 @@ pub fn apply_to_spec(spec: &mut oci_spec::runtime::Spec, path: &Path) {
     }
 }
 
+/// Writes the spec's `net.*` sysctls into the namespace at `path` from the
+/// daemon and removes them from the spec. The daemon made that namespace, so
+/// it belongs to the host's user namespace: a container under
+/// `--userns-remap` could not write them itself (EACCES), and the init no
+/// longer needs to.
+pub fn take_net_sysctls(spec: &mut oci_spec::runtime::Spec, path: &Path) -> Result<(), String> {
+    let Some(all) = spec
+        .linux_mut()
+        .as_mut()
+        .and_then(|l| l.sysctl_mut().as_mut())
+    else {
+        return Ok(());
+    };
+    let net: Vec<(String, String)> = all
+        .iter()
+        .filter(|(k, _)| k.starts_with("net."))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if net.is_empty() {
+        return Ok(());
+    }
+    all.retain(|k, _| !k.starts_with("net."));
+    let written = netns::run_in(path, move || {
+        for (k, v) in &net {
+            let file = Path::new("/proc/sys").join(k.replace('.', "/"));
+            std::fs::write(&file, v)
+                .map_err(|e| format!("write sysctl key {k}: open {}: {e}", file.display()))?;
+        }
+        Ok::<(), String>(())
+    });
+    written.map_err(|e| e.to_string())?
+}
+
 /// The addresses an endpoint config asks for on `net` (`--ip`, `--ip6`),
 /// checked as Docker checks user-chosen addresses: an IPv4 one needs a user
 /// subnet, an IPv6 one a network with IPv6.
