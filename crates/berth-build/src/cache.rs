@@ -23,8 +23,24 @@ pub fn step_key(text: &str, content: Option<&str>) -> String {
     hex::encode(h.finalize())
 }
 
-/// The SHA-256 of one regular file's content, as [`tree_hash`] folds it in.
+/// The digest of one regular file's content, as [`tree_hash`] folds it in.
 pub type FileDigest = [u8; 32];
+
+/// Hashes file contents for [`FileDigest`]s. BLAKE3 rather than SHA-256:
+/// it is as collision resistant for a cache key and several times faster
+/// (every byte of every COPY source is hashed on each build, cached or not).
+#[derive(Default)]
+pub struct FileHasher(blake3::Hasher);
+
+impl FileHasher {
+    pub fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    pub fn finish(&self) -> FileDigest {
+        *self.0.finalize().as_bytes()
+    }
+}
 
 /// Hash of the tree at `path` (a file or a directory): names, modes,
 /// owners, link targets and contents, in name order.
@@ -87,7 +103,7 @@ fn add(
 
 fn file_digest(path: &Path) -> Result<FileDigest, BuildError> {
     let mut f = fs::File::open(path).map_err(io(path))?;
-    let mut h = Sha256::new();
+    let mut h = FileHasher::default();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
         let n = f.read(&mut buf).map_err(io(path))?;
@@ -96,7 +112,7 @@ fn file_digest(path: &Path) -> Result<FileDigest, BuildError> {
         }
         h.update(&buf[..n]);
     }
-    Ok(h.finalize().into())
+    Ok(h.finish())
 }
 
 #[cfg(test)]
@@ -125,7 +141,9 @@ mod tests {
         fs::write(d.path().join("b"), "beta").unwrap();
         let read = tree_hash(d.path()).unwrap();
         let a = d.path().join("sub/a");
-        let told: FileDigest = Sha256::digest(b"alpha").into();
+        let mut h = FileHasher::default();
+        h.update(b"alpha");
+        let told = h.finish();
         let known = tree_hash_known(d.path(), &|p| (p == a).then_some(told)).unwrap();
         assert_eq!(read, known);
         // A wrong digest shows: the known value is really used.

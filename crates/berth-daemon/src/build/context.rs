@@ -9,9 +9,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use berth_build::cache::FileDigest;
+use berth_build::cache::{FileDigest, FileHasher};
 use berth_build::ignore::Ignore;
-use sha2::{Digest, Sha256};
 
 /// Content digests of the context's regular files, by path, taken while
 /// they were written.
@@ -53,6 +52,8 @@ impl Context {
         };
         // None once an entry may have changed a hashed file out of sight.
         let mut digests = Some(HashMap::new());
+        // One copy buffer for all files (zeroing 1 MiB per file shows up).
+        let mut buf = vec![0u8; 1 << 20];
         // The body is a tar, compressed or not, or else a bare Dockerfile.
         let mut input = berth_image::compress::decompressed(tar)
             .map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -79,7 +80,7 @@ impl Context {
                 if let Some(rel) = plain_relative(&entry.path()?) {
                     if !through_symlink(&ctx.dir, &rel) {
                         let path = ctx.dir.join(&rel);
-                        let digest = write_file(&path, &mut entry)?;
+                        let digest = write_file(&path, &mut entry, &mut buf)?;
                         if let Some(d) = digests.as_mut() {
                             d.insert(path, digest);
                         }
@@ -228,6 +229,7 @@ fn through_symlink(root: &Path, rel: &Path) -> bool {
 fn write_file(
     path: &Path,
     entry: &mut tar::Entry<'_, &mut dyn Read>,
+    buf: &mut [u8],
 ) -> std::io::Result<FileDigest> {
     use std::io::Write;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -242,11 +244,9 @@ fn write_file(
         .create_new(true)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)?;
-    let size = entry.header().size().unwrap_or(0);
-    let mut buf = vec![0u8; size.clamp(8 << 10, 1 << 20) as usize];
-    let mut h = Sha256::new();
+    let mut h = FileHasher::default();
     loop {
-        let n = entry.read(&mut buf)?;
+        let n = entry.read(buf)?;
         if n == 0 {
             break;
         }
@@ -255,7 +255,7 @@ fn write_file(
     }
     f.set_permissions(fs::Permissions::from_mode(mode))?;
     f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime))?;
-    Ok(h.finalize().into())
+    Ok(h.finish())
 }
 
 #[cfg(test)]
@@ -289,7 +289,11 @@ mod tests {
             ("b", tar::EntryType::Symlink, b"", "a"),
         ]);
         let ctx = Context::unpack(root.path(), &mut tar.as_slice(), "Dockerfile").unwrap();
-        let want = |s: &[u8]| -> FileDigest { Sha256::digest(s).into() };
+        let want = |s: &[u8]| -> FileDigest {
+            let mut h = FileHasher::default();
+            h.update(s);
+            h.finish()
+        };
         assert_eq!(ctx.digests.get(&ctx.dir.join("a")), Some(&want(b"one")));
         assert_eq!(ctx.digests.get(&ctx.dir.join("d/c")), Some(&want(b"three")));
         assert_eq!(ctx.digests.get(&ctx.dir.join("b")), None);
