@@ -11,7 +11,6 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::errors::ApiError;
 use super::storage::{self, Storage};
@@ -322,9 +321,8 @@ async fn get_blob(
         None => (StatusCode::OK, 0, size),
     };
     let body = if body {
-        let mut f = tokio::fs::File::open(s.blob_path(digest)).await?;
-        f.seek(std::io::SeekFrom::Start(start)).await?;
-        Body::from_stream(tokio_util::io::ReaderStream::new(f.take(len)))
+        let f = std::fs::File::open(s.blob_path(digest))?;
+        Body::from_stream(blob_stream(f, start, len))
     } else {
         Body::empty()
     };
@@ -344,6 +342,49 @@ async fn get_blob(
         );
     }
     Ok(resp)
+}
+
+/// Chunks of a blob read ahead on a blocking thread: 1 MiB reads (hyper
+/// writes each without copying), a few queued so the disk and the socket
+/// work at the same time. Dropping the stream (client gone) ends the reader.
+fn blob_stream(
+    f: std::fs::File,
+    start: u64,
+    len: u64,
+) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> {
+    use std::os::unix::fs::FileExt;
+    const CHUNK: u64 = 1 << 20;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut off = start;
+        let end = start + len;
+        while off < end {
+            let want = (end - off).min(CHUNK) as usize;
+            let mut buf = bytes::BytesMut::zeroed(want);
+            let r = f.read_at(&mut buf, off).and_then(|n| {
+                if n == 0 {
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "blob shorter than its size",
+                    ))
+                } else {
+                    Ok(n)
+                }
+            });
+            let item = r.map(|n| {
+                buf.truncate(n);
+                off += n as u64;
+                buf.freeze()
+            });
+            let failed = item.is_err();
+            if tx.blocking_send(item).is_err() || failed {
+                return;
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
 }
 
 fn upload_headers(name: &str, uuid: &str, size: u64, status: StatusCode) -> Response {
@@ -400,20 +441,61 @@ fn upload_status(s: &Storage, name: &str, uuid: &str) -> Result<Response> {
     Ok(upload_headers(name, uuid, size, StatusCode::NO_CONTENT))
 }
 
+/// Appends the request body to an upload on a blocking thread, hashing on
+/// the way. Body frames are gathered into chunks of at least 256 KiB so
+/// the writer is not woken per frame.
 async fn append_body(s: &Storage, uuid: &str, req: Request) -> Result<u64> {
-    let p = s.upload_path(uuid)?;
-    let mut f = tokio::fs::OpenOptions::new()
-        .append(true)
-        .open(&p)
-        .await
-        .map_err(|_| ApiError::UploadUnknown)?;
+    const COALESCE: usize = 256 * 1024;
+    let mut appender = s.appender(uuid)?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
+    let writer = tokio::task::spawn_blocking(move || {
+        let mut res = Ok(());
+        while let Some(chunk) = rx.blocking_recv() {
+            if let Err(e) = appender.append(&chunk) {
+                res = Err(e);
+                break;
+            }
+        }
+        (appender, res)
+    });
     let mut stream = req.into_body().into_data_stream();
+    let mut pending = bytes::BytesMut::new();
+    let mut read_err = None;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::UploadInvalid(format!("reading body: {e}")))?;
-        f.write_all(&chunk).await?;
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                read_err = Some(ApiError::UploadInvalid(format!("reading body: {e}")));
+                break;
+            }
+        };
+        let out = if pending.is_empty() && chunk.len() >= COALESCE {
+            chunk
+        } else {
+            pending.extend_from_slice(&chunk);
+            if pending.len() < COALESCE {
+                continue;
+            }
+            pending.split().freeze()
+        };
+        if tx.send(out).await.is_err() {
+            break;
+        }
     }
-    f.flush().await?;
-    Ok(f.metadata().await?.len())
+    if !pending.is_empty() && read_err.is_none() {
+        let _ = tx.send(pending.freeze()).await;
+    }
+    drop(tx);
+    let (appender, res) = writer
+        .await
+        .map_err(|e| ApiError::Internal(format!("upload writer: {e}")))?;
+    let size = appender.size();
+    s.finish_append(uuid, appender);
+    res?;
+    match read_err {
+        Some(e) => Err(e),
+        None => Ok(size),
+    }
 }
 
 async fn patch_upload(s: &Storage, name: &str, uuid: &str, req: Request) -> Result<Response> {

@@ -13,12 +13,15 @@
 //! ```
 //!
 //! Every file is written to a temp file, fsynced and renamed into place, so a
-//! path that exists is complete.
+//! path that exists is complete. Uploads are hashed while they are written
+//! (the state is kept between the requests of a chunked upload), so the
+//! commit does not read the blob back unless that state was lost.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 
 use regex::Regex;
 use sha2::{Digest, Sha256};
@@ -58,6 +61,54 @@ pub fn sha256_digest(data: &[u8]) -> String {
 
 pub struct Storage {
     root: PathBuf,
+    /// Digest state of uploads in progress: (hasher, bytes hashed), valid
+    /// while the upload file has exactly that many bytes.
+    hashes: Mutex<HashMap<String, (Sha256, u64)>>,
+}
+
+/// How much of an upload may be written before its writeback is started, so
+/// the fsync at commit has little left to wait for.
+const WRITEBACK_CHUNK: u64 = 8 << 20;
+
+/// Appends to an upload file, hashing as it goes.
+pub struct UploadAppender {
+    file: File,
+    hasher: Option<Sha256>,
+    size: u64,
+    flushed: u64,
+}
+
+impl UploadAppender {
+    pub fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        self.file.write_all(data)?;
+        if let Some(h) = &mut self.hasher {
+            h.update(data);
+        }
+        self.size += data.len() as u64;
+        if self.size - self.flushed >= WRITEBACK_CHUNK {
+            start_writeback(&self.file, self.flushed, self.size - self.flushed);
+            self.flushed = self.size;
+        }
+        Ok(())
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+/// Starts (without waiting for) writeback of a range; only a hint.
+fn start_writeback(f: &File, from: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: sync_file_range on a descriptor we own, with plain integers.
+    unsafe {
+        libc::sync_file_range(
+            f.as_raw_fd(),
+            from as libc::off64_t,
+            len as libc::off64_t,
+            libc::SYNC_FILE_RANGE_WRITE,
+        );
+    }
 }
 
 impl Storage {
@@ -67,6 +118,7 @@ impl Storage {
         }
         Ok(Storage {
             root: root.to_path_buf(),
+            hashes: Mutex::new(HashMap::new()),
         })
     }
 
@@ -126,7 +178,48 @@ impl Storage {
 
     pub fn cancel_upload(&self, uuid: &str) -> Result<(), ApiError> {
         let p = self.upload_path(uuid)?;
+        self.take_hash(uuid);
         fs::remove_file(p).map_err(|_| ApiError::UploadUnknown)
+    }
+
+    fn take_hash(&self, uuid: &str) -> Option<(Sha256, u64)> {
+        self.hashes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(uuid)
+    }
+
+    /// Opens an upload for appending. The digest state continues from the
+    /// previous request's when it covers the whole file (or the file is
+    /// empty); otherwise the commit hashes the file again.
+    pub fn appender(&self, uuid: &str) -> Result<UploadAppender, ApiError> {
+        let p = self.upload_path(uuid)?;
+        let file = fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .map_err(|_| ApiError::UploadUnknown)?;
+        let size = file.metadata()?.len();
+        let hasher = match self.take_hash(uuid) {
+            Some((h, n)) if n == size => Some(h),
+            _ if size == 0 => Some(Sha256::new()),
+            _ => None,
+        };
+        Ok(UploadAppender {
+            file,
+            hasher,
+            size,
+            flushed: size,
+        })
+    }
+
+    /// Ends an append: keeps the digest state for the next request.
+    pub fn finish_append(&self, uuid: &str, a: UploadAppender) {
+        if let Some(h) = a.hasher {
+            self.hashes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(uuid.to_string(), (h, a.size));
+        }
     }
 
     /// Verifies a finished upload against `digest` and publishes it as a blob
@@ -134,17 +227,24 @@ impl Storage {
     pub fn commit_upload(&self, name: &str, uuid: &str, digest: &str) -> Result<u64, ApiError> {
         let p = self.upload_path(uuid)?;
         let mut f = File::open(&p).map_err(|_| ApiError::UploadUnknown)?;
-        let mut h = Sha256::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut size = 0u64;
-        loop {
-            let n = f.read(&mut buf)?;
-            if n == 0 {
-                break;
+        let on_disk = f.metadata()?.len();
+        let (h, size) = match self.take_hash(uuid) {
+            Some((h, n)) if n == on_disk => (h, n),
+            _ => {
+                let mut h = Sha256::new();
+                let mut buf = vec![0u8; 1 << 20];
+                let mut size = 0u64;
+                loop {
+                    let n = f.read(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    h.update(&buf[..n]);
+                    size += n as u64;
+                }
+                (h, size)
             }
-            h.update(&buf[..n]);
-            size += n as u64;
-        }
+        };
         let got = format!("sha256:{}", ::hex::encode(h.finalize()));
         if got != digest {
             let _ = fs::remove_file(&p);
@@ -336,6 +436,44 @@ mod tests {
         assert_eq!(s.blob_size("c/d", &d), None);
         s.link_blob("c/d", &d).unwrap();
         assert_eq!(s.blob_size("c/d", &d), Some(5));
+    }
+
+    #[test]
+    fn chunked_upload_keeps_its_digest_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Storage::open(dir.path()).unwrap();
+        let u = s.new_upload().unwrap();
+        for part in [&b"lay"[..], b"er"] {
+            let mut a = s.appender(&u).unwrap();
+            a.append(part).unwrap();
+            s.finish_append(&u, a);
+        }
+        assert_eq!(s.upload_size(&u).unwrap(), 5);
+        let d = sha256_digest(b"layer");
+        assert_eq!(s.commit_upload("a/b", &u, &d).unwrap(), 5);
+        assert_eq!(s.blob_size("a/b", &d), Some(5));
+
+        // Bytes the state did not see: the commit hashes the file itself.
+        let u = s.new_upload().unwrap();
+        let mut a = s.appender(&u).unwrap();
+        a.append(b"ab").unwrap();
+        s.finish_append(&u, a);
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(s.upload_path(&u).unwrap())
+            .unwrap();
+        f.write_all(b"c").unwrap();
+        assert!(matches!(
+            s.commit_upload("a/b", &u, &sha256_digest(b"ab")),
+            Err(ApiError::DigestInvalid(_))
+        ));
+        let u = s.new_upload().unwrap();
+        let mut a = s.appender(&u).unwrap();
+        a.append(b"ab").unwrap();
+        s.finish_append(&u, a);
+        fs::write(s.upload_path(&u).unwrap(), b"abc").unwrap();
+        let d = sha256_digest(b"abc");
+        assert_eq!(s.commit_upload("a/b", &u, &d).unwrap(), 3);
     }
 
     #[test]
