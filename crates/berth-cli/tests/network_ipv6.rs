@@ -462,3 +462,81 @@ fn check_default_bridge(d: &Daemon, p: &str) {
     assert!(ping.contains("1 packets received"), "{ping}");
     d.ok(&["rm", "-f", id]);
 }
+
+/// A free TCP port on the IPv6 loopback.
+fn free_v6_port() -> u16 {
+    std::net::TcpListener::bind("[::1]:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Ports published on `[::1]` (which NAT cannot reach: the kernel never
+/// routes `::1` off `lo`) and on IPv6 addresses of an IPv4-only container
+/// are served by the daemon's userland proxy, as Docker's docker-proxy
+/// serves them; the port is held while the container runs and freed after.
+#[test]
+fn ipv6_loopback_and_v4_only_publishing_go_through_the_proxy() {
+    let d = Daemon::start("ip6proxy");
+    d.busybox();
+    let lo = free_v6_port();
+    let any = free_v6_port();
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "-p",
+        &format!("[::1]:{lo}:80"),
+        "-p",
+        &format!("[::]:{any}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        "echo via-proxy > /index.html && exec httpd -f -p 80 -h /",
+    ]);
+    let id = id.trim();
+    let fetch = |url: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let out = Command::new("/bin/busybox")
+                .args(["wget", "-qO-", url])
+                .output()
+                .unwrap();
+            if out.status.success() || std::time::Instant::now() > deadline {
+                break String::from_utf8_lossy(&out.stdout).into_owned();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    // The default bridge has no IPv6: both go to the container's IPv4.
+    assert_eq!(
+        fetch(&format!("http://[::1]:{lo}/index.html")),
+        "via-proxy\n"
+    );
+    assert_eq!(
+        fetch(&format!("http://[::1]:{any}/index.html")),
+        "via-proxy\n"
+    );
+    let ports = d.ok(&["port", id, "80"]);
+    assert!(
+        ports.contains(&format!("[::1]:{lo}")) || ports.contains(&format!("::1:{lo}")),
+        "{ports}"
+    );
+    // The port is taken while the container runs.
+    let out = d.cli(&[
+        "run",
+        "-d",
+        "-p",
+        &format!("[::1]:{lo}:80"),
+        "busybox",
+        "sleep",
+        "5",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("already"), "{stderr}");
+    d.ok(&["rm", "-f", id]);
+    // Freed with the container.
+    assert!(std::net::TcpListener::bind(("::1", lo)).is_ok());
+    assert!(std::net::TcpStream::connect(("::1", any)).is_err());
+}

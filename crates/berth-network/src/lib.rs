@@ -12,6 +12,7 @@ pub mod link;
 pub mod netns;
 pub mod nft;
 pub mod ports;
+pub mod proxy;
 pub mod topology;
 
 pub use cidr::{Ipv4Net, Ipv6Net};

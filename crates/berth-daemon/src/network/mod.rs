@@ -79,6 +79,8 @@ pub struct Networks {
     state: Arc<Mutex<NetState>>,
     topo: OnceLock<Topology>,
     dns: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+    /// Userland proxies of the published ports NAT cannot serve, by container.
+    proxies: Mutex<HashMap<String, Vec<berth_network::proxy::Proxy>>>,
     /// Serialises wiring: IPAM choices and the nftables rebuild.
     op: tokio::sync::Mutex<()>,
     /// The ruleset last loaded into nftables. Running `nft` costs ~100 ms,
@@ -314,6 +316,7 @@ impl Networks {
             state: Arc::new(Mutex::new(st)),
             topo: OnceLock::new(),
             dns: Mutex::new(HashMap::new()),
+            proxies: Mutex::new(HashMap::new()),
             applied_rules: Mutex::new(None),
             op: tokio::sync::Mutex::new(()),
             iptables: flags.iptables,
@@ -383,7 +386,7 @@ impl Networks {
             let Some(ep) = s.endpoints.first() else {
                 continue;
             };
-            for p in &s.ports {
+            for p in s.ports.iter().filter(|p| p.proxied(ep).is_none()) {
                 // No address: both families, as Docker binds 0.0.0.0 and ::.
                 let (v4, v6, host_ip) = match p.host_ip.as_str() {
                     "" => (true, true, None),
@@ -493,6 +496,47 @@ impl Networks {
             }
             (!ips.is_empty()).then_some(ips)
         })
+    }
+
+    /// Starts the userland proxies of `cid`'s published ports that NAT
+    /// cannot serve (see [`PortBinding::proxied`]); none twice.
+    fn start_proxies(&self, cid: &str, name: &str) -> Result<(), ApiError> {
+        let wanted: Vec<(std::net::SocketAddr, std::net::SocketAddr, String)> = {
+            let st = self.st();
+            let Some(s) = st.sandboxes.get(cid) else {
+                return Ok(());
+            };
+            let Some(ep) = s.endpoints.first() else {
+                return Ok(());
+            };
+            s.ports
+                .iter()
+                .filter_map(|p| p.proxied(ep).map(|(l, t)| (l, t, p.proto.clone())))
+                .collect()
+        };
+        let mut map = self.proxies.lock().unwrap_or_else(|e| e.into_inner());
+        if wanted.is_empty() || map.contains_key(cid) {
+            return Ok(());
+        }
+        let mut running = Vec::new();
+        for (listen, target, proto) in wanted {
+            let p = berth_network::proxy::start(listen, target, &proto).map_err(|e| {
+                ApiError::internal(format!(
+                    "driver failed programming external connectivity on endpoint {name}: \
+                     Error starting userland proxy: listen {proto}6 {listen}: bind: {e}"
+                ))
+            })?;
+            running.push(p);
+        }
+        map.insert(cid.to_string(), running);
+        Ok(())
+    }
+
+    fn stop_proxies(&self, cid: &str) {
+        self.proxies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(cid);
     }
 
     fn stop_dns(&self, cid: &str) {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -164,6 +164,26 @@ pub struct PortBinding {
 }
 
 impl PortBinding {
+    /// For a binding NAT cannot serve, where the userland proxy listens and
+    /// where it forwards: a port on the IPv6 loopback (the kernel never
+    /// routes `::1` off `lo`), or an IPv6 host address for a container with
+    /// IPv4 only. `ep` is the sandbox's first endpoint, as for NAT.
+    pub fn proxied(&self, ep: &Endpoint) -> Option<(SocketAddr, SocketAddr)> {
+        let IpAddr::V6(host) = self.host_ip.parse::<IpAddr>().ok()? else {
+            return None;
+        };
+        let to: IpAddr = match (host.is_loopback(), ep.ip6) {
+            (true, Some(ip6)) => ip6.into(),
+            (_, None) => ep.ip.into(),
+            // Any other IPv6 address reaches an IPv6 container through NAT.
+            (false, Some(_)) => return None,
+        };
+        Some((
+            SocketAddr::new(host.into(), self.host_port),
+            SocketAddr::new(to, self.container_port),
+        ))
+    }
+
     /// The address shown by `docker port` and inspect.
     pub fn shown_ip(&self) -> &str {
         if self.host_ip.is_empty() {

@@ -236,6 +236,7 @@ impl Networks {
         if self.uses_dns(&c.id) {
             self.start_dns(&c.id, ns)?;
         }
+        self.start_proxies(&c.id, &sb.name)?;
         self.apply_rules()
     }
 
@@ -600,6 +601,7 @@ impl Networks {
     /// Removes veths, DNS server and namespace file; true if there was a sandbox.
     async fn teardown_locked(&self, cid: &str) -> bool {
         self.stop_dns(cid);
+        self.stop_proxies(cid);
         let sb = self.st().sandboxes.remove(cid);
         let Some(sb) = sb else {
             return false;
@@ -646,7 +648,7 @@ impl Networks {
     }
 
     /// At daemon start, after shims are reconnected: sandboxes of containers
-    /// still running get their DNS server back, the others are torn down;
+    /// still running get their DNS server and port proxies back, the others are torn down;
     /// namespace files and switch ports nobody owns are removed.
     pub async fn reconcile(&self, running: &HashSet<String>) {
         let _op = self.op.lock().await;
@@ -654,13 +656,19 @@ impl Networks {
         for id in ids {
             if !running.contains(&id) {
                 self.teardown_locked(&id).await;
-            } else if self.uses_dns(&id) {
+                continue;
+            }
+            if self.uses_dns(&id) {
                 let ns = self.st().sandboxes.get(&id).and_then(|s| s.netns.clone());
                 if let Some(ns) = ns {
                     if let Err(e) = self.start_dns(&id, &ns) {
                         tracing::warn!("DNS server of {id}: {e}");
                     }
                 }
+            }
+            let name = self.st().sandboxes.get(&id).map(|s| s.name.clone());
+            if let Err(e) = self.start_proxies(&id, &name.unwrap_or_default()) {
+                tracing::warn!("port proxies of {id}: {}", e.message);
             }
         }
         // Sandboxes from the pool keep their pool-<id> file name.
