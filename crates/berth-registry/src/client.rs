@@ -294,6 +294,61 @@ impl RepoClient {
         Ok(n)
     }
 
+    /// Streams a blob into `tx` in chunks of at least 256 KiB (one wakeup of
+    /// the consumer each), hashing as it goes. The end is an empty chunk,
+    /// sent only when the bytes match `digest`; otherwise the consumer gets
+    /// an error instead, so it never mistakes a bad blob for a complete one.
+    /// A consumer that stops early (it failed) does not stop the download:
+    /// the rest is still read and verified, so a corrupt blob is reported as
+    /// such rather than as whatever the consumer made of it.
+    pub async fn stream_blob(
+        &self,
+        digest: &str,
+        tx: &tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
+        mut progress: impl FnMut(u64, Option<u64>),
+    ) -> Result<u64> {
+        const COALESCE: usize = 256 * 1024;
+        let resp = self.open_blob(digest).await?;
+        let total = resp.content_length();
+        let mut stream = resp.bytes_stream();
+        let mut h = Sha256::new();
+        let mut n = 0u64;
+        let mut pending = bytes::BytesMut::new();
+        let mut open = true;
+        while let Some(chunk) = stream.next().await {
+            let chunk =
+                chunk.map_err(|e| RegistryError::http(format!("reading blob {digest}"), e))?;
+            h.update(&chunk);
+            n += chunk.len() as u64;
+            progress(n, total);
+            if !open {
+                continue;
+            }
+            let out = if pending.is_empty() && chunk.len() >= COALESCE {
+                chunk
+            } else {
+                pending.extend_from_slice(&chunk);
+                if pending.len() < COALESCE {
+                    continue;
+                }
+                pending.split().freeze()
+            };
+            open = tx.send(Ok(out)).await.is_ok();
+        }
+        if open && !pending.is_empty() {
+            open = tx.send(Ok(pending.freeze())).await.is_ok();
+        }
+        if format!("sha256:{}", hex::encode(h.finalize())) != digest {
+            return Err(RegistryError::LayerVerification {
+                digest: digest.to_string(),
+            });
+        }
+        if open {
+            let _ = tx.send(Ok(bytes::Bytes::new())).await;
+        }
+        Ok(n)
+    }
+
     /// Cross-repository mount; true when the registry linked the blob.
     pub async fn mount_blob(&self, digest: &str, from: &str) -> Result<bool> {
         let url = self.url(&format!("blobs/uploads/?mount={digest}&from={from}"));
@@ -362,6 +417,72 @@ impl RepoClient {
             ))
         };
         let resp = self.send(Method::PUT, &put_url, h, Some(&body)).await?;
+        let status = resp.status();
+        if status != StatusCode::CREATED {
+            let body = resp.bytes().await.unwrap_or_default();
+            return Err(self.status_error(status, &body));
+        }
+        Ok(())
+    }
+
+    /// Opens an upload session; returns its location.
+    async fn start_upload(&self) -> Result<String> {
+        let url = self.url("blobs/uploads/");
+        let resp = self
+            .send(Method::POST, &url, HeaderMap::new(), None)
+            .await?;
+        let status = resp.status();
+        if status != StatusCode::ACCEPTED {
+            let body = resp.bytes().await.unwrap_or_default();
+            return Err(self.status_error(status, &body));
+        }
+        let loc = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| RegistryError::Registry("upload session without Location".into()))?;
+        Ok(self.resolve(loc))
+    }
+
+    /// Uploads a blob whose digest is known only once its bytes are sent
+    /// (Docker's streamed push): POST opens the session, one PATCH streams
+    /// `body` (chunked, no length), and a PUT with the digest that `digest`
+    /// yields when the stream is done commits it. The session has been
+    /// authorised by the POST, so the streamed request is sent once.
+    pub async fn upload_streamed<F>(&self, body: reqwest::Body, digest: F) -> Result<()>
+    where
+        F: std::future::Future<Output = Result<String>>,
+    {
+        let loc = self.start_upload().await?;
+        let mut req = self
+            .http
+            .request(Method::PATCH, &loc)
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .body(body);
+        if let Some(a) = self.current_auth() {
+            req = req.header(AUTHORIZATION, a);
+        }
+        let (sent, digest) = tokio::join!(req.send(), digest);
+        // A failure of the producer explains a broken stream best.
+        let digest = digest?;
+        let resp = sent.map_err(|e| RegistryError::http(format!("PATCH {loc:?}"), e))?;
+        let status = resp.status();
+        if status != StatusCode::ACCEPTED && status != StatusCode::NO_CONTENT {
+            let body = resp.bytes().await.unwrap_or_default();
+            return Err(self.status_error(status, &body));
+        }
+        let loc = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|l| self.resolve(l))
+            .unwrap_or(loc);
+        let sep = if loc.contains('?') { '&' } else { '?' };
+        let put_url = format!("{loc}{sep}digest={digest}");
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_LENGTH, 0u64.into());
+        let empty = || -> Result<reqwest::Body> { Ok(reqwest::Body::from(Vec::new())) };
+        let resp = self.send(Method::PUT, &put_url, h, Some(&empty)).await?;
         let status = resp.status();
         if status != StatusCode::CREATED {
             let body = resp.bytes().await.unwrap_or_default();

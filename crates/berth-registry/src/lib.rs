@@ -4,6 +4,7 @@
 pub mod auth;
 mod client;
 pub mod error;
+pub mod gzip;
 pub mod login;
 pub mod manifest;
 pub mod progress;

@@ -1,27 +1,26 @@
 //! Push: for each layer, skip it when the registry has it already (a digest
 //! remembered from an earlier pull or push, checked with HEAD), mount it from
-//! another repository of the same registry, or gzip it and upload; then the
-//! config and a Docker v2.2 manifest under the tag. The compressed digest is
+//! another repository of the same registry, or gzip it while streaming it
+//! up (`gzip.rs`: parallel, incompressible chunks stored); then the config
+//! and a Docker v2.2 manifest under the tag. The compressed digest is
 //! recorded so the next push of the same layer is a HEAD and nothing else.
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::Read;
 use std::sync::Arc;
 
 use berth_image::reference::Reference;
 use berth_image::{BlobSource, ImageStore, LayerInfo};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::auth::AuthConfig;
 use crate::client::RepoClient;
 use crate::error::{RegistryError, Result};
+use crate::gzip;
 use crate::manifest::{self, Descriptor, DOCKER_CONFIG, DOCKER_LAYER_GZIP};
 use crate::progress::{short_id, Progress};
 
 pub struct PushOptions {
     pub auth: AuthConfig,
-    pub tmp_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,12 +100,10 @@ async fn push_tag(
     for l in src.layers.iter().rev() {
         progress.layer(&short_id(&l.diff_id), "Preparing");
     }
-    std::fs::create_dir_all(&opts.tmp_dir)
-        .map_err(|e| RegistryError::io(format!("creating {}", opts.tmp_dir.display()), e))?;
     let repository = r.name();
     let mut descriptors = Vec::with_capacity(src.layers.len());
     for l in &src.layers {
-        let d = push_layer(&store, &client, r, &repository, l, &opts.tmp_dir, progress).await?;
+        let d = push_layer(&store, &client, r, &repository, l, progress).await?;
         descriptors.push(d);
     }
     let config_digest = src.id.clone();
@@ -146,7 +143,6 @@ async fn push_layer(
     r: &Reference,
     repository: &str,
     l: &LayerInfo,
-    tmp_dir: &Path,
     progress: &Progress,
 ) -> Result<Descriptor> {
     let id = short_id(&l.diff_id);
@@ -185,25 +181,99 @@ async fn push_layer(
             }
         }
     }
-    let store2 = store.clone();
     let blob = l.blob.clone().unwrap_or_else(|| l.diff_id.clone());
-    let dir = tmp_dir.to_path_buf();
-    let (tmp, digest, size) = blocking(move || compress(&store2, &blob, &dir)).await?;
-    let desc = Descriptor {
-        media_type: DOCKER_LAYER_GZIP.into(),
-        digest: digest.clone(),
-        size: size as i64,
-        ..Default::default()
-    };
-    if client.blob_exists(&digest).await? {
-        progress.layer(&id, "Layer already exists");
-    } else {
-        progress.bytes(&id, "Pushing", 0, Some(size));
-        client.upload_blob(&digest, tmp.path(), size).await?;
-        progress.layer(&id, "Pushed");
-    }
+    let desc = upload_layer(store, client, &blob, &id, progress).await?;
+    progress.layer(&id, "Pushed");
     record(store, &l.diff_id, &desc, repository).await?;
     Ok(desc)
+}
+
+/// Gzips the layer's uncompressed blob on blocking threads and streams it
+/// to the registry as it is produced: no temp file, and the compressed
+/// digest (known at the end) goes with the final PUT.
+async fn upload_layer(
+    store: &Arc<ImageStore>,
+    client: &RepoClient,
+    blob: &str,
+    id: &str,
+    progress: &Progress,
+) -> Result<Descriptor> {
+    let file = store.content().open_blob(blob)?;
+    let total = file.metadata().map(|m| m.len()).ok();
+    progress.bytes(id, "Pushing", 0, total);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(8);
+    let reporter = progress.clone();
+    let id2 = id.to_string();
+    let blob2 = blob.to_string();
+    let producer = tokio::task::spawn_blocking(move || -> Result<gzip::Gzipped> {
+        let mut input = Counting {
+            inner: file,
+            n: 0,
+            last: 0,
+            report: move |n| reporter.bytes(&id2, "Pushing", n, total),
+        };
+        let sent = tx.clone();
+        let r = gzip::gzip(
+            &mut input,
+            flate2::Compression::fast(),
+            gzip::default_threads(),
+            |piece| {
+                sent.blocking_send(Ok(piece.into()))
+                    .map_err(|_| std::io::Error::other("upload ended early"))
+            },
+        );
+        match r {
+            Ok(g) => Ok(g),
+            Err(e) => {
+                // Break the request's body so the registry drops the upload.
+                let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                Err(RegistryError::io(format!("compressing layer {blob2}"), e))
+            }
+        }
+    });
+    let body =
+        reqwest::Body::wrap_stream(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    let gz = std::sync::Mutex::new(None);
+    let digest = async {
+        let g = producer
+            .await
+            .map_err(|e| RegistryError::Registry(e.to_string()))??;
+        let d = g.digest.clone();
+        *gz.lock().unwrap_or_else(|p| p.into_inner()) = Some(g);
+        Ok(d)
+    };
+    client.upload_streamed(body, digest).await?;
+    let g = gz
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .ok_or_else(|| RegistryError::Registry("layer compression did not finish".into()))?;
+    progress.bytes(id, "Pushing", g.input, total);
+    Ok(Descriptor {
+        media_type: DOCKER_LAYER_GZIP.into(),
+        digest: g.digest,
+        size: g.size as i64,
+        ..Default::default()
+    })
+}
+
+/// Counts what is read and reports it every 512 KiB.
+struct Counting<R, F> {
+    inner: R,
+    n: u64,
+    last: u64,
+    report: F,
+}
+
+impl<R: Read, F: FnMut(u64)> Read for Counting<R, F> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.n += k as u64;
+        if self.n - self.last >= 512 * 1024 {
+            self.last = self.n;
+            (self.report)(self.n);
+        }
+        Ok(k)
+    }
 }
 
 async fn record(
@@ -221,65 +291,4 @@ async fn record(
         repository: repository.to_string(),
     };
     blocking(move || Ok(store.record_blob_source(&diff_id, &src)?)).await
-}
-
-/// Writes hashing what passes through.
-struct HashWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    size: u64,
-}
-
-impl<W: Write> Write for HashWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// Gzips the uncompressed layer blob into a temp file: (file, digest, size).
-fn compress(
-    store: &ImageStore,
-    blob: &str,
-    dir: &Path,
-) -> Result<(tempfile::NamedTempFile, String, u64)> {
-    let mut input = store.content().open_blob(blob)?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".push-")
-        .tempfile_in(dir)
-        .map_err(|e| RegistryError::io(format!("creating temp file in {}", dir.display()), e))?;
-    let out = tmp
-        .reopen()
-        .map_err(|e| RegistryError::io("opening temp file", e))?;
-    let hw = HashWriter {
-        inner: std::io::BufWriter::new(out),
-        hasher: Sha256::new(),
-        size: 0,
-    };
-    // Fastest deflate level: compressing dominates a push, and level 6 buys
-    // little on typical layers (binaries, already-compressed data).
-    let mut gz = flate2::write::GzEncoder::new(hw, flate2::Compression::fast());
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = input
-            .read(&mut buf)
-            .map_err(|e| RegistryError::io(format!("reading layer {blob}"), e))?;
-        if n == 0 {
-            break;
-        }
-        gz.write_all(&buf[..n])
-            .map_err(|e| RegistryError::io("compressing layer", e))?;
-    }
-    let mut hw = gz
-        .finish()
-        .map_err(|e| RegistryError::io("compressing layer", e))?;
-    hw.flush()
-        .map_err(|e| RegistryError::io("compressing layer", e))?;
-    let digest = format!("sha256:{}", hex::encode(hw.hasher.finalize()));
-    Ok((tmp, digest, hw.size))
 }

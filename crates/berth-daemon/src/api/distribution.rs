@@ -139,7 +139,6 @@ pub async fn push(d: AppState, name: &str, q: &Query, headers: &HeaderMap) -> Ap
     };
     let opts = berth_registry::PushOptions {
         auth: registry_auth(headers),
-        tmp_dir: d.data_root().join("tmp"),
     };
     let images = d.images.clone();
     let events = d.clone();
