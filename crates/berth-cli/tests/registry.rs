@@ -349,6 +349,18 @@ fn corrupted_blob_is_rejected_on_pull() {
 
     let b = Daemon::start("reg-corrupt-b");
     b.login(&reg);
+    let entries = |dir: &str| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(b.root.join("data").join(dir))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let (snapshots, blobs) = (entries("overlay"), entries("content/sha256"));
     let out = b.cli(&["pull", &image]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -362,4 +374,7 @@ fn corrupted_blob_is_rejected_on_pull() {
         1,
         "only hello-world"
     );
+    // The layer was streamed into the store: nothing of it is left.
+    assert_eq!(entries("overlay"), snapshots);
+    assert_eq!(entries("content/sha256"), blobs);
 }

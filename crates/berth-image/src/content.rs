@@ -65,6 +65,13 @@ impl BlobWriter {
         self.flushed = self.size;
     }
 
+    /// Another descriptor of the (still unpublished) blob, for reading it.
+    pub(crate) fn reopen(&self) -> Result<File, ImageError> {
+        self.file
+            .reopen()
+            .map_err(|e| ImageError::io("reopening temp blob", e))
+    }
+
     /// Digest of what was written so far (`sha256:<hex>`).
     pub fn digest(&self) -> String {
         format!("sha256:{}", hex::encode(self.hasher.clone().finalize()))

@@ -91,8 +91,9 @@ impl ImageStore {
     }
 
     /// Unpacks a (compressed) layer tar on top of the layer `parent` (a chain
-    /// id). The caller has verified the compressed digest; the uncompressed
-    /// digest must equal `diff_id` from the image config.
+    /// id). The uncompressed digest must equal `diff_id` from the image
+    /// config. A caller streaming a download verifies its compressed digest
+    /// in `tar` itself: a read error at the end discards the layer.
     pub fn apply_layer(
         &self,
         tar: &mut dyn Read,
@@ -106,15 +107,8 @@ impl ImageStore {
             ),
             None => None,
         };
-        let row = self.add_layer(tar, parent_row.as_ref())?;
-        if row.diff_id != diff_id {
-            // The layer is complete and content-addressed by what it really is;
-            // no image will reference it, so the next prune removes it.
-            return Err(ImageError::InvalidParameter(format!(
-                "filesystem layer verification failed for digest {diff_id}: got {}",
-                row.diff_id
-            )));
-        }
+        // A stream whose diff_id differs leaves nothing behind.
+        let row = self.add_layer_expecting(tar, parent_row.as_ref(), Some(diff_id))?;
         Ok(info(row))
     }
 

@@ -64,6 +64,17 @@ impl ImageStore {
         tar: &mut dyn Read,
         parent: Option<&LayerRow>,
     ) -> Result<LayerRow, ImageError> {
+        self.add_layer_expecting(tar, parent, None)
+    }
+
+    /// As `add_layer`; with `expected`, a layer whose diff_id differs is
+    /// discarded (snapshot and blob) before anything is registered.
+    pub(crate) fn add_layer_expecting(
+        &self,
+        tar: &mut dyn Read,
+        parent: Option<&LayerRow>,
+        expected: Option<&str>,
+    ) -> Result<LayerRow, ImageError> {
         let cache_id = random_cache_id();
         let diff = self
             .driver
@@ -79,6 +90,12 @@ impl ImageStore {
         // Stored uncompressed: its digest is the diff_id, and `docker save`
         // writes uncompressed layer tars anyway.
         let diff_id = blob.digest();
+        if let Some(want) = expected.filter(|w| *w != diff_id) {
+            let _ = self.driver.remove(&cache_id);
+            return Err(ImageError::InvalidParameter(format!(
+                "filesystem layer verification failed for digest {want}: got {diff_id}"
+            )));
+        }
         let committed = blob.commit(None).and_then(|digest| {
             let link_id = self.driver.link_layer(&cache_id)?;
             Ok((digest, link_id))
@@ -102,15 +119,18 @@ impl ImageStore {
         self.register_layer(row)
     }
 
-    /// As `add_layer`, from a blob of the content store (`load` stages the
-    /// archive there). An uncompressed tar is the layer's own blob, its digest
-    /// the diff_id: it is unpacked without being hashed or stored again.
-    pub(crate) fn add_layer_from_blob(
+    /// As `add_layer`, from a blob `load` staged: `f` reads it, `publish`
+    /// makes it a blob of the content store (it is called before the layer
+    /// row that points to it is written). An uncompressed tar is the layer's
+    /// own blob, its digest the diff_id: it is unpacked without being hashed
+    /// or stored again.
+    pub(crate) fn add_layer_from_staged(
         &self,
         digest: &str,
+        mut f: std::fs::File,
+        publish: impl FnOnce() -> Result<(), ImageError>,
         parent: Option<&LayerRow>,
     ) -> Result<LayerRow, ImageError> {
-        let mut f = self.content.open_blob(digest)?;
         let mut head = [0u8; 6];
         let n = f
             .read(&mut head)
@@ -130,7 +150,7 @@ impl ImageStore {
             self.driver.ids(),
         )
         .and_then(|size| Ok((size, self.driver.link_layer(&cache_id)?)));
-        let (size, link_id) = match applied {
+        let (size, link_id) = match applied.and_then(|v| publish().map(|()| v)) {
             Ok(v) => v,
             Err(e) => {
                 let _ = self.driver.remove(&cache_id);

@@ -1,10 +1,12 @@
 //! `docker load`: a docker-archive (`manifest.json`, legacy or Docker 25
 //! layout) or a plain OCI image layout (`index.json`) read as a stream.
-//! Every file of the archive is streamed into the content store as it
-//! arrives (hashed on the way; `blobs/sha256/<hex>` names are verified), then
-//! the manifests are followed: layers are unpacked from the stored blobs and
-//! checked against the config's diff_ids before the image is registered.
-//! Blobs only the archive needed are removed again at the end.
+//! Every file of the archive is streamed into a temp file of the content
+//! store as it arrives (hashed on the way; `blobs/sha256/<hex>` names are
+//! verified), then the manifests are followed: layers are unpacked from the
+//! staged files and checked against the config's diff_ids before the image
+//! is registered. Only the files a layer or image row points at are
+//! published (fsynced and renamed), right before that row is written; the
+//! rest of the archive is dropped at the end.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -13,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::config::ImageJson;
+use crate::content::BlobWriter;
 use crate::db::{self, LayerRow};
 use crate::error::ImageError;
 use crate::fspath::clean_relative;
@@ -31,6 +34,12 @@ struct Staged {
     links: HashMap<String, String>,
     /// Digests this load added to the content store.
     new_blobs: HashSet<String>,
+    /// Files of the archive not in the content store yet, by digest: still
+    /// temp files, published (fsynced and renamed) only when a layer or
+    /// image row is about to point at them. The others (metadata files,
+    /// compressed layers) are never published, and a layer blob's fsync
+    /// runs after its snapshot was written, by when writeback has caught up.
+    pending: HashMap<String, BlobWriter>,
 }
 
 impl Staged {
@@ -75,7 +84,8 @@ impl ImageStore {
         let mut staged = Staged::default();
         let result = self
             .stage(input, &mut staged)
-            .and_then(|()| self.load_staged(&staged));
+            .and_then(|()| self.load_staged(&mut staged));
+        staged.pending.clear();
         // Blobs that are neither a layer's archive nor an image config now
         // (compressed layers, manifests, failed loads) are dropped.
         let keep = self.referenced_blobs().unwrap_or_default();
@@ -126,16 +136,32 @@ impl ImageStore {
             let expected = path
                 .strip_prefix("blobs/sha256/")
                 .map(|h| format!("sha256:{h}"));
-            let existed = self.content.exists(&digest);
-            let digest = w.commit(expected.as_deref()).map_err(|_| {
-                bad(format!(
+            if expected.as_ref().is_some_and(|e| *e != digest) {
+                return Err(bad(format!(
                     "invalid archive: {path} does not match its digest {digest}"
-                ))
-            })?;
-            if !existed {
-                staged.new_blobs.insert(digest.clone());
+                )));
+            }
+            if !self.content.exists(&digest) {
+                staged.pending.insert(digest.clone(), w);
             }
             staged.files.insert(path, digest);
+        }
+        Ok(())
+    }
+
+    /// Reads a staged file, published or not.
+    fn open_staged(&self, staged: &Staged, digest: &str) -> Result<std::fs::File, ImageError> {
+        match staged.pending.get(digest) {
+            Some(w) => w.reopen(),
+            None => self.content.open_blob(digest),
+        }
+    }
+
+    /// Publishes a staged file (no-op when it is in the store already).
+    fn publish(&self, staged: &mut Staged, digest: &str) -> Result<(), ImageError> {
+        if let Some(w) = staged.pending.remove(digest) {
+            w.commit(Some(digest))?;
+            staged.new_blobs.insert(digest.to_string());
         }
         Ok(())
     }
@@ -144,7 +170,7 @@ impl ImageStore {
         let Some(d) = staged.digest(path) else {
             return Ok(None);
         };
-        let f = self.content.open_blob(d)?;
+        let f = self.open_staged(staged, d)?;
         let mut buf = Vec::new();
         f.take(MAX_JSON)
             .read_to_end(&mut buf)
@@ -236,13 +262,17 @@ impl ImageStore {
         self.oci_manifest(staged, pick, depth + 1)
     }
 
-    fn load_staged(&self, staged: &Staged) -> Result<Vec<String>, ImageError> {
+    fn load_staged(&self, staged: &mut Staged) -> Result<Vec<String>, ImageError> {
         let mut lines = Vec::new();
         for found in self.found_images(staged)? {
             let cfg_digest = staged
                 .digest(&found.config)
-                .ok_or_else(|| bad(format!("invalid archive: {} is missing", found.config)))?;
-            let raw = self.content.read(cfg_digest)?;
+                .ok_or_else(|| bad(format!("invalid archive: {} is missing", found.config)))?
+                .clone();
+            let mut raw = Vec::new();
+            self.open_staged(staged, &cfg_digest)?
+                .read_to_end(&mut raw)
+                .map_err(|e| ImageError::io(format!("reading {}", found.config), e))?;
             let image: ImageJson = serde_json::from_slice(&raw)
                 .map_err(|e| bad(format!("invalid image config {}: {e}", found.config)))?;
             if image.rootfs.diff_ids.len() != found.layers.len() {
@@ -263,6 +293,8 @@ impl ImageStore {
             }
             let text =
                 String::from_utf8(raw).map_err(|_| bad("image config is not valid UTF-8"))?;
+            // The blob before the row that points to it.
+            self.publish(staged, &cfg_digest)?;
             let id = cfg_digest.clone();
             let mut conn = self.conn();
             let tx = conn.transaction()?;
@@ -292,7 +324,7 @@ impl ImageStore {
     /// from the archive's blob and checked.
     fn load_layer(
         &self,
-        staged: &Staged,
+        staged: &mut Staged,
         path: &str,
         diff_id: &str,
         parent: Option<&LayerRow>,
@@ -303,8 +335,11 @@ impl ImageStore {
         }
         let digest = staged
             .digest(path)
-            .ok_or_else(|| bad(format!("invalid archive: layer {path} is missing")))?;
-        let layer = self.add_layer_from_blob(digest, parent)?;
+            .ok_or_else(|| bad(format!("invalid archive: layer {path} is missing")))?
+            .clone();
+        let f = self.open_staged(staged, &digest)?;
+        let layer =
+            self.add_layer_from_staged(&digest, f, || self.publish(staged, &digest), parent)?;
         if layer.diff_id != diff_id {
             return Err(bad(format!(
                 "layer {path}: content digest {} does not match the image's diff_id {diff_id}",

@@ -1,8 +1,11 @@
 //! Pull: resolve the manifest (an index picks this platform), fetch and
-//! verify the config, download missing layers in parallel (each verified
-//! against its digest before anything touches the layer store), apply them
-//! in order as they arrive, then register the image with its tag and
-//! repository digest in one transaction.
+//! verify the config, then get the missing layers: the first one streams
+//! straight into the layer store (hashed as it arrives, decompressed and
+//! unpacked in the same pass; the layer is kept only when both the blob
+//! digest and the diff_id match), the others download in parallel to temp
+//! files (verified before anything touches the layer store) and are applied
+//! in order. Last, the image is registered with its tag and repository
+//! digest in one transaction.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -47,6 +50,49 @@ pub struct PullOutcome {
     pub manifest_digest: String,
     /// False when the reference already pointed at this image.
     pub updated: bool,
+}
+
+/// How a missing layer gets to the store: downloaded to a temp file by a
+/// task of its own (in parallel, applied in turn), or, for the first missing
+/// layer, streamed through digest check, decompression and unpacking in one
+/// pass with no temp file.
+enum Fetch {
+    File(AbortOnDrop<Result<tempfile::NamedTempFile>>),
+    Stream,
+}
+
+/// The blocking side of a streamed layer: chunks from [`RepoClient::stream_blob`].
+/// The end of the stream is reported only after the empty chunk that says
+/// the digest matched; anything else is an error, so the layer is discarded.
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>,
+    cur: bytes::Bytes,
+    eof: bool,
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            if self.eof {
+                return Ok(0);
+            }
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) if b.is_empty() => self.eof = true,
+                Some(Ok(b)) => self.cur = b,
+                Some(Err(e)) => return Err(e),
+                None => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "layer download ended early",
+                    ))
+                }
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        bytes::Buf::advance(&mut self.cur, n);
+        Ok(n)
+    }
 }
 
 /// Cancels the remaining downloads when a pull fails half way.
@@ -202,6 +248,11 @@ async fn pull_tag(
             continue;
         }
         progress.layer(&id, "Pulling fs layer");
+        if !downloads.iter().any(|d| matches!(d, Some(Fetch::Stream))) {
+            // The first missing layer can be applied as it arrives.
+            downloads.push(Some(Fetch::Stream));
+            continue;
+        }
         let task = tokio::spawn(download(
             client.clone(),
             layer.clone(),
@@ -209,27 +260,65 @@ async fn pull_tag(
             sem.clone(),
             progress.clone(),
         ));
-        downloads.push(Some(AbortOnDrop(task)));
+        downloads.push(Some(Fetch::File(AbortOnDrop(task))));
     }
     let mut parent: Option<String> = None;
     for (i, dl) in downloads.iter_mut().enumerate() {
-        if let Some(handle) = dl {
-            let file = (&mut handle.0)
+        let id = short_id(&m.layers[i].digest);
+        let store2 = store.clone();
+        let diff_id = diff_ids[i].clone();
+        let p = parent.clone();
+        match dl {
+            None => {}
+            Some(Fetch::File(handle)) => {
+                let file = (&mut handle.0)
+                    .await
+                    .map_err(|e| RegistryError::Registry(format!("download task: {e}")))??;
+                tokio::task::spawn_blocking(move || -> Result<()> {
+                    let mut f = std::fs::File::open(file.path())
+                        .map_err(|e| RegistryError::io("opening download", e))?;
+                    store2.apply_layer(&mut f, p.as_deref(), &diff_id)?;
+                    Ok(())
+                })
                 .await
-                .map_err(|e| RegistryError::Registry(format!("download task: {e}")))??;
-            let id = short_id(&m.layers[i].digest);
-            let store2 = store.clone();
-            let diff_id = diff_ids[i].clone();
-            let p = parent.clone();
-            tokio::task::spawn_blocking(move || -> Result<()> {
-                let mut f = std::fs::File::open(file.path())
-                    .map_err(|e| RegistryError::io("opening download", e))?;
-                store2.apply_layer(&mut f, p.as_deref(), &diff_id)?;
-                Ok(())
-            })
-            .await
-            .map_err(|e| RegistryError::Registry(e.to_string()))??;
-            progress.layer(&id, "Pull complete");
+                .map_err(|e| RegistryError::Registry(e.to_string()))??;
+                progress.layer(&id, "Pull complete");
+            }
+            Some(Fetch::Stream) => {
+                let (tx, rx) = tokio::sync::mpsc::channel(8);
+                let apply = tokio::task::spawn_blocking(move || -> Result<()> {
+                    let mut r = ChannelReader {
+                        rx,
+                        cur: bytes::Bytes::new(),
+                        eof: false,
+                    };
+                    store2.apply_layer(&mut r, p.as_deref(), &diff_id)?;
+                    Ok(())
+                });
+                let mut last = 0u64;
+                let fetched = client
+                    .stream_blob(&m.layers[i].digest, &tx, |cur, total| {
+                        if cur - last >= 512 * 1024 || Some(cur) == total {
+                            last = cur;
+                            progress.bytes(&id, "Downloading", cur, total);
+                        }
+                    })
+                    .await;
+                if let Err(e) = &fetched {
+                    // The applier discards what it unpacked.
+                    let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+                }
+                drop(tx);
+                let applied = apply
+                    .await
+                    .map_err(|e| RegistryError::Registry(e.to_string()))?;
+                // A download error explains a failed apply best.
+                fetched?;
+                applied?;
+                progress.layer(&id, "Verifying Checksum");
+                progress.layer(&id, "Download complete");
+                progress.layer(&id, "Pull complete");
+            }
         }
         parent = Some(chains[i].clone());
     }
