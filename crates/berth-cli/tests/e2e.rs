@@ -622,16 +622,20 @@ fn ip_range_and_fixed_cidr() {
         "10.233.7.0/24",
         "ranged",
     ]);
+    // As dockerd: without --gateway the gateway is the range's first
+    // address, and containers get the ones after it.
     let ip = d.ok(&[
         "run",
         "--rm",
         "--network",
         "ranged",
         "busybox",
-        "hostname",
-        "-i",
+        "sh",
+        "-c",
+        "ip -o -4 addr show eth0; ip route show default",
     ]);
-    assert!(ip.trim().starts_with("10.233.7."), "{ip}");
+    assert!(ip.contains("inet 10.233.7.1/16"), "{ip}");
+    assert!(ip.contains("default via 10.233.7.0"), "{ip}");
     let bad = d.cli(&[
         "network",
         "create",

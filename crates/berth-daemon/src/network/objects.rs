@@ -272,6 +272,18 @@ impl Networks {
                     false,
                 ),
             };
+            let ip_range = match &req.ip_range {
+                Some(r) => {
+                    let range: Ipv4Net = r.parse().map_err(bad)?;
+                    if !(subnet.contains(range.addr) && range.prefix >= subnet.prefix) {
+                        return Err(forbidden(format!(
+                            "invalid pool request: ip-range {range} is not contained in subnet {subnet}"
+                        )));
+                    }
+                    Some(range)
+                }
+                None => None,
+            };
             let gateway = match &req.gateway {
                 Some(g) => {
                     let ip: Ipv4Addr = g.parse().map_err(|_| {
@@ -284,19 +296,15 @@ impl Networks {
                     }
                     ip
                 }
-                None => ipam::default_gateway(&subnet).map_err(bad)?,
-            };
-            let ip_range = match &req.ip_range {
-                Some(r) => {
-                    let range: Ipv4Net = r.parse().map_err(bad)?;
-                    if !(subnet.contains(range.addr) && range.prefix >= subnet.prefix) {
-                        return Err(forbidden(format!(
-                            "invalid pool request: ip-range {range} is not contained in subnet {subnet}"
-                        )));
-                    }
-                    Some(range.to_string())
-                }
-                None => None,
+                // Docker takes the gateway from the range when there is one:
+                // its first address that is a host of the subnet.
+                None => match ip_range {
+                    Some(r) if r.addr != subnet.addr => r.addr,
+                    Some(r) => r.nth(1).ok_or_else(|| {
+                        ApiError::bad_request(format!("ip-range {r} has no host address"))
+                    })?,
+                    None => ipam::default_gateway(&subnet).map_err(bad)?,
+                },
             };
             let (subnet6, gateway6, ip_range6) = check_v6(&req, &st.networks)?;
             let id = random_id();
@@ -321,7 +329,7 @@ impl Networks {
                 internal: req.internal,
                 attachable: req.attachable,
                 user_subnet,
-                ip_range,
+                ip_range: ip_range.map(|r| r.to_string()),
                 host_bridge,
                 enable_ipv6: req.enable_ipv6,
                 subnet6: subnet6.map(|n| n.to_string()),
