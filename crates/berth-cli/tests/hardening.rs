@@ -911,3 +911,101 @@ fn unprivileged_ports_and_ping_as_docker() {
     ]);
     assert_eq!(out.trim(), "500");
 }
+
+/// Sysctls of a namespace the container shares with the host are refused
+/// at start (runc's rules, in the daemon and again in the runtime), and the
+/// host's value is left alone; namespaced ones of private namespaces apply.
+#[test]
+fn host_sysctls_are_never_written() {
+    let d = Daemon::start("hsysctlhost");
+    d.busybox();
+    let host =
+        |k: &str| std::fs::read_to_string(format!("/proc/sys/{}", k.replace('.', "/"))).unwrap();
+    let syncookies = host("net.ipv4.tcp_syncookies");
+    let flipped = if syncookies.trim() == "1" { "0" } else { "1" };
+    let out = d.cli(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "--sysctl",
+        &format!("net.ipv4.tcp_syncookies={flipped}"),
+        "busybox",
+        "true",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        err(&out).contains("not allowed in host network namespace"),
+        "{}",
+        err(&out)
+    );
+    assert_eq!(host("net.ipv4.tcp_syncookies"), syncookies);
+    let out = d.cli(&[
+        "run",
+        "--rm",
+        "--ipc",
+        "host",
+        "--sysctl",
+        "kernel.shmmni=1000",
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        err(&out).contains("is not allowed in the hosts ipc namespace"),
+        "{}",
+        err(&out)
+    );
+    // The CLI refuses what is not namespaced, as the docker CLI does ...
+    let out = d.cli(&[
+        "run",
+        "--rm",
+        "--sysctl",
+        "kernel.panic=7",
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        err(&out).contains("sysctl 'kernel.panic=7' is not allowed"),
+        "{}",
+        err(&out)
+    );
+    // ... and the daemon refuses it from any API client.
+    let panic = host("kernel.panic");
+    let body =
+        r#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"Sysctls":{"kernel.panic":"7"}}}"#;
+    let created = api(&d, "POST", "/containers/create?name=kpanic", body);
+    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    let started = api(&d, "POST", "/containers/kpanic/start", "");
+    assert!(
+        started.contains("is not in a separate kernel namespace"),
+        "{started}"
+    );
+    assert_eq!(host("kernel.panic"), panic);
+    // A private IPC namespace takes its own value.
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--sysctl",
+        "kernel.shmmni=1000",
+        "busybox",
+        "cat",
+        "/proc/sys/kernel/shmmni",
+    ]);
+    assert_eq!(out.trim(), "1000");
+}
+
+/// One HTTP/1.1 request on the daemon's socket; the raw response.
+fn api(d: &Daemon, method: &str, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(d.sock_path()).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: berth\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}

@@ -410,11 +410,16 @@ impl Daemon {
         let rootfs = bundle.join("rootfs");
         let mount = self.images.rw_layer_mount(&c.id)?;
         let lookup = self.rootfs_lookup(&c.id);
-        let mut built = crate::spec::build(&c, &paths, &rootfs, &lookup).map_err(|err| {
-            let msg = format!("OCI runtime create failed: {err}: unknown");
-            self.record_start_error(e, &msg, 128);
-            ApiError::bad_request(msg)
-        })?;
+        let mut built = crate::spec::build(&c, &paths, &rootfs, &lookup)
+            .map_err(|err| err.to_string())
+            // Sysctls of namespaces the host shares would change the host:
+            // refused before anything is wired (the runtime checks again).
+            .and_then(|b| berth_runtime::sysctl::check_spec(&b.spec).map(|()| b))
+            .map_err(|err| {
+                let msg = format!("OCI runtime create failed: {err}: unknown");
+                self.record_start_error(e, &msg, 128);
+                ApiError::bad_request(msg)
+            })?;
         // The network namespace is wired before the init exists; the runtime joins it.
         match self.networks.setup(self, &c).await {
             Ok(Some(ns)) => {

@@ -26,6 +26,7 @@ pub mod program;
 mod rootfs;
 mod spawn;
 mod stdio;
+pub mod sysctl;
 mod userns;
 
 use std::path::PathBuf;

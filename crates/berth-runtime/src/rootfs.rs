@@ -71,6 +71,7 @@ impl RootfsPlan {
         let root_path = std::path::absolute(root.path())
             .ctx(|| format!("resolve root path {}", root.path().display()))?;
         let linux = spec.linux().as_ref();
+        crate::sysctl::check_spec(spec).map_err(RuntimeError::InvalidSpec)?;
         let propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
             None | Some("") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
             Some(p) => mount_opts::propagation_for(p)

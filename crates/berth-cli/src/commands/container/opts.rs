@@ -352,9 +352,21 @@ pub fn to_create_request(
     }
     let mut sysctls = BTreeMap::new();
     for s in &o.sysctl {
-        let (k, v) = s.split_once('=').ok_or_else(|| {
-            anyhow!("invalid argument {s:?} for \"--sysctl\" flag: sysctl '{s}' is not allowed")
-        })?;
+        // The docker CLI's list: namespaced sysctls only (`kernel.hostname`
+        // and `kernel.domainname` have their own flags).
+        let allowed = |k: &str| {
+            k.starts_with("net.")
+                || k.starts_with("fs.mqueue.")
+                || k.starts_with("kernel.msg")
+                || k.starts_with("kernel.shm")
+                || k == "kernel.sem"
+        };
+        let (k, v) = s
+            .split_once('=')
+            .filter(|(k, _)| allowed(k))
+            .ok_or_else(|| {
+                anyhow!("invalid argument {s:?} for \"--sysctl\" flag: sysctl '{s}' is not allowed")
+            })?;
         sysctls.insert(k.to_string(), v.to_string());
     }
 
