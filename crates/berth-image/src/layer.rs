@@ -3,6 +3,7 @@
 //! Layers are identified by chain id (as Docker's layer store).
 
 use std::io::{self, Read, Write};
+use std::sync::mpsc;
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -35,16 +36,36 @@ pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
     out
 }
 
-/// Copies everything read into the blob writer (which hashes it).
+/// Hands a copy of everything read, in batches of [`TEE_BATCH`], to the
+/// thread that hashes it and writes the layer's blob, so that work runs
+/// beside decompressing and unpacking instead of after each read.
 struct Tee<'a> {
     inner: Box<dyn Read + 'a>,
-    blob: &'a mut BlobWriter,
+    tx: mpsc::SyncSender<Vec<u8>>,
+    pending: Vec<u8>,
+}
+
+const TEE_BATCH: usize = 256 * 1024;
+
+impl Tee<'_> {
+    fn send_pending(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(TEE_BATCH));
+        self.tx
+            .send(batch)
+            .map_err(|_| io::Error::other("layer blob writer stopped"))
+    }
 }
 
 impl Read for Tee<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.blob.write_all(&buf[..n])?;
+        self.pending.extend_from_slice(&buf[..n]);
+        if self.pending.len() >= TEE_BATCH {
+            self.send_pending()?;
+        }
         Ok(n)
     }
 }
@@ -191,30 +212,50 @@ impl ImageStore {
         }
     }
 
+    /// Decompresses and unpacks `tar` into `diff` while a second thread
+    /// hashes the uncompressed stream and writes it as the layer's blob.
     fn unpack(
         &self,
         tar: &mut dyn Read,
         diff: &std::path::Path,
     ) -> Result<(BlobWriter, u64), ImageError> {
         let mut blob = self.content.writer()?;
-        let size = {
-            let mut tee = Tee {
-                inner: compress::decompressed(tar)?,
-                blob: &mut blob,
-            };
-            let size = apply_tar(
-                &mut tee,
-                diff,
-                self.driver.whiteout_mode(),
-                self.driver.ids(),
-            )?;
-            // The tar reader stops at the end-of-archive marker; the diff_id
-            // covers the whole stream, padding included.
-            io::copy(&mut tee, &mut io::sink())
-                .map_err(|e| ImageError::io("reading layer archive", e))?;
-            size
-        };
-        Ok((blob, size))
+        std::thread::scope(|scope| {
+            let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(8);
+            let writer = scope.spawn(move || -> io::Result<BlobWriter> {
+                for batch in rx {
+                    blob.write_all(&batch)?;
+                }
+                Ok(blob)
+            });
+            let applied = (|| -> Result<u64, ImageError> {
+                let mut tee = Tee {
+                    inner: compress::decompressed(tar)?,
+                    tx,
+                    pending: Vec::with_capacity(TEE_BATCH),
+                };
+                let size = apply_tar(
+                    &mut tee,
+                    diff,
+                    self.driver.whiteout_mode(),
+                    self.driver.ids(),
+                )?;
+                // The tar reader stops at the end-of-archive marker; the
+                // diff_id covers the whole stream, padding included.
+                io::copy(&mut tee, &mut io::sink())
+                    .and_then(|_| tee.send_pending())
+                    .map_err(|e| ImageError::io("reading layer archive", e))?;
+                Ok(size)
+            })();
+            // The sender is gone (dropped with the tee): the writer ends.
+            let written = writer
+                .join()
+                .map_err(|_| ImageError::Internal("layer blob writer panicked".into()))?
+                .map_err(|e| ImageError::io("writing layer blob", e));
+            // A failed writer is why the tee stopped: its error first.
+            let blob = written?;
+            Ok((blob, applied?))
+        })
     }
 }
 
