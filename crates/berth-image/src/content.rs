@@ -123,6 +123,49 @@ pub(crate) fn copy_large(r: &mut dyn Read, w: &mut dyn Write, expected: u64) -> 
     }
 }
 
+/// As `copy_large` into a blob writer, with the writing and hashing on a
+/// second thread: the reading thread only fills 1 MiB buffers and hands
+/// them over. For big entries (layer tars of an archive being loaded).
+pub(crate) fn copy_to_blob_threaded(r: &mut dyn Read, mut w: BlobWriter) -> io::Result<BlobWriter> {
+    const BUF: usize = 1 << 20;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+        let writer = scope.spawn(move || -> io::Result<BlobWriter> {
+            for buf in rx {
+                w.write_all(&buf)?;
+            }
+            Ok(w)
+        });
+        let read = (|| -> io::Result<()> {
+            loop {
+                let mut buf = vec![0u8; BUF];
+                let mut n = 0;
+                while n < BUF {
+                    match r.read(&mut buf[n..]) {
+                        Ok(0) => break,
+                        Ok(k) => n += k,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                if n == 0 {
+                    return Ok(());
+                }
+                buf.truncate(n);
+                if tx.send(buf).is_err() {
+                    // The writer failed; its error is the one to report.
+                    return Ok(());
+                }
+            }
+        })();
+        drop(tx);
+        let w = writer
+            .join()
+            .map_err(|_| io::Error::other("blob writer panicked"))??;
+        read.map(|()| w)
+    })
+}
+
 fn hex_of(digest: &str) -> &str {
     digest.strip_prefix("sha256:").unwrap_or(digest)
 }
@@ -236,5 +279,29 @@ mod tests {
         assert!(!cs.exists(&d));
         assert_eq!(cs.read(&d).unwrap_err().kind(), crate::ErrorKind::NotFound);
         assert!(cs.path("sha256:../../etc").is_none());
+    }
+
+    #[test]
+    fn threaded_copy_writes_and_hashes_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let cs = ContentStore::open(dir.path()).unwrap();
+        let data: Vec<u8> = (0..(3 << 20) + 12345)
+            .map(|i| (i * 31 % 251) as u8)
+            .collect();
+        let w = copy_to_blob_threaded(&mut data.as_slice(), cs.writer().unwrap()).unwrap();
+        assert_eq!(w.size(), data.len() as u64);
+        let d = w.commit(None).unwrap();
+        assert_eq!(cs.read(&d).unwrap(), data);
+
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("truncated archive"))
+            }
+        }
+        let err = copy_to_blob_threaded(&mut Failing, cs.writer().unwrap())
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("truncated archive"));
     }
 }

@@ -131,7 +131,11 @@ impl ImageStore {
             }
             let mut w = self.content.writer()?;
             let len = entry.size();
-            crate::content::copy_large(&mut entry, &mut w, len).map_err(rerr)?;
+            if len >= 4 << 20 {
+                w = crate::content::copy_to_blob_threaded(&mut entry, w).map_err(rerr)?;
+            } else {
+                crate::content::copy_large(&mut entry, &mut w, len).map_err(rerr)?;
+            }
             let digest = w.digest();
             let expected = path
                 .strip_prefix("blobs/sha256/")
