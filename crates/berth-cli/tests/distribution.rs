@@ -21,15 +21,20 @@ struct Registry {
 
 impl Registry {
     fn start(name: &str) -> Registry {
+        Registry::start_on(name, "127.0.0.1")
+    }
+
+    /// On `ip` (an address this host has).
+    fn start_on(name: &str, ip: &str) -> Registry {
         let root = PathBuf::from(format!("/tmp/berth-dist-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
+        let port = TcpListener::bind((ip, 0))
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let addr = format!("127.0.0.1:{port}");
+        let addr = format!("{ip}:{port}");
         let child = Command::new(BERTH)
             .args(["registry", "serve", "--addr", &addr, "--root"])
             .arg(root.join("storage"))
@@ -584,4 +589,85 @@ fn image_prune_dangling_and_digests() {
     let theirs = ok_output("docker image prune", docker(&d, &["image", "prune", "-f"]));
     let ours_now = ids(&d, &[]);
     assert_eq!(ours_now, [bb], "{theirs}");
+}
+
+/// A non-loopback address on `lo` for the test's lifetime.
+struct HostAddr(String);
+
+impl HostAddr {
+    fn add(ip: &str) -> HostAddr {
+        let _ = Command::new("ip")
+            .args(["addr", "del", &format!("{ip}/32"), "dev", "lo"])
+            .output();
+        let out = Command::new("ip")
+            .args(["addr", "add", &format!("{ip}/32"), "dev", "lo"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "ip addr add: {out:?}");
+        HostAddr(ip.to_string())
+    }
+}
+
+impl Drop for HostAddr {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["addr", "del", &format!("{}/32", self.0), "dev", "lo"])
+            .output();
+    }
+}
+
+/// `--insecure-registry` (a CIDR) lets the daemon speak plain HTTP to a
+/// registry on a non-loopback address, which it otherwise reaches over
+/// HTTPS only; `--registry-mirror` serves pulls of Docker Hub names (there
+/// is no internet here, so only the mirror can answer); `info` shows both.
+#[test]
+fn insecure_registries_and_mirrors() {
+    let ip = format!("198.18.{}.1", std::process::id() % 250);
+    let _addr = HostAddr::add(&ip);
+    let reg = Registry::start_on("insecure", &ip);
+    let plain = Daemon::start("dist-secure");
+    plain.busybox();
+    let mirror = format!("http://{}", reg.addr);
+    let d = Daemon::start_with(
+        "dist-insecure",
+        &[
+            "--insecure-registry",
+            &format!("{ip}/24"),
+            "--registry-mirror",
+            &mirror,
+        ],
+    );
+    d.busybox();
+    let remote = format!("{}/t/bb:v1", reg.addr);
+
+    plain.ok(&["tag", "busybox", &remote]);
+    let refused = plain.cli(&["push", &remote]);
+    assert!(
+        !refused.status.success(),
+        "pushed over HTTP without --insecure-registry"
+    );
+
+    d.ok(&["tag", "busybox", &remote]);
+    d.ok(&["push", &remote]);
+    d.ok(&["rmi", &remote]);
+    d.ok(&["pull", &remote]);
+
+    // Docker Hub's library/mirrored, served by the mirror alone.
+    let hub_copy = format!("{}/library/mirrored:v1", reg.addr);
+    d.ok(&["tag", "busybox", &hub_copy]);
+    d.ok(&["push", &hub_copy]);
+    let pulled = d.ok(&["pull", "mirrored:v1"]);
+    assert!(pulled.contains("docker.io/library/mirrored:v1"), "{pulled}");
+    let out = d.ok(&["run", "--rm", "mirrored:v1", "echo", "from-mirror"]);
+    assert_eq!(out.trim(), "from-mirror");
+    // Without a mirror Docker Hub cannot be reached here.
+    assert!(!plain.cli(&["pull", "mirrored:v1"]).status.success());
+
+    let info = d.ok(&["info", "--format", "{{json .RegistryConfig}}"]);
+    assert!(info.contains(&format!("{ip}/24")), "{info}");
+    assert!(info.contains(&format!("{mirror}/")), "{info}");
+    // The stock docker CLI lists them too.
+    let shown = ok_output("docker info", docker(&d, &["info"]));
+    assert!(shown.contains("Insecure Registries"), "{shown}");
+    assert!(shown.contains(&format!("{mirror}/")), "{shown}");
 }

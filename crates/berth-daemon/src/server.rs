@@ -104,6 +104,14 @@ struct Flags {
     /// Origin allowed to call the API from a browser (Access-Control-Allow-Origin)
     #[arg(long)]
     api_cors_header: Option<String>,
+    /// Registry reached over plain HTTP: host[:port] or a CIDR (repeatable)
+    #[arg(long = "insecure-registry")]
+    #[serde(rename = "insecure-registries")]
+    insecure_registry: Vec<String>,
+    /// Mirror tried first for pulls from Docker Hub (repeatable)
+    #[arg(long = "registry-mirror")]
+    #[serde(rename = "registry-mirrors")]
+    registry_mirror: Vec<String>,
 }
 
 impl Flags {
@@ -137,6 +145,12 @@ impl Flags {
         self.tlscert = self.tlscert.or(file.tlscert);
         self.tlskey = self.tlskey.or(file.tlskey);
         self.api_cors_header = self.api_cors_header.or(file.api_cors_header);
+        if self.insecure_registry.is_empty() {
+            self.insecure_registry = file.insecure_registry;
+        }
+        if self.registry_mirror.is_empty() {
+            self.registry_mirror = file.registry_mirror;
+        }
         self
     }
 }
@@ -187,6 +201,12 @@ pub fn main(args: Vec<String>) -> anyhow::Result<()> {
     // Everything about the listeners is checked before any state is touched, so a
     // bad flag fails fast with its own message.
     let listen = ListenConfig::new(&flags, &hosts)?;
+    let registries = berth_registry::settings::RegistrySettings::new(
+        &flags.insecure_registry,
+        &flags.registry_mirror,
+    )
+    .map_err(anyhow::Error::msg)?;
+    berth_registry::settings::install(registries);
     let exe = std::env::current_exe().context("locating the berth binary")?;
     // --userns-remap: every store lives under <data-root>/<uid>.<gid>; the
     // lock stays on the data root itself.

@@ -35,7 +35,12 @@ pub fn registry_base(domain: &str) -> String {
     if domain == berth_image::reference::DEFAULT_DOMAIN {
         return "https://registry-1.docker.io".into();
     }
-    let scheme = if is_loopback(domain) { "http" } else { "https" };
+    // Insecure registries (loopback, --insecure-registry) speak plain HTTP.
+    let scheme = if crate::settings::get().is_insecure(domain) {
+        "http"
+    } else {
+        "https"
+    };
     format!("{scheme}://{domain}")
 }
 
@@ -97,11 +102,22 @@ type BodyFn<'a> = &'a (dyn Fn() -> Result<reqwest::Body> + Sync);
 
 impl RepoClient {
     pub fn new(domain: &str, repo: &str, creds: AuthConfig, push: bool) -> Result<RepoClient> {
+        RepoClient::at(&registry_base(domain), domain, repo, creds, push)
+    }
+
+    /// A client for `repo` at the base URL `base` (a mirror of `domain`).
+    pub fn at(
+        base: &str,
+        domain: &str,
+        repo: &str,
+        creds: AuthConfig,
+        push: bool,
+    ) -> Result<RepoClient> {
         let authorization =
             (!creds.registrytoken.is_empty()).then(|| format!("Bearer {}", creds.registrytoken));
         Ok(RepoClient {
             http: http_client(domain)?,
-            base: registry_base(domain),
+            base: base.to_string(),
             repo: repo.to_string(),
             creds,
             actions: if push { "pull,push" } else { "pull" },

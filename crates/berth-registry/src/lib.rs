@@ -11,6 +11,7 @@ pub mod progress;
 pub mod pull;
 pub mod push;
 pub mod server;
+pub mod settings;
 
 pub use auth::AuthConfig;
 pub use client::{is_loopback, registry_base};

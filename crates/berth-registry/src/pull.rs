@@ -195,18 +195,24 @@ async fn pull_tag(
     opts: &PullOptions,
     progress: &Progress,
 ) -> Result<PullOutcome> {
-    let client = Arc::new(RepoClient::new(
-        &r.domain,
-        &r.path,
-        opts.auth.clone(),
-        false,
-    )?);
     let wanted = r
         .digest
         .clone()
         .or_else(|| r.tag.clone())
         .unwrap_or_else(|| "latest".into());
-    let (manifest_digest, m) = resolve_manifest(&client, r, &wanted).await?;
+    let (client, (manifest_digest, m)) = match from_mirror(r, &wanted).await {
+        Some(found) => found,
+        None => {
+            let client = Arc::new(RepoClient::new(
+                &r.domain,
+                &r.path,
+                opts.auth.clone(),
+                false,
+            )?);
+            let found = resolve_manifest(&client, r, &wanted).await?;
+            (client, found)
+        }
+    };
     let config_desc = m
         .config
         .clone()
@@ -375,6 +381,33 @@ async fn pull_tag(
 
 /// GETs the manifest by tag or digest; an index resolves to this platform's
 /// manifest. Returns (digest of the manifest the user named, image manifest).
+/// For the default registry, the first `--registry-mirror` that has the
+/// manifest, with a client for the rest of the pull (its blobs); None when
+/// there is no mirror or none has it, so the registry itself is asked.
+async fn from_mirror(
+    r: &Reference,
+    wanted: &str,
+) -> Option<(Arc<RepoClient>, (String, manifest::Manifest))> {
+    if r.domain != berth_image::reference::DEFAULT_DOMAIN {
+        return None;
+    }
+    for mirror in crate::settings::get().mirrors() {
+        let client = match RepoClient::at(mirror, &r.domain, &r.path, AuthConfig::default(), false)
+        {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                tracing::warn!("registry mirror {mirror}: {e}");
+                continue;
+            }
+        };
+        match resolve_manifest(&client, r, wanted).await {
+            Ok(found) => return Some((client, found)),
+            Err(e) => tracing::info!("registry mirror {mirror} has no {wanted}: {e}"),
+        }
+    }
+    None
+}
+
 async fn resolve_manifest(
     client: &RepoClient,
     r: &Reference,

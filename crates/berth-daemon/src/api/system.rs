@@ -116,7 +116,7 @@ pub async fn info(State(d): State<AppState>) -> Json<Value> {
         "OSType": "linux",
         "Architecture": "x86_64",
         "IndexServerAddress": "https://index.docker.io/v1/",
-        "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"]},
+        "RegistryConfig": registry_config(),
         "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "MemTotal": mem,
         "DockerRootDir": d.data_root().to_string_lossy(),
@@ -137,4 +137,30 @@ pub async fn info(State(d): State<AppState>) -> Json<Value> {
     });
     crate::userns::add_security_option(&mut info, d.images.id_map().is_some());
     Json(info)
+}
+
+/// `info`'s RegistryConfig from the daemon's registry flags, in Docker's
+/// shape: loopback and `--insecure-registry` CIDRs, an index entry per
+/// insecure host and for docker.io (with its mirrors).
+fn registry_config() -> Value {
+    let s = berth_registry::settings::get();
+    let mut index = serde_json::Map::new();
+    for h in s.insecure_hosts() {
+        index.insert(
+            h.clone(),
+            json!({"Name": h, "Mirrors": [], "Secure": false, "Official": false}),
+        );
+    }
+    let mirrors: Vec<String> = s.mirrors().iter().map(|m| format!("{m}/")).collect();
+    index.insert(
+        "docker.io".into(),
+        json!({"Name": "docker.io", "Mirrors": mirrors, "Secure": true, "Official": true}),
+    );
+    json!({
+        "AllowNondistributableArtifactsCIDRs": null,
+        "AllowNondistributableArtifactsHostnames": null,
+        "InsecureRegistryCIDRs": s.insecure_cidrs(),
+        "IndexConfigs": index,
+        "Mirrors": mirrors,
+    })
 }
