@@ -69,8 +69,7 @@ pub enum ServeError {
     },
 }
 
-const USAGE: &str =
-    "Usage: berth registry serve [--addr HOST:PORT] [--root DIR] [--htpasswd FILE] [--realm REALM]";
+const USAGE: &str = "Usage: berth registry serve [--addr HOST:PORT] [--root DIR] [--htpasswd FILE] [--realm REALM]\n       berth registry gc [--root DIR] [--dry-run]";
 
 /// Parses `serve [flags]` (the arguments after `berth registry`).
 pub fn parse_args(args: &[String]) -> Result<ServeOptions, ServeError> {
@@ -148,8 +147,56 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     axum::serve(listener, app).await.map_err(listen_err)
 }
 
+const GC_USAGE: &str = "Usage: berth registry gc [--root DIR] [--dry-run]";
+
+/// `berth registry gc`: removes the blobs no manifest references (run it
+/// while no server writes to the root), printing what goes as the reference
+/// registry's `garbage-collect` does.
+fn gc_main(args: &[String]) -> Result<(), ServeError> {
+    let mut root = ServeOptions::default().root;
+    let mut dry_run = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.split_once('=') {
+            Some(("--root", v)) => root = PathBuf::from(v),
+            _ if a == "--root" => {
+                root = PathBuf::from(it.next().ok_or_else(|| {
+                    ServeError::Usage(format!("flag needs an argument: --root\n{GC_USAGE}"))
+                })?)
+            }
+            _ if a == "--dry-run" || a == "-d" => dry_run = true,
+            _ if a == "-h" || a == "--help" => return Err(ServeError::Usage(GC_USAGE.into())),
+            _ => return Err(ServeError::Usage(format!("unknown flag: {a}\n{GC_USAGE}"))),
+        }
+    }
+    let storage_err = |source| ServeError::Storage {
+        path: root.display().to_string(),
+        source,
+    };
+    let storage = storage::Storage::open(&root).map_err(storage_err)?;
+    let report = storage.gc(dry_run).map_err(storage_err)?;
+    for d in &report.removed {
+        println!("blob eligible for deletion: {d}");
+    }
+    println!(
+        "{} blobs marked, {} blobs eligible for deletion ({} bytes){}",
+        report.kept,
+        report.removed.len(),
+        report.freed_bytes,
+        if dry_run {
+            ", dry run: nothing removed"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
 /// Entry point of `berth registry ...` (argv after `registry`).
 pub fn main(args: Vec<String>) -> Result<(), ServeError> {
+    if args.first().map(String::as_str) == Some("gc") {
+        return gc_main(&args[1..]);
+    }
     let opts = parse_args(&args)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -351,6 +351,125 @@ impl Storage {
     }
 }
 
+/// What a garbage collection found and removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct GcReport {
+    /// Blobs some manifest of some repository still needs.
+    pub kept: usize,
+    /// Digests of the blobs removed (or, in a dry run, to be removed).
+    pub removed: Vec<String>,
+    pub freed_bytes: u64,
+}
+
+impl Storage {
+    /// Mark and sweep, as the reference registry's `garbage-collect`: every
+    /// manifest a repository links (tagged or not) is kept with the config,
+    /// layers and child manifests it names; any other blob is removed, with
+    /// the repositories' links to it. Run it while no server writes to this
+    /// root (a push in between could lose a blob it just uploaded).
+    pub fn gc(&self, dry_run: bool) -> io::Result<GcReport> {
+        let mut marked = std::collections::HashSet::new();
+        let mut repos = Vec::new();
+        all_repos(&self.root.join("repositories"), "", &mut repos);
+        for name in &repos {
+            let Ok(rd) = fs::read_dir(self.repo(name).join("_manifests")) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let hex_name = e.file_name().to_string_lossy().into_owned();
+                if hex_name.starts_with(".tmp") {
+                    continue;
+                }
+                self.mark(&format!("sha256:{hex_name}"), &mut marked);
+            }
+        }
+        let mut report = GcReport::default();
+        for e in fs::read_dir(self.root.join("blobs/sha256"))?.flatten() {
+            let hex_name = e.file_name().to_string_lossy().into_owned();
+            let digest = format!("sha256:{hex_name}");
+            if !valid_digest(&digest) || marked.contains(&digest) {
+                report.kept += usize::from(valid_digest(&digest));
+                continue;
+            }
+            report.freed_bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
+            if !dry_run {
+                fs::remove_file(e.path())?;
+                for name in &repos {
+                    let _ = fs::remove_file(self.repo(name).join("_layers").join(&hex_name));
+                }
+            }
+            report.removed.push(digest);
+        }
+        report.removed.sort();
+        Ok(report)
+    }
+
+    /// Marks a manifest and everything it references (recursively for
+    /// indexes). Unparsable or missing manifests mark only themselves.
+    fn mark(&self, digest: &str, marked: &mut std::collections::HashSet<String>) {
+        if !marked.insert(digest.to_string()) {
+            return;
+        }
+        let Ok(bytes) = fs::read(self.blob_path(digest)) else {
+            return;
+        };
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+            return;
+        };
+        let digest_of = |d: &serde_json::Value| {
+            d.get("digest")
+                .and_then(serde_json::Value::as_str)
+                .filter(|d| valid_digest(d))
+                .map(str::to_string)
+        };
+        if let Some(c) = v.get("config").and_then(digest_of) {
+            marked.insert(c);
+        }
+        for key in ["layers", "blobs"] {
+            for l in v
+                .get(key)
+                .and_then(serde_json::Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(d) = digest_of(l) {
+                    marked.insert(d);
+                }
+            }
+        }
+        for m in v
+            .get("manifests")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(d) = digest_of(m) {
+                self.mark(&d, marked);
+            }
+        }
+    }
+}
+
+/// Every repository directory (one holding `_layers` or `_manifests`).
+fn all_repos(dir: &Path, prefix: &str, out: &mut Vec<String>) {
+    let Ok(rd) = fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.starts_with('_') || !e.path().is_dir() {
+            continue;
+        }
+        let name = if prefix.is_empty() {
+            n
+        } else {
+            format!("{prefix}/{n}")
+        };
+        if e.path().join("_layers").is_dir() || e.path().join("_manifests").is_dir() {
+            out.push(name.clone());
+        }
+        all_repos(&e.path(), &name, out);
+    }
+}
+
 fn walk_repos(dir: &Path, prefix: &str, out: &mut Vec<String>) {
     let Ok(rd) = fs::read_dir(dir) else { return };
     for e in rd.flatten() {
@@ -494,5 +613,62 @@ mod tests {
         s.delete_manifest("x/y", &d).unwrap();
         assert!(s.get_manifest("x/y", "v1").is_err());
         assert!(s.tags("x/y").is_empty());
+    }
+
+    #[test]
+    fn gc_keeps_what_manifests_reference_and_removes_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Storage::open(dir.path()).unwrap();
+        let put_blob = |repo: &str, data: &[u8]| {
+            let d = sha256_digest(data);
+            write_atomic(&s.blob_path(&d), data).unwrap();
+            s.link_blob(repo, &d).unwrap();
+            d
+        };
+        let config = put_blob("a/b", b"config");
+        let layer = put_blob("a/b", b"layer");
+        let orphan = put_blob("a/b", b"orphan layer");
+        let child_layer = put_blob("c", b"child layer");
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "config": {"digest": config, "size": 6},
+            "layers": [{"digest": layer, "size": 5}],
+        })
+        .to_string();
+        let m = s
+            .put_manifest(
+                "a/b",
+                manifest.as_bytes(),
+                "application/vnd.oci.image.manifest.v1+json",
+                Some("v1"),
+            )
+            .unwrap();
+        let child = serde_json::json!({"schemaVersion": 2, "layers": [{"digest": child_layer}]})
+            .to_string();
+        let child_d = s.put_manifest("c", child.as_bytes(), "x", None).unwrap();
+        let index =
+            serde_json::json!({"schemaVersion": 2, "manifests": [{"digest": child_d}]}).to_string();
+        s.put_manifest("c", index.as_bytes(), "y", Some("multi"))
+            .unwrap();
+        // The child manifest's own link goes: only the index keeps it now.
+        fs::remove_file(s.repo("c").join("_manifests").join(hex(&child_d))).unwrap();
+
+        let dry = s.gc(true).unwrap();
+        assert_eq!(dry.removed, vec![orphan.clone()]);
+        assert!(s.blob_exists_anywhere(&orphan));
+        let report = s.gc(false).unwrap();
+        assert_eq!(report.removed, vec![orphan.clone()]);
+        assert_eq!(report.freed_bytes, b"orphan layer".len() as u64);
+        assert!(!s.blob_exists_anywhere(&orphan));
+        assert_eq!(s.blob_size("a/b", &orphan), None);
+        for kept in [&config, &layer, &m, &child_layer, &child_d] {
+            assert!(s.blob_exists_anywhere(kept), "{kept}");
+        }
+        // Untagged and deleted: its blobs go at the next collection.
+        s.delete_manifest("a/b", &m).unwrap();
+        let report = s.gc(false).unwrap();
+        let mut gone = vec![config, layer, m];
+        gone.sort();
+        assert_eq!(report.removed, gone);
     }
 }
