@@ -128,6 +128,9 @@ async fn handle(st: &ServerState, req: Request) -> Result<Response> {
         (Route::Manifest(n, r), Method::GET) => get_manifest(s, n, r, true),
         (Route::Manifest(n, r), Method::HEAD) => get_manifest(s, n, r, false),
         (Route::Manifest(n, r), Method::PUT) => put_manifest(s, n, r, req).await,
+        (Route::Manifest(_, _) | Route::Blob(_, _), Method::DELETE) if !st.delete_enabled => {
+            Err(ApiError::Unsupported)
+        }
         (Route::Manifest(n, r), Method::DELETE) => {
             s.delete_manifest(n, r)?;
             Ok(StatusCode::ACCEPTED.into_response())

@@ -2,14 +2,16 @@
 //! (what `docker push`/`pull`, containerd and skopeo speak), plain HTTP,
 //! optionally behind htpasswd basic auth.
 
+mod config;
 mod errors;
 mod handlers;
 mod htpasswd;
 mod search;
 mod storage;
+mod tls;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::routing::any;
@@ -21,6 +23,8 @@ pub struct ServerState {
     storage: storage::Storage,
     htpasswd: Option<Htpasswd>,
     realm: String,
+    /// DELETE of manifests and blobs (`storage.delete.enabled`).
+    delete_enabled: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -30,6 +34,12 @@ pub struct ServeOptions {
     pub htpasswd: Option<PathBuf>,
     /// Realm of the Basic challenge.
     pub realm: String,
+    /// Allow DELETE of manifests and blobs. On with flags (as before); a
+    /// config file follows `storage.delete.enabled` (off by default, as the
+    /// reference registry).
+    pub delete_enabled: bool,
+    /// Certificate and key (PEM) to serve HTTPS with.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Default for ServeOptions {
@@ -39,6 +49,8 @@ impl Default for ServeOptions {
             root: PathBuf::from("/var/lib/berth-registry"),
             htpasswd: None,
             realm: "basic-realm".into(),
+            delete_enabled: true,
+            tls: None,
         }
     }
 }
@@ -69,7 +81,7 @@ pub enum ServeError {
     },
 }
 
-const USAGE: &str = "Usage: berth registry serve [--addr HOST:PORT] [--root DIR] [--htpasswd FILE] [--realm REALM]\n       berth registry gc [--root DIR] [--dry-run]";
+const USAGE: &str = "Usage: berth registry serve [CONFIG.yml] [--addr HOST:PORT] [--root DIR] [--htpasswd FILE] [--realm REALM] [--tls-cert FILE --tls-key FILE]\n       berth registry gc [--root DIR] [--dry-run]";
 
 /// Parses `serve [flags]` (the arguments after `berth registry`).
 pub fn parse_args(args: &[String]) -> Result<ServeOptions, ServeError> {
@@ -93,12 +105,29 @@ pub fn parse_args(args: &[String]) -> Result<ServeOptions, ServeError> {
                 })
         };
         match flag {
+            // A config file first: flags after it override its values.
+            f if !f.starts_with('-') => o = config::load(Path::new(f))?,
+            "--tls-cert" => {
+                let key = o.tls.take().map(|(_, k)| k).unwrap_or_default();
+                o.tls = Some((PathBuf::from(value()?), key));
+            }
+            "--tls-key" => {
+                let cert = o.tls.take().map(|(c, _)| c).unwrap_or_default();
+                o.tls = Some((cert, PathBuf::from(value()?)));
+            }
             "--addr" => o.addr = value()?,
             "--root" => o.root = PathBuf::from(value()?),
             "--htpasswd" => o.htpasswd = Some(PathBuf::from(value()?)),
             "--realm" => o.realm = value()?,
             "-h" | "--help" => return Err(ServeError::Usage(USAGE.into())),
             _ => return Err(ServeError::Usage(format!("unknown flag: {a}\n{USAGE}"))),
+        }
+    }
+    if let Some((c, k)) = &o.tls {
+        if c.as_os_str().is_empty() || k.as_os_str().is_empty() {
+            return Err(ServeError::Usage(format!(
+                "TLS needs both a certificate and a key\n{USAGE}"
+            )));
         }
     }
     Ok(o)
@@ -115,6 +144,7 @@ pub fn router(opts: &ServeOptions) -> Result<Router, ServeError> {
         storage,
         htpasswd,
         realm: opts.realm.clone(),
+        delete_enabled: opts.delete_enabled,
     });
     Ok(Router::new()
         .route("/v2", any(handlers::dispatch))
@@ -128,7 +158,13 @@ pub fn router(opts: &ServeOptions) -> Result<Router, ServeError> {
 
 /// Binds and serves until the process ends.
 pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
-    let addr: SocketAddr = opts.addr.parse().map_err(|source| ServeError::Addr {
+    // `:5000` (the reference registry's form) is every address.
+    let full = if opts.addr.starts_with(':') {
+        format!("0.0.0.0{}", opts.addr)
+    } else {
+        opts.addr.clone()
+    };
+    let addr: SocketAddr = full.parse().map_err(|source| ServeError::Addr {
         addr: opts.addr.clone(),
         source,
     })?;
@@ -144,7 +180,10 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
         "registry listening on {addr}, storage {}",
         opts.root.display()
     );
-    axum::serve(listener, app).await.map_err(listen_err)
+    match &opts.tls {
+        Some((cert, key)) => tls::serve(listener, app, cert, key).await,
+        None => axum::serve(listener, app).await.map_err(listen_err),
+    }
 }
 
 const GC_USAGE: &str = "Usage: berth registry gc [--root DIR] [--dry-run]";
