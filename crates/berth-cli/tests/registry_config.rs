@@ -164,3 +164,116 @@ fn config_file_tls_deletes_off_and_gc() {
     assert_eq!(code, "404");
     drop(served);
 }
+
+/// `--token-auth`: the server is its own token service. The berth daemon
+/// follows the Bearer challenge with the htpasswd login (`login`, `push`,
+/// `pull`); a token is only good for the repository and actions it names.
+#[test]
+fn token_auth_for_the_docker_flow() {
+    // tester / s3cret, as the compat fixture.
+    const HTPASSWD: &str = "tester:$2b$10$x4PqjbT8ZdFN9wW.k/1lwOHKiw7iqg6s60ekmok/JrOTB2Zf6jTkG\n";
+    let dir = PathBuf::from(format!("/tmp/berth-regtok-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("htpasswd"), HTPASSWD).unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new(BERTH)
+        .args([
+            "registry",
+            "serve",
+            "--addr",
+            &addr,
+            "--token-auth",
+            "--root",
+        ])
+        .arg(dir.join("storage"))
+        .arg("--htpasswd")
+        .arg(dir.join("htpasswd"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("registry.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let _served = Served {
+        dir: dir.clone(),
+        child,
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < deadline, "registry did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The challenge names the token service and the scope.
+    let (_, headers) = curl(&[
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        &format!("http://{addr}/v2/x/tags/list"),
+    ]);
+    assert!(
+        headers.contains(&format!(
+            "Bearer realm=\"http://{addr}/token\",service=\"berth-registry\",scope=\"repository:x:pull\""
+        )),
+        "{headers}"
+    );
+    let (_, code) = curl(&[
+        "-u",
+        "tester:wrong",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!("http://{addr}/token?service=berth-registry&scope=repository:x:pull"),
+    ]);
+    assert_eq!(code, "401");
+    let token_for = |scope: &str| -> String {
+        let (_, body) = curl(&[
+            "-u",
+            "tester:s3cret",
+            &format!("http://{addr}/token?service=berth-registry&scope={scope}"),
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["token"].as_str().unwrap().to_string()
+    };
+    let t = token_for("repository:x:pull");
+    let get = |token: &str, path: &str| {
+        curl(&[
+            "-H",
+            &format!("Authorization: Bearer {token}"),
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("http://{addr}{path}"),
+        ])
+        .1
+    };
+    assert_eq!(get(&t, "/v2/"), "200");
+    // Not for another repository.
+    assert_eq!(get(&t, "/v2/y/tags/list"), "401");
+
+    let d = common::Daemon::start("regtoken");
+    d.busybox();
+    let image = format!("{addr}/tok/bb:v1");
+    d.ok(&["tag", "busybox", &image]);
+    let login = d.cli_in(
+        &["login", "-u", "tester", "--password-stdin", &addr],
+        "s3cret\n",
+    );
+    assert!(
+        login.status.success(),
+        "{}",
+        String::from_utf8_lossy(&login.stderr)
+    );
+    d.ok(&["push", &image]);
+    d.ok(&["rmi", &image]);
+    d.ok(&["pull", &image]);
+    assert_eq!(d.ok(&["run", "--rm", &image, "echo", "tok"]).trim(), "tok");
+    let t = token_for("repository:tok/bb:pull");
+    assert_eq!(get(&t, "/v2/tok/bb/manifests/v1"), "200");
+}

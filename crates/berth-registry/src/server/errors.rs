@@ -32,6 +32,13 @@ pub enum ApiError {
     RangeInvalid,
     #[error("authentication required")]
     Unauthorized { realm: String },
+    /// Token auth: the challenge names the token service and the scope the
+    /// request needs.
+    #[error("authentication required")]
+    BearerRequired {
+        realm: String,
+        scope: Option<String>,
+    },
     #[error("The operation is unsupported.")]
     Unsupported,
     #[error("{0}")]
@@ -53,7 +60,9 @@ impl ApiError {
             NameUnknown(_) => ("NAME_UNKNOWN", StatusCode::NOT_FOUND),
             TagInvalid(_) => ("TAG_INVALID", StatusCode::BAD_REQUEST),
             RangeInvalid => ("RANGE_INVALID", StatusCode::RANGE_NOT_SATISFIABLE),
-            Unauthorized { .. } => ("UNAUTHORIZED", StatusCode::UNAUTHORIZED),
+            Unauthorized { .. } | BearerRequired { .. } => {
+                ("UNAUTHORIZED", StatusCode::UNAUTHORIZED)
+            }
             Unsupported => ("UNSUPPORTED", StatusCode::METHOD_NOT_ALLOWED),
             Internal(_) => ("UNKNOWN", StatusCode::INTERNAL_SERVER_ERROR),
         }
@@ -102,10 +111,20 @@ impl IntoResponse for ApiError {
             format!("{body}\n"),
         )
             .into_response();
-        if let ApiError::Unauthorized { realm } = &self {
-            if let Ok(v) = HeaderValue::from_str(&format!("Basic realm=\"{realm}\"")) {
-                resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-            }
+        let challenge = match &self {
+            ApiError::Unauthorized { realm } => Some(format!("Basic realm=\"{realm}\"")),
+            ApiError::BearerRequired { realm, scope } => Some(format!(
+                "Bearer realm=\"{realm}\",service=\"{}\"{}",
+                super::token::SERVICE,
+                scope
+                    .as_ref()
+                    .map(|s| format!(",scope=\"{s}\""))
+                    .unwrap_or_default()
+            )),
+            _ => None,
+        };
+        if let Some(v) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
         resp.headers_mut().insert(
             "Docker-Distribution-API-Version",

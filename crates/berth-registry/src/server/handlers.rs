@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use super::errors::ApiError;
 use super::storage::{self, Storage};
+use super::token::{Access, Tokens};
 use super::ServerState;
 use crate::manifest::{self, MediaType};
 
@@ -77,8 +78,91 @@ pub async fn dispatch(State(st): State<Arc<ServerState>>, req: Request) -> Respo
     with_api_header(resp)
 }
 
+/// The access a request needs under token auth: pull to read, pull and
+/// push to write, delete to delete; None for the base and the catalog.
+fn needed_access(method: &Method, path: &str) -> Option<Access> {
+    let name = match route(path)? {
+        Route::Tags(n)
+        | Route::Manifest(n, _)
+        | Route::Blob(n, _)
+        | Route::Uploads(n)
+        | Route::Upload(n, _) => n.to_string(),
+        _ => return None,
+    };
+    let actions: &[&str] = match *method {
+        Method::GET | Method::HEAD => &["pull"],
+        Method::DELETE => &["delete"],
+        _ => &["pull", "push"],
+    };
+    Some(Access {
+        name,
+        actions: actions.iter().map(|a| a.to_string()).collect(),
+    })
+}
+
+/// `GET /token?service=..&scope=..`: a token for the Basic credentials
+/// given (wrong ones get a 401), or an anonymous one granting nothing.
+fn token_endpoint(st: &ServerState, tokens: &Tokens, req: &Request) -> Result<Response> {
+    let auth = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let user = match (&st.htpasswd, auth) {
+        // Without htpasswd everyone is trusted.
+        (None, _) => Some("anonymous".to_string()),
+        (Some(_), None) => None,
+        (Some(h), Some(a)) => match h.check_header(Some(a)) {
+            true => Some(basic_user(a).unwrap_or_default()),
+            false => {
+                return Err(ApiError::Unauthorized {
+                    realm: st.realm.clone(),
+                })
+            }
+        },
+    };
+    let scopes: Vec<String> = parse_query(req.uri().query().unwrap_or(""))
+        .into_iter()
+        .filter(|(k, _)| k == "scope")
+        .flat_map(|(_, v)| v.split(' ').map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        tokens.issue(user.as_deref(), &scopes),
+    ))
+}
+
+fn basic_user(header: &str) -> Option<String> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(header.strip_prefix("Basic ")?.trim())
+        .ok()?;
+    let raw = String::from_utf8(raw).ok()?;
+    raw.split_once(':').map(|(u, _)| u.to_string())
+}
+
 async fn handle(st: &ServerState, req: Request) -> Result<Response> {
-    if let Some(h) = &st.htpasswd {
+    if let Some(tokens) = &st.tokens {
+        if req.uri().path() == "/token" {
+            return token_endpoint(st, tokens, &req);
+        }
+        let need = needed_access(req.method(), req.uri().path());
+        let auth = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if !tokens.allows(auth, need.as_ref()) {
+            let host = req
+                .headers()
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("localhost");
+            let scheme = if st.tls { "https" } else { "http" };
+            return Err(ApiError::BearerRequired {
+                realm: format!("{scheme}://{host}/token"),
+                scope: need.map(|a| a.scope()),
+            });
+        }
+    } else if let Some(h) = &st.htpasswd {
         let auth = req
             .headers()
             .get(header::AUTHORIZATION)

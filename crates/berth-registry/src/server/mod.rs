@@ -9,6 +9,7 @@ mod htpasswd;
 mod search;
 mod storage;
 mod tls;
+mod token;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,10 @@ pub struct ServerState {
     realm: String,
     /// DELETE of manifests and blobs (`storage.delete.enabled`).
     delete_enabled: bool,
+    /// `--token-auth`: the Bearer flow with this server as token service.
+    tokens: Option<token::Tokens>,
+    /// Served over HTTPS (the token realm's scheme).
+    tls: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -40,6 +45,9 @@ pub struct ServeOptions {
     pub delete_enabled: bool,
     /// Certificate and key (PEM) to serve HTTPS with.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Be a token service and require Bearer tokens (checked against the
+    /// htpasswd users when there is a file).
+    pub token_auth: bool,
 }
 
 impl Default for ServeOptions {
@@ -51,6 +59,7 @@ impl Default for ServeOptions {
             realm: "basic-realm".into(),
             delete_enabled: true,
             tls: None,
+            token_auth: false,
         }
     }
 }
@@ -81,7 +90,7 @@ pub enum ServeError {
     },
 }
 
-const USAGE: &str = "Usage: berth registry serve [CONFIG.yml] [--addr HOST:PORT] [--root DIR] [--htpasswd FILE] [--realm REALM] [--tls-cert FILE --tls-key FILE]\n       berth registry gc [--root DIR] [--dry-run]";
+const USAGE: &str = "Usage: berth registry serve [CONFIG.yml] [--addr HOST:PORT] [--root DIR] [--htpasswd FILE] [--realm REALM] [--tls-cert FILE --tls-key FILE] [--token-auth]\n       berth registry gc [--root DIR] [--dry-run]";
 
 /// Parses `serve [flags]` (the arguments after `berth registry`).
 pub fn parse_args(args: &[String]) -> Result<ServeOptions, ServeError> {
@@ -115,6 +124,7 @@ pub fn parse_args(args: &[String]) -> Result<ServeOptions, ServeError> {
                 let cert = o.tls.take().map(|(c, _)| c).unwrap_or_default();
                 o.tls = Some((cert, PathBuf::from(value()?)));
             }
+            "--token-auth" => o.token_auth = true,
             "--addr" => o.addr = value()?,
             "--root" => o.root = PathBuf::from(value()?),
             "--htpasswd" => o.htpasswd = Some(PathBuf::from(value()?)),
@@ -145,6 +155,8 @@ pub fn router(opts: &ServeOptions) -> Result<Router, ServeError> {
         htpasswd,
         realm: opts.realm.clone(),
         delete_enabled: opts.delete_enabled,
+        tokens: opts.token_auth.then(token::Tokens::default),
+        tls: opts.tls.is_some(),
     });
     Ok(Router::new()
         .route("/v2", any(handlers::dispatch))
@@ -153,6 +165,7 @@ pub fn router(opts: &ServeOptions) -> Result<Router, ServeError> {
         // The v1 index search API (`docker search host/term`) and its ping.
         .route("/v1/search", any(handlers::dispatch))
         .route("/v1/_ping", any(handlers::dispatch))
+        .route("/token", any(handlers::dispatch))
         .with_state(state))
 }
 
