@@ -277,3 +277,111 @@ fn token_auth_for_the_docker_flow() {
     let t = token_for("repository:tok/bb:pull");
     assert_eq!(get(&t, "/v2/tok/bb/manifests/v1"), "200");
 }
+
+/// The OCI referrers API: an artifact manifest pushed with a `subject` is
+/// listed under `/v2/<name>/referrers/<subject digest>` (filterable by
+/// `artifactType`), and its PUT answers with `OCI-Subject`.
+#[test]
+fn referrers_list_manifests_by_subject() {
+    let dir = PathBuf::from(format!("/tmp/berth-regref-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new(BERTH)
+        .args(["registry", "serve", "--addr", &addr, "--root"])
+        .arg(dir.join("storage"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _served = Served {
+        dir: dir.clone(),
+        child,
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < deadline, "registry did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sha = |data: &str| {
+        let out = Command::new("sh")
+            .args([
+                "-c",
+                &format!("printf '%s' '{data}' | sha256sum | cut -d' ' -f1"),
+            ])
+            .output()
+            .unwrap();
+        format!("sha256:{}", String::from_utf8_lossy(&out.stdout).trim())
+    };
+    let empty = "{}";
+    let empty_d = sha(empty);
+    let (ok, _) = curl(&[
+        "-X",
+        "POST",
+        "--data-binary",
+        empty,
+        "-H",
+        "Content-Type: application/octet-stream",
+        &format!("http://{addr}/v2/r/blobs/uploads/?digest={empty_d}"),
+    ]);
+    assert!(ok);
+    let put = |reference: &str, body: &str| {
+        curl(&[
+            "-X",
+            "PUT",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "-H",
+            "Content-Type: application/vnd.oci.image.manifest.v1+json",
+            "--data-binary",
+            body,
+            &format!("http://{addr}/v2/r/manifests/{reference}"),
+        ])
+        .1
+    };
+    let image = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{empty_d}","size":2}},"layers":[]}}"#
+    );
+    let headers = put("v1", &image);
+    assert!(headers.starts_with("HTTP/1.1 201"), "{headers}");
+    let image_d = sha(&image);
+    let sig = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.example.sig","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{empty_d}","size":2}},"layers":[],"subject":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{image_d}","size":{}}},"annotations":{{"k":"v"}}}}"#,
+        image.len()
+    );
+    let sig_d = sha(&sig);
+    let headers = put(&sig_d, &sig);
+    assert!(headers.starts_with("HTTP/1.1 201"), "{headers}");
+    assert!(
+        headers
+            .to_lowercase()
+            .contains(&format!("oci-subject: {image_d}")),
+        "{headers}"
+    );
+
+    let (_, body) = curl(&[&format!("http://{addr}/v2/r/referrers/{image_d}")]);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["mediaType"], "application/vnd.oci.image.index.v1+json");
+    let list = v["manifests"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{body}");
+    assert_eq!(list[0]["digest"], sig_d.as_str());
+    assert_eq!(list[0]["artifactType"], "application/vnd.example.sig");
+    assert_eq!(list[0]["annotations"]["k"], "v");
+    assert_eq!(list[0]["size"], sig.len());
+    let (_, body) = curl(&[&format!(
+        "http://{addr}/v2/r/referrers/{image_d}?artifactType=application/vnd.example.other"
+    )]);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["manifests"].as_array().unwrap().len(), 0, "{body}");
+    // Nothing refers to the signature itself.
+    let (_, body) = curl(&[&format!("http://{addr}/v2/r/referrers/{sig_d}")]);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(v["manifests"].as_array().unwrap().is_empty());
+}

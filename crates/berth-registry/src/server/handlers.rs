@@ -30,6 +30,8 @@ enum Route<'a> {
     Blob(&'a str, &'a str),
     Uploads(&'a str),
     Upload(&'a str, &'a str),
+    /// OCI distribution 1.1: manifests whose `subject` is the digest.
+    Referrers(&'a str, &'a str),
 }
 
 fn route(path: &str) -> Option<Route<'_>> {
@@ -52,6 +54,9 @@ fn route(path: &str) -> Option<Route<'_>> {
     }
     if let Some((name, uuid)) = rest.rsplit_once("/blobs/uploads/") {
         return Some(Route::Upload(name, uuid));
+    }
+    if let Some((name, d)) = rest.rsplit_once("/referrers/") {
+        return Some(Route::Referrers(name, d));
     }
     if let Some((name, r)) = rest.rsplit_once("/manifests/") {
         return Some(Route::Manifest(name, r));
@@ -86,7 +91,8 @@ fn needed_access(method: &Method, path: &str) -> Option<Access> {
         | Route::Manifest(n, _)
         | Route::Blob(n, _)
         | Route::Uploads(n)
-        | Route::Upload(n, _) => n.to_string(),
+        | Route::Upload(n, _)
+        | Route::Referrers(n, _) => n.to_string(),
         _ => return None,
     };
     let actions: &[&str] = match *method {
@@ -192,7 +198,8 @@ async fn handle(st: &ServerState, req: Request) -> Result<Response> {
         | Route::Manifest(n, _)
         | Route::Blob(n, _)
         | Route::Uploads(n)
-        | Route::Upload(n, _) => Some(*n),
+        | Route::Upload(n, _)
+        | Route::Referrers(n, _) => Some(*n),
         _ => None,
     };
     if let Some(n) = name {
@@ -209,6 +216,33 @@ async fn handle(st: &ServerState, req: Request) -> Result<Response> {
             json!({ "repositories": s.catalog() }),
         )),
         (Route::Tags(n), Method::GET) => tags_list(s, n, &query),
+        (Route::Referrers(n, d), Method::GET) => {
+            if !storage::valid_digest(d) {
+                return Err(ApiError::DigestInvalid(d.to_string()));
+            }
+            let wanted = q(&query, "artifactType");
+            let mut manifests = s.referrers(n, d);
+            if let Some(t) = wanted {
+                manifests.retain(|m| m["artifactType"] == t);
+            }
+            let mut resp = json_response(
+                StatusCode::OK,
+                json!({
+                    "schemaVersion": 2,
+                    "mediaType": "application/vnd.oci.image.index.v1+json",
+                    "manifests": manifests,
+                }),
+            );
+            insert(
+                resp.headers_mut(),
+                header::CONTENT_TYPE,
+                "application/vnd.oci.image.index.v1+json",
+            );
+            if wanted.is_some() {
+                insert(resp.headers_mut(), "OCI-Filters-Applied", "artifactType");
+            }
+            Ok(resp)
+        }
         (Route::Manifest(n, r), Method::GET) => get_manifest(s, n, r, true),
         (Route::Manifest(n, r), Method::HEAD) => get_manifest(s, n, r, false),
         (Route::Manifest(n, r), Method::PUT) => put_manifest(s, n, r, req).await,
@@ -370,6 +404,12 @@ async fn put_manifest(s: &Storage, name: &str, reference: &str, req: Request) ->
     );
     insert(h, "Docker-Content-Digest", &stored);
     insert(h, header::CONTENT_LENGTH, "0");
+    if let Some(subject) = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v["subject"]["digest"].as_str().map(str::to_string))
+    {
+        insert(h, "OCI-Subject", &subject);
+    }
     Ok(resp)
 }
 

@@ -351,6 +351,50 @@ impl Storage {
     }
 }
 
+impl Storage {
+    /// Descriptors of the repository's manifests whose `subject` is
+    /// `digest` (the OCI referrers API), sorted by digest.
+    pub fn referrers(&self, name: &str, digest: &str) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        let Ok(rd) = fs::read_dir(self.repo(name).join("_manifests")) else {
+            return out;
+        };
+        for e in rd.flatten() {
+            let hex_name = e.file_name().to_string_lossy().into_owned();
+            let d = format!("sha256:{hex_name}");
+            if !valid_digest(&d) {
+                continue;
+            }
+            let media_type = fs::read_to_string(e.path()).unwrap_or_default();
+            let Ok(bytes) = fs::read(self.blob_path(&d)) else {
+                continue;
+            };
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+                continue;
+            };
+            if v["subject"]["digest"].as_str() != Some(digest) {
+                continue;
+            }
+            let artifact_type = v["artifactType"]
+                .as_str()
+                .or_else(|| v["config"]["mediaType"].as_str())
+                .unwrap_or("");
+            let mut desc = serde_json::json!({
+                "mediaType": media_type,
+                "digest": d,
+                "size": bytes.len(),
+                "artifactType": artifact_type,
+            });
+            if let Some(a) = v.get("annotations").filter(|a| a.is_object()) {
+                desc["annotations"] = a.clone();
+            }
+            out.push(desc);
+        }
+        out.sort_by(|a, b| a["digest"].as_str().cmp(&b["digest"].as_str()));
+        out
+    }
+}
+
 /// What a garbage collection found and removed.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct GcReport {
