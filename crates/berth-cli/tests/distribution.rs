@@ -671,3 +671,52 @@ fn insecure_registries_and_mirrors() {
     assert!(shown.contains("Insecure Registries"), "{shown}");
     assert!(shown.contains(&format!("{mirror}/")), "{shown}");
 }
+
+/// Debian's `docker-registry` (the reference distribution server) as the
+/// peer: berth pushes to it and pulls back from it into another daemon.
+#[test]
+fn berth_pushes_to_and_pulls_from_the_reference_registry() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let root = PathBuf::from(format!("/tmp/berth-refreg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let config = format!(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+         http:\n  addr: 127.0.0.1:{port}\n",
+        root.join("storage").display()
+    );
+    std::fs::write(root.join("config.yml"), config).unwrap();
+    let mut child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(root.join("config.yml"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(root.join("registry.log")).unwrap())
+        .spawn()
+        .expect("docker-registry (Debian package docker-registry, installed by .ci/run)");
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < deadline, "docker-registry did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let a = Daemon::start("refreg-a");
+    a.busybox();
+    let image = format!("{addr}/peer/bb:v1");
+    a.ok(&["tag", "busybox", &image]);
+    a.ok(&["push", &image]);
+    let pushed = repo_digest(&a, &image, &format!("{addr}/peer/bb"));
+    let b = Daemon::start("refreg-b");
+    b.ok(&["pull", &image]);
+    assert_eq!(repo_digest(&b, &image, &format!("{addr}/peer/bb")), pushed);
+    assert_eq!(
+        b.ok(&["run", "--rm", &image, "echo", "peer"]).trim(),
+        "peer"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&root);
+}
