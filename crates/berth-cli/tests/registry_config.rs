@@ -5,8 +5,9 @@
 
 mod common;
 
+use std::ffi::OsStr;
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,57 @@ use common::BERTH;
 struct Served {
     dir: PathBuf,
     child: Child,
+}
+
+impl Served {
+    /// A fresh scratch directory for one test's registry.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = PathBuf::from(format!("/tmp/berth-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// `berth registry serve <args>` logging to `dir/registry.log`, once
+    /// it accepts connections on `port`; `dir` goes with it.
+    fn start(dir: &Path, port: u16, args: &[&OsStr]) -> Served {
+        let child = Command::new(BERTH)
+            .args(["registry", "serve"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("registry.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let served = Served {
+            dir: dir.to_path_buf(),
+            child,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "registry did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        served
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn sha256(data: &str) -> String {
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            &format!("printf '%s' '{data}' | sha256sum | cut -d' ' -f1"),
+        ])
+        .output()
+        .unwrap();
+    format!("sha256:{}", String::from_utf8_lossy(&out.stdout).trim())
 }
 
 impl Drop for Served {
@@ -39,9 +91,7 @@ fn curl(args: &[&str]) -> (bool, String) {
 
 #[test]
 fn config_file_tls_deletes_off_and_gc() {
-    let dir = PathBuf::from(format!("/tmp/berth-regcfg-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Served::scratch("regcfg");
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
         .unwrap()
@@ -49,11 +99,7 @@ fn config_file_tls_deletes_off_and_gc() {
         .unwrap();
     std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
     std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let root = dir.join("storage");
     let config = format!(
         "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
@@ -63,22 +109,7 @@ fn config_file_tls_deletes_off_and_gc() {
         dir.join("key.pem").display()
     );
     std::fs::write(dir.join("config.yml"), config).unwrap();
-    let child = Command::new(BERTH)
-        .args(["registry", "serve"])
-        .arg(dir.join("config.yml"))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("registry.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let served = Served {
-        dir: dir.clone(),
-        child,
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "registry did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let served = Served::start(&dir, port, &[dir.join("config.yml").as_os_str()]);
     let base = format!("https://localhost:{port}");
     let ca = dir.join("cert.pem");
     let ca = ca.to_str().unwrap();
@@ -95,20 +126,7 @@ fn config_file_tls_deletes_off_and_gc() {
 
     // A monolithic blob upload, then a DELETE the config did not enable.
     let data = "a blob no manifest names";
-    let digest = format!(
-        "sha256:{}",
-        String::from_utf8_lossy(
-            &Command::new("sh")
-                .args([
-                    "-c",
-                    &format!("printf '{data}' | sha256sum | cut -d' ' -f1")
-                ])
-                .output()
-                .unwrap()
-                .stdout
-        )
-        .trim()
-    );
+    let digest = sha256(data);
     let (ok, _) = curl(&[
         "--cacert",
         ca,
@@ -172,41 +190,24 @@ fn config_file_tls_deletes_off_and_gc() {
 fn token_auth_for_the_docker_flow() {
     // tester / s3cret, as the compat fixture.
     const HTPASSWD: &str = "tester:$2b$10$x4PqjbT8ZdFN9wW.k/1lwOHKiw7iqg6s60ekmok/JrOTB2Zf6jTkG\n";
-    let dir = PathBuf::from(format!("/tmp/berth-regtok-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Served::scratch("regtok");
     std::fs::write(dir.join("htpasswd"), HTPASSWD).unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(BERTH)
-        .args([
-            "registry",
-            "serve",
-            "--addr",
-            &addr,
-            "--token-auth",
-            "--root",
-        ])
-        .arg(dir.join("storage"))
-        .arg("--htpasswd")
-        .arg(dir.join("htpasswd"))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("registry.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let _served = Served {
-        dir: dir.clone(),
-        child,
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(Instant::now() < deadline, "registry did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (root, htpasswd) = (dir.join("storage"), dir.join("htpasswd"));
+    let _served = Served::start(
+        &dir,
+        port,
+        &[
+            "--addr".as_ref(),
+            addr.as_ref(),
+            "--token-auth".as_ref(),
+            "--root".as_ref(),
+            root.as_os_str(),
+            "--htpasswd".as_ref(),
+            htpasswd.as_os_str(),
+        ],
+    );
     // The challenge names the token service and the scope.
     let (_, headers) = curl(&[
         "-D",
@@ -283,43 +284,22 @@ fn token_auth_for_the_docker_flow() {
 /// `artifactType`), and its PUT answers with `OCI-Subject`.
 #[test]
 fn referrers_list_manifests_by_subject() {
-    let dir = PathBuf::from(format!("/tmp/berth-regref-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let dir = Served::scratch("regref");
+    let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(BERTH)
-        .args(["registry", "serve", "--addr", &addr, "--root"])
-        .arg(dir.join("storage"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _served = Served {
-        dir: dir.clone(),
-        child,
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(Instant::now() < deadline, "registry did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let sha = |data: &str| {
-        let out = Command::new("sh")
-            .args([
-                "-c",
-                &format!("printf '%s' '{data}' | sha256sum | cut -d' ' -f1"),
-            ])
-            .output()
-            .unwrap();
-        format!("sha256:{}", String::from_utf8_lossy(&out.stdout).trim())
-    };
+    let root = dir.join("storage");
+    let _served = Served::start(
+        &dir,
+        port,
+        &[
+            "--addr".as_ref(),
+            addr.as_ref(),
+            "--root".as_ref(),
+            root.as_os_str(),
+        ],
+    );
     let empty = "{}";
-    let empty_d = sha(empty);
+    let empty_d = sha256(empty);
     let (ok, _) = curl(&[
         "-X",
         "POST",
@@ -351,12 +331,12 @@ fn referrers_list_manifests_by_subject() {
     );
     let headers = put("v1", &image);
     assert!(headers.starts_with("HTTP/1.1 201"), "{headers}");
-    let image_d = sha(&image);
+    let image_d = sha256(&image);
     let sig = format!(
         r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.example.sig","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{empty_d}","size":2}},"layers":[],"subject":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{image_d}","size":{}}},"annotations":{{"k":"v"}}}}"#,
         image.len()
     );
-    let sig_d = sha(&sig);
+    let sig_d = sha256(&sig);
     let headers = put(&sig_d, &sig);
     assert!(headers.starts_with("HTTP/1.1 201"), "{headers}");
     assert!(

@@ -400,21 +400,7 @@ impl RepoClient {
     /// Uploads a blob from a file: POST to open the session, one PUT with the
     /// whole content and its digest (Docker's monolithic upload).
     pub async fn upload_blob(&self, digest: &str, path: &Path, size: u64) -> Result<()> {
-        let url = self.url("blobs/uploads/");
-        let resp = self
-            .send(Method::POST, &url, HeaderMap::new(), None)
-            .await?;
-        let status = resp.status();
-        if status != StatusCode::ACCEPTED {
-            let body = resp.bytes().await.unwrap_or_default();
-            return Err(self.status_error(status, &body));
-        }
-        let loc = resp
-            .headers()
-            .get(LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| RegistryError::Registry("upload session without Location".into()))?;
-        let loc = self.resolve(loc);
+        let loc = self.start_upload().await?;
         let sep = if loc.contains('?') { '&' } else { '?' };
         let put_url = format!("{loc}{sep}digest={digest}");
         let mut h = HeaderMap::new();
