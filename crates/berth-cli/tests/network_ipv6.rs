@@ -200,54 +200,33 @@ fn ipv6_network_end_to_end() {
         "IPv4 publishing on a dual-stack network"
     );
 
-    // Addresses are never handed out twice, and a disconnect gives one back.
-    let e = err(
-        &d,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "v6net",
-            "--ip6",
-            &format!("{p}::99"),
-            "busybox",
-            "true",
-        ],
-    );
-    assert!(e.contains("Address already in use"), "{e}");
-    let e = err(
-        &d,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "v6net",
-            "--ip6",
-            &format!("{p}::1"),
-            "busybox",
-            "true",
-        ],
-    );
-    assert!(e.contains("Address already in use"), "{e}");
-    let e = err(
-        &d,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "v6net",
-            "--ip6",
-            "fd00:dead::5",
-            "busybox",
-            "true",
-        ],
-    );
-    assert!(
-        e.contains(
+    // Addresses are never handed out twice (a container's, the gateway's),
+    // and one outside the subnets is refused.
+    let cases = [
+        (format!("{p}::99"), "Address already in use".to_string()),
+        (format!("{p}::1"), "Address already in use".to_string()),
+        (
+            "fd00:dead::5".to_string(),
             "Invalid address fd00:dead::5: It does not belong to any of this network's subnets"
+                .to_string(),
         ),
-        "{e}"
-    );
+    ];
+    for (ip6, want) in &cases {
+        let e = err(
+            &d,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "v6net",
+                "--ip6",
+                ip6,
+                "busybox",
+                "true",
+            ],
+        );
+        assert!(e.contains(want.as_str()), "--ip6 {ip6}: {e}");
+    }
     d.ok(&["network", "disconnect", "v6net", "cli6"]);
     d.ok(&[
         "network",
