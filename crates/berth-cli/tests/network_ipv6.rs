@@ -519,3 +519,68 @@ fn ipv6_loopback_and_v4_only_publishing_go_through_the_proxy() {
     assert!(std::net::TcpListener::bind(("::1", lo)).is_ok());
     assert!(std::net::TcpStream::connect(("::1", any)).is_err());
 }
+
+/// `-p PORT:80` on an IPv4-only container is published on both families,
+/// as Docker's proxy binds `0.0.0.0` and `[::]`: `port`, `ps` and inspect
+/// list both, `[::1]` reaches the container through the userland proxy,
+/// and the IPv6 listener goes away with the container.
+#[test]
+fn all_address_publishing_covers_ipv6_for_an_ipv4_container() {
+    let d = Daemon::start("ip6dual");
+    d.busybox();
+    let port = free_v6_port();
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "-p",
+        &format!("{port}:80"),
+        "busybox",
+        "sh",
+        "-c",
+        "echo dual > /index.html && exec httpd -f -p 80 -h /",
+    ]);
+    let id = id.trim();
+    let shown = d.ok(&["port", id, "80"]);
+    assert_eq!(
+        shown.lines().collect::<Vec<_>>(),
+        [format!("0.0.0.0:{port}"), format!("[::]:{port}")],
+        "{shown}"
+    );
+    let ps = d.ok(&[
+        "ps",
+        "--filter",
+        &format!("id={id}"),
+        "--format",
+        "{{.Ports}}",
+    ]);
+    assert_eq!(
+        ps.trim(),
+        format!("0.0.0.0:{port}->80/tcp, [::]:{port}->80/tcp")
+    );
+    let inspect = d.ok(&["inspect", "-f", "{{json .NetworkSettings.Ports}}", id]);
+    assert_eq!(
+        inspect.trim(),
+        format!(
+            r#"{{"80/tcp":[{{"HostIp":"0.0.0.0","HostPort":"{port}"}},{{"HostIp":"::","HostPort":"{port}"}}]}}"#
+        )
+    );
+    for url in [
+        format!("http://[::1]:{port}/index.html"),
+        format!("http://127.0.0.1:{port}/index.html"),
+    ] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let page = loop {
+            let out = Command::new("/bin/busybox")
+                .args(["wget", "-qO-", &url])
+                .output()
+                .unwrap();
+            if out.status.success() || std::time::Instant::now() > deadline {
+                break String::from_utf8_lossy(&out.stdout).into_owned();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        };
+        assert_eq!(page, "dual\n", "{url}");
+    }
+    d.ok(&["rm", "-f", id]);
+    assert!(std::net::TcpStream::connect(("::1", port)).is_err());
+}

@@ -511,7 +511,12 @@ impl Networks {
             };
             s.ports
                 .iter()
-                .filter_map(|p| p.proxied(ep).map(|(l, t)| (l, t, p.proto.clone())))
+                .flat_map(|p| {
+                    p.proxied(ep)
+                        .into_iter()
+                        .chain(p.v6_companion(ep))
+                        .map(|(l, t)| (l, t, p.proto.clone()))
+                })
                 .collect()
         };
         let mut map = self.proxies.lock().unwrap_or_else(|e| e.into_inner());

@@ -184,14 +184,41 @@ impl PortBinding {
         ))
     }
 
-    /// The address shown by `docker port` and inspect.
-    pub fn shown_ip(&self) -> &str {
-        if self.host_ip.is_empty() {
-            "0.0.0.0"
-        } else {
-            &self.host_ip
+    /// The IPv6 half of a binding on all addresses (`-p 80:80`) for a
+    /// container with IPv4 only: Docker's proxy listens on `[::]` too, and
+    /// NAT cannot turn IPv6 into IPv4, so berth's userland proxy does (for
+    /// TCP and UDP; SCTP stays IPv4 as with Docker's proxy).
+    pub fn v6_companion(&self, ep: &Endpoint) -> Option<(SocketAddr, SocketAddr)> {
+        let proxyable = matches!(self.proto.as_str(), "tcp" | "udp");
+        (proxyable && self.host_ip.is_empty() && ep.ip6.is_none() && host_has_ipv6()).then(|| {
+            (
+                SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), self.host_port),
+                SocketAddr::new(ep.ip.into(), self.container_port),
+            )
+        })
+    }
+
+    /// The addresses shown by `docker port`, `ps` and inspect: a binding on
+    /// all addresses shows `0.0.0.0` and, where the host has IPv6, `::`,
+    /// as Docker does.
+    pub fn shown_ips(&self) -> Vec<&str> {
+        match self.host_ip.as_str() {
+            "" if host_has_ipv6() && self.proto != "sctp" => vec!["0.0.0.0", "::"],
+            "" => vec!["0.0.0.0"],
+            ip => vec![ip],
         }
     }
+}
+
+/// Whether the host has IPv6 at all (the module loaded and not disabled).
+pub fn host_has_ipv6() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| {
+        std::path::Path::new("/proc/net/if_inet6").exists()
+            && std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/disable_ipv6")
+                .map(|v| v.trim() == "0")
+                .unwrap_or(false)
+    })
 }
 
 /// The network state of a running container.

@@ -27,11 +27,13 @@ impl Networks {
         }
         for p in &sb.ports {
             let key = format!("{}/{}", p.container_port, p.proto);
-            let entry = json!({"HostIp": p.shown_ip(), "HostPort": p.host_port.to_string()});
-            match m.get_mut(&key) {
-                Some(Value::Array(a)) => a.push(entry),
-                _ => {
-                    m.insert(key, json!([entry]));
+            for ip in p.shown_ips() {
+                let entry = json!({"HostIp": ip, "HostPort": p.host_port.to_string()});
+                match m.get_mut(&key) {
+                    Some(Value::Array(a)) => a.push(entry),
+                    _ => {
+                        m.insert(key.clone(), json!([entry]));
+                    }
                 }
             }
         }
@@ -153,7 +155,9 @@ impl Networks {
             .map(|s| s.ports.clone())
             .unwrap_or_default();
         for p in &published {
-            out.push(json!({"IP": p.shown_ip(), "PrivatePort": p.container_port, "PublicPort": p.host_port, "Type": p.proto}));
+            for ip in p.shown_ips() {
+                out.push(json!({"IP": ip, "PrivatePort": p.container_port, "PublicPort": p.host_port, "Type": p.proto}));
+            }
         }
         for k in c
             .config
