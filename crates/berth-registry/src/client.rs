@@ -7,7 +7,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use reqwest::header::{
+    HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION,
+};
 use reqwest::{Method, Response, StatusCode};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -428,7 +430,7 @@ impl RepoClient {
     }
 
     /// Opens an upload session; returns its location.
-    async fn start_upload(&self) -> Result<String> {
+    pub(crate) async fn start_upload(&self) -> Result<String> {
         let url = self.url("blobs/uploads/");
         let resp = self
             .send(Method::POST, &url, HeaderMap::new(), None)
@@ -446,39 +448,92 @@ impl RepoClient {
         Ok(self.resolve(loc))
     }
 
-    /// Uploads a blob whose digest is known only once its bytes are sent
-    /// (Docker's streamed push): POST opens the session, one PATCH streams
-    /// `body` (chunked, no length), and a PUT with the digest that `digest`
-    /// yields when the stream is done commits it. The session has been
-    /// authorised by the POST, so the streamed request is sent once.
-    pub async fn upload_streamed<F>(&self, body: reqwest::Body, digest: F) -> Result<()>
-    where
-        F: std::future::Future<Output = Result<String>>,
-    {
-        let loc = self.start_upload().await?;
-        let mut req = self
-            .http
-            .request(Method::PATCH, &loc)
-            .header(CONTENT_TYPE, "application/octet-stream")
-            .body(body);
-        if let Some(a) = self.current_auth() {
-            req = req.header(AUTHORIZATION, a);
-        }
-        let (sent, digest) = tokio::join!(req.send(), digest);
-        // A failure of the producer explains a broken stream best.
-        let digest = digest?;
-        let resp = sent.map_err(|e| RegistryError::http(format!("PATCH {loc:?}"), e))?;
-        let status = resp.status();
-        if status != StatusCode::ACCEPTED && status != StatusCode::NO_CONTENT {
-            let body = resp.bytes().await.unwrap_or_default();
-            return Err(self.status_error(status, &body));
-        }
-        let loc = resp
-            .headers()
+    /// The session's next location: the response's `Location` (the
+    /// reference registry renews its `_state` with every answer) or `loc`.
+    fn next_location(&self, resp: &Response, loc: &str) -> String {
+        resp.headers()
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
             .map(|l| self.resolve(l))
-            .unwrap_or(loc);
+            .unwrap_or_else(|| loc.to_string())
+    }
+
+    /// A PATCH to upload session `loc`; its next location. The session has
+    /// been authorised by the POST, so the request is sent once. With
+    /// `range` (`start`, `len`), a chunk that must continue the upload at
+    /// `start` (`Content-Range`, `Content-Length`); without, a streamed
+    /// append of unknown length (Docker's streamed push).
+    pub(crate) async fn patch_upload(
+        &self,
+        loc: &str,
+        body: reqwest::Body,
+        range: Option<(u64, u64)>,
+    ) -> std::result::Result<String, UploadFailure> {
+        let mut req = self
+            .http
+            .request(Method::PATCH, loc)
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .body(body);
+        if let Some((start, len)) = range {
+            req = req
+                .header(CONTENT_LENGTH, len)
+                .header(CONTENT_RANGE, format!("{start}-{}", start + len - 1));
+        }
+        if let Some(a) = self.current_auth() {
+            req = req.header(AUTHORIZATION, a);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| UploadFailure::Retry(RegistryError::http(format!("PATCH {loc:?}"), e)))?;
+        let status = resp.status();
+        if status != StatusCode::ACCEPTED && status != StatusCode::NO_CONTENT {
+            let body = resp.bytes().await.unwrap_or_default();
+            return Err(UploadFailure::from_status(status, &body));
+        }
+        Ok(self.next_location(&resp, loc))
+    }
+
+    /// Asks where upload session `loc` stands (`GET`, answered with 204,
+    /// `Range: 0-<last byte>` and the session's `Location`).
+    pub(crate) async fn upload_status(
+        &self,
+        loc: &str,
+    ) -> std::result::Result<UploadStatus, UploadFailure> {
+        let resp = self
+            .send(Method::GET, loc, HeaderMap::new(), None)
+            .await
+            .map_err(UploadFailure::Retry)?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body = resp.bytes().await.unwrap_or_default();
+            return match UploadFailure::from_status(status, &body) {
+                UploadFailure::Lost(_) => Ok(UploadStatus::Lost),
+                f => Err(f),
+            };
+        }
+        let range = resp
+            .headers()
+            .get(reqwest::header::RANGE)
+            .and_then(|v| v.to_str().ok());
+        Ok(match accepted_bytes(range) {
+            Some(offset) => UploadStatus::At {
+                location: self.next_location(&resp, loc),
+                offset,
+            },
+            None => UploadStatus::Unknown,
+        })
+    }
+
+    /// Abandons upload session `loc` (DELETE); errors are the caller's to ignore.
+    pub(crate) async fn cancel_upload(&self, loc: &str) -> Result<()> {
+        self.send(Method::DELETE, loc, HeaderMap::new(), None)
+            .await
+            .map(|_| ())
+    }
+
+    /// Commits upload session `loc` as the blob `digest` (PUT, no body).
+    pub(crate) async fn finish_upload(&self, loc: &str, digest: &str) -> Result<()> {
         let sep = if loc.contains('?') { '&' } else { '?' };
         let put_url = format!("{loc}{sep}digest={digest}");
         let mut h = HeaderMap::new();
@@ -559,6 +614,66 @@ impl RepoClient {
         }
         Ok(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
     }
+}
+
+/// Why an upload request failed, for the resume logic in `push.rs`.
+#[derive(Debug)]
+pub(crate) enum UploadFailure {
+    /// The connection broke, timed out or the registry had a transient
+    /// problem (5xx, 408, 429, 416): ask where the upload stands, go on.
+    Retry(RegistryError),
+    /// The registry no longer knows the session (`BLOB_UPLOAD_UNKNOWN`,
+    /// `BLOB_UPLOAD_INVALID`): start a new one.
+    Lost(RegistryError),
+    /// Anything else (denied, bad request): give up.
+    Fatal(RegistryError),
+}
+
+impl UploadFailure {
+    fn from_status(status: StatusCode, body: &[u8]) -> UploadFailure {
+        let e = RegistryError::Registry(error_text(status, body));
+        let text = String::from_utf8_lossy(body);
+        if text.contains("BLOB_UPLOAD_UNKNOWN") || text.contains("BLOB_UPLOAD_INVALID") {
+            return UploadFailure::Lost(e);
+        }
+        match status {
+            StatusCode::NOT_FOUND => UploadFailure::Lost(e),
+            StatusCode::REQUEST_TIMEOUT
+            | StatusCode::TOO_MANY_REQUESTS
+            | StatusCode::RANGE_NOT_SATISFIABLE => UploadFailure::Retry(e),
+            s if s.is_server_error() => UploadFailure::Retry(e),
+            _ => UploadFailure::Fatal(e),
+        }
+    }
+}
+
+/// Where an upload session stands.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum UploadStatus {
+    /// The registry holds the first `offset` bytes; continue at `location`.
+    At { location: String, offset: u64 },
+    /// It holds 0 or 1 bytes: `Range: 0-0` says either (the reference
+    /// registry's form for an empty upload), so only a new session is safe.
+    Unknown,
+    /// The session is gone.
+    Lost,
+}
+
+/// The number of bytes an upload holds by its status `Range` header
+/// (`0-<last byte>`, some registries write `bytes=0-<last>`); `None` when
+/// that is ambiguous (`0-0`), missing or malformed.
+pub(crate) fn accepted_bytes(range: Option<&str>) -> Option<u64> {
+    let r = range?.trim();
+    let r = r.strip_prefix("bytes=").unwrap_or(r);
+    let (start, end) = r.split_once('-')?;
+    let (start, end) = (
+        start.trim().parse::<u64>().ok()?,
+        end.trim().parse::<u64>().ok()?,
+    );
+    if start != 0 || end == 0 {
+        return None;
+    }
+    end.checked_add(1)
 }
 
 /// The target of `<url>; rel="next"` in a `Link` header.
@@ -671,6 +786,47 @@ mod tests {
             "received unexpected HTTP status: 502 Bad Gateway"
         );
         assert_eq!(title_case("HEAD"), "Head");
+    }
+
+    #[test]
+    fn upload_ranges_give_the_resume_offset() {
+        assert_eq!(accepted_bytes(Some("0-1048575")), Some(1 << 20));
+        assert_eq!(accepted_bytes(Some("bytes=0-9")), Some(10));
+        assert_eq!(accepted_bytes(Some("0-1")), Some(2));
+        // 0 or 1 bytes: ambiguous, so a new session.
+        assert_eq!(accepted_bytes(Some("0-0")), None);
+        assert_eq!(accepted_bytes(Some("5-9")), None);
+        assert_eq!(accepted_bytes(Some("0-x")), None);
+        assert_eq!(accepted_bytes(Some("")), None);
+        assert_eq!(accepted_bytes(None), None);
+    }
+
+    #[test]
+    fn upload_failures_are_classified() {
+        let lost =
+            br#"{"errors":[{"code":"BLOB_UPLOAD_INVALID","message":"blob upload invalid"}]}"#;
+        assert!(matches!(
+            UploadFailure::from_status(StatusCode::BAD_REQUEST, lost),
+            UploadFailure::Lost(_)
+        ));
+        assert!(matches!(
+            UploadFailure::from_status(StatusCode::NOT_FOUND, b""),
+            UploadFailure::Lost(_)
+        ));
+        for s in [
+            StatusCode::BAD_GATEWAY,
+            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::RANGE_NOT_SATISFIABLE,
+        ] {
+            assert!(matches!(
+                UploadFailure::from_status(s, b""),
+                UploadFailure::Retry(_)
+            ));
+        }
+        assert!(matches!(
+            UploadFailure::from_status(StatusCode::FORBIDDEN, b"denied"),
+            UploadFailure::Fatal(_)
+        ));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use super::errors::ApiError;
-use super::storage::{self, Storage};
+use super::storage::{self, Storage, UploadGuard};
 use super::token::{Access, Tokens};
 use super::ServerState;
 use crate::manifest::{self, MediaType};
@@ -260,7 +260,7 @@ async fn handle(st: &ServerState, req: Request) -> Result<Response> {
             Ok(StatusCode::ACCEPTED.into_response())
         }
         (Route::Uploads(n), Method::POST) => start_upload(s, n, &query, req).await,
-        (Route::Upload(n, u), Method::GET) => upload_status(s, n, u),
+        (Route::Upload(n, u), Method::GET | Method::HEAD) => upload_status(s, n, u).await,
         (Route::Upload(n, u), Method::PATCH) => patch_upload(s, n, u, req).await,
         (Route::Upload(n, u), Method::PUT) => finish_upload(s, n, u, &query, req).await,
         (Route::Upload(_, u), Method::DELETE) => {
@@ -556,26 +556,34 @@ async fn start_upload(
     if let Some(d) = q(query, "digest") {
         // Monolithic upload: POST with the whole blob.
         let d = d.to_string();
-        append_body(s, &uuid, req).await?;
+        let guard = s.lock_upload(&uuid).await;
+        append_body(s, &uuid, req, guard).await?;
         s.commit_upload(name, &uuid, &d)?;
         return Ok(blob_created(name, &d));
     }
     Ok(upload_headers(name, &uuid, 0, StatusCode::ACCEPTED))
 }
 
-fn upload_status(s: &Storage, name: &str, uuid: &str) -> Result<Response> {
+/// `GET` (or `HEAD`) of an upload: where it stands, for a client resuming
+/// an interrupted upload. Waits for an append still being written (a
+/// request cut off a moment ago), so the range is what the next chunk must
+/// continue from.
+async fn upload_status(s: &Storage, name: &str, uuid: &str) -> Result<Response> {
+    let _guard = s.lock_upload(uuid).await;
     let size = s.upload_size(uuid)?;
     Ok(upload_headers(name, uuid, size, StatusCode::NO_CONTENT))
 }
 
 /// Appends the request body to an upload on a blocking thread, hashing on
 /// the way. Body frames are gathered into chunks of at least 256 KiB so
-/// the writer is not woken per frame.
-async fn append_body(s: &Storage, uuid: &str, req: Request) -> Result<u64> {
+/// the writer is not woken per frame. The writer keeps `guard` until it is
+/// done, also when this request is dropped halfway.
+async fn append_body(s: &Storage, uuid: &str, req: Request, guard: UploadGuard) -> Result<u64> {
     const COALESCE: usize = 256 * 1024;
     let mut appender = s.appender(uuid)?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
     let writer = tokio::task::spawn_blocking(move || {
+        let _guard = guard;
         let mut res = Ok(());
         while let Some(chunk) = rx.blocking_recv() {
             if let Err(e) = appender.append(&chunk) {
@@ -626,6 +634,7 @@ async fn append_body(s: &Storage, uuid: &str, req: Request) -> Result<u64> {
 }
 
 async fn patch_upload(s: &Storage, name: &str, uuid: &str, req: Request) -> Result<Response> {
+    let guard = s.lock_upload(uuid).await;
     let current = s.upload_size(uuid)?;
     // A chunk must continue exactly where the upload stands.
     if let Some(cr) = req
@@ -642,7 +651,7 @@ async fn patch_upload(s: &Storage, name: &str, uuid: &str, req: Request) -> Resu
             return Err(ApiError::RangeInvalid);
         }
     }
-    let size = append_body(s, uuid, req).await?;
+    let size = append_body(s, uuid, req, guard).await?;
     Ok(upload_headers(name, uuid, size, StatusCode::ACCEPTED))
 }
 
@@ -657,7 +666,9 @@ async fn finish_upload(
         .filter(|d| storage::valid_digest(d))
         .ok_or_else(|| ApiError::DigestInvalid(q(query, "digest").unwrap_or("").to_string()))?
         .to_string();
-    append_body(s, uuid, req).await?;
+    let guard = s.lock_upload(uuid).await;
+    append_body(s, uuid, req, guard).await?;
+    let _guard = s.lock_upload(uuid).await;
     s.commit_upload(name, uuid, &d)?;
     Ok(blob_created(name, &d))
 }

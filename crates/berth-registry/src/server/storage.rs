@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use regex::Regex;
 use sha2::{Digest, Sha256};
@@ -64,7 +64,15 @@ pub struct Storage {
     /// Digest state of uploads in progress: (hasher, bytes hashed), valid
     /// while the upload file has exactly that many bytes.
     hashes: Mutex<HashMap<String, (Sha256, u64)>>,
+    /// One lock per upload in progress, held while a request appends to it
+    /// (until its writer thread is done, even when the request was cut off
+    /// and its handler dropped), so a status query or the next chunk sees
+    /// the size the append left.
+    upload_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
+
+/// Held while an upload is appended to or read for its status.
+pub type UploadGuard = tokio::sync::OwnedMutexGuard<()>;
 
 /// How much of an upload may be written before its writeback is started, so
 /// the fsync at commit has little left to wait for.
@@ -119,6 +127,7 @@ impl Storage {
         Ok(Storage {
             root: root.to_path_buf(),
             hashes: Mutex::new(HashMap::new()),
+            upload_locks: Mutex::new(HashMap::new()),
         })
     }
 
@@ -169,6 +178,26 @@ impl Storage {
         Ok(uuid)
     }
 
+    /// Waits for the upload's lock (see `upload_locks`).
+    pub async fn lock_upload(&self, uuid: &str) -> UploadGuard {
+        let lock = self
+            .upload_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(uuid.to_string())
+            .or_default()
+            .clone();
+        lock.lock_owned().await
+    }
+
+    /// Forgets the lock of an upload that is committed or cancelled.
+    fn drop_upload_lock(&self, uuid: &str) {
+        self.upload_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(uuid);
+    }
+
     pub fn upload_size(&self, uuid: &str) -> Result<u64, ApiError> {
         let p = self.upload_path(uuid)?;
         fs::metadata(p)
@@ -179,6 +208,7 @@ impl Storage {
     pub fn cancel_upload(&self, uuid: &str) -> Result<(), ApiError> {
         let p = self.upload_path(uuid)?;
         self.take_hash(uuid);
+        self.drop_upload_lock(uuid);
         fs::remove_file(p).map_err(|_| ApiError::UploadUnknown)
     }
 
@@ -227,6 +257,7 @@ impl Storage {
     pub fn commit_upload(&self, name: &str, uuid: &str, digest: &str) -> Result<u64, ApiError> {
         let p = self.upload_path(uuid)?;
         let mut f = File::open(&p).map_err(|_| ApiError::UploadUnknown)?;
+        self.drop_upload_lock(uuid);
         let on_disk = f.metadata()?.len();
         let (h, size) = match self.take_hash(uuid) {
             Some((h, n)) if n == on_disk => (h, n),
