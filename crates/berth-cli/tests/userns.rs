@@ -157,14 +157,21 @@ fn container_root_is_the_remapped_uid_on_the_host() {
         .ok(&["exec", id, "hostname", "-i"])
         .trim()
         .starts_with(&subnet));
-    // /sys is the host's, read-only (the netns belongs to the initial
-    // user namespace, so sysfs cannot be mounted); /proc is the container's.
+    // /sys is a sysfs of the container's own, read-only, as with Docker
+    // (its network namespace belongs to its user namespace); /proc is the
+    // container's.
     let mounts = d.ok(&["exec", id, "cat", "/proc/self/mounts"]);
     let sys = mounts
         .lines()
         .find(|l| l.split_whitespace().nth(1) == Some("/sys"))
         .unwrap_or_else(|| panic!("no /sys in {mounts}"));
-    assert!(sys.contains("ro,"), "{sys}");
+    assert!(sys.starts_with("sysfs /sys sysfs ro,"), "{sys}");
+    let nets = d.ok(&["exec", id, "ls", "/sys/class/net"]);
+    assert_eq!(
+        nets.split_whitespace().collect::<Vec<_>>(),
+        ["eth0", "lo"],
+        "{nets}"
+    );
     assert_eq!(d.ok(&["exec", id, "cat", "/proc/1/comm"]).trim(), "sleep");
     // The container can edit its own /etc/hosts, as under Docker.
     d.ok(&[
@@ -539,10 +546,10 @@ fn all_subordinate_ranges_are_mapped() {
     assert_eq!((owners[0].1, owners[0].2), (1500, 1500), "{owners:?}");
 }
 
-/// The daemon makes the container's network namespace (so it belongs to
-/// the host's user namespace) and writes its `net.*` sysctls itself:
-/// `--sysctl net.*` works under remap, and Docker's default
-/// `ip_unprivileged_port_start=0` lets the remapped root serve on port 80.
+/// The container's network namespace belongs to its user namespace, so its
+/// root writes the `net.*` sysctls: `--sysctl net.*` works under remap, and
+/// Docker's default `ip_unprivileged_port_start=0` lets the remapped root
+/// serve on port 80.
 #[test]
 fn net_sysctls_and_low_ports_work_under_remap() {
     let (d, _) = remapped("userns-netsysctl");
@@ -573,7 +580,219 @@ fn net_sysctls_and_low_ports_work_under_remap() {
     ]);
     assert!(!bad.status.success());
     let stderr = String::from_utf8_lossy(&bad.stderr);
-    assert!(stderr.contains("net.ipv4.no_such_key"), "{stderr}");
+    // Docker's (runc's) message names the file: "open
+    // /proc/sys/net/ipv4/no_such_key: no such file or directory".
+    assert!(
+        stderr.contains("/proc/sys/net/ipv4/no_such_key"),
+        "{stderr}"
+    );
     // The failed start left no running container behind.
     assert_eq!(d.ok(&["ps", "-q"]).trim(), "");
+}
+
+/// The user namespace owning the namespace file `ns` (ioctl NS_GET_USERNS),
+/// as the inode number `/proc/<pid>/ns/user` links to.
+fn owner_userns(ns: &str) -> u64 {
+    const NS_GET_USERNS: libc::c_ulong = 0xb701;
+    let f = std::fs::File::open(ns).unwrap_or_else(|e| panic!("{ns}: {e}"));
+    // SAFETY: ioctl on a descriptor we own; it returns a new descriptor.
+    let fd = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&f), NS_GET_USERNS) };
+    assert!(
+        fd >= 0,
+        "NS_GET_USERNS {ns}: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: the ioctl returned a fresh descriptor nobody else owns.
+    let owner = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    owner.metadata().unwrap().ino()
+}
+
+fn userns_ino(pid: &str) -> u64 {
+    std::fs::metadata(format!("/proc/{pid}/ns/user"))
+        .unwrap()
+        .ino()
+}
+
+/// GET / from `addr`, retried for a few seconds while the server starts.
+fn http_get(addr: &str) -> Option<String> {
+    use std::io::Write;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+            s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .ok()?;
+            write!(s, "GET /index.html HTTP/1.0\r\n\r\n").ok()?;
+            let mut out = String::new();
+            if s.read_to_string(&mut out).is_ok() && !out.is_empty() {
+                return Some(out);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    None
+}
+
+/// As under Docker with `--userns-remap`: the network namespace of a
+/// remapped container belongs to the container's user namespace (on
+/// `none`, the default bridge and user-defined networks), so `--cap-add
+/// NET_ADMIN` lets its root configure interfaces; without the capability
+/// it cannot.
+#[test]
+fn net_admin_configures_the_network_under_remap() {
+    let (d, subnet) = remapped("userns-netadmin");
+    let script = "ip addr add 10.9.9.9/32 dev lo && ip link set lo down && echo done";
+    d.ok(&["network", "create", "unet"]);
+    for net in ["none", "bridge", "unet"] {
+        let out = d.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            net,
+            "--cap-add",
+            "NET_ADMIN",
+            "busybox",
+            "sh",
+            "-c",
+            script,
+        ]);
+        assert_eq!(out.trim(), "done", "--network {net}");
+        let denied = d.cli(&[
+            "run",
+            "--rm",
+            "--network",
+            net,
+            "busybox",
+            "sh",
+            "-c",
+            script,
+        ]);
+        assert!(
+            !denied.status.success(),
+            "--network {net} without NET_ADMIN: {}",
+            text(&denied)
+        );
+    }
+    // The namespace's owner is the container's user namespace.
+    for net in ["none", "bridge", "unet"] {
+        let id = d.ok(&["run", "-d", "--network", net, "busybox", "sleep", "300"]);
+        let pid = d.ok(&["inspect", "-f", "{{.State.Pid}}", id.trim()]);
+        let pid = pid.trim();
+        assert_eq!(
+            owner_userns(&format!("/proc/{pid}/ns/net")),
+            userns_ino(pid),
+            "--network {net}"
+        );
+        assert_ne!(userns_ino(pid), userns_ino("self"));
+        // The sandbox file the daemon keeps is that same namespace.
+        if net != "none" {
+            let key = d.ok(&[
+                "inspect",
+                "-f",
+                "{{.NetworkSettings.SandboxKey}}",
+                id.trim(),
+            ]);
+            let a = std::fs::metadata(key.trim()).unwrap().ino();
+            let b = std::fs::metadata(format!("/proc/{pid}/ns/net"))
+                .unwrap()
+                .ino();
+            assert_eq!(a, b, "sandbox {key}");
+        }
+        d.ok(&["rm", "-f", id.trim()]);
+    }
+    // The gateway answers (ICMP from the remapped root, CAP_NET_RAW over
+    // its own namespace).
+    let gw = format!("{subnet}1");
+    let out = d.ok(&["run", "--rm", "busybox", "ping", "-c", "1", "-W", "5", &gw]);
+    assert!(out.contains("1 packets received"), "{out}");
+}
+
+/// Bridge networking of remapped containers otherwise works as before:
+/// published ports, DNS names on a user-defined network, `--sysctl net.*`,
+/// exec, `network connect`, and all of it after a daemon restart.
+#[test]
+fn remapped_networking_survives_a_daemon_restart() {
+    let (mut d, subnet) = remapped("userns-netrestart");
+    d.ok(&["network", "create", "rnet"]);
+    let web = d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "rnet",
+        "-p",
+        "127.0.0.1::80",
+        "--sysctl",
+        "net.ipv4.ip_forward=1",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /www && echo hello remapped > /www/index.html && exec httpd -f -p 80 -h /www",
+    ]);
+    let web = web.trim().to_string();
+    let port = d.ok(&["port", &web, "80/tcp"]);
+    let addr = port.trim().to_string();
+    let page = http_get(&addr).expect("published port");
+    assert!(page.contains("hello remapped"), "{page}");
+    assert_eq!(
+        d.ok(&["exec", &web, "cat", "/proc/sys/net/ipv4/ip_forward"])
+            .trim(),
+        "1"
+    );
+    let resolve = |d: &common::Daemon| {
+        d.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "rnet",
+            "busybox",
+            "wget",
+            "-q",
+            "-O",
+            "-",
+            "http://web/",
+        ])
+    };
+    assert!(resolve(&d).contains("hello remapped"));
+    // A running remapped container joins the default bridge too.
+    d.ok(&["network", "connect", "bridge", &web]);
+    let eth1 = d.ok(&["exec", &web, "ip", "-4", "addr", "show", "eth1"]);
+    assert!(eth1.contains(&format!("inet {subnet}")), "{eth1}");
+    // Another container shares its network (and sees its interfaces).
+    let shared = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:web",
+        "busybox",
+        "wget",
+        "-q",
+        "-O",
+        "-",
+        "http://127.0.0.1/",
+    ]);
+    assert!(shared.contains("hello remapped"), "{shared}");
+
+    d.kill9();
+    d.spawn();
+    let page = http_get(&addr).expect("published port after the restart");
+    assert!(page.contains("hello remapped"), "{page}");
+    assert!(resolve(&d).contains("hello remapped"));
+    let eth1 = d.ok(&["exec", &web, "ip", "-4", "addr", "show", "eth1"]);
+    assert!(eth1.contains(&format!("inet {subnet}")), "{eth1}");
+    // Disconnect after the restart finds the namespace by path.
+    d.ok(&["network", "disconnect", "bridge", &web]);
+    let links = d.ok(&["exec", &web, "ls", "/sys/class/net"]);
+    assert_eq!(
+        links.split_whitespace().collect::<Vec<_>>(),
+        ["eth0", "lo"],
+        "{links}"
+    );
+    let key = d.ok(&["inspect", "-f", "{{.NetworkSettings.SandboxKey}}", &web]);
+    d.ok(&["rm", "-f", &web]);
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        !std::path::Path::new(key.trim()).exists()
+    });
+    assert!(gone, "sandbox {} left after rm", key.trim());
 }

@@ -420,8 +420,20 @@ impl Daemon {
                 self.record_start_error(e, &msg, 128);
                 ApiError::bad_request(msg)
             })?;
-        // The network namespace is wired before the init exists; the runtime joins it.
-        match self.networks.setup(self, &c).await {
+        // The network namespace is wired before the init exists; the runtime
+        // joins it. Under `--userns-remap` a container on networks gets one
+        // from the runtime instead, inside its own user namespace (as with
+        // Docker), wired from the shim's handshake below.
+        let late_net = self.images.id_map().is_some()
+            && !crate::userns::host_mode(&c.host_config)
+            && matches!(crate::network::mode_of(&c), crate::network::Mode::Networks);
+        let net_setup = if late_net {
+            self.networks.setup_late(&c).await;
+            Ok(None)
+        } else {
+            self.networks.setup(self, &c).await
+        };
+        match net_setup {
             Ok(Some(ns)) => {
                 crate::network::apply_to_spec(&mut built.spec, &ns);
                 if let crate::network::Mode::Networks = crate::network::mode_of(&c) {
@@ -501,10 +513,31 @@ impl Daemon {
                 chdir: mount.chdir,
             }),
             initial_size: None,
+            net_handshake: late_net,
         };
-        let started = match shimctl::start(&self.opts.exe, &bundle, &spec, &opts).await {
+        // The wiring's own error (status and Docker's message) wins over
+        // the shim's report of it.
+        let net_error: Arc<Mutex<Option<ApiError>>> = Arc::default();
+        let on_created = late_net.then(|| {
+            let (d, c, slot) = (self.clone(), c.clone(), net_error.clone());
+            move |pid: i32| async move {
+                let wired = d.networks.wire_late(&d, &c, pid).await;
+                wired.map_err(|err| {
+                    let msg = err.message.clone();
+                    *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(err);
+                    msg
+                })
+            }
+        });
+        let started = match shimctl::start(&self.opts.exe, &bundle, &spec, &opts, on_created).await
+        {
             Ok(s) => s,
             Err(err) => {
+                let wiring = net_error.lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let Some(net_err) = wiring {
+                    self.record_start_error(e, &net_err.message, 128);
+                    return Err(net_err);
+                }
                 let text = err.to_string();
                 let code = if text.contains("no such file or directory")
                     || text.contains("executable file not found")

@@ -34,12 +34,21 @@ pub struct Started {
 
 /// Writes the bundle and starts `berth shim` for it. Returns once the
 /// container's init has exec'd (or with the runtime's error).
-pub async fn start(
+///
+/// `on_created` (with `opts.net_handshake`) runs once the init exists and
+/// waits, with its host pid; its error stops the start and is returned as
+/// [`ShimError::Start`].
+pub async fn start<F, Fut>(
     exe: &Path,
     bundle_dir: &Path,
     spec: &oci_spec::runtime::Spec,
     opts: &ShimOptions,
-) -> Result<Started, ShimError> {
+    on_created: Option<F>,
+) -> Result<Started, ShimError>
+where
+    F: FnOnce(i32) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
     std::fs::create_dir_all(bundle_dir).map_err(io("create bundle"))?;
     let _ = std::fs::remove_file(bundle::exit_path(bundle_dir));
     let config = serde_json::to_vec(spec).map_err(|e| ShimError::Start(e.to_string()))?;
@@ -62,7 +71,11 @@ pub async fn start(
         .arg(bundle_dir)
         .arg("--stream-fd")
         .arg("3")
-        .stdin(std::process::Stdio::null())
+        .stdin(if opts.net_handshake {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        })
         .stdout(std::process::Stdio::piped())
         .stderr(log);
     // SAFETY: only async-signal-safe calls between fork and exec.
@@ -82,19 +95,48 @@ pub async fn start(
         .stdout
         .take()
         .ok_or_else(|| ShimError::Start("shim without stdout".into()))?;
+    let mut stdin = child.stdin.take();
     // The shim lives on after the report; reap it whenever it ends.
     tokio::spawn(async move {
         let _ = child.wait().await;
     });
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .await
-        .map_err(io("read shim report"))?;
-    let report: StartReport = serde_json::from_str(line.trim()).map_err(|_| {
-        let log = std::fs::read_to_string(bundle_dir.join("shim.log")).unwrap_or_default();
-        ShimError::Start(format!("shim failed: {}", log.trim()))
-    })?;
+    let mut stdout = BufReader::new(stdout);
+    let mut on_created = on_created;
+    let mut failed = None;
+    let report = loop {
+        let mut line = String::new();
+        stdout
+            .read_line(&mut line)
+            .await
+            .map_err(io("read shim report"))?;
+        let report: StartReport = serde_json::from_str(line.trim()).map_err(|_| {
+            let log = std::fs::read_to_string(bundle_dir.join("shim.log")).unwrap_or_default();
+            ShimError::Start(format!("shim failed: {}", log.trim()))
+        })?;
+        let Some(pid) = report.created else {
+            break report;
+        };
+        // The init waits for this answer: empty to go on, else the error.
+        let verdict = match on_created.take() {
+            Some(f) => f(pid).await,
+            None => Err("unexpected container handshake".to_string()),
+        };
+        let answer = match &verdict {
+            Ok(()) => "\n".to_string(),
+            Err(e) => format!("{}\n", e.replace('\n', " ")),
+        };
+        failed = verdict.err();
+        let w = stdin
+            .as_mut()
+            .ok_or_else(|| ShimError::Start("shim handshake without stdin".into()))?;
+        w.write_all(answer.as_bytes())
+            .await
+            .map_err(io("answer shim"))?;
+    };
+    drop(stdin);
+    if let Some(e) = failed {
+        return Err(ShimError::Start(e));
+    }
     if let Some(e) = report.error {
         return Err(ShimError::Start(e));
     }

@@ -331,8 +331,22 @@ pub fn apply_to_spec(
         .push(user);
     linux.set_uid_mappings(Some(id_mappings(&map.uids)?));
     linux.set_gid_mappings(Some(id_mappings(&map.gids)?));
+    // The container's network namespace belongs to its user namespace, where
+    // Docker's default ping range names unmapped gids (EINVAL): like Docker,
+    // no ping sockets by default in a user namespace; `--sysctl` still wins.
+    let user_set = host_config
+        .get("Sysctls")
+        .and_then(Value::as_object)
+        .is_some_and(|s| s.contains_key(PING_GROUP_RANGE));
+    if !user_set {
+        if let Some(sysctls) = linux.sysctl_mut().as_mut() {
+            sysctls.remove(PING_GROUP_RANGE);
+        }
+    }
     Ok(())
 }
+
+const PING_GROUP_RANGE: &str = "net.ipv4.ping_group_range";
 
 /// One OCI mapping per range, container ids contiguous across them.
 fn id_mappings(ranges: &[IdRange]) -> Result<Vec<oci_spec::runtime::LinuxIdMapping>, String> {

@@ -59,6 +59,31 @@ pub fn create(path: &Path) -> Result<(), NetError> {
     res
 }
 
+/// Binds an existing network namespace (`/proc/<pid>/ns/net` of a process
+/// that made its own) at `path`, so it outlives that process and can be
+/// joined by path like one made by [`create`].
+pub fn bind(source: &Path, path: &Path) -> Result<(), NetError> {
+    if exists(path) {
+        umount2(path, MntFlags::MNT_DETACH).map_err(|e| err(path, e))?;
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| err(path, e))?;
+    }
+    std::fs::File::create(path).map_err(|e| err(path, e))?;
+    let res = mount(
+        Some(source),
+        path,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| err(path, e));
+    if res.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    res
+}
+
 /// Unmounts and deletes the namespace file; the namespace itself goes away
 /// with its last process. Missing files are not an error.
 pub fn remove(path: &Path) -> Result<(), NetError> {

@@ -17,6 +17,7 @@ pub fn create_and_start(
     spec: &Spec,
     rootfs: Option<&RootfsMount>,
     stdio: Stdio,
+    prepare: &mut dyn FnMut(i32) -> std::result::Result<(), String>,
 ) -> Result<Started> {
     let linux = spec
         .linux()
@@ -113,6 +114,7 @@ pub fn create_and_start(
         if let Some(cg) = &cgroup {
             cg.add_task(pid.as_raw())?;
         }
+        prepare(pid.as_raw()).map_err(RuntimeError::Child)?;
         hooks.run_before_start(pid.as_raw())
     };
     let pid = {

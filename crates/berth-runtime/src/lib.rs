@@ -76,7 +76,23 @@ pub fn create_and_start(
     rootfs: Option<&RootfsMount>,
     stdio: Stdio,
 ) -> Result<Started, RuntimeError> {
-    create::create_and_start(spec, rootfs, stdio)
+    create::create_and_start(spec, rootfs, stdio, &mut |_| Ok(()))
+}
+
+/// [`create_and_start`] with `prepare(pid)` called once the container's
+/// namespaces exist and its user namespace's id maps are written, before
+/// the OCI prestart hooks and the child's go-ahead: the caller configures
+/// what only the host can from outside, e.g. a new network namespace at
+/// `/proc/<pid>/ns/net` that belongs to the container's user namespace (as
+/// Docker's libnetwork does from runc's prestart hook). An error aborts the
+/// start; its text becomes the returned error.
+pub fn create_and_start_with(
+    spec: &Spec,
+    rootfs: Option<&RootfsMount>,
+    stdio: Stdio,
+    prepare: &mut dyn FnMut(i32) -> Result<(), String>,
+) -> Result<Started, RuntimeError> {
+    create::create_and_start(spec, rootfs, stdio, prepare)
 }
 
 /// Runs `process` inside the running container whose init is `init_pid`:

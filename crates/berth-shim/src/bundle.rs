@@ -26,6 +26,12 @@ pub struct ShimOptions {
     pub log_rotate: Option<LogRotate>,
     pub rootfs: Option<RootfsMount>,
     pub initial_size: Option<crate::protocol::WinSize>,
+    /// The daemon configures the container's new network namespace itself
+    /// (it belongs to the container's user namespace, so only exists once
+    /// the init is cloned): the shim reports `created` and waits for the
+    /// daemon's line on its stdin before the init goes on.
+    #[serde(default)]
+    pub net_handshake: bool,
 }
 
 /// json-file rotation: past `max_size` bytes the log moves to `<log>.1`

@@ -54,25 +54,31 @@ pub fn main(args: Vec<String>) -> anyhow::Result<()> {
         Ok(s) => s,
         Err(e) => {
             report(&protocol::StartReport {
-                pid: None,
                 error: Some(format!("{e:#}")),
+                ..Default::default()
             });
             std::process::exit(1);
         }
     };
     report(&protocol::StartReport {
         pid: Some(server.init_pid()),
-        error: None,
+        ..Default::default()
     });
-    // The daemon reads our stdout only until the report; detach from it.
-    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+    // The daemon reads our stdout only until the report, and writes our
+    // stdin (a pipe with `net_handshake`) only before it; detach from both.
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        let _ = nix::unistd::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 0);
         let _ = nix::unistd::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 1);
     }
     let _ = server.bundle();
     server.run()
 }
 
-fn report(r: &protocol::StartReport) {
+pub(crate) fn report(r: &protocol::StartReport) {
     let mut out = std::io::stdout().lock();
     let _ = serde_json::to_writer(&mut out, r);
     let _ = out.write_all(b"\n");

@@ -73,8 +73,14 @@ pub struct Reply {
 }
 
 /// First line the shim prints on its stdout once the container runs (or failed to).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct StartReport {
+    /// With `net_handshake`: a first line, the init exists (host pid) and
+    /// waits. The daemon answers with one line on the shim's stdin: empty
+    /// to go on, else the text of the error that stops the start. The
+    /// final report (`pid` or `error`) follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

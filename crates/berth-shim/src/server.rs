@@ -203,6 +203,23 @@ fn make_stdio(
     ))
 }
 
+/// `net_handshake`: tells the daemon the init `pid` exists and waits for its
+/// answer on stdin (see [`crate::protocol::StartReport::created`]).
+fn await_daemon(pid: i32) -> Result<(), String> {
+    use std::io::BufRead;
+    crate::report(&crate::protocol::StartReport {
+        created: Some(pid),
+        ..Default::default()
+    });
+    let mut line = String::new();
+    match std::io::stdin().lock().read_line(&mut line) {
+        Ok(0) => Err("the daemon went away while preparing the container's network".into()),
+        Ok(_) if line.trim().is_empty() => Ok(()),
+        Ok(_) => Err(line.trim().to_string()),
+        Err(e) => Err(format!("read the daemon's answer: {e}")),
+    }
+}
+
 fn exit_code(status: nix::sys::wait::WaitStatus) -> Option<(i32, i32)> {
     use nix::sys::wait::WaitStatus;
     match status {
@@ -296,8 +313,20 @@ impl Server {
                 data: r.data.clone(),
                 chdir: r.chdir.clone(),
             });
-        let started = berth_runtime::create_and_start(&server.spec, rootfs.as_ref(), child_stdio)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut prepare = |pid: i32| -> Result<(), String> {
+            if server.opts.net_handshake {
+                await_daemon(pid)
+            } else {
+                Ok(())
+            }
+        };
+        let started = berth_runtime::create_and_start_with(
+            &server.spec,
+            rootfs.as_ref(),
+            child_stdio,
+            &mut prepare,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         let stdio = match stdio.with_master(started.pty_master) {
             Ok(s) => s,
             Err(e) => {

@@ -200,6 +200,47 @@ impl Networks {
         }
     }
 
+    /// [`Networks::setup`] for a container on networks with a user namespace
+    /// of its own (`--userns-remap`): its network namespace must belong to
+    /// that user namespace, so that the container's root holds
+    /// CAP_NET_ADMIN over it (`--cap-add NET_ADMIN`, `net.*` sysctls) as
+    /// under Docker. The runtime creates it together with the user
+    /// namespace and the daemon wires it from the shim's handshake
+    /// ([`Networks::wire_late`]) before the init goes on. No pooled sandbox
+    /// fits (those belong to the host's user namespace); here only a stale
+    /// sandbox goes.
+    pub async fn setup_late(&self, c: &Container) {
+        let _op = self.op.lock().await;
+        self.teardown_locked(&c.id).await;
+    }
+
+    /// The init `pid` of a container prepared by [`Networks::setup_late`]
+    /// exists and waits: its network namespace is bound at
+    /// `<exec-root>/netns/<id>` (so DNS, connect/disconnect, exec and a
+    /// restarted daemon find it by path as any other sandbox) and wired as
+    /// [`Networks::setup`] wires one the daemon made. The host's root
+    /// holds every capability over namespaces of descendant user
+    /// namespaces, so nothing else changes.
+    pub async fn wire_late(&self, d: &Daemon, c: &Container, pid: i32) -> ApiResult<()> {
+        let _op = self.op.lock().await;
+        let ns = self.netns_dir().join(&c.id);
+        netns::bind(Path::new(&format!("/proc/{pid}/ns/net")), &ns)?;
+        let sb = Sandbox {
+            container_id: c.id.clone(),
+            name: c.name.trim_start_matches('/').to_string(),
+            netns: Some(ns.clone()),
+            endpoints: Vec::new(),
+            ports: Vec::new(),
+        };
+        self.db.put_sandbox(&sb)?;
+        self.st().sandboxes.insert(c.id.clone(), sb);
+        if let Err(e) = self.wire_sandbox(d, c, &ns, None).await {
+            self.teardown_locked(&c.id).await;
+            return Err(e);
+        }
+        Ok(())
+    }
+
     /// `pooled`: the endpoint id of a pooled sandbox's waiting veth, used
     /// for the first attachment (its loopback is already up).
     async fn wire_sandbox(
@@ -744,10 +785,11 @@ pub fn apply_to_spec(spec: &mut oci_spec::runtime::Spec, path: &Path) {
 }
 
 /// Writes the spec's `net.*` sysctls into the namespace at `path` from the
-/// daemon and removes them from the spec. The daemon made that namespace, so
-/// it belongs to the host's user namespace: a container under
-/// `--userns-remap` could not write them itself (EACCES), and the init no
-/// longer needs to.
+/// daemon and removes them from the spec, for a namespace the daemon made
+/// before the init (it is wired and complete when the init starts). Under
+/// `--userns-remap` the runtime makes the namespace inside the container's
+/// user namespace ([`Networks::setup_late`]) and the init writes them, as
+/// runc does.
 pub fn take_net_sysctls(spec: &mut oci_spec::runtime::Spec, path: &Path) -> Result<(), String> {
     let Some(all) = spec
         .linux_mut()
