@@ -455,3 +455,168 @@ fn upload_status_from_berth_and_the_reference_registry() {
         assert!(!header(&status, "Docker-Upload-UUID").is_empty());
     }
 }
+
+/// A non-loopback address on `lo` for the test's lifetime.
+struct HostAddr(String);
+
+impl HostAddr {
+    fn add(ip: &str) -> HostAddr {
+        let _ = Command::new("ip")
+            .args(["addr", "del", &format!("{ip}/32"), "dev", "lo"])
+            .output();
+        let out = Command::new("ip")
+            .args(["addr", "add", &format!("{ip}/32"), "dev", "lo"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "ip addr add: {out:?}");
+        HostAddr(ip.to_string())
+    }
+}
+
+impl Drop for HostAddr {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["addr", "del", &format!("{}/32", self.0), "dev", "lo"])
+            .output();
+    }
+}
+
+/// `198.19.<n>.<host>`: a /24 of this test binary, apart from other tests'.
+fn test_ip(host: u8) -> String {
+    format!("198.19.{}.{host}", std::process::id() % 250)
+}
+
+/// A CA, and a server certificate it issued for `ip`, written to
+/// `dir/ca.crt`, `dir/server.pem`, `dir/server.key`.
+fn issue_server_cert(dir: &std::path::Path, ip: &str) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+    std::fs::create_dir_all(dir).unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name
+        .push(DnType::CommonName, "berth registry test CA");
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca = p.self_signed(&ca_key).unwrap();
+    let mut s = CertificateParams::new(vec![ip.to_string()]).unwrap();
+    s.distinguished_name.push(DnType::CommonName, ip);
+    let key = KeyPair::generate().unwrap();
+    let cert = s.signed_by(&key, &ca, &ca_key).unwrap();
+    std::fs::write(dir.join("ca.crt"), ca.pem()).unwrap();
+    std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+}
+
+fn tls_args(dir: &std::path::Path) -> [String; 4] {
+    [
+        "--tls-cert".into(),
+        dir.join("server.pem").display().to_string(),
+        "--tls-key".into(),
+        dir.join("server.key").display().to_string(),
+    ]
+}
+
+/// A daemon whose certs.d root is `certs_d` (never the real /etc).
+fn daemon_with_certs_d(name: &str, extra: &[&str], certs_d: &std::path::Path) -> Daemon {
+    let dir = certs_d.to_path_buf();
+    let wrap: common::Wrap = Arc::new(move |mut c: Command| {
+        c.env("BERTH_CERTS_D", &dir);
+        c
+    });
+    Daemon::start_wrapped(name, extra, Some(wrap))
+}
+
+/// `--insecure-registry` hosts are tried over HTTPS first, without
+/// verifying the certificate (no CA anywhere here), and over plain HTTP
+/// when the TLS handshake fails; both push and pull. A daemon without the
+/// flag refuses the unverifiable certificate.
+#[test]
+fn insecure_registries_try_https_first() {
+    let (tls_ip, plain_ip) = (test_ip(1), test_ip(2));
+    let _a1 = HostAddr::add(&tls_ip);
+    let _a2 = HostAddr::add(&plain_ip);
+    let pki = scratch("insecure-pki");
+    issue_server_cert(&pki, &tls_ip);
+    let args = tls_args(&pki);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let tls = Registry::berth("insecure-tls", &tls_ip, &args);
+    let plain = Registry::berth("insecure-plain", &plain_ip, &[]);
+    let empty = scratch("insecure-certs-d");
+    let cidr = format!("{}.0/24", tls_ip.rsplit_once('.').unwrap().0);
+    let d = daemon_with_certs_d("xport-insecure", &["--insecure-registry", &cidr], &empty);
+    d.busybox();
+    for reg in [&tls, &plain] {
+        let image = format!("{}/insecure/bb:v1", reg.addr);
+        d.ok(&["tag", "busybox", &image]);
+        d.ok(&["push", &image]);
+        d.ok(&["rmi", &image]);
+        d.ok(&["pull", &image]);
+        assert_eq!(
+            d.ok(&["run", "--rm", &image, "echo", "ok"]).trim(),
+            "ok",
+            "{image}"
+        );
+    }
+    // The TLS registry spoke TLS only: the push went over HTTPS.
+    let plain_http = Command::new("curl")
+        .args(["-s", "-o", "/dev/null"])
+        .arg(format!("http://{}/v2/", tls.addr))
+        .status()
+        .unwrap();
+    assert!(
+        !plain_http.success(),
+        "the TLS registry answered plain HTTP"
+    );
+
+    let strict = daemon_with_certs_d("xport-strict", &[], &empty);
+    strict.busybox();
+    let image = format!("{}/insecure/bb:v2", tls.addr);
+    strict.ok(&["tag", "busybox", &image]);
+    let refused = strict.cli(&["push", &image]);
+    assert!(
+        !refused.status.success(),
+        "pushed to an unverified registry"
+    );
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("x509: certificate signed by unknown authority"),
+        "{err}"
+    );
+}
+
+/// A registry whose CA is in `<certs.d>/<host:port>/ca.crt` is trusted
+/// without `--insecure-registry`; without that file the push fails with
+/// Docker's x509 error.
+#[test]
+fn registry_ca_from_certs_d() {
+    let ip = test_ip(3);
+    let _a = HostAddr::add(&ip);
+    let pki = scratch("certsd-pki");
+    issue_server_cert(&pki, &ip);
+    let args = tls_args(&pki);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let reg = Registry::berth("certsd", &ip, &args);
+    let certs_d = scratch("certs-d");
+    let d = daemon_with_certs_d("xport-certsd", &[], &certs_d);
+    d.busybox();
+    let image = format!("{}/ca/bb:v1", reg.addr);
+    d.ok(&["tag", "busybox", &image]);
+
+    let refused = d.cli(&["push", &image]);
+    assert!(!refused.status.success(), "pushed without the CA");
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("x509: certificate signed by unknown authority"),
+        "{err}"
+    );
+
+    let host_dir = certs_d.join(&reg.addr);
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::copy(pki.join("ca.crt"), host_dir.join("ca.crt")).unwrap();
+    d.ok(&["push", &image]);
+    d.ok(&["rmi", &image]);
+    d.ok(&["pull", &image]);
+    assert_eq!(d.ok(&["run", "--rm", &image, "echo", "ok"]).trim(), "ok");
+    let _ = std::fs::remove_dir_all(&certs_d);
+    let _ = std::fs::remove_dir_all(&pki);
+}

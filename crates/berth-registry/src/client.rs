@@ -2,8 +2,9 @@
 //! registry's auth dance (try, read the 401 challenge, answer with Basic
 //! credentials or a bearer token, retry once), manifests, blobs, uploads.
 
-use std::path::Path;
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -32,18 +33,166 @@ pub fn is_loopback(domain: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// `http://127.0.0.1:5000`, `https://registry-1.docker.io`, ...
+/// `http://127.0.0.1:5000`, `https://registry-1.docker.io`, ... as far as
+/// it is known without asking the registry: loopback registries speak plain
+/// HTTP, every other one HTTPS, except an `--insecure-registry` one whose
+/// probe (see [`resolve_base`]) fell back to HTTP.
 pub fn registry_base(domain: &str) -> String {
     if domain == berth_image::reference::DEFAULT_DOMAIN {
         return "https://registry-1.docker.io".into();
     }
-    // Insecure registries (loopback, --insecure-registry) speak plain HTTP.
-    let scheme = if crate::settings::get().is_insecure(domain) {
+    let scheme = if is_loopback(domain) {
         "http"
     } else {
-        "https"
+        probed_scheme(domain).unwrap_or("https")
     };
     format!("{scheme}://{domain}")
+}
+
+/// The scheme each insecure registry answered on, for the process's life.
+static SCHEMES: LazyLock<Mutex<HashMap<String, &'static str>>> = LazyLock::new(Default::default);
+
+fn probed_scheme(domain: &str) -> Option<&'static str> {
+    SCHEMES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(domain)
+        .copied()
+}
+
+/// The base URL for `domain`, deciding the scheme of an `--insecure-registry`
+/// host the way Docker does: HTTPS first (its certificate is not verified),
+/// plain HTTP when that fails (a TLS handshake with a plain-HTTP server
+/// does). The probe is a `GET /v2/` (the registry's ping); its outcome is
+/// kept for the process, so a registry costs one probe. Loopback registries
+/// stay plain HTTP, unprobed.
+pub async fn resolve_base(domain: &str) -> Result<String> {
+    if domain == berth_image::reference::DEFAULT_DOMAIN
+        || is_loopback(domain)
+        || !crate::settings::get().is_insecure(domain)
+        || probed_scheme(domain).is_some()
+    {
+        return Ok(registry_base(domain));
+    }
+    let http = http_client(domain)?;
+    let ping = |scheme: &str| {
+        http.get(format!("{scheme}://{domain}/v2/"))
+            .timeout(Duration::from_secs(15))
+            .send()
+    };
+    let scheme = match ping("https").await {
+        Ok(_) => Some("https"),
+        Err(e) => {
+            tracing::info!(
+                "insecure registry {domain}: HTTPS failed ({}), trying HTTP",
+                describe(&e)
+            );
+            ping("http").await.is_ok().then_some("http")
+        }
+    };
+    match scheme {
+        Some(s) => {
+            SCHEMES
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(domain.to_string(), s);
+            Ok(format!("{s}://{domain}"))
+        }
+        // Neither answered: say so in HTTP's words, and ask again next time.
+        None => Ok(format!("http://{domain}")),
+    }
+}
+
+/// Where per-registry TLS files are looked for: `$BERTH_CERTS_D` alone
+/// when set (tests), else `/etc/berth/certs.d` then Docker's
+/// `/etc/docker/certs.d`.
+fn certs_d_roots() -> Vec<PathBuf> {
+    match std::env::var_os("BERTH_CERTS_D") {
+        Some(d) if !d.is_empty() => vec![PathBuf::from(d)],
+        _ => vec![
+            PathBuf::from("/etc/berth/certs.d"),
+            PathBuf::from("/etc/docker/certs.d"),
+        ],
+    }
+}
+
+/// A registry's TLS material from `<root>/<host[:port]>/`, as Docker reads
+/// it: every `*.crt` is a CA trusted besides the built-in roots, a
+/// `*.cert` with the `*.key` of the same name is a client certificate.
+#[derive(Default)]
+pub(crate) struct CertsD {
+    /// PEM of the extra CAs.
+    pub cas: Vec<Vec<u8>>,
+    /// PEM of the client certificate followed by its key.
+    pub identity: Option<Vec<u8>>,
+}
+
+/// The files for `domain` in the first root that has a directory for it.
+pub(crate) fn certs_d(roots: &[PathBuf], domain: &str) -> Result<CertsD> {
+    let mut out = CertsD::default();
+    let Some(dir) = roots.iter().map(|r| r.join(domain)).find(|d| d.is_dir()) else {
+        return Ok(out);
+    };
+    let read = |p: &Path| {
+        std::fs::read(p).map_err(|e| RegistryError::io(format!("reading {}", p.display()), e))
+    };
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| RegistryError::io(format!("reading {}", dir.display()), e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    names.sort();
+    for p in &names {
+        match p.extension().and_then(|e| e.to_str()) {
+            Some("crt") => out.cas.push(read(p)?),
+            Some("cert") => {
+                let key = p.with_extension("key");
+                if !key.exists() {
+                    return Err(RegistryError::InvalidParameter(format!(
+                        "missing key {} for client certificate {}. CA certificates must use the extension .crt",
+                        key.display(),
+                        p.display()
+                    )));
+                }
+                if out.identity.is_none() {
+                    let mut pem = read(p)?;
+                    pem.push(b'\n');
+                    pem.extend(read(&key)?);
+                    out.identity = Some(pem);
+                }
+            }
+            Some("key") if !p.with_extension("cert").exists() => {
+                return Err(RegistryError::InvalidParameter(format!(
+                    "missing client certificate {} for key {}",
+                    p.with_extension("cert").display(),
+                    p.display()
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// A reqwest error with its causes, as Go prints a wrapped error; a
+/// certificate no trusted CA signed reads as Docker's x509 error.
+pub(crate) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let text = err.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = err.source();
+    }
+    let all = parts.join(": ");
+    if all.contains("UnknownIssuer") {
+        return format!(
+            "{}: tls: failed to verify certificate: x509: certificate signed by unknown authority",
+            parts[0]
+        );
+    }
+    all
 }
 
 pub(crate) fn http_client(domain: &str) -> Result<reqwest::Client> {
@@ -53,6 +202,22 @@ pub(crate) fn http_client(domain: &str) -> Result<reqwest::Client> {
     if is_loopback(domain) {
         // A proxy configured for the outside world must not see loopback.
         b = b.no_proxy();
+    } else if crate::settings::get().is_insecure(domain) {
+        // Docker: an insecure registry's HTTPS is not verified.
+        b = b.danger_accept_invalid_certs(true);
+    }
+    let files = certs_d(&certs_d_roots(), domain)?;
+    for pem in &files.cas {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| RegistryError::http(format!("CA certificates for {domain}"), e))?;
+        for c in certs {
+            b = b.add_root_certificate(c);
+        }
+    }
+    if let Some(pem) = &files.identity {
+        let id = reqwest::Identity::from_pem(pem)
+            .map_err(|e| RegistryError::http(format!("client certificate for {domain}"), e))?;
+        b = b.identity(id);
     }
     b.build()
         .map_err(|e| RegistryError::http("building HTTP client", e))
@@ -103,8 +268,15 @@ pub struct RepoClient {
 type BodyFn<'a> = &'a (dyn Fn() -> Result<reqwest::Body> + Sync);
 
 impl RepoClient {
-    pub fn new(domain: &str, repo: &str, creds: AuthConfig, push: bool) -> Result<RepoClient> {
-        RepoClient::at(&registry_base(domain), domain, repo, creds, push)
+    /// A client for `repo` at `domain` (for an insecure registry, after the
+    /// probe that picks HTTPS or HTTP).
+    pub async fn new(
+        domain: &str,
+        repo: &str,
+        creds: AuthConfig,
+        push: bool,
+    ) -> Result<RepoClient> {
+        RepoClient::at(&resolve_base(domain).await?, domain, repo, creds, push)
     }
 
     /// A client for `repo` at the base URL `base` (a mirror of `domain`).
@@ -827,6 +999,73 @@ mod tests {
             UploadFailure::from_status(StatusCode::FORBIDDEN, b"denied"),
             UploadFailure::Fatal(_)
         ));
+    }
+
+    #[test]
+    fn certs_d_has_cas_and_client_pairs() {
+        let roots = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        let paths: Vec<PathBuf> = roots.iter().map(|r| r.path().to_path_buf()).collect();
+        // Nothing for the registry: no extra material.
+        let none = certs_d(&paths, "reg.example:5000").unwrap();
+        assert!(none.cas.is_empty() && none.identity.is_none());
+        // The second root has it; the first (berth's) would win if it did.
+        let dir = paths[1].join("reg.example:5000");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("b.crt"), "CA B").unwrap();
+        std::fs::write(dir.join("a.crt"), "CA A").unwrap();
+        std::fs::write(dir.join("client.cert"), "CERT").unwrap();
+        std::fs::write(dir.join("client.key"), "KEY").unwrap();
+        std::fs::write(dir.join("README"), "ignored").unwrap();
+        let got = certs_d(&paths, "reg.example:5000").unwrap();
+        assert_eq!(got.cas, [b"CA A".to_vec(), b"CA B".to_vec()]);
+        assert_eq!(got.identity.as_deref(), Some(&b"CERT\nKEY"[..]));
+        let first = paths[0].join("reg.example:5000");
+        std::fs::create_dir_all(&first).unwrap();
+        std::fs::write(first.join("only.crt"), "CA 0").unwrap();
+        let got = certs_d(&paths, "reg.example:5000").unwrap();
+        assert_eq!(got.cas, [b"CA 0".to_vec()]);
+        assert!(got.identity.is_none());
+        // A certificate without its key (or a key alone) is an error.
+        std::fs::write(first.join("lone.cert"), "CERT").unwrap();
+        let e = certs_d(&paths, "reg.example:5000").err().unwrap();
+        assert!(e.to_string().contains("missing key"), "{e}");
+        std::fs::remove_file(first.join("lone.cert")).unwrap();
+        std::fs::write(first.join("lone.key"), "KEY").unwrap();
+        let e = certs_d(&paths, "reg.example:5000").err().unwrap();
+        assert!(e.to_string().contains("missing client certificate"), "{e}");
+    }
+
+    #[test]
+    fn errors_carry_their_causes() {
+        #[derive(Debug)]
+        struct E(&'static str, Option<Box<E>>);
+        impl std::fmt::Display for E {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for E {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_deref().map(|e| e as _)
+            }
+        }
+        let e = E(
+            "error sending request",
+            Some(Box::new(E("connection reset", None))),
+        );
+        assert_eq!(describe(&e), "error sending request: connection reset");
+        let tls = E(
+            "error sending request",
+            Some(Box::new(E(
+                "client error (Connect)",
+                Some(Box::new(E("invalid peer certificate: UnknownIssuer", None))),
+            ))),
+        );
+        assert_eq!(
+            describe(&tls),
+            "error sending request: tls: failed to verify certificate: \
+             x509: certificate signed by unknown authority"
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub enum RegistryError {
     /// Any other answer of the registry: `<errors[0].code lowercased>: <message>`.
     #[error("{0}")]
     Registry(String),
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", crate::client::describe(source))]
     Http {
         context: String,
         #[source]

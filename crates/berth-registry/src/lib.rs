@@ -14,7 +14,7 @@ pub mod server;
 pub mod settings;
 
 pub use auth::AuthConfig;
-pub use client::{is_loopback, registry_base};
+pub use client::{is_loopback, registry_base, resolve_base};
 pub use error::RegistryError;
 pub use progress::Progress;
 pub use pull::{pull, PullOptions, PullOutcome};

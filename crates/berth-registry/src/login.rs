@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{AuthConfig, Challenge};
-use crate::client::{error_text, fetch_token, http_client, registry_base};
+use crate::client::{error_text, fetch_token, http_client, resolve_base};
 use crate::error::{RegistryError, Result};
 
 /// `https://index.docker.io/v1/`, `127.0.0.1:5000`, `http://x:5000/` -> domain.
@@ -28,7 +28,7 @@ pub fn server_domain(serveraddress: &str) -> String {
 pub async fn login(auth: &AuthConfig) -> Result<()> {
     let domain = server_domain(&auth.serveraddress);
     let http = http_client(&domain)?;
-    let url = format!("{}/v2/", registry_base(&domain));
+    let url = format!("{}/v2/", resolve_base(&domain).await?);
     let get = |header: Option<String>| {
         let mut req = http.get(&url);
         if let Some(h) = header {
@@ -106,7 +106,7 @@ pub async fn search(
     let base = if domain == berth_image::reference::DEFAULT_DOMAIN {
         "https://index.docker.io".to_string()
     } else {
-        registry_base(&domain)
+        resolve_base(&domain).await?
     };
     let http = http_client(&domain)?;
     let url = format!("{base}/v1/search");

@@ -157,7 +157,7 @@ async fn pull_all_tags(
     opts: &PullOptions,
     progress: &Progress,
 ) -> Result<PullOutcome> {
-    let client = RepoClient::new(&r.domain, &r.path, opts.auth.clone(), false)?;
+    let client = RepoClient::new(&r.domain, &r.path, opts.auth.clone(), false).await?;
     let tags = client.list_tags().await?.ok_or_else(|| {
         if r.domain == berth_image::reference::DEFAULT_DOMAIN {
             RegistryError::PullDenied {
@@ -203,12 +203,8 @@ async fn pull_tag(
     let (client, (manifest_digest, m)) = match from_mirror(r, &wanted).await {
         Some(found) => found,
         None => {
-            let client = Arc::new(RepoClient::new(
-                &r.domain,
-                &r.path,
-                opts.auth.clone(),
-                false,
-            )?);
+            let client =
+                Arc::new(RepoClient::new(&r.domain, &r.path, opts.auth.clone(), false).await?);
             let found = resolve_manifest(&client, r, &wanted).await?;
             (client, found)
         }

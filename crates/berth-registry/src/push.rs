@@ -96,7 +96,7 @@ async fn push_tag(
             r.familiar_name()
         ));
     }
-    let client = RepoClient::new(&r.domain, &r.path, opts.auth.clone(), true)?;
+    let client = RepoClient::new(&r.domain, &r.path, opts.auth.clone(), true).await?;
     for l in src.layers.iter().rev() {
         progress.layer(&short_id(&l.diff_id), "Preparing");
     }
