@@ -486,8 +486,9 @@ fn test_ip(host: u8) -> String {
     format!("198.19.{}.{host}", std::process::id() % 250)
 }
 
-/// A CA, and a server certificate it issued for `ip`, written to
-/// `dir/ca.crt`, `dir/server.pem`, `dir/server.key`.
+/// A CA, a server certificate it issued for `ip` and a client certificate,
+/// written to `dir/ca.crt`, `dir/server.pem`, `dir/server.key`,
+/// `dir/client.cert`, `dir/client.key`.
 fn issue_server_cert(dir: &std::path::Path, ip: &str) {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
     std::fs::create_dir_all(dir).unwrap();
@@ -502,9 +503,17 @@ fn issue_server_cert(dir: &std::path::Path, ip: &str) {
     s.distinguished_name.push(DnType::CommonName, ip);
     let key = KeyPair::generate().unwrap();
     let cert = s.signed_by(&key, &ca, &ca_key).unwrap();
+    let mut c = CertificateParams::new(Vec::<String>::new()).unwrap();
+    c.distinguished_name
+        .push(DnType::CommonName, "berth client");
+    c.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let client_key = KeyPair::generate().unwrap();
+    let client = c.signed_by(&client_key, &ca, &ca_key).unwrap();
     std::fs::write(dir.join("ca.crt"), ca.pem()).unwrap();
     std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
     std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+    std::fs::write(dir.join("client.cert"), client.pem()).unwrap();
+    std::fs::write(dir.join("client.key"), client_key.serialize_pem()).unwrap();
 }
 
 fn tls_args(dir: &std::path::Path) -> [String; 4] {
@@ -613,6 +622,46 @@ fn registry_ca_from_certs_d() {
     let host_dir = certs_d.join(&reg.addr);
     std::fs::create_dir_all(&host_dir).unwrap();
     std::fs::copy(pki.join("ca.crt"), host_dir.join("ca.crt")).unwrap();
+    d.ok(&["push", &image]);
+    d.ok(&["rmi", &image]);
+    d.ok(&["pull", &image]);
+    assert_eq!(d.ok(&["run", "--rm", &image, "echo", "ok"]).trim(), "ok");
+    let _ = std::fs::remove_dir_all(&certs_d);
+    let _ = std::fs::remove_dir_all(&pki);
+}
+
+/// A registry that requires client certificates (`--tls-client-ca`): the
+/// pair `client.cert`/`client.key` in its certs.d directory is presented;
+/// with only the CA there the handshake is refused.
+#[test]
+fn client_certificate_from_certs_d() {
+    let ip = test_ip(4);
+    let _a = HostAddr::add(&ip);
+    let pki = scratch("clientcert-pki");
+    issue_server_cert(&pki, &ip);
+    let mut args = tls_args(&pki).to_vec();
+    args.push("--tls-client-ca".into());
+    args.push(pki.join("ca.crt").display().to_string());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let reg = Registry::berth("clientcert", &ip, &args);
+    let certs_d = scratch("clientcert-certs-d");
+    let host_dir = certs_d.join(&reg.addr);
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::copy(pki.join("ca.crt"), host_dir.join("ca.crt")).unwrap();
+    let d = daemon_with_certs_d("xport-clientcert", &[], &certs_d);
+    d.busybox();
+    let image = format!("{}/mtls/bb:v1", reg.addr);
+    d.ok(&["tag", "busybox", &image]);
+
+    let refused = d.cli(&["push", &image]);
+    assert!(
+        !refused.status.success(),
+        "pushed without a client certificate"
+    );
+
+    for f in ["client.cert", "client.key"] {
+        std::fs::copy(pki.join(f), host_dir.join(f)).unwrap();
+    }
     d.ok(&["push", &image]);
     d.ok(&["rmi", &image]);
     d.ok(&["pull", &image]);

@@ -47,6 +47,8 @@ struct Http {
 struct Tls {
     certificate: PathBuf,
     key: PathBuf,
+    #[serde(default)]
+    clientcas: Vec<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -84,6 +86,7 @@ fn parse(text: &str) -> Result<ServeOptions, String> {
     }
     if let Some(tls) = f.http.tls {
         o.tls = Some((tls.certificate, tls.key));
+        o.tls_client_cas = tls.clientcas;
     }
     if let Some(h) = f.auth.htpasswd {
         o.htpasswd = Some(h.path);
@@ -116,6 +119,19 @@ mod tests {
             Some(PathBuf::from("fixtures/registry-htpasswd"))
         );
         assert_eq!(o.realm, "basic-realm");
+        assert!(o.tls_client_cas.is_empty());
+    }
+
+    #[test]
+    fn client_cas_require_client_certificates() {
+        let o = parse(
+            "http:\n  tls:\n    certificate: /c.pem\n    key: /k.pem\n    clientcas:\n      - /ca1.pem\n      - /ca2.pem\n",
+        )
+        .unwrap();
+        assert_eq!(
+            o.tls_client_cas,
+            [PathBuf::from("/ca1.pem"), PathBuf::from("/ca2.pem")]
+        );
     }
 
     #[test]

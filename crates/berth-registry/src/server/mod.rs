@@ -45,6 +45,9 @@ pub struct ServeOptions {
     pub delete_enabled: bool,
     /// Certificate and key (PEM) to serve HTTPS with.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// CA bundles (PEM) client certificates must chain to; none: clients
+    /// need no certificate (`http.tls.clientcas`, `--tls-client-ca`).
+    pub tls_client_cas: Vec<PathBuf>,
     /// Be a token service and require Bearer tokens (checked against the
     /// htpasswd users when there is a file).
     pub token_auth: bool,
@@ -59,6 +62,7 @@ impl Default for ServeOptions {
             realm: "basic-realm".into(),
             delete_enabled: true,
             tls: None,
+            tls_client_cas: Vec::new(),
             token_auth: false,
         }
     }
@@ -90,7 +94,7 @@ pub enum ServeError {
     },
 }
 
-const USAGE: &str = "Usage: berth registry serve [CONFIG.yml] [--addr HOST:PORT] [--root DIR] [--htpasswd FILE] [--realm REALM] [--tls-cert FILE --tls-key FILE] [--token-auth]\n       berth registry gc [--root DIR] [--dry-run]";
+const USAGE: &str = "Usage: berth registry serve [CONFIG.yml] [--addr HOST:PORT] [--root DIR] [--htpasswd FILE] [--realm REALM] [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]...] [--token-auth]\n       berth registry gc [--root DIR] [--dry-run]";
 
 /// Parses `serve [flags]` (the arguments after `berth registry`).
 pub fn parse_args(args: &[String]) -> Result<ServeOptions, ServeError> {
@@ -124,6 +128,7 @@ pub fn parse_args(args: &[String]) -> Result<ServeOptions, ServeError> {
                 let cert = o.tls.take().map(|(c, _)| c).unwrap_or_default();
                 o.tls = Some((cert, PathBuf::from(value()?)));
             }
+            "--tls-client-ca" => o.tls_client_cas.push(PathBuf::from(value()?)),
             "--token-auth" => o.token_auth = true,
             "--addr" => o.addr = value()?,
             "--root" => o.root = PathBuf::from(value()?),
@@ -194,7 +199,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
         opts.root.display()
     );
     match &opts.tls {
-        Some((cert, key)) => tls::serve(listener, app, cert, key).await,
+        Some((cert, key)) => tls::serve(listener, app, cert, key, &opts.tls_client_cas).await,
         None => axum::serve(listener, app).await.map_err(listen_err),
     }
 }
