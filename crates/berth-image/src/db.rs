@@ -45,6 +45,16 @@ pub fn open(path: &std::path::Path) -> Result<Connection, ImageError> {
     Ok(conn)
 }
 
+/// Starts a transaction that will write. Every service of the daemon has a
+/// connection of its own to the same WAL database, and a deferred
+/// transaction that reads first and then writes fails at once with
+/// "database is locked" (SQLITE_BUSY_SNAPSHOT, which skips the busy
+/// timeout) when another connection committed in between. An immediate
+/// transaction takes the write lock up front, waiting out the busy timeout.
+pub fn write_tx(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}
+
 #[derive(Clone, Debug)]
 pub struct LayerRow {
     pub chain_id: String,
@@ -212,4 +222,44 @@ pub fn get_rw(
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?)
+}
+
+#[cfg(test)]
+mod write_tx_tests {
+    use super::*;
+
+    /// Two connections that each read, then write, in a loop: with deferred
+    /// transactions one of them soon fails with "database is locked".
+    #[test]
+    fn concurrent_read_then_write_transactions_never_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (k INTEGER)")
+            .unwrap();
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || -> rusqlite::Result<()> {
+                    let mut conn = open(&path).unwrap();
+                    for _ in 0..300 {
+                        let tx = write_tx(&mut conn)?;
+                        let n: i64 = tx.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
+                        tx.execute("INSERT INTO t VALUES (?1)", [n])?;
+                        tx.commit()?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap().unwrap();
+        }
+        let n: i64 = open(&path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 600);
+    }
 }

@@ -129,7 +129,7 @@ impl ImageStore {
         let text = std::str::from_utf8(config)
             .map_err(|_| ImageError::InvalidParameter("image config is not UTF-8".into()))?;
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = crate::db::write_tx(&mut conn)?;
         for c in chain_ids(&json.rootfs.diff_ids) {
             if db::get_layer(&tx, &c)?.is_none() {
                 return Err(ImageError::Internal(format!(

@@ -69,7 +69,7 @@ impl ImageStore {
         let id = self.content.put(&bytes)?;
         let text = String::from_utf8(bytes).map_err(|e| ImageError::Internal(e.to_string()))?;
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = crate::db::write_tx(&mut conn)?;
         db::insert_image(&tx, &id, &text, parent, image.created_unix())?;
         if let Some(t) = tag {
             db::set_ref(&tx, &t.to_string(), &id, false)?;

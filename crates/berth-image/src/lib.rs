@@ -10,6 +10,7 @@ pub mod compress;
 pub mod config;
 pub mod content;
 mod db;
+pub use db::write_tx;
 mod derive;
 mod distribution;
 mod driver;

@@ -301,7 +301,7 @@ impl ImageStore {
             self.publish(staged, &cfg_digest)?;
             let id = cfg_digest.clone();
             let mut conn = self.conn();
-            let tx = conn.transaction()?;
+            let tx = crate::db::write_tx(&mut conn)?;
             db::insert_image(&tx, &id, &text, None, image.created_unix())?;
             for t in &tags {
                 let name = t.to_string();

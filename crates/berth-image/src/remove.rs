@@ -106,7 +106,7 @@ impl ImageStore {
         let mut garbage = Garbage::default();
         {
             let mut conn = self.conn();
-            let tx = conn.transaction()?;
+            let tx = crate::db::write_tx(&mut conn)?;
             if lookup(&tx, name)?.id != image_id {
                 return Err(ImageError::Conflict(format!(
                     "image {name} changed during removal"
@@ -212,7 +212,7 @@ impl ImageStore {
         let mut garbage = Garbage::default();
         {
             let mut conn = self.conn();
-            let tx = conn.transaction()?;
+            let tx = crate::db::write_tx(&mut conn)?;
             let used = used_chains(&tx)?;
             let mut st = tx.prepare("SELECT chain_id FROM layer_layers")?;
             let all: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;

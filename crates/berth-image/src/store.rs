@@ -125,7 +125,7 @@ impl ImageStore {
         let target = tag_reference(repo, tag)?;
         let mut conn = self.conn();
         let row = lookup(&conn, source)?;
-        let tx = conn.transaction()?;
+        let tx = crate::db::write_tx(&mut conn)?;
         db::set_ref(&tx, &target.to_string(), &row.id, false)?;
         tx.commit()?;
         Ok(())

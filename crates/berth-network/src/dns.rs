@@ -43,8 +43,15 @@ pub fn serve(
     Ok(tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];
         loop {
-            let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
-                return;
+            // A receive error on a UDP socket is about one datagram: log it
+            // and serve on, rather than leave the container without DNS.
+            let (n, peer) = match sock.recv_from(&mut buf).await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("embedded DNS server: receiving a query: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
             };
             let query = buf[..n].to_vec();
             match answer(&query, &lookup) {

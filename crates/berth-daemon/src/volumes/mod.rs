@@ -341,7 +341,7 @@ impl Volumes {
         let mut conn = self.db.lock();
         let mut made = Vec::new();
         let result = (|| -> Result<()> {
-            let tx = conn.transaction()?;
+            let tx = berth_image::write_tx(&mut conn)?;
             for mp in plan.iter_mut().filter(|m| m.kind == MountType::Volume) {
                 let anonymous = mp.name.is_empty();
                 let rec = self.ensure(
@@ -373,7 +373,7 @@ impl Volumes {
     pub fn release(&self, container_id: &str, remove_anonymous: bool) {
         let r = (|| -> Result<Vec<String>> {
             let mut conn = self.db.lock();
-            let tx = conn.transaction()?;
+            let tx = berth_image::write_tx(&mut conn)?;
             let mounts = store::mounts(&tx, container_id)?;
             store::delete_mounts(&tx, container_id)?;
             let mut gone = Vec::new();
