@@ -796,3 +796,70 @@ fn remapped_networking_survives_a_daemon_restart() {
     });
     assert!(gone, "sandbox {} left after rm", key.trim());
 }
+
+/// `--network container:<x>` under remap joins `x`'s user namespace too, as
+/// Docker does (its network namespace belongs to that user namespace), so
+/// `--cap-add NET_ADMIN` works there as well; the joiner's other namespaces
+/// are its own (its pid 1, its /proc). A `--userns host` target keeps the
+/// joiner in a user namespace of its own.
+#[test]
+fn network_container_joins_the_user_namespace_too() {
+    let (d, _) = remapped("userns-netcontainer");
+    let web = d.ok(&["run", "-d", "--name", "web", "busybox", "sleep", "300"]);
+    let pid = d.ok(&["inspect", "-f", "{{.State.Pid}}", web.trim()]);
+    let pid = pid.trim();
+    let host_link = |n: &str| {
+        std::fs::read_link(format!("/proc/{pid}/ns/{n}"))
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:web",
+        "--cap-add",
+        "NET_ADMIN",
+        "busybox",
+        "sh",
+        "-c",
+        "for n in user net pid; do readlink /proc/self/ns/$n; done; id -u; \
+         cat /proc/1/comm; ip link set lo down && ip link set lo up && echo done",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 6, "{out}");
+    assert_eq!(lines[0], host_link("user"), "{out}");
+    assert_eq!(lines[1], host_link("net"), "{out}");
+    assert_ne!(lines[2], host_link("pid"), "{out}");
+    assert_eq!(&lines[3..], ["0", "sh", "done"], "{out}");
+    // exec into the joiner works as into any remapped container.
+    let joiner = d.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "container:web",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let ip = d.ok(&["exec", joiner.trim(), "ip", "-4", "addr", "show", "eth0"]);
+    assert!(ip.contains("inet 172.26."), "{ip}");
+    assert_eq!(d.ok(&["exec", joiner.trim(), "id", "-u"]).trim(), "0");
+
+    let hosty = d.ok(&[
+        "run", "-d", "--userns", "host", "--name", "hosty", "busybox", "sleep", "300",
+    ]);
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:hosty",
+        "busybox",
+        "readlink",
+        "/proc/self/ns/user",
+    ]);
+    let own = std::fs::read_link("/proc/self/ns/user").unwrap();
+    assert_ne!(out.trim(), own.to_string_lossy(), "{out}");
+    d.ok(&["rm", "-f", web.trim(), joiner.trim(), hosty.trim()]);
+}

@@ -473,6 +473,14 @@ impl Daemon {
                 self.record_start_error(e, &msg, 128);
                 return Err(ApiError::internal(msg));
             }
+            if let crate::network::Mode::Container(other) = crate::network::mode_of(&c) {
+                if !crate::userns::host_mode(&c.host_config) {
+                    let pid = self.lookup(&other).map(|t| t.get().state.pid).unwrap_or(0);
+                    if pid > 0 {
+                        crate::userns::join_user_namespace_of(&mut built.spec, pid);
+                    }
+                }
+            }
         }
         std::fs::create_dir_all(&rootfs)
             .map_err(|err| ApiError::internal(format!("create rootfs dir: {err}")))?;

@@ -348,6 +348,34 @@ pub fn apply_to_spec(
 
 const PING_GROUP_RANGE: &str = "net.ipv4.ping_group_range";
 
+/// `--network container:<x>` under remap: the network namespace of `x`
+/// (init `pid`) belongs to `x`'s user namespace, so the joiner joins that
+/// user namespace too instead of making its own, as Docker does ("to share
+/// a net namespace, they must also share a user namespace"); its other new
+/// namespaces then belong to it. A target running in the daemon's own user
+/// namespace (`--userns host`) is not joined: the joiner keeps a user
+/// namespace of its own.
+pub fn join_user_namespace_of(spec: &mut oci_spec::runtime::Spec, pid: i32) {
+    use oci_spec::runtime::LinuxNamespaceType;
+    let theirs = format!("/proc/{pid}/ns/user");
+    match (
+        std::fs::read_link(&theirs),
+        std::fs::read_link("/proc/self/ns/user"),
+    ) {
+        (Ok(a), Ok(b)) if a != b => {}
+        _ => return,
+    }
+    let nss = spec
+        .linux_mut()
+        .as_mut()
+        .and_then(|l| l.namespaces_mut().as_mut());
+    for ns in nss.into_iter().flatten() {
+        if ns.typ() == LinuxNamespaceType::User {
+            ns.set_path(Some(theirs.clone().into()));
+        }
+    }
+}
+
 /// One OCI mapping per range, container ids contiguous across them.
 fn id_mappings(ranges: &[IdRange]) -> Result<Vec<oci_spec::runtime::LinuxIdMapping>, String> {
     let mut inside = 0u32;

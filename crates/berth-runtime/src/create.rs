@@ -30,6 +30,8 @@ pub fn create_and_start(
     // Everything that can be computed or checked is done here, before fork.
     let plan = ProcessPlan::new(spec, process)?;
     let ns = NamespacePlan::for_create(linux)?;
+    // A user namespace of its own, or a joined one the child is cloned in.
+    let in_userns = ns.new_user || ns.via_user.is_some();
     let cgroup = match linux.cgroups_path() {
         Some(path) => {
             let rel = path.to_str().ok_or_else(|| {
@@ -46,7 +48,7 @@ pub fn create_and_start(
     let id_maps = ns.new_user.then(|| IdMaps::from_spec(linux)).transpose()?;
     // Kept open until the child has attached it (see detached.rs).
     let detached_root = match rootfs {
-        Some(rm) if ns.new_user && ns.new_mount => Some(crate::detached::open_rootfs(rm)?),
+        Some(rm) if in_userns && ns.new_mount => Some(crate::detached::open_rootfs(rm)?),
         _ => None,
     };
     let rootfs_plan = if ns.new_mount {
@@ -55,7 +57,7 @@ pub fn create_and_start(
             .map(Cgroup::container_mounts)
             .unwrap_or_default();
         let mut plan = RootfsPlan::new(spec, rootfs, cg_mounts)?;
-        if ns.new_user {
+        if in_userns {
             use std::os::fd::AsRawFd;
             plan.for_user_namespace(detached_root.as_ref().map(|f| f.as_raw_fd()), ns.new_net);
         }
@@ -121,7 +123,7 @@ pub fn create_and_start(
         // Joining an existing pid namespace only works for children.
         let _switch = ns.join_pid.as_ref().map(PidNsSwitch::enter).transpose()?;
         let _joined = ParentNsSwitch::enter(&ns.join_in_parent)?;
-        spawn(ns.clone_flags, child, after_fork)?
+        spawn(ns.clone_flags, ns.via_user.as_ref(), child, after_fork)?
     };
     drop(detached_root);
     drop(stdio);

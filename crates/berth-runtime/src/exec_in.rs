@@ -56,7 +56,7 @@ pub fn exec(init_pid: i32, spec: &Spec, process: &Process, stdio: Stdio) -> Resu
         // the new process lands in the container's pid namespace while still
         // being the caller's direct child.
         let _switch = ns.join_pid.as_ref().map(PidNsSwitch::enter).transpose()?;
-        spawn(nix::sched::CloneFlags::empty(), child, after_fork)?
+        spawn(nix::sched::CloneFlags::empty(), None, child, after_fork)?
     };
     drop(stdio);
     let pty_master = match new_pty {

@@ -43,6 +43,13 @@ pub(crate) struct NamespacePlan {
     /// by the initial one (e.g. the daemon-made network namespace), so it
     /// inherits them instead (runc joins them before unsharing the user ns).
     pub join_in_parent: Vec<(OwnedFd, CloneFlags)>,
+    /// An existing user namespace (joined by path) while others are fresh:
+    /// they must belong to it (runc joins it, then unshares the rest), so
+    /// the child is cloned from inside it, by a helper (see
+    /// `spawn::clone_in`), and becomes its root first thing, as with a new
+    /// one; joined namespaces it owns (a `container:` network) are entered
+    /// by the child afterwards.
+    pub via_user: Option<OwnedFd>,
 }
 
 impl Default for NamespacePlan {
@@ -58,6 +65,7 @@ impl Default for NamespacePlan {
             new_user: false,
             unshare_ipc: false,
             join_in_parent: Vec::new(),
+            via_user: None,
         }
     }
 }
@@ -88,7 +96,17 @@ impl NamespacePlan {
                 }
             }
         }
-        if plan.new_user && plan.clone_flags.contains(CloneFlags::CLONE_NEWIPC) {
+        if !plan.new_user && !plan.clone_flags.is_empty() {
+            if let Some(i) = plan
+                .join
+                .iter()
+                .position(|(_, f)| *f == CloneFlags::CLONE_NEWUSER)
+            {
+                plan.via_user = Some(plan.join.remove(i).0);
+            }
+        }
+        let in_userns = plan.new_user || plan.via_user.is_some();
+        if in_userns && plan.clone_flags.contains(CloneFlags::CLONE_NEWIPC) {
             plan.clone_flags.remove(CloneFlags::CLONE_NEWIPC);
             plan.unshare_ipc = true;
         }
@@ -153,7 +171,7 @@ impl NamespacePlan {
     /// Child side, after the parent's go-ahead: setns into joined namespaces,
     /// then unshare a fresh cgroup namespace if asked.
     pub fn enter(&self) -> Result<()> {
-        if self.new_user {
+        if self.new_user || self.via_user.is_some() {
             crate::userns::become_root()?;
         }
         if self.unshare_ipc {
@@ -403,6 +421,36 @@ mod tests {
         let plan = NamespacePlan::for_create(&linux(&[Ipc, Mount])).unwrap();
         assert!(!plan.unshare_ipc);
         assert!(plan.clone_flags.contains(CloneFlags::CLONE_NEWIPC));
+    }
+
+    #[test]
+    fn joined_user_namespace_clones_the_fresh_ones_inside_it() {
+        use LinuxNamespaceType::*;
+        let mut list = Vec::new();
+        for (t, path) in [
+            (User, true),
+            (Network, true),
+            (Mount, false),
+            (Pid, false),
+            (Ipc, false),
+        ] {
+            let mut b = LinuxNamespaceBuilder::default().typ(t);
+            if path {
+                b = b.path(format!("/proc/self/ns/{}", proc_name(t)));
+            }
+            list.push(b.build().unwrap());
+        }
+        let l = LinuxBuilder::default().namespaces(list).build().unwrap();
+        let plan = NamespacePlan::for_create(&l).unwrap();
+        assert!(plan.via_user.is_some() && !plan.new_user);
+        assert_eq!(
+            plan.clone_flags,
+            CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID
+        );
+        assert!(plan.unshare_ipc);
+        assert_eq!(plan.join.len(), 1);
+        assert_eq!(plan.join[0].1, CloneFlags::CLONE_NEWNET);
+        assert!(plan.join_in_parent.is_empty());
     }
 
     #[test]

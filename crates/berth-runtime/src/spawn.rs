@@ -26,12 +26,13 @@ use crate::error::{self, Context, Result, RuntimeError};
 /// thread could hold the allocator lock at fork time.
 pub(crate) fn spawn(
     flags: CloneFlags,
+    in_user: Option<&OwnedFd>,
     child: impl FnOnce() -> RuntimeError,
     after_fork: impl FnOnce(Pid) -> Result<()>,
 ) -> Result<Pid> {
     let (go_r, go_w) = pipe2(OFlag::O_CLOEXEC).ctx(|| "pipe")?;
     let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).ctx(|| "pipe")?;
-    let pid = clone_fork(flags).ctx(|| format!("clone {flags:?}"))?;
+    let pid = clone_in(flags, in_user).ctx(|| format!("clone {flags:?}"))?;
     let Some(pid) = pid else {
         drop(go_w);
         drop(err_r);
@@ -121,6 +122,42 @@ fn reset_signals() {
         };
     }
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+}
+
+/// [`clone_fork`], from inside the user namespace `user` when given: the
+/// caller cannot enter a user namespace and come back, so a forked helper
+/// enters it and clones the child with CLONE_PARENT (the child is still the
+/// caller's direct child, and pid 1 of a fresh pid namespace, which like
+/// every namespace it creates belongs to `user`), reports the child's pid
+/// and exits. The child's root ids are still the caller's (unmapped there)
+/// until it becomes root of `user`.
+fn clone_in(flags: CloneFlags, user: Option<&OwnedFd>) -> nix::Result<Option<Pid>> {
+    let Some(user) = user else {
+        return clone_fork(flags);
+    };
+    let (r, w) = pipe2(OFlag::O_CLOEXEC)?;
+    let Some(helper) = clone_fork(CloneFlags::empty())? else {
+        let cloned = nix::sched::setns(user, CloneFlags::CLONE_NEWUSER)
+            .and_then(|()| clone_fork(flags | CloneFlags::CLONE_PARENT));
+        let report = match cloned {
+            // The container child: on with the caller's work.
+            Ok(None) => return Ok(None),
+            Ok(Some(pid)) => pid.as_raw(),
+            Err(e) => -(e as i32),
+        };
+        let _ = File::from(w).write_all(&report.to_ne_bytes());
+        // SAFETY: _exit is always safe; nothing of the caller's may run here.
+        unsafe { libc::_exit(0) };
+    };
+    drop(w);
+    let mut buf = [0u8; 4];
+    let read = File::from(r).read_exact(&mut buf);
+    let _ = waitpid(helper, None);
+    match read.map(|()| i32::from_ne_bytes(buf)) {
+        Ok(pid) if pid > 0 => Ok(Some(Pid::from_raw(pid))),
+        Ok(errno) => Err(Errno::from_raw(-errno)),
+        Err(_) => Err(Errno::ECHILD),
+    }
 }
 
 /// fork(2) with namespace flags: the raw clone syscall without a new stack
