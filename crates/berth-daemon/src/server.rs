@@ -218,7 +218,17 @@ pub fn main(args: Vec<String>) -> anyhow::Result<()> {
     if let Err(e) = crate::builtin_image::ensure(&images) {
         tracing::warn!("could not create the built-in hello-world image: {e:#}");
     }
+    // Some paths make blocking calls of a few milliseconds on a worker
+    // (creating a network namespace, a netlink socket opened from a thread
+    // inside one, removing a bundle). With one worker per core, two such
+    // calls stall every request on a 2-core host: `run --rm` on the bridge
+    // took 60 ms with 2 workers and 41 ms with 4.
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .max(4);
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()?;
     let result = rt.block_on(async move {
