@@ -3,127 +3,26 @@
 //! `berth` CLI (user networks through the API, as the CLI has no `network`
 //! command yet). Needs root, nftables and Debian's busybox-static.
 
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-const BERTH: &str = env!("CARGO_BIN_EXE_berth");
+use common::{eventually, http_get, Daemon};
+use std::process::Command;
 
-struct Daemon {
-    root: PathBuf,
-    child: Option<Child>,
-    bridge: String,
-    bip: String,
+/// A daemon whose default bridge is `bridge` on `bip`.
+fn daemon(name: &str, bridge: &str, bip: &str) -> Daemon {
+    Daemon::start_with(&format!("net-{name}"), &["--bridge", bridge, "--bip", bip])
+}
+
+/// busybox with the page the tests serve, /www/index.html.
+fn busybox(d: &Daemon) {
+    d.import_busybox(
+        &[("www/index.html", b"hello from berth\n")],
+        &[],
+        "busybox:latest",
+    );
 }
 
 impl Daemon {
-    fn start(name: &str, bridge: &str, bip: &str) -> Daemon {
-        let root = PathBuf::from(format!("/tmp/berth-net-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).unwrap();
-        let mut d = Daemon {
-            root,
-            child: None,
-            bridge: bridge.into(),
-            bip: bip.into(),
-        };
-        d.spawn();
-        d
-    }
-
-    fn sock_path(&self) -> PathBuf {
-        self.root.join("exec/berth.sock")
-    }
-
-    fn sock(&self) -> String {
-        format!("unix://{}", self.sock_path().display())
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new(BERTH)
-            .args(["daemon", "--data-root"])
-            .arg(self.root.join("data"))
-            .arg("--exec-root")
-            .arg(self.root.join("exec"))
-            .args([
-                "-H",
-                &self.sock(),
-                "--bridge",
-                &self.bridge,
-                "--bip",
-                &self.bip,
-            ])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(self.root.join("daemon.log")).unwrap())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if self.cli(&["version"]).status.success() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "daemon did not come up: {}",
-            std::fs::read_to_string(self.root.join("daemon.log")).unwrap_or_default()
-        );
-    }
-
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn cli(&self, args: &[&str]) -> Output {
-        Command::new(BERTH)
-            .arg("-H")
-            .arg(self.sock())
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.cli(args);
-        assert!(
-            out.status.success(),
-            "berth {args:?} failed: {}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    fn busybox(&self) {
-        let tar = busybox_tar(&self.root);
-        self.ok(&["import", tar.to_str().unwrap(), "busybox:latest"]);
-    }
-
-    /// One request on the API socket; returns (status, body).
-    fn api(&self, method: &str, path: &str, body: &str) -> (u16, String) {
-        let mut s = UnixStream::connect(self.sock_path()).unwrap();
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: berth\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut resp = String::new();
-        s.read_to_string(&mut resp).unwrap();
-        let status = resp[9..12].parse().unwrap();
-        let body = resp
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
-        (status, body)
-    }
-
     /// berth's nftables table of this daemon, as `nft` prints it.
     fn nft_rules(&self) -> String {
         let out = Command::new("nft")
@@ -146,85 +45,10 @@ impl Daemon {
     }
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let ids = self.cli(&["ps", "-aq"]);
-        for id in String::from_utf8_lossy(&ids.stdout).lines() {
-            let _ = self.cli(&["rm", "-f", id]);
-        }
-        self.kill9();
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.bridge])
-            .status();
-        let table = format!("berth_{}", self.bridge.replace('-', "_"));
-        let _ = Command::new("nft")
-            .args(["delete", "table", "ip", &table])
-            .status();
-        let _ = Command::new("umount")
-            .arg("-l")
-            .arg(self.root.join("exec/netns/switch"))
-            .status();
-    }
-}
-
-/// A busybox rootfs tarball with the applets the tests use.
-fn busybox_tar(dir: &Path) -> PathBuf {
-    let path = dir.join("busybox.tar");
-    let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
-    let mut add = |name: &str, data: &[u8], mode: u32| {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(mode);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_cksum();
-        b.append_data(&mut h, name, data).unwrap();
-    };
-    add(
-        "bin/busybox",
-        &std::fs::read("/bin/busybox").expect("apt-get install busybox-static"),
-        0o755,
-    );
-    add("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n", 0o644);
-    add("etc/group", b"root:x:0:\n", 0o644);
-    add("www/index.html", b"hello from berth\n", 0o644);
-    for applet in [
-        "sh", "cat", "sleep", "ip", "httpd", "wget", "nslookup", "grep", "hostname",
-    ] {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        h.set_mode(0o777);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_cksum();
-        b.append_link(&mut h, format!("bin/{applet}"), "busybox")
-            .unwrap();
-    }
-    b.finish().unwrap();
-    path
-}
-
-fn http_get(addr: &str) -> Option<String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(mut s) = std::net::TcpStream::connect(addr) {
-            s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-            write!(s, "GET /index.html HTTP/1.0\r\n\r\n").ok()?;
-            let mut out = String::new();
-            if s.read_to_string(&mut out).is_ok() && !out.is_empty() {
-                return Some(out);
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
-}
-
 #[test]
 fn bridge_interface_route_and_published_port() {
-    let d = Daemon::start("publish", "bnt-pub", "172.29.11.1/24");
-    d.busybox();
+    let d = daemon("publish", "bnt-pub", "172.29.11.1/24");
+    busybox(&d);
     let out = d.ok(&[
         "run",
         "--rm",
@@ -262,7 +86,7 @@ fn bridge_interface_route_and_published_port() {
     assert!(page.contains("hello from berth"), "{page}");
     let ports = d.ok(&["inspect", "-f", "{{json .NetworkSettings.Ports}}", &id]);
     assert_eq!(
-        ports,
+        ports.trim(),
         r#"{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"18931"}]}"#
     );
     assert!(d
@@ -286,22 +110,10 @@ fn bridge_interface_route_and_published_port() {
     );
 }
 
-/// Polls `cond` for up to 5 seconds.
-fn eventually(cond: impl Fn() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    cond()
-}
-
 #[test]
 fn user_network_dns_between_containers() {
-    let d = Daemon::start("dns", "bnt-dns", "172.29.12.1/24");
-    d.busybox();
+    let d = daemon("dns", "bnt-dns", "172.29.12.1/24");
+    busybox(&d);
     let (status, body) = d.api(
         "POST",
         "/networks/create",
@@ -360,8 +172,8 @@ fn user_network_dns_between_containers() {
 
 #[test]
 fn cleanup_after_daemon_restart_and_rm() {
-    let mut d = Daemon::start("restart", "bnt-rst", "172.29.14.1/24");
-    d.busybox();
+    let mut d = daemon("restart", "bnt-rst", "172.29.14.1/24");
+    busybox(&d);
     let id = d.ok(&[
         "run",
         "-d",
@@ -402,8 +214,8 @@ fn cleanup_after_daemon_restart_and_rm() {
 /// mapped onto a range publishes every port; a full range fails the start.
 #[test]
 fn published_port_ranges() {
-    let d = Daemon::start("ranges", "bnt-rng", "172.29.14.1/24");
-    d.busybox();
+    let d = daemon("ranges", "bnt-rng", "172.29.14.1/24");
+    busybox(&d);
     let run = |spec: &str| {
         d.ok(&[
             "run", "-d", "-p", spec, "busybox", "httpd", "-f", "-p", "80", "-h", "/www",

@@ -3,157 +3,21 @@
 //! push, pull by tag and digest, run). Needs root, overlayfs and Debian's
 //! busybox-static.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-const BERTH: &str = env!("CARGO_BIN_EXE_berth");
+use common::{scratch, Daemon, Registry};
+
 const HTPASSWD: &str = "tester:$2b$10$x4PqjbT8ZdFN9wW.k/1lwOHKiw7iqg6s60ekmok/JrOTB2Zf6jTkG\n";
 
-fn scratch(name: &str) -> PathBuf {
-    let root = PathBuf::from(format!("/tmp/berth-reg-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).unwrap();
-    root
-}
-
-/// A registry on a free loopback port, with auth tester / s3cret.
-struct Registry {
-    root: PathBuf,
-    addr: String,
-    child: Child,
-}
-
-impl Registry {
-    fn start(name: &str) -> Registry {
-        let root = scratch(&format!("{name}-registry"));
-        std::fs::write(root.join("htpasswd"), HTPASSWD).unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(BERTH)
-            .args(["registry", "serve", "--addr", &addr, "--root"])
-            .arg(root.join("storage"))
-            .arg("--htpasswd")
-            .arg(root.join("htpasswd"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(root.join("registry.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(Instant::now() < deadline, "registry did not come up");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Registry { root, addr, child }
-    }
-
-    /// Paths of every stored blob.
-    fn blobs(&self) -> Vec<PathBuf> {
-        std::fs::read_dir(self.root.join("storage/blobs/sha256"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .collect()
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Each test daemon gets its own bridge and /24: tests run in parallel.
-fn private_network_args() -> Vec<String> {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 200;
-    vec![
-        "--bridge".into(),
-        format!("bg{}{n}", std::process::id() % 1000),
-        "--bip".into(),
-        format!("172.28.{}.1/24", n + 20),
-    ]
-}
-
-struct Daemon {
-    root: PathBuf,
-    child: Option<Child>,
+/// `berth registry serve` on a free loopback port, with auth tester / s3cret.
+fn registry(name: &str) -> Registry {
+    let dir = scratch(&format!("reg-{name}-registry"));
+    std::fs::write(dir.join("htpasswd"), HTPASSWD).unwrap();
+    let htpasswd = dir.join("htpasswd").display().to_string();
+    Registry::berth_in(dir, "127.0.0.1", &["--htpasswd", &htpasswd])
 }
 
 impl Daemon {
-    fn start(name: &str) -> Daemon {
-        let root = scratch(name);
-        let child = Command::new(BERTH)
-            .args(["daemon", "--data-root"])
-            .arg(root.join("data"))
-            .arg("--exec-root")
-            .arg(root.join("exec"))
-            .arg("-H")
-            .arg(format!("unix://{}/exec/berth.sock", root.display()))
-            .args(private_network_args())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(root.join("daemon.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let d = Daemon {
-            root,
-            child: Some(child),
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !d.cli(&["version"]).status.success() {
-            assert!(
-                Instant::now() < deadline,
-                "daemon did not come up: {}",
-                std::fs::read_to_string(d.root.join("daemon.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        d
-    }
-
-    /// Runs the CLI with its own docker config dir (credentials).
-    fn cli_in(&self, args: &[&str], stdin: &str) -> Output {
-        use std::io::Write;
-        let mut child = Command::new(BERTH)
-            .arg("-H")
-            .arg(format!("unix://{}/exec/berth.sock", self.root.display()))
-            .args(args)
-            .env("DOCKER_CONFIG", self.root.join("docker-config"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    fn cli(&self, args: &[&str]) -> Output {
-        self.cli_in(args, "")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.cli(args);
-        assert!(
-            out.status.success(),
-            "berth {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
     fn login(&self, reg: &Registry) {
         let out = self.cli_in(
             &["login", "-u", "tester", "--password-stdin", &reg.addr],
@@ -166,56 +30,11 @@ impl Daemon {
         );
         assert_eq!(String::from_utf8_lossy(&out.stdout), "Login Succeeded\n");
     }
-
-    fn busybox(&self) {
-        let tar = busybox_tar(&self.root);
-        self.ok(&["import", tar.to_str().unwrap(), "busybox:latest"]);
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let ids = self.cli(&["ps", "-aq"]);
-        for id in String::from_utf8_lossy(&ids.stdout).lines() {
-            let _ = self.cli(&["rm", "-f", id]);
-        }
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn busybox_tar(dir: &Path) -> PathBuf {
-    let path = dir.join("busybox.tar");
-    let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
-    let mut h = tar::Header::new_gnu();
-    let data = std::fs::read("/bin/busybox").expect("apt-get install busybox-static");
-    h.set_size(data.len() as u64);
-    h.set_mode(0o755);
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_cksum();
-    b.append_data(&mut h, "bin/busybox", data.as_slice())
-        .unwrap();
-    for applet in ["sh", "echo", "cat"] {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        h.set_mode(0o777);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_cksum();
-        b.append_link(&mut h, format!("bin/{applet}"), "busybox")
-            .unwrap();
-    }
-    b.into_inner().unwrap();
-    path
 }
 
 #[test]
 fn push_then_pull_by_tag_and_digest_into_another_daemon() {
-    let reg = Registry::start("roundtrip");
+    let reg = registry("roundtrip");
     let a = Daemon::start("reg-a");
     a.busybox();
     a.login(&reg);
@@ -291,7 +110,7 @@ fn push_then_pull_by_tag_and_digest_into_another_daemon() {
 
 #[test]
 fn auth_is_refused_without_login() {
-    let reg = Registry::start("auth");
+    let reg = registry("auth");
     let a = Daemon::start("reg-auth");
     a.busybox();
     let image = format!("{}/e2e/bb:v1", reg.addr);
@@ -329,7 +148,7 @@ fn auth_is_refused_without_login() {
 
 #[test]
 fn corrupted_blob_is_rejected_on_pull() {
-    let reg = Registry::start("corrupt");
+    let reg = registry("corrupt");
     let a = Daemon::start("reg-corrupt-a");
     a.busybox();
     a.login(&reg);

@@ -4,185 +4,25 @@
 //! daemon restart, refuse removal while used, get the image's content on
 //! first mount; binds honour `ro`; `--volumes-from` shares; `rm -v` cleans up.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-const BERTH: &str = env!("CARGO_BIN_EXE_berth");
+use common::Daemon;
 
-/// Each test daemon gets its own bridge and /24: tests run in parallel.
-fn private_network_args() -> Vec<String> {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 200;
-    vec![
-        "--bridge".into(),
-        format!("bv{}{n}", std::process::id() % 1000),
-        "--bip".into(),
-        format!("172.29.{}.1/24", n + 20),
-    ]
-}
-
-struct Daemon {
-    root: PathBuf,
-    child: Option<Child>,
-    /// Kept across restarts: the daemon's networks must stay the same.
-    net: Vec<String>,
-}
-
-impl Daemon {
-    fn start(name: &str) -> Daemon {
-        let root = PathBuf::from(format!("/tmp/berth-vol-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).unwrap();
-        let mut d = Daemon {
-            root,
-            child: None,
-            net: private_network_args(),
-        };
-        d.spawn();
-        d
-    }
-
-    fn sock(&self) -> String {
-        format!("unix://{}/exec/berth.sock", self.root.display())
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new(BERTH)
-            .args(["daemon", "--data-root"])
-            .arg(self.root.join("data"))
-            .arg("--exec-root")
-            .arg(self.root.join("exec"))
-            .arg("-H")
-            .arg(self.sock())
-            .args(&self.net)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(self.root.join("daemon.log")).unwrap())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if self.cli(&["version"]).status.success() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "daemon did not come up: {}",
-            std::fs::read_to_string(self.root.join("daemon.log")).unwrap_or_default()
-        );
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            // SIGTERM: a clean daemon shutdown, then a fresh start reads the state back.
-            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-            let _ = c.wait();
-        }
-    }
-
-    fn cli(&self, args: &[&str]) -> Output {
-        Command::new(BERTH)
-            .arg("-H")
-            .arg(self.sock())
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.cli(args);
-        assert!(
-            out.status.success(),
-            "berth {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn fails(&self, args: &[&str]) -> (i32, String) {
-        let out = self.cli(args);
-        assert!(!out.status.success(), "berth {args:?} should fail");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    fn busybox(&self, extra: &[(&str, &[u8])], changes: &[&str], tag: &str) {
-        let tar = busybox_tar(&self.root, extra);
-        let mut args = vec!["import"];
-        for c in changes {
-            args.extend(["-c", c]);
-        }
-        args.extend([tar.to_str().unwrap(), tag]);
-        self.ok(&args);
-    }
-
-    fn data(&self) -> PathBuf {
-        self.root.join("data")
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if self.child.is_none() {
-            return;
-        }
-        let ids = self.cli(&["ps", "-aq"]);
-        for id in String::from_utf8_lossy(&ids.stdout).lines() {
-            let _ = self.cli(&["rm", "-f", id]);
-        }
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
-}
-
-/// A busybox rootfs tarball from Debian's static busybox, plus `extra` files.
-fn busybox_tar(dir: &Path, extra: &[(&str, &[u8])]) -> PathBuf {
-    let path = dir.join(format!("busybox-{}.tar", extra.len()));
-    let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
-    let mut add = |name: &str, data: &[u8], mode: u32| {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(mode);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_cksum();
-        b.append_data(&mut h, name, data).unwrap();
-    };
-    add(
-        "bin/busybox",
-        &std::fs::read("/bin/busybox").expect("apt-get install busybox-static"),
-        0o755,
-    );
-    add("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n", 0o644);
-    add("etc/group", b"root:x:0:\n", 0o644);
-    for (name, data) in extra {
-        add(name, data, 0o644);
-    }
-    for applet in [
-        "sh", "echo", "cat", "ls", "sort", "tr", "touch", "sleep", "grep", "cut", "true",
-    ] {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        h.set_mode(0o777);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_cksum();
-        b.append_link(&mut h, format!("bin/{applet}"), "busybox")
-            .unwrap();
-    }
-    b.into_inner().unwrap();
-    path
+/// A busybox image `tag` whose /etc knows root only (the copy-up test reads
+/// the image's /etc back), plus `extra` files and `import -c` `changes`.
+fn busybox(d: &Daemon, extra: &[(&str, &[u8])], changes: &[&str], tag: &str) {
+    let mut files: Vec<(&str, &[u8])> = vec![
+        ("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n"),
+        ("etc/group", b"root:x:0:\n"),
+    ];
+    files.extend_from_slice(extra);
+    d.import_busybox(&files, changes, tag);
 }
 
 #[test]
 fn named_volume_lifecycle_copy_up_and_restart() {
-    let mut d = Daemon::start("named");
-    d.busybox(&[], &[], "busybox:latest");
+    let mut d = Daemon::start("vol-named");
+    busybox(&d, &[], &[], "busybox:latest");
     assert_eq!(d.ok(&["volume", "create", "--label", "k=v", "v1"]), "v1\n");
     assert_eq!(
         d.ok(&[
@@ -307,8 +147,8 @@ fn named_volume_lifecycle_copy_up_and_restart() {
 
 #[test]
 fn binds_tmpfs_and_mount_flag() {
-    let d = Daemon::start("bind");
-    d.busybox(&[], &[], "busybox:latest");
+    let d = Daemon::start("vol-bind");
+    busybox(&d, &[], &[], "busybox:latest");
     let host = d.root.join("hostdir");
     std::fs::create_dir_all(&host).unwrap();
     std::fs::write(host.join("h.txt"), "from-host\n").unwrap();
@@ -385,8 +225,9 @@ fn binds_tmpfs_and_mount_flag() {
 
 #[test]
 fn anonymous_volumes_volumes_from_and_rm_v() {
-    let d = Daemon::start("anon");
-    d.busybox(
+    let d = Daemon::start("vol-anon");
+    busybox(
+        &d,
         &[("data/seed", b"seeded\n")],
         &["VOLUME /data"],
         "vimg:latest",
