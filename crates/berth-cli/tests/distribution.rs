@@ -5,69 +5,11 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
-use common::{text, Daemon, BERTH};
-
-/// `berth registry serve` on a free loopback port, storage under /tmp.
-struct Registry {
-    root: PathBuf,
-    addr: String,
-    child: Child,
-}
-
-impl Registry {
-    fn start(name: &str) -> Registry {
-        Registry::start_on(name, "127.0.0.1")
-    }
-
-    /// On `ip` (an address this host has).
-    fn start_on(name: &str, ip: &str) -> Registry {
-        let root = PathBuf::from(format!("/tmp/berth-dist-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).unwrap();
-        let port = TcpListener::bind((ip, 0))
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("{ip}:{port}");
-        let child = Command::new(BERTH)
-            .args(["registry", "serve", "--addr", &addr, "--root"])
-            .arg(root.join("storage"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(root.join("registry.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(Instant::now() < deadline, "registry did not come up");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Registry { root, addr, child }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
-}
-
-fn ok_output(what: &str, out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    text(&out)
-}
+use common::{image_id, ok_output, text, Daemon, HostAddr, Registry};
 
 /// The stock docker CLI against a berth daemon.
 fn docker(d: &Daemon, args: &[&str]) -> Output {
@@ -78,12 +20,6 @@ fn docker(d: &Daemon, args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("the docker CLI")
-}
-
-fn image_id(d: &Daemon, name: &str) -> String {
-    d.ok(&["image", "inspect", "--format", "{{.Id}}", name])
-        .trim()
-        .to_string()
 }
 
 /// busybox plus a second image with the same layer and another config.
@@ -591,31 +527,6 @@ fn image_prune_dangling_and_digests() {
     assert_eq!(ours_now, [bb], "{theirs}");
 }
 
-/// A non-loopback address on `lo` for the test's lifetime.
-struct HostAddr(String);
-
-impl HostAddr {
-    fn add(ip: &str) -> HostAddr {
-        let _ = Command::new("ip")
-            .args(["addr", "del", &format!("{ip}/32"), "dev", "lo"])
-            .output();
-        let out = Command::new("ip")
-            .args(["addr", "add", &format!("{ip}/32"), "dev", "lo"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "ip addr add: {out:?}");
-        HostAddr(ip.to_string())
-    }
-}
-
-impl Drop for HostAddr {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["addr", "del", &format!("{}/32", self.0), "dev", "lo"])
-            .output();
-    }
-}
-
 /// `--insecure-registry` (a CIDR) lets the daemon speak plain HTTP to a
 /// registry on a non-loopback address, which it otherwise reaches over
 /// HTTPS only; `--registry-mirror` serves pulls of Docker Hub names (there
@@ -624,7 +535,7 @@ impl Drop for HostAddr {
 fn insecure_registries_and_mirrors() {
     let ip = format!("198.18.{}.1", std::process::id() % 250);
     let _addr = HostAddr::add(&ip);
-    let reg = Registry::start_on("insecure", &ip);
+    let reg = Registry::berth("insecure", &ip, &[]);
     let plain = Daemon::start("dist-secure");
     plain.busybox();
     let mirror = format!("http://{}", reg.addr);
@@ -676,33 +587,8 @@ fn insecure_registries_and_mirrors() {
 /// peer: berth pushes to it and pulls back from it into another daemon.
 #[test]
 fn berth_pushes_to_and_pulls_from_the_reference_registry() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let root = PathBuf::from(format!("/tmp/berth-refreg-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).unwrap();
-    let config = format!(
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
-         http:\n  addr: 127.0.0.1:{port}\n",
-        root.join("storage").display()
-    );
-    std::fs::write(root.join("config.yml"), config).unwrap();
-    let mut child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(root.join("config.yml"))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(root.join("registry.log")).unwrap())
-        .spawn()
-        .expect("docker-registry (Debian package docker-registry, installed by .ci/run)");
-    let addr = format!("127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(Instant::now() < deadline, "docker-registry did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let reg = Registry::reference("refreg");
+    let addr = &reg.addr;
     let a = Daemon::start("refreg-a");
     a.busybox();
     let image = format!("{addr}/peer/bb:v1");
@@ -716,7 +602,4 @@ fn berth_pushes_to_and_pulls_from_the_reference_registry() {
         b.ok(&["run", "--rm", &image, "echo", "peer"]).trim(),
         "peer"
     );
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = std::fs::remove_dir_all(&root);
 }

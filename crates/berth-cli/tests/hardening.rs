@@ -973,9 +973,9 @@ fn host_sysctls_are_never_written() {
     let panic = host("kernel.panic");
     let body =
         r#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"Sysctls":{"kernel.panic":"7"}}}"#;
-    let created = api(&d, "POST", "/containers/create?name=kpanic", body);
+    let created = d.api_raw("POST", "/containers/create?name=kpanic", body);
     assert!(created.starts_with("HTTP/1.1 201"), "{created}");
-    let started = api(&d, "POST", "/containers/kpanic/start", "");
+    let started = d.api_raw("POST", "/containers/kpanic/start", "");
     assert!(
         started.contains("is not in a separate kernel namespace"),
         "{started}"
@@ -992,20 +992,4 @@ fn host_sysctls_are_never_written() {
         "/proc/sys/kernel/shmmni",
     ]);
     assert_eq!(out.trim(), "1000");
-}
-
-/// One HTTP/1.1 request on the daemon's socket; the raw response.
-fn api(d: &Daemon, method: &str, path: &str, body: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::os::unix::net::UnixStream::connect(d.sock_path()).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: berth\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
 }

@@ -444,11 +444,7 @@ fn check_default_bridge(d: &Daemon, p: &str) {
 
 /// A free TCP port on the IPv6 loopback.
 fn free_v6_port() -> u16 {
-    std::net::TcpListener::bind("[::1]:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    free_port("::1")
 }
 
 /// Ports published on `[::1]` (which NAT cannot reach: the kernel never

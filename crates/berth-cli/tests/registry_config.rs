@@ -5,57 +5,18 @@
 
 mod common;
 
-use std::ffi::OsStr;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use common::BERTH;
+use common::{scratch, Registry, BERTH};
 
-struct Served {
-    dir: PathBuf,
-    child: Child,
-}
-
-impl Served {
-    /// A fresh scratch directory for one test's registry.
-    fn scratch(name: &str) -> PathBuf {
-        let dir = PathBuf::from(format!("/tmp/berth-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
-    /// `berth registry serve <args>` logging to `dir/registry.log`, once
-    /// it accepts connections on `port`; `dir` goes with it.
-    fn start(dir: &Path, port: u16, args: &[&OsStr]) -> Served {
-        let child = Command::new(BERTH)
-            .args(["registry", "serve"])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("registry.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let served = Served {
-            dir: dir.to_path_buf(),
-            child,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "registry did not come up");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        served
-    }
+/// `berth registry serve <args>` once it accepts connections on `port`;
+/// `dir` goes with it.
+fn serve(dir: &std::path::Path, port: u16, args: &[&std::ffi::OsStr]) -> Registry {
+    Registry::serve(dir, &format!("127.0.0.1:{port}"), args)
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    common::free_port("127.0.0.1")
 }
 
 fn sha256(data: &str) -> String {
@@ -67,14 +28,6 @@ fn sha256(data: &str) -> String {
         .output()
         .unwrap();
     format!("sha256:{}", String::from_utf8_lossy(&out.stdout).trim())
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 fn curl(args: &[&str]) -> (bool, String) {
@@ -91,7 +44,7 @@ fn curl(args: &[&str]) -> (bool, String) {
 
 #[test]
 fn config_file_tls_deletes_off_and_gc() {
-    let dir = Served::scratch("regcfg");
+    let dir = scratch("regcfg");
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
         .unwrap()
@@ -109,7 +62,7 @@ fn config_file_tls_deletes_off_and_gc() {
         dir.join("key.pem").display()
     );
     std::fs::write(dir.join("config.yml"), config).unwrap();
-    let served = Served::start(&dir, port, &[dir.join("config.yml").as_os_str()]);
+    let served = serve(&dir, port, &[dir.join("config.yml").as_os_str()]);
     let base = format!("https://localhost:{port}");
     let ca = dir.join("cert.pem");
     let ca = ca.to_str().unwrap();
@@ -190,12 +143,12 @@ fn config_file_tls_deletes_off_and_gc() {
 fn token_auth_for_the_docker_flow() {
     // tester / s3cret, as the compat fixture.
     const HTPASSWD: &str = "tester:$2b$10$x4PqjbT8ZdFN9wW.k/1lwOHKiw7iqg6s60ekmok/JrOTB2Zf6jTkG\n";
-    let dir = Served::scratch("regtok");
+    let dir = scratch("regtok");
     std::fs::write(dir.join("htpasswd"), HTPASSWD).unwrap();
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let (root, htpasswd) = (dir.join("storage"), dir.join("htpasswd"));
-    let _served = Served::start(
+    let _served = serve(
         &dir,
         port,
         &[
@@ -284,11 +237,11 @@ fn token_auth_for_the_docker_flow() {
 /// `artifactType`), and its PUT answers with `OCI-Subject`.
 #[test]
 fn referrers_list_manifests_by_subject() {
-    let dir = Served::scratch("regref");
+    let dir = scratch("regref");
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let root = dir.join("storage");
-    let _served = Served::start(
+    let _served = serve(
         &dir,
         port,
         &[

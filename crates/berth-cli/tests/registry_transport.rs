@@ -10,93 +10,12 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Daemon, BERTH};
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(format!("/tmp/berth-xport-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn free_port(ip: &str) -> u16 {
-    TcpListener::bind((ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for(addr: &str, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(addr).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not come up on {addr}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A registry process (berth's or the reference one) and its scratch dir.
-struct Registry {
-    dir: PathBuf,
-    addr: String,
-    child: Child,
-}
-
-impl Registry {
-    /// `berth registry serve` on `ip`, with extra flags (TLS).
-    fn berth(name: &str, ip: &str, extra: &[&str]) -> Registry {
-        let dir = scratch(name);
-        let addr = format!("{ip}:{}", free_port(ip));
-        let child = Command::new(BERTH)
-            .args(["registry", "serve", "--addr", &addr, "--root"])
-            .arg(dir.join("storage"))
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("registry.log")).unwrap())
-            .spawn()
-            .unwrap();
-        wait_for(&addr, "berth registry");
-        Registry { dir, addr, child }
-    }
-
-    /// Debian's `docker-registry` on loopback.
-    fn reference(name: &str) -> Registry {
-        let dir = scratch(name);
-        let addr = format!("127.0.0.1:{}", free_port("127.0.0.1"));
-        let config = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
-             http:\n  addr: {addr}\n",
-            dir.join("storage").display()
-        );
-        std::fs::write(dir.join("config.yml"), config).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(dir.join("config.yml"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("registry.log")).unwrap())
-            .spawn()
-            .expect("docker-registry (Debian package docker-registry, installed by .ci/run)");
-        wait_for(&addr, "docker-registry");
-        Registry { dir, addr, child }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use common::{image_id, scratch, Daemon, HostAddr, Registry};
 
 /// A request the proxy forwarded: its line, `Content-Range`, how many body
 /// bytes went through, and whether the proxy cut the connection in it.
@@ -303,12 +222,6 @@ fn random_image(d: &Daemon, name: &str, mib: usize) {
     d.ok(&["import", tar.to_str().unwrap(), name]);
 }
 
-fn image_id(d: &Daemon, name: &str) -> String {
-    d.ok(&["image", "inspect", "--format", "{{.Id}}", name])
-        .trim()
-        .to_string()
-}
-
 /// The first number of a `Content-Range: <start>-<end>`.
 fn range_start(r: &str) -> u64 {
     r.trim_start_matches("bytes ")
@@ -453,31 +366,6 @@ fn upload_status_from_berth_and_the_reference_registry() {
         assert_eq!(header(&status, "Range"), "0-10", "{status}");
         assert!(!header(&status, "Location").is_empty());
         assert!(!header(&status, "Docker-Upload-UUID").is_empty());
-    }
-}
-
-/// A non-loopback address on `lo` for the test's lifetime.
-struct HostAddr(String);
-
-impl HostAddr {
-    fn add(ip: &str) -> HostAddr {
-        let _ = Command::new("ip")
-            .args(["addr", "del", &format!("{ip}/32"), "dev", "lo"])
-            .output();
-        let out = Command::new("ip")
-            .args(["addr", "add", &format!("{ip}/32"), "dev", "lo"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "ip addr add: {out:?}");
-        HostAddr(ip.to_string())
-    }
-}
-
-impl Drop for HostAddr {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["addr", "del", &format!("{}/32", self.0), "dev", "lo"])
-            .output();
     }
 }
 

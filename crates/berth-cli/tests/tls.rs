@@ -102,15 +102,6 @@ fn pki(root: &Path) -> Pki {
     p
 }
 
-/// A port nobody listens on right now.
-fn free_port(ip: &str) -> u16 {
-    TcpListener::bind((ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
