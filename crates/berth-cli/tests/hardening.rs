@@ -585,15 +585,7 @@ fn attack_image(d: &Daemon) {
     }
     let mut b = tar::Builder::new(file);
     let mut add = |name: &str, data: &[u8], mode: u32| {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(mode);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_mtime(0);
-        h.set_cksum();
-        b.append_data(&mut h, name.trim_start_matches('/'), data)
-            .unwrap();
+        append_file(&mut b, name.trim_start_matches('/'), data, mode)
     };
     for lib in &libs {
         add(lib, &std::fs::read(lib).unwrap(), 0o755);

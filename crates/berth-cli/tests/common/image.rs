@@ -23,17 +23,20 @@ pub fn busybox_tar_with(dir: &Path, extra: &[(&str, &[u8])]) -> PathBuf {
     path
 }
 
+/// Appends a regular file `name` owned by root (mtime 0) to `b`.
+pub fn append_file<W: std::io::Write>(b: &mut tar::Builder<W>, name: &str, data: &[u8], mode: u32) {
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(mode);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_cksum();
+    b.append_data(&mut h, name, data).unwrap();
+}
+
 fn write_busybox_tar(path: &Path, extra: &[(&str, &[u8])]) {
     let mut b = tar::Builder::new(std::fs::File::create(path).unwrap());
-    let mut add = |name: &str, data: &[u8], mode: u32| {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(mode);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_cksum();
-        b.append_data(&mut h, name, data).unwrap();
-    };
+    let mut add = |name: &str, data: &[u8], mode: u32| append_file(&mut b, name, data, mode);
     add(
         "bin/busybox",
         &std::fs::read("/bin/busybox").expect("apt-get install busybox-static"),

@@ -24,7 +24,7 @@ pub mod net;
 pub mod registry;
 
 pub use daemon::{Daemon, Wrap};
-pub use image::{busybox_tar, busybox_tar_with, image_id};
+pub use image::{append_file, busybox_tar, busybox_tar_with, image_id};
 pub use net::{eventually, free_port, http_get, wait_for_port, HostAddr};
 pub use registry::Registry;
 
