@@ -7,12 +7,16 @@ use crate::{compile, LinuxSeccomp, Program, SeccompError};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
+/// Bumped whenever [`compile`] lays programs out differently.
+const LAYOUT: &[u8] = b"layout-2\n";
+
 /// Compiles `seccomp`, reusing a program cached in `dir` when its profile is
 /// byte-identical. Cache failures fall back to compiling: the cache is only
 /// an optimisation, never a reason a container cannot start.
 pub fn compile_cached(seccomp: &LinuxSeccomp, dir: &Path) -> Result<Program, SeccompError> {
     let key = match serde_json::to_vec(seccomp) {
-        Ok(json) => hex::encode(Sha256::digest(&json)),
+        // The layout version keeps programs of an older compiler out.
+        Ok(json) => hex::encode(Sha256::digest([LAYOUT, &json].concat())),
         Err(_) => return compile(seccomp),
     };
     let path = dir.join(format!("{key}.bpf"));
