@@ -863,3 +863,253 @@ fn network_container_joins_the_user_namespace_too() {
     assert_ne!(out.trim(), own.to_string_lossy(), "{out}");
     d.ok(&["rm", "-f", web.trim(), joiner.trim(), hosty.trim()]);
 }
+
+/// True when a mount point whose path ends with `suffix` is in the host's
+/// mount table.
+fn mounted(suffix: &str) -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.split(' ').nth(4).is_some_and(|p| p.ends_with(suffix)))
+}
+
+/// `--pid container:<x>` and `--ipc container:<x>` under remap join `x`'s
+/// user namespace too, as Docker does (its pid and IPC namespaces belong to
+/// it), alone, together and with `--network container:<x>`: the joiner sees
+/// `x`'s processes, its IPC sysctls and /dev/shm (a shareable donor's tmpfs,
+/// mounted by the daemon, gone when it stops). A `--userns host` target is
+/// not joined: its pid/IPC namespaces are refused to a remapped joiner with
+/// a clear message (Docker fails in runc) and work with `--userns host`.
+#[test]
+fn pid_and_ipc_container_join_the_user_namespace_too() {
+    let (d, _) = remapped("userns-pidipc");
+    let web = d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--ipc",
+        "shareable",
+        "--sysctl",
+        "kernel.msgmax=12345",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /dev/shm/f; exec sleep 300",
+    ]);
+    let web = web.trim();
+    let pid = d.ok(&["inspect", "-f", "{{.State.Pid}}", web]);
+    let pid = pid.trim().to_string();
+    let link = |pid: &str, n: &str| {
+        std::fs::read_link(format!("/proc/{pid}/ns/{n}"))
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let shm = format!("/containers/{web}/mounts/shm");
+    assert!(mounted(&shm), "no shareable /dev/shm for {web}");
+
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--pid",
+        "container:web",
+        "busybox",
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/user; readlink /proc/self/ns/pid; id -u; ps -o pid,args",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], link(&pid, "user"), "{out}");
+    assert_eq!(lines[1], link(&pid, "pid"), "{out}");
+    assert_eq!(lines[2], "0", "{out}");
+    assert!(
+        lines.iter().any(|l| l.trim() == "1 sleep 300"),
+        "web's init not seen: {out}"
+    );
+
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--ipc",
+        "container:web",
+        "busybox",
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/user; readlink /proc/self/ns/ipc; \
+         cat /proc/sys/kernel/msgmax /dev/shm/f; echo back > /dev/shm/g",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert_eq!(lines[0], link(&pid, "user"), "{out}");
+    assert_eq!(lines[1], link(&pid, "ipc"), "{out}");
+    assert_eq!(&lines[2..], ["12345", "hi"], "{out}");
+    assert_eq!(d.ok(&["exec", web, "cat", "/dev/shm/g"]).trim(), "back");
+
+    // All three at once, and exec into such a joiner.
+    let joiner = d.ok(&[
+        "run",
+        "-d",
+        "--pid",
+        "container:web",
+        "--ipc",
+        "container:web",
+        "--network",
+        "container:web",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let joiner = joiner.trim();
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.PidMode}} {{.HostConfig.IpcMode}}",
+            joiner
+        ])
+        .trim(),
+        format!("container:{web} container:{web}")
+    );
+    let out = d.ok(&[
+        "exec",
+        joiner,
+        "sh",
+        "-c",
+        "for n in user pid ipc net; do readlink /proc/self/ns/$n; done; \
+         id -u; cat /dev/shm/f; ps -o args | grep -c '^sleep 300'",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 7, "{out}");
+    for (i, n) in ["user", "pid", "ipc", "net"].iter().enumerate() {
+        assert_eq!(lines[i], link(&pid, n), "{n}: {out}");
+    }
+    assert_eq!(&lines[4..], ["0", "hi", "2"], "{out}");
+
+    // A private (non-shareable) IPC namespace is not joined, as with Docker.
+    d.ok(&["run", "-d", "--name", "lonely", "busybox", "sleep", "300"]);
+    let out = d.cli(&[
+        "run",
+        "--rm",
+        "--ipc",
+        "container:lonely",
+        "busybox",
+        "true",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains(
+                "non-shareable IPC (hint: use IpcMode:shareable for the donor container)"
+            ),
+        "{err}"
+    );
+    // Targets in two different user namespaces cannot be combined.
+    let out = d.cli(&[
+        "run",
+        "--rm",
+        "--pid",
+        "container:lonely",
+        "--ipc",
+        "container:web",
+        "busybox",
+        "true",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("different user namespaces"),
+        "{err}"
+    );
+
+    // A --userns host target: not joined.
+    d.ok(&[
+        "run",
+        "-d",
+        "--userns",
+        "host",
+        "--ipc",
+        "shareable",
+        "--name",
+        "hosty",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    for mode in ["--pid", "--ipc"] {
+        let out = d.cli(&["run", "--rm", mode, "container:hosty", "busybox", "true"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success()
+                && err.contains("runs in the host's user namespace (--userns host)"),
+            "{mode}: {err}"
+        );
+    }
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--userns",
+        "host",
+        "--pid",
+        "container:hosty",
+        "--ipc",
+        "container:hosty",
+        "busybox",
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/user; ps -o pid,args | grep -c ' sleep 300$'",
+    ]);
+    let own = std::fs::read_link("/proc/self/ns/user").unwrap();
+    assert_eq!(out, format!("{}\n1\n", own.to_string_lossy()));
+
+    // The shareable /dev/shm goes with its container's stop.
+    d.ok(&["rm", "-f", joiner]);
+    d.ok(&["stop", "-t", "0", web]);
+    assert!(!mounted(&shm), "{shm} still mounted after stop");
+    let out = d.cli(&["run", "--rm", "--pid", "container:web", "busybox", "true"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains(&format!("container {web} is not running")),
+        "{err}"
+    );
+    d.ok(&["rm", "-f", web, "lonely", "hosty"]);
+}
+
+/// The same modes without remap: pid and IPC namespaces shared, no user
+/// namespace anywhere; `container:<name>` is checked and stored by id at
+/// create, as Docker does.
+#[test]
+fn pid_and_ipc_container_without_remap() {
+    let d = Daemon::start("userns-pidipc-plain");
+    d.busybox();
+    let out = d.cli(&["create", "--pid", "container:nope", "busybox", "true"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("No such container: nope"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let web = d.ok(&[
+        "run",
+        "-d",
+        "--ipc",
+        "shareable",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /dev/shm/f; exec sleep 300",
+    ]);
+    let web = web.trim();
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--pid",
+        &format!("container:{}", &web[..12]),
+        "--ipc",
+        &format!("container:{web}"),
+        "busybox",
+        "sh",
+        "-c",
+        "cat /dev/shm/f; ps -o pid,args | grep -c '^ *1 sleep 300$'",
+    ]);
+    assert_eq!(out, "hi\n1\n");
+    d.ok(&["rm", "-f", web]);
+}

@@ -278,7 +278,10 @@ impl Daemon {
             })?
             .to_string();
         let image = self.images.resolve(&image_ref)?;
-        let host_config = crate::create::normalize_host_config(host_config)?;
+        let mut host_config = crate::create::normalize_host_config(host_config)?;
+        crate::nsjoin::resolve_create(&mut host_config, &|n| {
+            self.lookup(n).map(|e| e.id.clone())
+        })?;
         crate::logopts::validate(&host_config)?;
         crate::userns::validate(&host_config, self.images.id_map().is_some())
             .map_err(ApiError::bad_request)?;
@@ -420,6 +423,15 @@ impl Daemon {
                 self.record_start_error(e, &msg, 128);
                 ApiError::bad_request(msg)
             })?;
+        let root = self
+            .images
+            .id_map()
+            .filter(|_| !crate::userns::host_mode(&c.host_config))
+            .map(|m| m.root());
+        if let Err(err) = crate::nsjoin::apply_pid_ipc(self, &c, &paths, &mut built.spec, root) {
+            self.record_start_error(e, &err.message, 128);
+            return Err(err);
+        }
         // The network namespace is wired before the init exists; the runtime
         // joins it. Under `--userns-remap` a container on networks gets one
         // from the runtime instead, inside its own user namespace (as with
@@ -473,13 +485,9 @@ impl Daemon {
                 self.record_start_error(e, &msg, 128);
                 return Err(ApiError::internal(msg));
             }
-            if let crate::network::Mode::Container(other) = crate::network::mode_of(&c) {
-                if !crate::userns::host_mode(&c.host_config) {
-                    let pid = self.lookup(&other).map(|t| t.get().state.pid).unwrap_or(0);
-                    if pid > 0 {
-                        crate::userns::join_user_namespace_of(&mut built.spec, pid);
-                    }
-                }
+            if let Err(err) = crate::nsjoin::join_user_namespace(self, &c, &mut built.spec) {
+                self.record_start_error(e, &err.message, 128);
+                return Err(err);
             }
         }
         std::fs::create_dir_all(&rootfs)
@@ -586,6 +594,7 @@ impl Daemon {
     /// an `--rm` container goes away, as with Docker.
     fn record_start_error(self: &Arc<Self>, e: &Arc<Entry>, msg: &str, code: i32) {
         let (d, id) = (self.clone(), e.id.clone());
+        crate::nsjoin::release_shm(&self.paths(&id));
         tokio::spawn(async move { d.networks.release(&id).await });
         e.with(|c| {
             c.state.error = msg.to_string();
@@ -654,6 +663,7 @@ impl Daemon {
         }
         self.container_event(&e.get(), "die", &[("exitCode", exit.code.to_string())]);
         let _ = std::fs::remove_dir_all(self.bundle(&e.id));
+        crate::nsjoin::release_shm(&self.paths(&e.id));
         self.networks.release(&e.id).await;
         e.changed.send_modify(|g| {
             g.exits += 1;
@@ -848,6 +858,7 @@ impl Daemon {
         if let Err(err) = self.images.remove_rw_layer(&c.id) {
             tracing::warn!("remove rw layer of {}: {err}", c.id);
         }
+        crate::nsjoin::release_shm(&self.paths(&c.id));
         let _ = std::fs::remove_dir_all(self.paths(&c.id).dir);
         let _ = std::fs::remove_dir_all(self.bundle(&c.id));
         self.execs.remove_for_container(&c.id);

@@ -25,6 +25,7 @@ mod logrotate;
 mod logs;
 mod names;
 mod network;
+mod nsjoin;
 mod prune;
 mod restart;
 mod sealed_exe;

@@ -8,7 +8,7 @@ use crate::hooks::HookPlan;
 use crate::namespaces::{NamespacePlan, ParentNsSwitch, PidNsSwitch};
 use crate::process::ProcessPlan;
 use crate::rootfs::RootfsPlan;
-use crate::spawn::{abort_child, spawn};
+use crate::spawn::{abort_child, spawn, Inside};
 use crate::userns::IdMaps;
 use crate::{RootfsMount, Started, Stdio};
 
@@ -120,10 +120,18 @@ pub fn create_and_start(
         hooks.run_before_start(pid.as_raw())
     };
     let pid = {
-        // Joining an existing pid namespace only works for children.
-        let _switch = ns.join_pid.as_ref().map(PidNsSwitch::enter).transpose()?;
+        // Joining an existing pid namespace only works for children; from
+        // a joined user namespace the helper that clones enters it.
+        let inside = ns.via_user.as_ref().map(|user| Inside {
+            user,
+            pid: ns.join_pid.as_ref(),
+        });
+        let _switch = match inside {
+            Some(_) => None,
+            None => ns.join_pid.as_ref().map(PidNsSwitch::enter).transpose()?,
+        };
         let _joined = ParentNsSwitch::enter(&ns.join_in_parent)?;
-        spawn(ns.clone_flags, ns.via_user.as_ref(), child, after_fork)?
+        spawn(ns.clone_flags, inside, child, after_fork)?
     };
     drop(detached_root);
     drop(stdio);

@@ -26,7 +26,7 @@ use crate::error::{self, Context, Result, RuntimeError};
 /// thread could hold the allocator lock at fork time.
 pub(crate) fn spawn(
     flags: CloneFlags,
-    in_user: Option<&OwnedFd>,
+    in_user: Option<Inside<'_>>,
     child: impl FnOnce() -> RuntimeError,
     after_fork: impl FnOnce(Pid) -> Result<()>,
 ) -> Result<Pid> {
@@ -124,20 +124,37 @@ fn reset_signals() {
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
 }
 
+/// Existing namespaces a child is cloned inside of (see [`clone_in`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Inside<'a> {
+    /// The user namespace the child's fresh namespaces belong to.
+    pub user: &'a OwnedFd,
+    /// An existing pid namespace the child joins (`--pid container:`),
+    /// entered by the helper rather than by the caller around the fork.
+    pub pid: Option<&'a OwnedFd>,
+}
+
 /// [`clone_fork`], from inside the user namespace `user` when given: the
 /// caller cannot enter a user namespace and come back, so a forked helper
 /// enters it and clones the child with CLONE_PARENT (the child is still the
 /// caller's direct child, and pid 1 of a fresh pid namespace, which like
 /// every namespace it creates belongs to `user`), reports the child's pid
 /// and exits. The child's root ids are still the caller's (unmapped there)
-/// until it becomes root of `user`.
-fn clone_in(flags: CloneFlags, user: Option<&OwnedFd>) -> nix::Result<Option<Pid>> {
-    let Some(user) = user else {
+/// until it becomes root of `user`. A joined pid namespace is entered by
+/// the helper too: the helper itself must stay in the caller's pid
+/// namespace, where the pid clone returns to it is the caller's view.
+fn clone_in(flags: CloneFlags, inside: Option<Inside<'_>>) -> nix::Result<Option<Pid>> {
+    let Some(inside) = inside else {
         return clone_fork(flags);
     };
     let (r, w) = pipe2(OFlag::O_CLOEXEC)?;
     let Some(helper) = clone_fork(CloneFlags::empty())? else {
-        let cloned = nix::sched::setns(user, CloneFlags::CLONE_NEWUSER)
+        let cloned = inside
+            .pid
+            .map_or(Ok(()), |pid| {
+                nix::sched::setns(pid, CloneFlags::CLONE_NEWPID)
+            })
+            .and_then(|()| nix::sched::setns(inside.user, CloneFlags::CLONE_NEWUSER))
             .and_then(|()| clone_fork(flags | CloneFlags::CLONE_PARENT));
         let report = match cloned {
             // The container child: on with the caller's work.
