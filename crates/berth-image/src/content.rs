@@ -81,6 +81,15 @@ impl BlobWriter {
         self.size
     }
 
+    /// Flushes what was written to disk (so that a later `commit` has
+    /// nothing left to wait for).
+    pub(crate) fn sync(&self) -> Result<(), ImageError> {
+        self.file
+            .as_file()
+            .sync_all()
+            .map_err(|e| ImageError::io("fsync blob", e))
+    }
+
     /// Publishes the blob under its digest. With `expected`, a mismatch is an
     /// error and nothing is published.
     pub fn commit(self, expected: Option<&str>) -> Result<String, ImageError> {

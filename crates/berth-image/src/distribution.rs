@@ -13,7 +13,7 @@ use rusqlite::params;
 use crate::config::ImageJson;
 use crate::db;
 use crate::error::ImageError;
-use crate::layer::chain_ids;
+use crate::layer::{chain_ids, StagedLayer};
 use crate::reference::Reference;
 use crate::rwlayer::image_layers;
 use crate::store::{lookup, ImageStore};
@@ -110,6 +110,47 @@ impl ImageStore {
         // A stream whose diff_id differs leaves nothing behind.
         let row = self.add_layer_expecting(tar, parent_row.as_ref(), Some(diff_id))?;
         Ok(info(row))
+    }
+
+    /// Whether layers can be unpacked before their parent is in the store
+    /// ([`ImageStore::stage_layer`]): overlay2, where a layer's dir holds
+    /// only its own changes. vfs layers start as a copy of their parent, so
+    /// they are applied in order with [`ImageStore::apply_layer`].
+    pub fn can_stage_layers(&self) -> bool {
+        self.driver.whiteout_mode() == crate::apply::WhiteoutMode::Overlay
+    }
+
+    /// Unpacks a (compressed) layer tar into a snapshot of its own, not yet
+    /// on any parent, verifying that its uncompressed digest is `diff_id`.
+    /// Nothing is left when `tar` fails (a caller streaming a download
+    /// verifies its compressed digest there: a read error at the end) or
+    /// the diff_id differs. Layers of one pull can be staged concurrently;
+    /// [`ImageStore::commit_staged`] then puts them on each other in order.
+    pub fn stage_layer(
+        &self,
+        tar: &mut dyn Read,
+        diff_id: &str,
+    ) -> Result<StagedLayer, ImageError> {
+        self.stage_layer_stream(tar, diff_id)
+    }
+
+    /// Makes a staged layer a layer of the store on top of `parent` (a chain
+    /// id already in the store): blob, short link, row. Returns the existing
+    /// layer instead when an identical one won a race.
+    pub fn commit_staged(
+        &self,
+        staged: StagedLayer,
+        parent: Option<&str>,
+    ) -> Result<LayerInfo, ImageError> {
+        Ok(info(self.commit_staged_layer(staged, parent)?))
+    }
+
+    /// After a failed pull: removes the layers no image or container uses
+    /// (those the pull committed before it failed), unless another pull,
+    /// load or build is creating layers right now; returns whether it ran.
+    /// The layers left are removed by a later prune or the next start.
+    pub fn try_prune_layers(&self) -> Result<bool, ImageError> {
+        self.try_prune_layers_impl()
     }
 
     pub fn has_image(&self, id: &str) -> Result<bool, ImageError> {
@@ -318,5 +359,291 @@ mod tests {
         store.record_blob_source("sha256:d", &s).unwrap();
         assert_eq!(store.blob_sources("sha256:d").unwrap(), vec![s]);
         assert!(store.blob_sources("sha256:e").unwrap().is_empty());
+    }
+}
+
+/// Staged layers (unpacked concurrently, committed in order) on overlay2.
+#[cfg(test)]
+mod staged_tests {
+    use super::*;
+    use std::collections::BTreeSet;
+    use std::path::Path;
+    use std::process::Command;
+
+    fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            let dir = path.ends_with('/');
+            h.set_entry_type(if dir {
+                tar::EntryType::Directory
+            } else {
+                tar::EntryType::Regular
+            });
+            h.set_mode(if dir { 0o755 } else { 0o644 });
+            h.set_size(data.len() as u64);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(0);
+            b.append_data(&mut h, path, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn sha(data: &[u8]) -> String {
+        use sha2::Digest;
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)))
+    }
+
+    /// Names in `dir` (empty when it does not exist).
+    fn names(dir: &Path) -> BTreeSet<String> {
+        std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Snapshot dirs and links, blobs and temp blobs of a store.
+    fn on_disk(root: &Path) -> (BTreeSet<String>, BTreeSet<String>, BTreeSet<String>) {
+        (
+            names(&root.join("overlay")),
+            names(&root.join("overlay/l")),
+            names(&root.join("content/sha256")),
+        )
+    }
+
+    /// A reader that fails after `n` good bytes, as a broken download does.
+    struct Broken<'a>(&'a [u8], usize);
+
+    impl Read for Broken<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.1 == 0 {
+                return Err(std::io::Error::other("connection reset"));
+            }
+            let n = buf.len().min(self.1).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            self.1 -= n;
+            Ok(n)
+        }
+    }
+
+    /// Three layers staged concurrently in no particular order, committed
+    /// bottom first; layer 3 deletes a file layer 1 made and makes a dir of
+    /// layer 1 opaque. The container's overlay mount shows the merged view.
+    #[test]
+    fn staged_layers_commit_in_order_through_a_real_overlay_mount() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path(), Some("overlay2")).unwrap();
+        assert!(store.can_stage_layers());
+        let big: Vec<u8> = (0..3u32 << 20).map(|i| (i * 7 % 251) as u8).collect();
+        let tars = [
+            tar_of(&[
+                ("etc/", b""),
+                ("etc/gone", b"x"),
+                ("keep", b"k"),
+                ("dir/", b""),
+                ("dir/old", b"o"),
+            ]),
+            tar_of(&[("etc/", b""), ("etc/added", b"a"), ("big", &big)]),
+            tar_of(&[
+                ("etc/", b""),
+                ("etc/.wh.gone", b""),
+                ("dir/", b""),
+                ("dir/.wh..wh..opq", b""),
+                ("dir/new", b"n"),
+            ]),
+        ];
+        let diff_ids: Vec<String> = tars.iter().map(|t| sha(t)).collect();
+        let chains = layer_chain_ids(&diff_ids);
+        let _pin = store.pin_layers();
+        // Compressed like a registry's blobs; the top layer finishes first.
+        let mut staged: Vec<Option<StagedLayer>> = std::thread::scope(|s| {
+            let handles: Vec<_> = tars
+                .iter()
+                .zip(&diff_ids)
+                .rev()
+                .map(|(t, d)| {
+                    let store = &store;
+                    s.spawn(move || store.stage_layer(&mut gzip(t).as_slice(), d).unwrap())
+                })
+                .collect();
+            let mut v: Vec<_> = handles
+                .into_iter()
+                .map(|h| Some(h.join().unwrap()))
+                .collect();
+            v.reverse();
+            v
+        });
+        assert_eq!(staged[1].as_ref().unwrap().size(), (3 << 20) + 1);
+        // Staged layers are not layers of the store yet.
+        assert!(store.layer(&chains[0]).unwrap().is_none());
+        assert_eq!(names(&dir.path().join("overlay/l")).len(), 0);
+        let mut parent: Option<String> = None;
+        for (i, s) in staged.iter_mut().enumerate() {
+            let l = store
+                .commit_staged(s.take().unwrap(), parent.as_deref())
+                .unwrap();
+            assert_eq!((&l.chain_id, &l.diff_id), (&chains[i], &diff_ids[i]));
+            assert_eq!(l.blob.as_deref(), Some(diff_ids[i].as_str()));
+            parent = Some(l.chain_id);
+        }
+        assert_eq!(names(&dir.path().join("overlay/l")).len(), 3);
+        let config = format!(
+            r#"{{"os":"linux","architecture":"amd64","rootfs":{{"type":"layers","diff_ids":{}}}}}"#,
+            serde_json::to_string(&diff_ids).unwrap()
+        );
+        let id = store.register_config(config.as_bytes(), &[]).unwrap();
+        drop(_pin);
+        // The kept blobs are the uncompressed tars (what `save` writes).
+        assert_eq!(store.content().read(&diff_ids[2]).unwrap(), tars[2]);
+
+        let c = "c".repeat(64);
+        store.create_rw_layer(&c, &id).unwrap();
+        let m = store.rw_layer_mount(&c).unwrap();
+        let target = tempfile::tempdir().unwrap();
+        let out = Command::new("mount")
+            .current_dir(m.chdir.as_ref().unwrap())
+            .args(["-t", "overlay", "-o", &m.data, "overlay"])
+            .arg(target.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let t = target.path();
+        let read = |p: &str| std::fs::read(t.join(p)).ok();
+        let seen = (
+            read("etc/gone"),
+            read("etc/added"),
+            read("keep"),
+            read("dir/old"),
+            read("dir/new"),
+            names(&t.join("dir")),
+            read("big").map(|b| b == big),
+        );
+        Command::new("umount").arg("-l").arg(t).status().unwrap();
+        assert_eq!(
+            seen,
+            (
+                None,
+                Some(b"a".to_vec()),
+                Some(b"k".to_vec()),
+                None,
+                Some(b"n".to_vec()),
+                BTreeSet::from(["new".to_string()]),
+                Some(true),
+            )
+        );
+    }
+
+    /// A stream that breaks, a diff_id that differs, a staged layer given up
+    /// and a commit on a missing parent: none leaves a dir, link or blob.
+    #[test]
+    fn failed_or_dropped_staged_layers_leave_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path(), Some("overlay2")).unwrap();
+        let before = on_disk(dir.path());
+        let data: Vec<u8> = (0..1u32 << 20).map(|i| (i % 253) as u8).collect();
+        let tar = tar_of(&[("a/", b""), ("a/f", &data)]);
+        let diff_id = sha(&tar);
+
+        let err = store
+            .stage_layer(&mut Broken(&tar, 600 << 10), &diff_id)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("connection reset"), "{err}");
+        assert_eq!(on_disk(dir.path()), before);
+
+        let err = store
+            .stage_layer(&mut gzip(&tar).as_slice(), &sha(b"other"))
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string()
+                .contains("filesystem layer verification failed"),
+            "{err}"
+        );
+        assert_eq!(on_disk(dir.path()), before);
+
+        let staged = store.stage_layer(&mut tar.as_slice(), &diff_id).unwrap();
+        assert_eq!(staged.diff_id(), diff_id);
+        assert_ne!(on_disk(dir.path()), before);
+        drop(staged);
+        assert_eq!(on_disk(dir.path()), before);
+
+        let staged = store.stage_layer(&mut tar.as_slice(), &diff_id).unwrap();
+        let err = store
+            .commit_staged(staged, Some(&sha(b"no parent")))
+            .unwrap_err();
+        assert!(err.to_string().contains("is missing"), "{err}");
+        assert_eq!(on_disk(dir.path()), before);
+        assert!(store.layer(&diff_id).unwrap().is_none());
+    }
+
+    /// Two pulls staging the same layer: the second commit returns the first
+    /// layer and removes its own copy.
+    #[test]
+    fn identical_staged_layer_keeps_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path(), Some("overlay2")).unwrap();
+        let tar = tar_of(&[("f", b"same")]);
+        let diff_id = sha(&tar);
+        let a = store.stage_layer(&mut tar.as_slice(), &diff_id).unwrap();
+        let b = store.stage_layer(&mut tar.as_slice(), &diff_id).unwrap();
+        let snapshots = on_disk(dir.path());
+        let la = store.commit_staged(a, None).unwrap();
+        let lb = store.commit_staged(b, None).unwrap();
+        assert_eq!(la, lb);
+        // One of the two dirs and temp blobs is gone, the other is the layer.
+        let (dirs, links, blobs) = on_disk(dir.path());
+        assert_eq!(dirs.len(), snapshots.0.len() - 1, "{dirs:?}");
+        assert_eq!(links.len(), 1);
+        assert_eq!(blobs, BTreeSet::from([diff_id[7..].to_string()]));
+    }
+
+    /// A crash between staging and commit: the next open removes the staged
+    /// dir and the temp blob, and the store works.
+    #[test]
+    fn staged_layer_left_by_a_crash_is_collected_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = {
+            let store = ImageStore::open(dir.path(), Some("overlay2")).unwrap();
+            let before = on_disk(dir.path());
+            let tar = tar_of(&[("f", b"crash")]);
+            let staged = store.stage_layer(&mut tar.as_slice(), &sha(&tar)).unwrap();
+            std::mem::forget(staged);
+            let after = on_disk(dir.path());
+            assert_eq!(after.0.len(), before.0.len() + 1, "{after:?}");
+            assert!(after.2.iter().any(|n| n.starts_with(".tmp-")), "{after:?}");
+            before
+        };
+        let store = ImageStore::open(dir.path(), Some("overlay2")).unwrap();
+        assert_eq!(on_disk(dir.path()), before);
+        let tar = tar_of(&[("g", b"ok")]);
+        let staged = store.stage_layer(&mut tar.as_slice(), &sha(&tar)).unwrap();
+        store.commit_staged(staged, None).unwrap();
+    }
+
+    #[test]
+    fn vfs_cannot_stage() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path(), Some("vfs")).unwrap();
+        assert!(!store.can_stage_layers());
+        let tar = tar_of(&[("f", b"x")]);
+        assert!(store.stage_layer(&mut tar.as_slice(), &sha(&tar)).is_err());
+        assert_eq!(names(&dir.path().join("vfs")), BTreeSet::from(["l".into()]));
     }
 }

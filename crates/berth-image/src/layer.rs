@@ -3,12 +3,13 @@
 //! Layers are identified by chain id (as Docker's layer store).
 
 use std::io::{self, Read, Write};
+use std::path::PathBuf;
 use std::sync::mpsc;
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::apply::apply_tar;
+use crate::apply::{apply_tar, remove_all, WhiteoutMode};
 use crate::compress;
 use crate::content::BlobWriter;
 use crate::db::{self, LayerRow};
@@ -67,6 +68,42 @@ impl Read for Tee<'_> {
             self.send_pending()?;
         }
         Ok(n)
+    }
+}
+
+/// A layer unpacked into a snapshot dir of its own and verified against its
+/// diff_id, not yet part of the store: no short link, no row, its blob still
+/// a temp file of the content store. [`ImageStore::commit_staged`] puts it on
+/// its parent; dropping it removes the dir and the temp blob. A crash leaves
+/// a snapshot dir no row points to and a temp blob, both removed when the
+/// store is opened next.
+pub struct StagedLayer {
+    cache_id: String,
+    /// `<driver home>/<cache id>`; None once committed (or given up).
+    dir: Option<PathBuf>,
+    diff_id: String,
+    size: u64,
+    blob: Option<BlobWriter>,
+}
+
+impl StagedLayer {
+    pub fn diff_id(&self) -> &str {
+        &self.diff_id
+    }
+
+    /// Unpacked size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+impl Drop for StagedLayer {
+    fn drop(&mut self) {
+        if let Some(dir) = self.dir.take() {
+            if let Err(e) = remove_all(&dir) {
+                tracing::warn!(%e, "removing staged layer");
+            }
+        }
     }
 }
 
@@ -138,6 +175,89 @@ impl ImageStore {
             blob: Some(digest),
         };
         self.register_layer(row)
+    }
+
+    /// Unpacks a (possibly compressed) layer tar into a snapshot dir that
+    /// does not depend on any parent (overlay2 only: whiteouts are char
+    /// devices and opaque xattrs of the layer's own dir). The uncompressed
+    /// stream must hash to `diff_id`; on any error, or a diff_id that
+    /// differs, nothing is left (dir and temp blob are removed).
+    pub(crate) fn stage_layer_stream(
+        &self,
+        tar: &mut dyn Read,
+        diff_id: &str,
+    ) -> Result<StagedLayer, ImageError> {
+        if self.driver.whiteout_mode() != WhiteoutMode::Overlay {
+            return Err(ImageError::Internal(format!(
+                "the {} driver unpacks a layer onto a copy of its parent: it cannot stage layers",
+                self.driver.name()
+            )));
+        }
+        let cache_id = random_cache_id();
+        let diff = self.driver.diff_dir(&cache_id);
+        let mut staged = StagedLayer {
+            dir: diff.parent().map(|p| p.to_path_buf()),
+            cache_id,
+            diff_id: String::new(),
+            size: 0,
+            blob: None,
+        };
+        // From here on an error drops `staged`, which removes the dir.
+        self.driver.create_layer_dir(&staged.cache_id, None)?;
+        let (blob, size) = self.unpack(tar, &diff)?;
+        let got = blob.digest();
+        if got != diff_id {
+            return Err(ImageError::InvalidParameter(format!(
+                "filesystem layer verification failed for digest {diff_id}: got {got}"
+            )));
+        }
+        // The fsync happens here, beside the other layers' downloads; the
+        // ordered commit only renames.
+        blob.sync()?;
+        staged.blob = Some(blob);
+        staged.diff_id = got;
+        staged.size = size;
+        Ok(staged)
+    }
+
+    /// Puts a staged layer on top of the layer `parent` (a chain id, which
+    /// must be in the store): publishes its blob, gives it its short link and
+    /// writes its row. If an identical layer exists already, that one is
+    /// returned and the staged copy removed.
+    pub(crate) fn commit_staged_layer(
+        &self,
+        mut staged: StagedLayer,
+        parent: Option<&str>,
+    ) -> Result<LayerRow, ImageError> {
+        if let Some(p) = parent {
+            if db::get_layer(&self.conn(), p)?.is_none() {
+                return Err(ImageError::Internal(format!("parent layer {p} is missing")));
+            }
+        }
+        let cache_id = staged.cache_id.clone();
+        let blob = staged
+            .blob
+            .take()
+            .ok_or_else(|| ImageError::Internal("staged layer without blob".into()))?;
+        // Errors up to the link drop `staged`, which removes the dir.
+        let digest = blob.commit(None)?;
+        let link_id = self.driver.link_layer(&cache_id).inspect_err(|_| {
+            staged.dir = None;
+            let _ = self.driver.remove(&cache_id);
+        })?;
+        staged.dir = None;
+        let row = LayerRow {
+            chain_id: chain_id(parent, &staged.diff_id),
+            diff_id: std::mem::take(&mut staged.diff_id),
+            parent: parent.map(str::to_string),
+            cache_id: cache_id.clone(),
+            link_id,
+            size: staged.size as i64,
+            blob: Some(digest),
+        };
+        self.register_layer(row).inspect_err(|_| {
+            let _ = self.driver.remove(&cache_id);
+        })
     }
 
     /// As `add_layer`, from a blob `load` staged: `f` reads it, `publish`

@@ -38,6 +38,7 @@ pub use distribution::{layer_chain_ids, BlobSource, LayerInfo, LayerPin, PushSou
 pub use driver::SnapshotMount;
 pub use error::{ErrorKind, ImageError};
 pub use import::ImportOptions;
+pub use layer::StagedLayer;
 pub use rwdiff::{Change, ChangeKind};
 pub use save::SavePlan;
 pub use store::{Image, ImageStore};

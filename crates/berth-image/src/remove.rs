@@ -209,6 +209,20 @@ impl ImageStore {
     /// layers kept alive by a container of a force-removed image).
     pub(crate) fn prune_layers(&self) -> Result<(), ImageError> {
         let _gc = self.layers_exclusive();
+        self.prune_layers_locked()
+    }
+
+    /// As `prune_layers` when nothing is creating layers right now (no pull,
+    /// load or build holds the layer pin); false when something is.
+    pub(crate) fn try_prune_layers_impl(&self) -> Result<bool, ImageError> {
+        let Some(_gc) = self.layers_try_exclusive() else {
+            return Ok(false);
+        };
+        self.prune_layers_locked()?;
+        Ok(true)
+    }
+
+    fn prune_layers_locked(&self) -> Result<(), ImageError> {
         let mut garbage = Garbage::default();
         {
             let mut conn = self.conn();

@@ -80,7 +80,8 @@ impl ImageStore {
     }
 
     /// Crash recovery: snapshot dirs that no layer or rw-layer row points to
-    /// were left by an interrupted import/create and are removed.
+    /// were left by an interrupted import/create/pull (a pull's staged
+    /// layers are such dirs until their ordered commit) and are removed.
     fn collect_garbage(&self) -> Result<(), ImageError> {
         let conn = self.conn();
         let mut keep = HashSet::new();
@@ -102,6 +103,14 @@ impl ImageStore {
 
     pub(crate) fn layers_exclusive(&self) -> RwLockWriteGuard<'_, ()> {
         self.layer_gc.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn layers_try_exclusive(&self) -> Option<RwLockWriteGuard<'_, ()>> {
+        match self.layer_gc.try_write() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 
     /// The blob store, for save/load/push/pull.
