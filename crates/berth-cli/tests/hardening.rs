@@ -985,3 +985,79 @@ fn host_sysctls_are_never_written() {
     ]);
     assert_eq!(out.trim(), "1000");
 }
+
+/// AppArmor as berth detects it: module enabled, securityfs, the parser.
+fn host_has_apparmor() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.starts_with('Y'))
+        && Path::new("/sys/kernel/security/apparmor").is_dir()
+        && ["/sbin", "/usr/sbin", "/usr/bin", "/bin"]
+            .iter()
+            .any(|d| Path::new(d).join("apparmor_parser").is_file())
+}
+
+/// Docker's default AppArmor profile, berth's way: where the host runs
+/// AppArmor, containers without an explicit profile run under
+/// `berth-default` (loaded by the daemon), privileged ones unconfined, and
+/// `info` lists `name=apparmor`; elsewhere (this test host's kernel has no
+/// AppArmor) nothing is confined, `inspect` shows an empty profile unless
+/// one was asked for, and `info` says nothing of it, as the reference
+/// engine on the same host. SELinux labels are accepted unchecked on a host
+/// without SELinux, as Docker does.
+#[test]
+fn default_apparmor_profile_only_where_the_host_has_it() {
+    let d = Daemon::start("happarmor");
+    d.busybox();
+    let aa = host_has_apparmor();
+    let profile = |opts: &[&str]| {
+        let mut args = vec!["create"];
+        args.extend_from_slice(opts);
+        args.extend_from_slice(&["busybox", "true"]);
+        let id = d.ok(&args);
+        let p = d.ok(&["inspect", "-f", "{{.AppArmorProfile}}", id.trim()]);
+        d.ok(&["rm", id.trim()]);
+        p.trim().to_string()
+    };
+    let (default, privileged) = if aa {
+        ("berth-default", "unconfined")
+    } else {
+        ("", "")
+    };
+    assert_eq!(profile(&[]), default);
+    assert_eq!(profile(&["--privileged"]), privileged);
+    assert_eq!(
+        profile(&["--security-opt", "apparmor=berth-other"]),
+        "berth-other"
+    );
+    assert_eq!(
+        profile(&["--security-opt", "apparmor=unconfined"]),
+        "unconfined"
+    );
+    let current = d.cli(&["run", "--rm", "busybox", "cat", "/proc/self/attr/current"]);
+    if aa {
+        assert_eq!(text(&current).trim(), "berth-default (enforce)");
+        let loaded = std::fs::read_to_string("/sys/kernel/security/apparmor/profiles").unwrap();
+        assert!(
+            loaded.lines().any(|l| l.starts_with("berth-default ")),
+            "{loaded}"
+        );
+    } else {
+        // No LSM answers there (Docker's containers show the same).
+        assert!(!current.status.success(), "{}", text(&current));
+        assert!(!d.root.join("exec/apparmor").exists());
+    }
+    let opts = d.ok(&["info", "-f", "{{json .SecurityOptions}}"]);
+    let opts: Vec<String> = serde_json::from_str(opts.trim()).unwrap();
+    assert_eq!(opts.iter().any(|o| o == "name=apparmor"), aa, "{opts:?}");
+    if !Path::new("/sys/fs/selinux/enforce").exists() {
+        assert!(!opts.iter().any(|o| o.contains("selinux")), "{opts:?}");
+        for opt in [
+            "label=bogus",
+            "label=foo:bar",
+            "label=nested",
+            "label=user:u",
+        ] {
+            d.ok(&["run", "--rm", "--security-opt", opt, "busybox", "true"]);
+        }
+    }
+}

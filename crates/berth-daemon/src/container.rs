@@ -207,10 +207,16 @@ impl Container {
             "Platform": "linux",
             "MountLabel": "",
             "ProcessLabel": "",
-            "AppArmorProfile": crate::security_opts::from_host_config(&self.host_config)
-                .ok()
-                .and_then(|o| o.apparmor)
-                .unwrap_or_default(),
+            "AppArmorProfile": crate::apparmor::inspect_profile(
+                crate::security_opts::from_host_config(&self.host_config)
+                    .ok()
+                    .and_then(|o| o.apparmor)
+                    .as_deref(),
+                self.host_config
+                    .get("Privileged")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            ),
             "ExecIDs": Value::Null,
             "HostConfig": self.host_config,
             "GraphDriver": graph_driver,

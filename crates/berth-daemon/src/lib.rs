@@ -2,6 +2,7 @@
 //! berth-daemon: the Engine API server and the services behind it.
 
 pub mod api;
+mod apparmor;
 mod build;
 mod builtin_image;
 pub mod container;

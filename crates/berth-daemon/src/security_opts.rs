@@ -76,6 +76,9 @@ pub fn from_host_config(hc: &serde_json::Map<String, Value>) -> Result<SecurityO
 pub fn validate_host_config(hc: &serde_json::Map<String, Value>) -> crate::error::ApiResult<()> {
     use crate::error::ApiError;
     let opts = from_host_config(hc).map_err(ApiError::bad_request)?;
+    if selinux_enabled() {
+        validate_labels(&opts.labels).map_err(ApiError::bad_request)?;
+    }
     if let Some(profile) = opts.seccomp_profile() {
         berth_seccomp::docker_profile_to_oci(profile.as_bytes(), &[])
             .map_err(|e| ApiError::bad_request(format!("decoding seccomp profile failed: {e}")))?;
@@ -108,12 +111,27 @@ fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
-/// Whether the host runs AppArmor (runc's check: the securityfs directory
-/// exists and the module says it is enabled).
-pub fn apparmor_enabled() -> bool {
-    Path::new("/sys/kernel/security/apparmor").is_dir()
-        && std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-            .is_ok_and(|s| s.trim_start().starts_with('Y'))
+/// `label=` values as the SELinux library Docker uses checks them
+/// (InitLabels): `disable`, `nested`, or `user:`, `role:`, `type:`,
+/// `level:`, `filetype:` followed by a value. Checked only on an SELinux
+/// host: elsewhere Docker never looks at them (berth applies no labels).
+pub fn validate_labels(labels: &[String]) -> Result<(), String> {
+    for opt in labels {
+        if matches!(opt.as_str(), "disable" | "nested") {
+            continue;
+        }
+        let Some((key, _)) = opt.split_once(':') else {
+            return Err(format!(
+                "Bad label option {opt:?}, valid options 'disable' or \n'user, role, level, type, filetype' followed by ':' and a value"
+            ));
+        };
+        if !matches!(key, "user" | "role" | "type" | "level" | "filetype") {
+            return Err(format!(
+                "Bad label option {key:?}, valid options 'disable, user, role, level, type, filetype'"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether SELinux is enabled (selinuxfs mounted).
@@ -125,7 +143,7 @@ pub fn selinux_enabled() -> bool {
 /// `cgroupns`: containers get a private cgroup namespace by default.
 pub fn info_security_options(cgroupns: bool) -> Vec<String> {
     let mut v = Vec::new();
-    if apparmor_enabled() {
+    if crate::apparmor::enabled() {
         v.push("name=apparmor".to_string());
     }
     v.push("name=seccomp,profile=builtin".to_string());
@@ -166,6 +184,29 @@ mod tests {
         // A profile's JSON keeps its own `:` and `=`.
         let o = p(&[r#"seccomp={"a":"b=c"}"#]).unwrap();
         assert_eq!(o.seccomp.as_deref(), Some(r#"{"a":"b=c"}"#));
+    }
+
+    #[test]
+    fn selinux_label_values() {
+        let l = |v: &[&str]| validate_labels(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        l(&["disable"]).unwrap();
+        l(&["nested"]).unwrap();
+        l(&[
+            "user:u",
+            "role:r",
+            "type:svirt_t",
+            "level:s0:c1,c2",
+            "filetype:f",
+        ])
+        .unwrap();
+        assert_eq!(
+            l(&["bogus"]).unwrap_err(),
+            "Bad label option \"bogus\", valid options 'disable' or \n'user, role, level, type, filetype' followed by ':' and a value"
+        );
+        assert_eq!(
+            l(&["foo:bar"]).unwrap_err(),
+            "Bad label option \"foo\", valid options 'disable, user, role, level, type, filetype'"
+        );
     }
 
     #[test]

@@ -218,6 +218,7 @@ pub fn main(args: Vec<String>) -> anyhow::Result<()> {
     if let Err(e) = crate::builtin_image::ensure(&images) {
         tracing::warn!("could not create the built-in hello-world image: {e:#}");
     }
+    crate::apparmor::load_default(&exec_root);
     // Some paths make blocking calls of a few milliseconds on a worker
     // (creating a network namespace, a netlink socket opened from a thread
     // inside one, removing a bundle). With one worker per core, two such

@@ -598,11 +598,15 @@ pub fn build(
         "linux": linux,
     });
     // An AppArmor profile only where the host runs AppArmor (Docker on a host
-    // without it accepts and ignores the option); the runtime applies it.
-    if let Some(profile) = sec.apparmor.as_deref().filter(|p| !p.is_empty()) {
-        if !privileged && crate::security_opts::apparmor_enabled() {
-            spec["process"]["apparmorProfile"] = json!(profile);
-        }
+    // without it accepts and ignores the option): the explicit one, else
+    // berth-default (unconfined when privileged); the runtime applies it.
+    let apparmor = crate::apparmor::profile_for(
+        sec.apparmor.as_deref(),
+        privileged,
+        crate::apparmor::enabled(),
+    );
+    if let Some(profile) = apparmor {
+        spec["process"]["apparmorProfile"] = json!(profile);
     }
     let spec = serde_json::from_value(spec).map_err(|e| SpecError::Build(e.to_string()))?;
     Ok(Built { spec })
