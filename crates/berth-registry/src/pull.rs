@@ -1,18 +1,22 @@
 //! Pull: resolve the manifest (an index picks this platform), fetch and
-//! verify the config, then get the missing layers: the first one streams
-//! straight into the layer store (hashed as it arrives, decompressed and
-//! unpacked in the same pass; the layer is kept only when both the blob
-//! digest and the diff_id match), the others download in parallel to temp
-//! files (verified before anything touches the layer store) and are applied
-//! in order. Last, the image is registered with its tag and repository
-//! digest in one transaction.
+//! verify the config, then get the missing layers. On overlay2 every missing
+//! layer (at most [`MAX_DOWNLOADS`] at once) streams from its HTTP body
+//! through the blob digest, decompression and the diff_id hash into a staged
+//! snapshot of its own, and the staged layers are committed onto each other
+//! in order as soon as each one and all below it are there. On vfs, where a
+//! layer starts as a copy of its parent, the first missing layer streams into
+//! the store and the others download in parallel to temp files (verified
+//! before anything touches the layer store) and are applied in order. A
+//! failed pull keeps nothing. Last, the image is registered with its tag
+//! and repository digest in one transaction.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use berth_image::reference::Reference;
-use berth_image::{BlobSource, ImageStore};
+use berth_image::{BlobSource, ImageStore, StagedLayer};
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::AuthConfig;
 use crate::client::RepoClient;
@@ -52,7 +56,7 @@ pub struct PullOutcome {
     pub updated: bool,
 }
 
-/// How a missing layer gets to the store: downloaded to a temp file by a
+/// How a missing layer gets to a vfs store: downloaded to a temp file by a
 /// task of its own (in parallel, applied in turn), or, for the first missing
 /// layer, streamed through digest check, decompression and unpacking in one
 /// pass with no temp file.
@@ -106,23 +110,33 @@ impl<T> Drop for AbortOnDrop<T> {
 
 /// Holds the store's layer pin on a thread of its own: the pin is a lock
 /// guard, which must not live across `.await` points of a task that may move
-/// between threads. Dropping the holder releases it.
+/// between threads. [`PinHolder::release`] (or dropping the holder) releases it.
 struct PinHolder {
-    _release: std::sync::mpsc::Sender<()>,
+    release: std::sync::mpsc::Sender<()>,
+    released: tokio::sync::oneshot::Receiver<()>,
 }
 
 impl PinHolder {
     async fn new(store: Arc<ImageStore>) -> PinHolder {
         let (release, wait) = std::sync::mpsc::channel::<()>();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let (released_tx, released) = tokio::sync::oneshot::channel();
         std::thread::spawn(move || {
-            let _pin = store.pin_layers();
+            let pin = store.pin_layers();
             let _ = ready_tx.send(());
             // Returns when the holder (the sender) is dropped.
             let _ = wait.recv();
+            drop(pin);
+            let _ = released_tx.send(());
         });
         let _ = ready_rx.await;
-        PinHolder { _release: release }
+        PinHolder { release, released }
+    }
+
+    /// Releases the pin and waits until it is released.
+    async fn release(self) {
+        drop(self.release);
+        let _ = self.released.await;
     }
 }
 
@@ -231,45 +245,268 @@ async fn pull_tag(
 
     std::fs::create_dir_all(&opts.tmp_dir)
         .map_err(|e| RegistryError::io(format!("creating {}", opts.tmp_dir.display()), e))?;
-    let _pin = PinHolder::new(store.clone()).await;
+    let pin = PinHolder::new(store.clone()).await;
+    let job = LayerJob {
+        store: store.clone(),
+        client: client.clone(),
+        layers: m.layers.clone(),
+        diff_ids: diff_ids.clone(),
+        chains,
+        progress: progress.clone(),
+    };
+    let result = match get_layers(&job, &opts.tmp_dir).await {
+        Ok(()) => register(&job, r, &manifest_digest, config).await,
+        Err(e) => Err(e),
+    };
+    pin.release().await;
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => {
+            // Keep nothing: the layers committed before the failure are
+            // used by no image.
+            release_layers(store).await;
+            return Err(e);
+        }
+    };
+    progress.status(&format!("Digest: {manifest_digest}"));
+    Ok(PullOutcome {
+        manifest_digest,
+        ..outcome
+    })
+}
 
-    // Start every missing download; apply in order below.
-    let sem = Arc::new(Semaphore::new(MAX_DOWNLOADS));
-    let mut downloads = Vec::new();
-    for (i, layer) in m.layers.iter().enumerate() {
-        let id = short_id(&layer.digest);
-        let store2 = store.clone();
-        let chain = chains[i].clone();
-        let present = tokio::task::spawn_blocking(move || store2.layer(&chain))
+/// What the layer downloads of one image pull share.
+struct LayerJob {
+    store: Arc<ImageStore>,
+    client: Arc<RepoClient>,
+    layers: Vec<Descriptor>,
+    diff_ids: Vec<String>,
+    chains: Vec<String>,
+    progress: Progress,
+}
+
+impl LayerJob {
+    fn id(&self, i: usize) -> String {
+        short_id(&self.layers[i].digest)
+    }
+
+    fn parent(&self, i: usize) -> Option<String> {
+        i.checked_sub(1).map(|p| self.chains[p].clone())
+    }
+}
+
+/// Gets every layer the store does not have: on overlay2 all of them stream
+/// into staged snapshots at once and are committed in order; on vfs (a
+/// layer starts as a copy of its parent) the first streams into the store
+/// and the others wait in temp files for their turn.
+async fn get_layers(job: &LayerJob, tmp_dir: &Path) -> Result<()> {
+    let mut missing = Vec::with_capacity(job.layers.len());
+    for i in 0..job.layers.len() {
+        let store = job.store.clone();
+        let chain = job.chains[i].clone();
+        let present = tokio::task::spawn_blocking(move || store.layer(&chain))
             .await
             .map_err(|e| RegistryError::Registry(e.to_string()))??
             .is_some();
-        if present {
-            progress.layer(&id, "Already exists");
+        job.progress.layer(
+            &job.id(i),
+            if present {
+                "Already exists"
+            } else {
+                "Pulling fs layer"
+            },
+        );
+        missing.push(!present);
+    }
+    if job.store.can_stage_layers() {
+        get_staged(job, &missing).await
+    } else {
+        get_in_order(job, &missing, tmp_dir).await
+    }
+}
+
+/// One task per missing layer (at most [`MAX_DOWNLOADS`] at work) streams
+/// its blob through the digest check and decompression into a staged
+/// snapshot; layer `i` is committed as soon as it and every layer below it
+/// are staged. The first failure cancels the other tasks and waits for them,
+/// so what they unpacked is gone when the pull returns.
+async fn get_staged(job: &LayerJob, missing: &[bool]) -> Result<()> {
+    let n = job.layers.len();
+    let sem = Arc::new(Semaphore::new(MAX_DOWNLOADS));
+    let cancel = CancellationToken::new();
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut tasks = Vec::new();
+    for i in (0..n).filter(|i| missing[*i]) {
+        let task = stage_one(
+            job.store.clone(),
+            job.client.clone(),
+            job.layers[i].clone(),
+            job.diff_ids[i].clone(),
+            sem.clone(),
+            cancel.clone(),
+            job.progress.clone(),
+        );
+        let done = done_tx.clone();
+        tasks.push(AbortOnDrop(tokio::spawn(async move {
+            let _ = done.send((i, task.await));
+        })));
+    }
+    drop(done_tx);
+    let mut staged: Vec<Option<StagedLayer>> = (0..n).map(|_| None).collect();
+    let mut next = 0;
+    let result = async {
+        loop {
+            while next < n && (!missing[next] || staged[next].is_some()) {
+                if let Some(layer) = staged[next].take() {
+                    let store = job.store.clone();
+                    let parent = job.parent(next);
+                    tokio::task::spawn_blocking(move || {
+                        store.commit_staged(layer, parent.as_deref())
+                    })
+                    .await
+                    .map_err(|e| RegistryError::Registry(e.to_string()))??;
+                    job.progress.layer(&job.id(next), "Pull complete");
+                }
+                next += 1;
+            }
+            if next == n {
+                return Ok(());
+            }
+            let (i, layer) = done_rx.recv().await.ok_or_else(|| {
+                RegistryError::Registry("a layer download ended without a result".into())
+            })?;
+            staged[i] = Some(layer?);
+        }
+    }
+    .await;
+    if result.is_err() {
+        cancel.cancel();
+        for t in &mut tasks {
+            let _ = (&mut t.0).await;
+        }
+        while let Ok((_, layer)) = done_rx.try_recv() {
+            staged.push(layer.ok());
+        }
+        let left: Vec<StagedLayer> = staged.into_iter().flatten().collect();
+        if !left.is_empty() {
+            // Dropping a staged layer removes its snapshot dir.
+            let _ = tokio::task::spawn_blocking(move || drop(left)).await;
+        }
+    }
+    result
+}
+
+/// Waits for a download slot; says "Waiting" when it has to.
+async fn download_slot(
+    sem: &Arc<Semaphore>,
+    progress: &Progress,
+    id: &str,
+) -> Result<tokio::sync::OwnedSemaphorePermit> {
+    match sem.clone().try_acquire_owned() {
+        Ok(p) => Ok(p),
+        Err(_) => {
+            progress.layer(id, "Waiting");
+            sem.clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| RegistryError::Registry(e.to_string()))
+        }
+    }
+}
+
+fn cancelled() -> RegistryError {
+    RegistryError::Registry("pull cancelled".into())
+}
+
+/// Streams one layer into a staged snapshot: the HTTP body is hashed on
+/// this task and handed over in >=256 KiB chunks to a blocking thread that
+/// decompresses, hashes (diff_id), keeps the uncompressed blob and unpacks.
+/// The applier sees the end of the stream only once the blob digest
+/// matched; a bad blob or broken download is a read error, and the applier
+/// removes what it unpacked before this returns.
+async fn stage_one(
+    store: Arc<ImageStore>,
+    client: Arc<RepoClient>,
+    layer: Descriptor,
+    diff_id: String,
+    sem: Arc<Semaphore>,
+    cancel: CancellationToken,
+    progress: Progress,
+) -> Result<StagedLayer> {
+    let id = short_id(&layer.digest);
+    let _permit = tokio::select! {
+        p = download_slot(&sem, &progress, &id) => p?,
+        _ = cancel.cancelled() => return Err(cancelled()),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let apply = tokio::task::spawn_blocking(move || {
+        let mut r = ChannelReader {
+            rx,
+            cur: bytes::Bytes::new(),
+            eof: false,
+        };
+        store.stage_layer(&mut r, &diff_id)
+    });
+    let mut last = 0u64;
+    let fetched = tokio::select! {
+        r = client.stream_blob(&layer.digest, &tx, |cur, total| {
+            // Throttle: one message per 512 KiB.
+            if cur - last >= 512 * 1024 || Some(cur) == total {
+                last = cur;
+                progress.bytes(&id, "Downloading", cur, total);
+            }
+        }) => r,
+        _ = cancel.cancelled() => Err(cancelled()),
+    };
+    if let Err(e) = &fetched {
+        // The applier fails on this (or on the closed channel) and
+        // discards what it unpacked.
+        let _ = tx.try_send(Err(std::io::Error::other(e.to_string())));
+    }
+    drop(tx);
+    if let Ok(n) = &fetched {
+        progress.layer(&id, "Verifying Checksum");
+        progress.layer(&id, "Download complete");
+        progress.bytes(&id, "Extracting", *n, Some(*n));
+    }
+    let staged = apply
+        .await
+        .map_err(|e| RegistryError::Registry(e.to_string()))?;
+    // A download error explains a failed unpack best.
+    fetched?;
+    Ok(staged?)
+}
+
+/// vfs: layers are applied one after the other, each onto a copy of its
+/// parent. The first missing layer streams straight into the store; the
+/// others download in parallel to temp files meanwhile.
+async fn get_in_order(job: &LayerJob, missing: &[bool], tmp_dir: &Path) -> Result<()> {
+    let sem = Arc::new(Semaphore::new(MAX_DOWNLOADS));
+    let mut downloads = Vec::new();
+    for (i, layer) in job.layers.iter().enumerate() {
+        if !missing[i] {
             downloads.push(None);
             continue;
         }
-        progress.layer(&id, "Pulling fs layer");
         if !downloads.iter().any(|d| matches!(d, Some(Fetch::Stream))) {
             // The first missing layer can be applied as it arrives.
             downloads.push(Some(Fetch::Stream));
             continue;
         }
         let task = tokio::spawn(download(
-            client.clone(),
+            job.client.clone(),
             layer.clone(),
-            opts.tmp_dir.clone(),
+            tmp_dir.to_path_buf(),
             sem.clone(),
-            progress.clone(),
+            job.progress.clone(),
         ));
         downloads.push(Some(Fetch::File(AbortOnDrop(task))));
     }
-    let mut parent: Option<String> = None;
     for (i, dl) in downloads.iter_mut().enumerate() {
-        let id = short_id(&m.layers[i].digest);
-        let store2 = store.clone();
-        let diff_id = diff_ids[i].clone();
-        let p = parent.clone();
+        let id = job.id(i);
+        let store2 = job.store.clone();
+        let diff_id = job.diff_ids[i].clone();
+        let p = job.parent(i);
         match dl {
             None => {}
             Some(Fetch::File(handle)) => {
@@ -284,7 +521,7 @@ async fn pull_tag(
                 })
                 .await
                 .map_err(|e| RegistryError::Registry(e.to_string()))??;
-                progress.layer(&id, "Pull complete");
+                job.progress.layer(&id, "Pull complete");
             }
             Some(Fetch::Stream) => {
                 let (tx, rx) = tokio::sync::mpsc::channel(8);
@@ -298,11 +535,12 @@ async fn pull_tag(
                     Ok(())
                 });
                 let mut last = 0u64;
-                let fetched = client
-                    .stream_blob(&m.layers[i].digest, &tx, |cur, total| {
+                let fetched = job
+                    .client
+                    .stream_blob(&job.layers[i].digest, &tx, |cur, total| {
                         if cur - last >= 512 * 1024 || Some(cur) == total {
                             last = cur;
-                            progress.bytes(&id, "Downloading", cur, total);
+                            job.progress.bytes(&id, "Downloading", cur, total);
                         }
                     })
                     .await;
@@ -317,14 +555,35 @@ async fn pull_tag(
                 // A download error explains a failed apply best.
                 fetched?;
                 applied?;
-                progress.layer(&id, "Verifying Checksum");
-                progress.layer(&id, "Download complete");
-                progress.layer(&id, "Pull complete");
+                job.progress.layer(&id, "Verifying Checksum");
+                job.progress.layer(&id, "Download complete");
+                job.progress.layer(&id, "Pull complete");
             }
         }
-        parent = Some(chains[i].clone());
     }
+    Ok(())
+}
 
+/// After a failed pull: drops the layers it committed (no image uses them),
+/// unless other layer work is going on; then a later prune does.
+async fn release_layers(store: Arc<ImageStore>) {
+    let pruned = tokio::task::spawn_blocking(move || store.try_prune_layers()).await;
+    match pruned {
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => tracing::debug!("layers of a failed pull are left for a later prune"),
+        Ok(Err(e)) => tracing::warn!(%e, "removing the layers of a failed pull"),
+        Err(e) => tracing::warn!(%e, "removing the layers of a failed pull"),
+    }
+}
+
+/// Registers the image with its tag and repository digest in one
+/// transaction, and where each layer came from.
+async fn register(
+    job: &LayerJob,
+    r: &Reference,
+    manifest_digest: &str,
+    config: Vec<u8>,
+) -> Result<PullOutcome> {
     let repository = r.name();
     let tag_ref = r
         .tag
@@ -335,12 +594,12 @@ async fn pull_tag(
         domain: r.domain.clone(),
         path: r.path.clone(),
         tag: None,
-        digest: Some(manifest_digest.clone()),
+        digest: Some(manifest_digest.to_string()),
     };
-    let store2 = store.clone();
-    let layers = m.layers.clone();
-    let ids = diff_ids.clone();
-    let outcome = tokio::task::spawn_blocking(move || -> Result<PullOutcome> {
+    let store2 = job.store.clone();
+    let layers = job.layers.clone();
+    let ids = job.diff_ids.clone();
+    tokio::task::spawn_blocking(move || -> Result<PullOutcome> {
         let shown = tag_ref.clone().unwrap_or_else(|| digest_ref.clone());
         let before = store2.resolve(&shown.to_string()).ok().map(|i| i.id);
         let mut refs = vec![(digest_ref, true)];
@@ -366,13 +625,7 @@ async fn pull_tag(
         })
     })
     .await
-    .map_err(|e| RegistryError::Registry(e.to_string()))??;
-
-    progress.status(&format!("Digest: {manifest_digest}"));
-    Ok(PullOutcome {
-        manifest_digest,
-        ..outcome
-    })
+    .map_err(|e| RegistryError::Registry(e.to_string()))?
 }
 
 /// GETs the manifest by tag or digest; an index resolves to this platform's
