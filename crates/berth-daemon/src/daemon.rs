@@ -279,9 +279,7 @@ impl Daemon {
             .to_string();
         let image = self.images.resolve(&image_ref)?;
         let mut host_config = crate::create::normalize_host_config(host_config)?;
-        crate::nsjoin::resolve_create(&mut host_config, &|n| {
-            self.lookup(n).map(|e| e.id.clone())
-        })?;
+        crate::nsjoin::resolve_create(&mut host_config, &|n| self.lookup(n).map(|e| e.id.clone()))?;
         crate::logopts::validate(&host_config)?;
         crate::userns::validate(&host_config, self.images.id_map().is_some())
             .map_err(ApiError::bad_request)?;
@@ -662,7 +660,10 @@ impl Daemon {
             self.container_event(&e.get(), "oom", &[]);
         }
         self.container_event(&e.get(), "die", &[("exitCode", exit.code.to_string())]);
-        let _ = std::fs::remove_dir_all(self.bundle(&e.id));
+        // Milliseconds at times, while the container's processes go away.
+        tokio::task::block_in_place(|| {
+            let _ = std::fs::remove_dir_all(self.bundle(&e.id));
+        });
         crate::nsjoin::release_shm(&self.paths(&e.id));
         self.networks.release(&e.id).await;
         e.changed.send_modify(|g| {
