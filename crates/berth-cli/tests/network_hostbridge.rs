@@ -132,6 +132,14 @@ fn existing_bridge_is_used_and_kept() {
     ]);
     assert!(out.contains("1 packets received"), "{out}");
     d.stop();
+    // A clean shutdown drops the pool's ready sandboxes (namespace mounts).
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    let root = d.root.display().to_string();
+    let pooled: Vec<&str> = mounts
+        .lines()
+        .filter(|l| l.contains(&root) && l.contains("/netns/pool-"))
+        .collect();
+    assert!(pooled.is_empty(), "{pooled:?}");
     drop(d);
 
     // Still there, with its address, after the daemon is gone.

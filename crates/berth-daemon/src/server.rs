@@ -256,7 +256,9 @@ pub fn main(args: Vec<String>) -> anyhow::Result<()> {
             images,
         )?;
         daemon.reconcile().await;
-        serve(daemon, listen).await
+        let served = serve(daemon.clone(), listen).await;
+        daemon.networks.shutdown().await;
+        served
     });
     if let Some(p) = &flags.pidfile {
         let _ = std::fs::remove_file(p);

@@ -329,6 +329,20 @@ impl Networks {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// At a clean shutdown: sandboxes released just before finish going
+    /// (their links and namespaces are removed by background tasks, which
+    /// the runtime's shutdown would cut short; up to 2 s), then the pool's
+    /// ready sandboxes go. Running containers keep theirs.
+    pub async fn shutdown(&self) {
+        for _ in 0..200 {
+            if self.st().releasing.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        self.pool.drain().await;
+    }
+
     pub fn netns_dir(&self) -> PathBuf {
         self.exec_root.join("netns")
     }

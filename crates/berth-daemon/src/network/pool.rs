@@ -36,6 +36,8 @@ pub struct SandboxPool {
 struct Inner {
     ready: Mutex<Vec<PooledSandbox>>,
     filling: AtomicBool,
+    /// Set at shutdown: no more sandboxes are made.
+    closed: AtomicBool,
 }
 
 impl SandboxPool {
@@ -59,14 +61,36 @@ impl SandboxPool {
             .any(|p| p.endpoint_id.starts_with(short_id))
     }
 
+    /// Removes the waiting sandboxes, at a clean shutdown: they are only a
+    /// cache, and dropping a namespace takes its veth pair with it. A filler
+    /// at work is stopped and waited for (up to 2 s), so that it leaves no
+    /// namespace behind; after a crash `reconcile` removes such leftovers.
+    pub async fn drain(&self) {
+        self.inner.closed.store(true, Ordering::SeqCst);
+        for _ in 0..200 {
+            if !self.inner.filling.load(Ordering::SeqCst) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let ready: Vec<PooledSandbox> = std::mem::take(&mut *self.ready());
+        for p in ready {
+            if let Err(e) = netns::remove(&p.ns) {
+                tracing::warn!("removing pooled sandbox {}: {e}", p.ns.display());
+            }
+        }
+    }
+
     /// Tops the pool up to its size in the background, one filler at a time.
     pub fn refill(&self, topo: Topology, spec: BridgeSpec, netns_dir: PathBuf) {
-        if self.inner.filling.swap(true, Ordering::SeqCst) {
+        if self.inner.closed.load(Ordering::SeqCst)
+            || self.inner.filling.swap(true, Ordering::SeqCst)
+        {
             return;
         }
         let pool = self.clone();
         tokio::spawn(async move {
-            while pool.ready().len() < SIZE {
+            while pool.ready().len() < SIZE && !pool.inner.closed.load(Ordering::SeqCst) {
                 let endpoint_id = super::random_id();
                 let ns = netns_dir.join(format!("pool-{}", &endpoint_id[..12]));
                 let made = async {
