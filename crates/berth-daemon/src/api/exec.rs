@@ -84,8 +84,6 @@ pub async fn start(
     }
     let process = crate::exec::process(&d, &x)?;
     d.execs.update(&id, |x| x.started = true);
-    let action = format!("exec_start: {}", x.cmd.join(" "));
-    d.container_event(&e.get(), &action, &[("execID", id.clone())]);
     let shim_req = ShimRequest::Exec(Box::new(ExecRequest {
         process,
         stdin: x.attach_stdin,
@@ -93,6 +91,9 @@ pub async fn start(
     let stream = shimctl::open_stream(&d.bundle(&x.container_id), &shim_req)
         .await
         .map_err(|err| ApiError::internal(err.to_string()))?;
+    // Recorded while the shim starts the process, not before asking it.
+    let action = format!("exec_start: {}", x.cmd.join(" "));
+    d.container_event(&e.get(), &action, &[("execID", id.clone())]);
     let detach = opts.get("Detach").and_then(Value::as_bool).unwrap_or(false);
     if detach {
         tokio::spawn(run(d, id, stream, None, x.tty));
@@ -198,6 +199,12 @@ async fn run(
         x.running = false;
         x.exit_code = Some(exit_code.unwrap_or(126));
     });
+    // The client learns of the end first (its exec inspect finds the exit
+    // code already set); the event follows.
+    if let Some(mut w) = cwr.take() {
+        let _ = w.flush().await;
+        let _ = w.shutdown().await;
+    }
     if let Ok(x) = d.execs.get(&id) {
         if let Ok(e) = d.lookup(&x.container_id) {
             let code = exit_code.unwrap_or(126).to_string();
@@ -207,10 +214,6 @@ async fn run(
                 &[("execID", id.clone()), ("exitCode", code)],
             );
         }
-    }
-    if let Some(mut w) = cwr {
-        let _ = w.flush().await;
-        let _ = w.shutdown().await;
     }
     if let Some(t) = stdin_task {
         t.abort();
