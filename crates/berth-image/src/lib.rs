@@ -42,3 +42,6 @@ pub use layer::StagedLayer;
 pub use rwdiff::{Change, ChangeKind};
 pub use save::SavePlan;
 pub use store::{Image, ImageStore};
+
+#[cfg(test)]
+mod testutil;

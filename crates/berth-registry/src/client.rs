@@ -497,13 +497,12 @@ impl RepoClient {
         tx: &tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
         mut progress: impl FnMut(u64, Option<u64>),
     ) -> Result<u64> {
-        const COALESCE: usize = 256 * 1024;
         let resp = self.open_blob(digest).await?;
         let total = resp.content_length();
         let mut stream = resp.bytes_stream();
         let mut h = Sha256::new();
         let mut n = 0u64;
-        let mut pending = bytes::BytesMut::new();
+        let mut chunks = crate::coalesce::Coalescer::default();
         let mut open = true;
         while let Some(chunk) = stream.next().await {
             let chunk =
@@ -514,19 +513,12 @@ impl RepoClient {
             if !open {
                 continue;
             }
-            let out = if pending.is_empty() && chunk.len() >= COALESCE {
-                chunk
-            } else {
-                pending.extend_from_slice(&chunk);
-                if pending.len() < COALESCE {
-                    continue;
-                }
-                pending.split().freeze()
-            };
-            open = tx.send(Ok(out)).await.is_ok();
+            if let Some(out) = chunks.push(chunk) {
+                open = tx.send(Ok(out)).await.is_ok();
+            }
         }
-        if open && !pending.is_empty() {
-            open = tx.send(Ok(pending.freeze())).await.is_ok();
+        if let Some(rest) = chunks.finish().filter(|_| open) {
+            open = tx.send(Ok(rest)).await.is_ok();
         }
         if format!("sha256:{}", hex::encode(h.finalize())) != digest {
             return Err(RegistryError::LayerVerification {
@@ -571,10 +563,9 @@ impl RepoClient {
         }
     }
 
-    /// Uploads a blob from a file: POST to open the session, one PUT with the
-    /// whole content and its digest (Docker's monolithic upload).
-    pub async fn upload_blob(&self, digest: &str, path: &Path, size: u64) -> Result<()> {
-        let loc = self.start_upload().await?;
+    /// Closes the upload session at `loc` with `PUT ?digest=`, carrying
+    /// `data` (empty when the content went up in PATCHes).
+    async fn put_digest(&self, loc: &str, digest: &str, data: bytes::Bytes) -> Result<()> {
         let sep = if loc.contains('?') { '&' } else { '?' };
         let put_url = format!("{loc}{sep}digest={digest}");
         let mut h = HeaderMap::new();
@@ -582,23 +573,25 @@ impl RepoClient {
             CONTENT_TYPE,
             "application/octet-stream".parse().expect("static header"),
         );
-        h.insert(CONTENT_LENGTH, size.into());
-        let path = path.to_path_buf();
-        let body = move || -> Result<reqwest::Body> {
-            let f =
-                std::fs::File::open(&path).map_err(|e| RegistryError::io("opening layer", e))?;
-            let f = tokio::fs::File::from_std(f);
-            Ok(reqwest::Body::wrap_stream(
-                tokio_util::io::ReaderStream::new(f),
-            ))
-        };
+        h.insert(CONTENT_LENGTH, data.len().into());
+        let body = move || -> Result<reqwest::Body> { Ok(reqwest::Body::from(data.clone())) };
         let resp = self.send(Method::PUT, &put_url, h, Some(&body)).await?;
+        self.expect_status(resp, StatusCode::CREATED).await?;
+        Ok(())
+    }
+
+    /// The response when its status is `ok`, else the registry's error.
+    async fn expect_status(
+        &self,
+        resp: reqwest::Response,
+        ok: StatusCode,
+    ) -> Result<reqwest::Response> {
         let status = resp.status();
-        if status != StatusCode::CREATED {
+        if status != ok {
             let body = resp.bytes().await.unwrap_or_default();
             return Err(self.status_error(status, &body));
         }
-        Ok(())
+        Ok(resp)
     }
 
     /// Opens an upload session; returns its location.
@@ -607,11 +600,7 @@ impl RepoClient {
         let resp = self
             .send(Method::POST, &url, HeaderMap::new(), None)
             .await?;
-        let status = resp.status();
-        if status != StatusCode::ACCEPTED {
-            let body = resp.bytes().await.unwrap_or_default();
-            return Err(self.status_error(status, &body));
-        }
+        let resp = self.expect_status(resp, StatusCode::ACCEPTED).await?;
         let loc = resp
             .headers()
             .get(LOCATION)
@@ -706,25 +695,13 @@ impl RepoClient {
 
     /// Commits upload session `loc` as the blob `digest` (PUT, no body).
     pub(crate) async fn finish_upload(&self, loc: &str, digest: &str) -> Result<()> {
-        let sep = if loc.contains('?') { '&' } else { '?' };
-        let put_url = format!("{loc}{sep}digest={digest}");
-        let mut h = HeaderMap::new();
-        h.insert(CONTENT_LENGTH, 0u64.into());
-        let empty = || -> Result<reqwest::Body> { Ok(reqwest::Body::from(Vec::new())) };
-        let resp = self.send(Method::PUT, &put_url, h, Some(&empty)).await?;
-        let status = resp.status();
-        if status != StatusCode::CREATED {
-            let body = resp.bytes().await.unwrap_or_default();
-            return Err(self.status_error(status, &body));
-        }
-        Ok(())
+        self.put_digest(loc, digest, bytes::Bytes::new()).await
     }
 
-    /// Uploads a small blob from memory.
+    /// Uploads a small blob from memory in one PUT (Docker's monolithic upload).
     pub async fn upload_bytes(&self, digest: &str, data: &[u8]) -> Result<()> {
-        let tmp = tempfile::NamedTempFile::new().map_err(|e| RegistryError::io("temp file", e))?;
-        std::fs::write(tmp.path(), data).map_err(|e| RegistryError::io("temp file", e))?;
-        self.upload_blob(digest, tmp.path(), data.len() as u64)
+        let loc = self.start_upload().await?;
+        self.put_digest(&loc, digest, bytes::Bytes::copy_from_slice(data))
             .await
     }
 
@@ -779,11 +756,7 @@ impl RepoClient {
         let data = bytes::Bytes::copy_from_slice(bytes);
         let body = move || -> Result<reqwest::Body> { Ok(reqwest::Body::from(data.clone())) };
         let resp = self.send(Method::PUT, &url, h, Some(&body)).await?;
-        let status = resp.status();
-        if status != StatusCode::CREATED {
-            let body = resp.bytes().await.unwrap_or_default();
-            return Err(self.status_error(status, &body));
-        }
+        self.expect_status(resp, StatusCode::CREATED).await?;
         Ok(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
     }
 }

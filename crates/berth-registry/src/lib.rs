@@ -3,6 +3,7 @@
 
 pub mod auth;
 mod client;
+pub mod coalesce;
 pub mod error;
 pub mod gzip;
 pub mod login;

@@ -269,19 +269,9 @@ async fn upload_layer(
                     ask = false;
                     continue;
                 }
-                Ok(UploadStatus::Lost) if !restarted => {
-                    tracing::info!("registry lost the upload of layer {id}; starting over");
-                    restarted = true;
-                    loc = client.start_upload().await?;
-                    offset = 0;
-                    ask = false;
-                    continue;
-                }
-                Ok(UploadStatus::Lost) => {
-                    return Err(RegistryError::Registry(
-                        "blob upload unknown: the registry lost the upload session again".into(),
-                    ))
-                }
+                Ok(UploadStatus::Lost) => UploadFailure::Lost(RegistryError::Registry(
+                    "blob upload unknown: the registry lost the upload session".into(),
+                )),
                 Err(f) => f,
             }
         } else {

@@ -5,6 +5,7 @@
 use std::io::{self, Read, Write};
 
 use axum::body::Body;
+use berth_registry::coalesce::Coalescer;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
@@ -47,35 +48,25 @@ pub fn body_channel() -> (mpsc::Sender<Bytes>, BodyReader) {
 }
 
 /// Forwards the request body until it ends or the consumer stops reading.
-/// Small frames are gathered into chunks of at least [`COALESCE`] bytes:
-/// every chunk wakes the blocking consumer, and a 10 MiB build context
-/// arrives in hundreds of 16 KiB frames.
+/// Small frames are gathered into larger chunks ([`Coalescer`]): every
+/// chunk wakes the blocking consumer, and a 10 MiB build context arrives in
+/// hundreds of 16 KiB frames.
 pub async fn pump_body(body: Body, tx: mpsc::Sender<Bytes>) -> Result<(), String> {
     let mut stream = body.into_data_stream();
-    let mut pending = BytesMut::new();
+    let mut chunks = Coalescer::default();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| e.to_string())?;
-        let out = if pending.is_empty() && chunk.len() >= COALESCE {
-            chunk
-        } else {
-            pending.extend_from_slice(&chunk);
-            if pending.len() < COALESCE {
-                continue;
+        if let Some(out) = chunks.push(chunk) {
+            if tx.send(out).await.is_err() {
+                return Ok(());
             }
-            pending.split().freeze()
-        };
-        if tx.send(out).await.is_err() {
-            return Ok(());
         }
     }
-    if !pending.is_empty() {
-        let _ = tx.send(pending.freeze()).await;
+    if let Some(rest) = chunks.finish() {
+        let _ = tx.send(rest).await;
     }
     Ok(())
 }
-
-/// The smallest chunk [`pump_body`] hands over (but the last).
-const COALESCE: usize = 256 * 1024;
 
 /// A blocking writer whose output becomes a response body.
 pub struct BodyWriter {

@@ -579,7 +579,6 @@ async fn upload_status(s: &Storage, name: &str, uuid: &str) -> Result<Response> 
 /// the writer is not woken per frame. The writer keeps `guard` until it is
 /// done, also when this request is dropped halfway.
 async fn append_body(s: &Storage, uuid: &str, req: Request, guard: UploadGuard) -> Result<u64> {
-    const COALESCE: usize = 256 * 1024;
     let mut appender = s.appender(uuid)?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
     let writer = tokio::task::spawn_blocking(move || {
@@ -594,7 +593,7 @@ async fn append_body(s: &Storage, uuid: &str, req: Request, guard: UploadGuard) 
         (appender, res)
     });
     let mut stream = req.into_body().into_data_stream();
-    let mut pending = bytes::BytesMut::new();
+    let mut chunks = crate::coalesce::Coalescer::default();
     let mut read_err = None;
     while let Some(chunk) = stream.next().await {
         let chunk = match chunk {
@@ -604,21 +603,14 @@ async fn append_body(s: &Storage, uuid: &str, req: Request, guard: UploadGuard) 
                 break;
             }
         };
-        let out = if pending.is_empty() && chunk.len() >= COALESCE {
-            chunk
-        } else {
-            pending.extend_from_slice(&chunk);
-            if pending.len() < COALESCE {
-                continue;
+        if let Some(out) = chunks.push(chunk) {
+            if tx.send(out).await.is_err() {
+                break;
             }
-            pending.split().freeze()
-        };
-        if tx.send(out).await.is_err() {
-            break;
         }
     }
-    if !pending.is_empty() && read_err.is_none() {
-        let _ = tx.send(pending.freeze()).await;
+    if let (None, Some(rest)) = (&read_err, chunks.finish()) {
+        let _ = tx.send(rest).await;
     }
     drop(tx);
     let (appender, res) = writer
