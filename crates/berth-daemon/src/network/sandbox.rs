@@ -127,7 +127,6 @@ impl Networks {
         let _op = self.op.lock().await;
         // A stale sandbox (crash between start and exit) goes first.
         self.teardown_locked(&c.id).await;
-        let name = c.name.trim_start_matches('/').to_string();
         match mode_of(c) {
             Mode::Host => Ok(None),
             Mode::Container(other) => {
@@ -179,23 +178,9 @@ impl Networks {
                         ns
                     }
                 };
-                let sb = Sandbox {
-                    container_id: c.id.clone(),
-                    name,
-                    netns: Some(ns.clone()),
-                    endpoints: Vec::new(),
-                    ports: Vec::new(),
-                };
-                self.db.put_sandbox(&sb)?;
-                self.st().sandboxes.insert(c.id.clone(), sb);
-                let pooled_ep = pooled.map(|p| p.endpoint_id);
-                match self.wire_sandbox(d, c, &ns, pooled_ep).await {
-                    Ok(()) => Ok(Some(ns)),
-                    Err(e) => {
-                        self.teardown_locked(&c.id).await;
-                        Err(e)
-                    }
-                }
+                self.record_and_wire(d, c, &ns, pooled.map(|p| p.endpoint_id))
+                    .await?;
+                Ok(Some(ns))
             }
         }
     }
@@ -225,16 +210,29 @@ impl Networks {
         let _op = self.op.lock().await;
         let ns = self.netns_dir().join(&c.id);
         netns::bind(Path::new(&format!("/proc/{pid}/ns/net")), &ns)?;
+        self.record_and_wire(d, c, &ns, None).await
+    }
+
+    /// Records an empty sandbox for the namespace at `ns` (so a crash from
+    /// here on is cleaned up at start) and wires it; on failure everything
+    /// is undone. The caller holds `op`.
+    async fn record_and_wire(
+        &self,
+        d: &Daemon,
+        c: &Container,
+        ns: &Path,
+        pooled: Option<String>,
+    ) -> ApiResult<()> {
         let sb = Sandbox {
             container_id: c.id.clone(),
             name: c.name.trim_start_matches('/').to_string(),
-            netns: Some(ns.clone()),
+            netns: Some(ns.to_path_buf()),
             endpoints: Vec::new(),
             ports: Vec::new(),
         };
         self.db.put_sandbox(&sb)?;
         self.st().sandboxes.insert(c.id.clone(), sb);
-        if let Err(e) = self.wire_sandbox(d, c, &ns, None).await {
+        if let Err(e) = self.wire_sandbox(d, c, ns, pooled).await {
             self.teardown_locked(&c.id).await;
             return Err(e);
         }
