@@ -168,17 +168,7 @@ fn corrupted_blob_is_rejected_on_pull() {
 
     let b = Daemon::start("reg-corrupt-b");
     b.login(&reg);
-    let entries = |dir: &str| -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(b.root.join("data").join(dir))
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
-    };
+    let entries = |dir: &str| store_entries(&b, dir);
     let (snapshots, blobs) = (entries("overlay"), entries("content/sha256"));
     let out = b.cli(&["pull", &image]);
     assert!(!out.status.success());
@@ -312,17 +302,7 @@ fn corrupt_middle_layer_fails_the_pull_and_keeps_nothing() {
     assert_eq!(layers.len(), 4);
 
     let b = Daemon::start("reg-corrupt-mid-b");
-    let entries = |dir: &str| -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(b.data().join(dir))
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
-    };
+    let entries = |dir: &str| store_entries(&b, dir);
     let before = (
         entries("overlay"),
         entries("overlay/l"),
@@ -368,4 +348,17 @@ fn corrupt_middle_layer_fails_the_pull_and_keeps_nothing() {
         b.ok(&["run", "--rm", &image, "sh", "-c", LAYERED_VIEW]),
         a.ok(&["run", "--rm", &image, "sh", "-c", LAYERED_VIEW])
     );
+}
+
+/// The sorted names in `dir` below the daemon's data root (none if absent).
+fn store_entries(d: &Daemon, dir: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(d.data().join(dir))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
 }
