@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 
 /// Bumped whenever [`compile`] lays programs out differently.
-const LAYOUT: &[u8] = b"layout-2\n";
+const LAYOUT: &[u8] = b"layout-3\n";
 
 /// Compiles `seccomp`, reusing a program cached in `dir` when its profile is
 /// byte-identical. Cache failures fall back to compiling: the cache is only

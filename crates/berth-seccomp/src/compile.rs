@@ -70,7 +70,20 @@ fn condition(a: &LinuxSeccompArg) -> Result<ScmpArgCompare, SeccompError> {
     Ok(ScmpArgCompare::new(a.index() as u32, op, a.value()))
 }
 
+/// Compiles with the allow-range prelude (ranges.rs) in front of libseccomp's
+/// program whenever it can be laid out.
 pub(crate) fn compile(s: &LinuxSeccomp) -> Result<Program, SeccompError> {
+    compile_with(s, true)
+}
+
+/// Everything through libseccomp, as before the prelude existed (the
+/// equivalence tests compare against it).
+#[cfg(test)]
+pub(crate) fn compile_libseccomp_only(s: &LinuxSeccomp) -> Result<Program, SeccompError> {
+    compile_with(s, false)
+}
+
+fn compile_with(s: &LinuxSeccomp, use_prelude: bool) -> Result<Program, SeccompError> {
     let default = action(s.default_action(), s.default_errno_ret())?;
     let mut ctx = ScmpFilterContext::new_filter(default).map_err(lib_err("creating filter"))?;
     // A binary search over syscall numbers instead of libseccomp's linear
@@ -79,14 +92,42 @@ pub(crate) fn compile(s: &LinuxSeccomp) -> Result<Program, SeccompError> {
     // instructions of Docker's profile that walk dominated every start and
     // exec. Older libseccomp (API level < 4) keeps the linear layout.
     let _ = ctx.set_ctl_optimize(2);
+    // The filter's arches: native (new_filter adds it) and the listed ones.
+    let mut arches = vec![ScmpArch::native()];
     for arch in s.architectures().iter().flatten() {
         let name = arch.to_string();
         let a = ScmpArch::from_str(&name).map_err(lib_err(format!("architecture {name}")))?;
         ctx.add_arch(a)
             .map_err(lib_err(format!("adding architecture {name}")))?;
+        if !arches.contains(&a) {
+            arches.push(a);
+        }
     }
-    for rule in s.syscalls().iter().flatten() {
-        let act = action(rule.action(), rule.errno_ret())?;
+    let rules = s
+        .syscalls()
+        .iter()
+        .flatten()
+        .map(|r| {
+            let act = action(r.action(), r.errno_ret())?;
+            for a in r.args().iter().flatten() {
+                condition(a)?;
+            }
+            Ok(crate::ranges::Rule {
+                action: act,
+                has_args: r.args().as_ref().is_some_and(|a| !a.is_empty()),
+                names: r.names(),
+            })
+        })
+        .collect::<Result<Vec<_>, SeccompError>>()?;
+    // Names the prelude allows must not reach libseccomp: leaving them out is
+    // what makes its program small.
+    let prelude = if use_prelude {
+        crate::ranges::plan(&rules, &arches, default)
+    } else {
+        None
+    };
+    for (rule, r) in s.syscalls().iter().flatten().zip(&rules) {
+        let act = r.action;
         // libseccomp refuses rules equal to the default action; they are no-ops.
         if act == default {
             continue;
@@ -105,6 +146,9 @@ pub(crate) fn compile(s: &LinuxSeccomp) -> Result<Program, SeccompError> {
         }
         let split = per_index.iter().any(|&n| n > 1);
         for name in rule.names() {
+            if prelude.as_ref().is_some_and(|p| p.names.contains(name)) {
+                continue;
+            }
             // Names unknown to libseccomp (newer than its tables) are skipped,
             // as Docker/runc do.
             let Ok(nr) = ScmpSyscall::from_name(name) else {
@@ -128,26 +172,26 @@ pub(crate) fn compile(s: &LinuxSeccomp) -> Result<Program, SeccompError> {
     if default == ScmpAction::Allow {
         return Ok(bpf);
     }
-    // Per-arch ENOSYS stub (see enosys.rs) for the native arch and the listed ones.
+    // Per-arch ENOSYS stub (see enosys.rs) for the native arch and the listed
+    // ones. Every name counts, those the prelude allows included.
     let names: Vec<&String> = s
         .syscalls()
         .iter()
         .flatten()
         .flat_map(|r| r.names())
         .collect();
-    let mut arches = vec![ScmpArch::native()];
-    for arch in s.architectures().iter().flatten() {
-        if let Ok(a) = ScmpArch::from_str(&arch.to_string()) {
-            if !arches.contains(&a) {
-                arches.push(a);
-            }
-        }
-    }
     let maxes: Vec<(ScmpArch, u32)> = arches
         .into_iter()
         .filter_map(|a| crate::enosys::max_nr(names.iter().copied(), a).map(|m| (a, m)))
         .collect();
+    // Layout: stub, prelude, libseccomp. The stub's "not ENOSYS" exit is its
+    // next instruction, the prelude's "not allowed" exit is libseccomp's
+    // first; the prelude only allows numbers the profile names, which the
+    // stub never turns into ENOSYS.
     let mut bytes = crate::enosys::stub(&maxes);
+    if let Some(p) = &prelude {
+        bytes.extend_from_slice(&p.bytes);
+    }
     bytes.extend_from_slice(bpf.as_bytes());
     Program::from_bytes(&bytes)
 }

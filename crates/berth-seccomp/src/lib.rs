@@ -9,6 +9,7 @@ mod enosys;
 mod error;
 mod profile;
 mod program;
+mod ranges;
 
 pub use error::SeccompError;
 pub use oci_spec::runtime::LinuxSeccomp;
@@ -39,5 +40,7 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Program, SeccompError> {
     compile::compile(seccomp)
 }
 
+#[cfg(test)]
+mod equivalence;
 #[cfg(test)]
 mod tests;
