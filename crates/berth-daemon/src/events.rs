@@ -8,7 +8,7 @@ use rusqlite::{params, Connection};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{mpsc, Arc, Mutex};
 use tokio::sync::broadcast;
 
 /// Events kept in memory (Docker keeps 256; a little more costs nothing).
@@ -120,7 +120,17 @@ pub fn parse_time(s: &str) -> Option<i64> {
 pub struct Events {
     ring: Mutex<Ring>,
     tx: broadcast::Sender<Event>,
-    db: Mutex<Connection>,
+    db: Arc<Mutex<Connection>>,
+    /// To the thread that writes events to the database, so a request does
+    /// not wait for SQLite (a crash loses at most the events of the last
+    /// moment; a clean shutdown flushes them, see [`Events::flush`]).
+    writer: Mutex<mpsc::Sender<ToWriter>>,
+}
+
+enum ToWriter {
+    Event(Event),
+    /// Answered once everything sent before it is written.
+    Flush(mpsc::SyncSender<()>),
 }
 
 struct Ring {
@@ -141,14 +151,35 @@ impl Events {
         )?;
         let last: Option<i64> = conn.query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))?;
         let (tx, _) = broadcast::channel(RING_SIZE);
+        let db = Arc::new(Mutex::new(conn));
+        let (writer, queue) = mpsc::channel();
+        let for_writer = db.clone();
+        std::thread::Builder::new()
+            .name("berth-events".into())
+            .spawn(move || write_events(&for_writer, &queue))
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         Ok(Events {
             ring: Mutex::new(Ring {
                 events: VecDeque::with_capacity(RING_SIZE),
                 next_seq: last.unwrap_or(0) as u64 + 1,
             }),
             tx,
-            db: Mutex::new(conn),
+            db,
+            writer: Mutex::new(writer),
         })
+    }
+
+    /// Returns once every event published so far is in the database.
+    pub fn flush(&self) {
+        let (done, wait) = mpsc::sync_channel(1);
+        let sent = self
+            .writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(ToWriter::Flush(done));
+        if sent.is_ok() {
+            let _ = wait.recv();
+        }
     }
 
     /// Records and publishes one event.
@@ -171,29 +202,12 @@ impl Events {
             ring.events.push_back(ev.clone());
             ev
         };
-        if let Err(err) = self.persist(&ev) {
-            tracing::warn!("events: persisting {} {}: {err}", ev.typ, ev.action);
-        }
+        let _ = self
+            .writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(ToWriter::Event(ev.clone()));
         let _ = self.tx.send(ev);
-    }
-
-    fn persist(&self, ev: &Event) -> Result<(), rusqlite::Error> {
-        let data = json!({
-            "Type": ev.typ, "Action": ev.action, "ID": ev.id, "Attributes": ev.attributes,
-        })
-        .to_string();
-        let conn = self.db.lock().unwrap_or_else(|e| e.into_inner());
-        conn.execute(
-            "INSERT INTO events (seq, time, data) VALUES (?1, ?2, ?3)",
-            params![ev.seq as i64, ev.time_nano, data],
-        )?;
-        if ev.seq.is_multiple_of(TRIM_EVERY) {
-            conn.execute(
-                "DELETE FROM events WHERE seq <= ?1",
-                params![ev.seq as i64 - DB_KEEP],
-            )?;
-        }
-        Ok(())
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
@@ -219,6 +233,8 @@ impl Events {
                     .collect();
             }
         }
+        // Older than the ring: the table, once it has caught up.
+        self.flush();
         match self.read_db(since) {
             Ok(list) => list.into_iter().filter(|e| f.matches(e)).collect(),
             Err(err) => {
@@ -299,6 +315,64 @@ impl crate::daemon::Daemon {
     }
 }
 
+impl Drop for Events {
+    /// What was published is stored before the events log goes away.
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// The writer thread: takes what has queued up and stores it in one
+/// transaction, until the daemon drops its sender.
+fn write_events(db: &Mutex<Connection>, queue: &mpsc::Receiver<ToWriter>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        batch.extend(queue.try_iter().take(255));
+        let mut flushes = Vec::new();
+        let events: Vec<Event> = batch
+            .into_iter()
+            .filter_map(|m| match m {
+                ToWriter::Event(e) => Some(e),
+                ToWriter::Flush(done) => {
+                    flushes.push(done);
+                    None
+                }
+            })
+            .collect();
+        if !events.is_empty() {
+            let mut conn = db.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(err) = persist(&mut conn, &events) {
+                tracing::warn!("events: persisting {} events: {err}", events.len());
+            }
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+fn persist(conn: &mut Connection, events: &[Event]) -> Result<(), rusqlite::Error> {
+    let tx = conn.transaction()?;
+    {
+        let mut insert =
+            tx.prepare_cached("INSERT INTO events (seq, time, data) VALUES (?1, ?2, ?3)")?;
+        for ev in events {
+            let data = json!({
+                "Type": ev.typ, "Action": ev.action, "ID": ev.id, "Attributes": ev.attributes,
+            })
+            .to_string();
+            insert.execute(params![ev.seq as i64, ev.time_nano, data])?;
+            if ev.seq.is_multiple_of(TRIM_EVERY) {
+                tx.execute(
+                    "DELETE FROM events WHERE seq <= ?1",
+                    params![ev.seq as i64 - DB_KEEP],
+                )?;
+            }
+        }
+    }
+    tx.commit()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,6 +390,35 @@ mod tests {
             attributes,
             time_nano: t,
         }
+    }
+
+    /// Events published faster than the writer stores them are all in the
+    /// table when history reaches past the ring, and after a reopen.
+    #[test]
+    fn history_beyond_the_ring_and_after_reopen_is_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = RING_SIZE as i64 + 300;
+        {
+            let events = Events::open(dir.path()).unwrap();
+            for i in 0..n {
+                events.publish("container", "start", &format!("c{i}"), BTreeMap::new());
+            }
+            let all = events.history(&Filter {
+                since: Some(0),
+                ..Default::default()
+            });
+            let ids: Vec<String> = all.iter().map(|e| e.id.clone()).collect();
+            let want: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
+            assert_eq!(ids, want);
+            events.flush();
+        }
+        let reopened = Events::open(dir.path()).unwrap();
+        let all = reopened.history(&Filter {
+            since: Some(0),
+            ..Default::default()
+        });
+        assert_eq!(all.len() as i64, n);
+        assert_eq!(all.last().unwrap().seq, n as u64);
     }
 
     #[test]

@@ -258,6 +258,7 @@ pub fn main(args: Vec<String>) -> anyhow::Result<()> {
         daemon.reconcile().await;
         let served = serve(daemon.clone(), listen).await;
         daemon.networks.shutdown().await;
+        daemon.events.flush();
         served
     });
     if let Some(p) = &flags.pidfile {

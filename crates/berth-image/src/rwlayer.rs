@@ -1,13 +1,16 @@
 //! Container rw layers: created on top of an image's layers, mounted by the
 //! runtime from a [`SnapshotMount`], removed with the container.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use rusqlite::{params, Connection};
 
 use crate::db::{self, LayerRow};
 use crate::driver::SnapshotMount;
 use crate::error::ImageError;
 use crate::layer::chain_ids;
-use crate::store::{parse_config, ImageStore};
+use crate::store::{parse_config, ImageStore, RwChain};
 
 /// A container id becomes a directory name: keep it to safe characters.
 fn check_container_id(id: &str) -> Result<(), ImageError> {
@@ -89,15 +92,29 @@ impl ImageStore {
         Ok(())
     }
 
-    fn rw_lowers(&self, container_id: &str) -> Result<Vec<(String, String)>, ImageError> {
+    fn rw_lowers(&self, container_id: &str) -> Result<RwChain, ImageError> {
+        if let Some(hit) = self.rw_chains_lock().get(container_id).cloned() {
+            return Ok(hit);
+        }
+        // The db lock first, then the memo's: removal takes them in the same
+        // order, so a chain read here is never stored after its row is gone.
         let conn = self.conn();
         let (_, top) = db::get_rw(&conn, container_id)?.ok_or_else(|| {
             ImageError::NotFound(format!("no rw layer for container {container_id}"))
         })?;
-        Ok(chain_layers(&conn, top.as_deref())?
-            .into_iter()
-            .map(|l| (l.cache_id, l.link_id))
-            .collect())
+        let chain: RwChain = Arc::new(
+            chain_layers(&conn, top.as_deref())?
+                .into_iter()
+                .map(|l| (l.cache_id, l.link_id))
+                .collect(),
+        );
+        self.rw_chains_lock()
+            .insert(container_id.to_string(), chain.clone());
+        Ok(chain)
+    }
+
+    fn rw_chains_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, RwChain>> {
+        self.rw_chains.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn rw_layer_mount(&self, container_id: &str) -> Result<SnapshotMount, ImageError> {
@@ -111,10 +128,14 @@ impl ImageStore {
     pub fn remove_rw_layer(&self, container_id: &str) -> Result<(), ImageError> {
         check_container_id(container_id)?;
         // Row first: a leftover dir without a row is collected at next open.
-        self.conn().execute(
-            "DELETE FROM layer_rw WHERE container_id = ?1",
-            [container_id],
-        )?;
+        {
+            let conn = self.conn();
+            conn.execute(
+                "DELETE FROM layer_rw WHERE container_id = ?1",
+                [container_id],
+            )?;
+            self.rw_chains_lock().remove(container_id);
+        }
         self.driver.remove(container_id)?;
         // Layers of a force-removed image may have been kept only for this container.
         self.prune_layers()
@@ -206,5 +227,44 @@ mod tests {
         let gd = store.graph_driver(&c);
         let lower = gd["Data"]["LowerDir"].as_str().unwrap().to_string();
         assert!(lower.contains(&l2.cache_id) && lower.contains(&l1.cache_id));
+    }
+
+    /// The remembered chain answers repeat lookups and goes with the layer:
+    /// after removal the container has no mount, and a new container under
+    /// the same id gets its own image's chain.
+    #[test]
+    fn remembered_chain_is_forgotten_with_the_rw_layer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path(), Some("overlay2")).unwrap();
+        let image_of = |layer: &crate::db::LayerRow| {
+            let image = ImageJson {
+                architecture: "amd64".into(),
+                os: "linux".into(),
+                rootfs: RootFs {
+                    kind: "layers".into(),
+                    diff_ids: vec![layer.diff_id.clone()],
+                },
+                ..Default::default()
+            };
+            store.register_image(&image, None, None).unwrap()
+        };
+        let l1 = store
+            .add_layer(&mut &tar_of(&[("a", b"1")])[..], None)
+            .unwrap();
+        let l2 = store
+            .add_layer(&mut &tar_of(&[("b", b"2")])[..], None)
+            .unwrap();
+        let (i1, i2) = (image_of(&l1), image_of(&l2));
+        let c = "d".repeat(64);
+        store.create_rw_layer(&c, &i1).unwrap();
+        let first = store.rw_layer_mount(&c).unwrap();
+        assert_eq!(store.rw_layer_mount(&c).unwrap(), first);
+        assert!(first.data.contains(&l1.link_id), "{}", first.data);
+        store.remove_rw_layer(&c).unwrap();
+        assert!(store.rw_layer_mount(&c).is_err());
+        store.create_rw_layer(&c, &i2).unwrap();
+        let second = store.rw_layer_mount(&c).unwrap();
+        assert!(second.data.contains(&l2.link_id), "{}", second.data);
+        assert!(!second.data.contains(&l1.link_id), "{}", second.data);
     }
 }

@@ -1,10 +1,10 @@
 //! `ImageStore`: opening (schema, driver probe, crash cleanup), lookups by
 //! reference/id/prefix, and tagging.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use rusqlite::Connection;
 
@@ -26,6 +26,9 @@ pub struct Image {
     pub repo_tags: Vec<String>,
 }
 
+/// A container's layers as (cache id, link id), top-most first.
+pub(crate) type RwChain = Arc<Vec<(String, String)>>;
+
 pub struct ImageStore {
     db: Mutex<Connection>,
     /// Layer creation (until an image row references the layer) holds this
@@ -34,6 +37,10 @@ pub struct ImageStore {
     layer_gc: RwLock<()>,
     pub(crate) content: ContentStore,
     pub(crate) driver: Driver,
+    /// Each container's layer chain (cache id, link id), top-most first,
+    /// once looked up: exec and inspect ask for it on every request, and it
+    /// cannot change while the rw layer exists.
+    pub(crate) rw_chains: Mutex<HashMap<String, RwChain>>,
 }
 
 impl ImageStore {
@@ -58,6 +65,7 @@ impl ImageStore {
             layer_gc: RwLock::new(()),
             content,
             driver,
+            rw_chains: Mutex::default(),
         };
         store.collect_garbage()?;
         Ok(store)
