@@ -142,8 +142,10 @@ pub fn insert_mounts(
 }
 
 pub fn mounts(conn: &Connection, container_id: &str) -> rusqlite::Result<Vec<MountPoint>> {
-    let mut stmt = conn
-        .prepare("SELECT data FROM volume_mounts WHERE container_id = ?1 ORDER BY destination")?;
+    // Cached: every container inspect and start asks.
+    let mut stmt = conn.prepare_cached(
+        "SELECT data FROM volume_mounts WHERE container_id = ?1 ORDER BY destination",
+    )?;
     let rows = stmt.query_map(params![container_id], |r| r.get::<_, String>(0))?;
     let mut out = Vec::new();
     for data in rows {
