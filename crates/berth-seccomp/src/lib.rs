@@ -2,8 +2,9 @@
 //! and installing the result.
 //!
 //! `profile` reproduces moby's setupSeccomp filtering, `compile` builds BPF
-//! with libseccomp (the build host and CI need `libseccomp-dev`), `program`
-//! holds the bytes and installs them.
+//! with libseccomp (the build host and CI need `libseccomp-dev`) behind the
+//! hand-written ENOSYS stub (`enosys`) and allow-range prelude (`ranges`),
+//! `program` holds the bytes and installs them.
 mod compile;
 mod enosys;
 mod error;

@@ -11,9 +11,12 @@
 //!
 //! Only names whose every rule is an unconditional `SCMP_ACT_ALLOW` are taken,
 //! and only when libseccomp would have done nothing else with them: names it
-//! multiplexes (x86 socketcall/ipc), names it cannot resolve on some arch of
-//! the filter, and names sharing a number with a rule left to libseccomp stay
-//! with libseccomp. Only exactly consecutive numbers are merged, so the
+//! cannot resolve on some arch of the filter, names sharing a number with a
+//! rule left to libseccomp, and calls it multiplexes (x86 socketcall/ipc)
+//! unless the multiplexer itself is taken stay with libseccomp. Names are
+//! resolved per arch as libseccomp translates a rule: native number ->
+//! native name -> that arch's number. Only exactly consecutive numbers are
+//! merged, so the
 //! prelude never allows a number the profile did not name. Everything else
 //! (conditional rules, other actions, the default and bad-arch actions) stays
 //! libseccomp's: a number the prelude does not allow jumps to its program.
@@ -179,8 +182,17 @@ pub(crate) fn plan(rules: &[Rule], arches: &[ScmpArch], default: ScmpAction) -> 
             e.1 &= allow;
         }
     }
-    // Names the compiler skips (unknown natively) take part in nothing.
-    eligible.retain(|n, _| ScmpSyscall::from_name(n).is_ok());
+    // Names the compiler skips (unknown natively) take part in nothing. The
+    // others are looked up per arch under the native number's name, as
+    // libseccomp translates a rule to the filter's other arches.
+    let mut canon: HashMap<&str, String> = HashMap::new();
+    eligible.retain(|&n, _| match ScmpSyscall::from_name(n) {
+        Ok(nr) => {
+            canon.insert(n, nr.get_name().unwrap_or_else(|_| n.to_string()));
+            true
+        }
+        Err(_) => false,
+    });
     let x86 = arches.contains(&ScmpArch::X86);
     let x86_direct = if x86 {
         x86_direct_numbers()
@@ -192,7 +204,7 @@ pub(crate) fn plan(rules: &[Rule], arches: &[ScmpArch], default: ScmpAction) -> 
     for (&n, &(unconditional, _)) in &eligible {
         let nrs = arches
             .iter()
-            .map(|&a| number_on(n, a, &x86_direct).map(|nr| (a, nr)))
+            .map(|&a| number_on(&canon[n], a, &x86_direct).map(|nr| (a, nr)))
             .collect::<Result<Vec<_>, ()>>()
             .ok();
         numbers.insert(n, if unconditional { nrs } else { None });
@@ -211,11 +223,11 @@ pub(crate) fn plan(rules: &[Rule], arches: &[ScmpArch], default: ScmpAction) -> 
                 continue;
             }
             for &a in arches {
-                if let Ok(Some(nr)) = number_on(n, a, &x86_direct) {
+                if let Ok(Some(nr)) = number_on(&canon[n], a, &x86_direct) {
                     claimed.insert((a, nr));
                 }
             }
-            if let (true, Some(m)) = (x86, x86_multiplexer(n)) {
+            if let (true, Some(m)) = (x86, x86_multiplexer(&canon[n])) {
                 if !eligible[n].1 {
                     if let Ok(Some(nr)) = number_on(m, ScmpArch::X86, &x86_direct) {
                         claimed.insert((ScmpArch::X86, nr));
@@ -230,7 +242,7 @@ pub(crate) fn plan(rules: &[Rule], arches: &[ScmpArch], default: ScmpAction) -> 
                 v.iter()
                     .any(|&(a, nr)| nr.is_some_and(|nr| claimed.contains(&(a, nr))))
                     || (x86
-                        && x86_multiplexer(n)
+                        && x86_multiplexer(&canon[n])
                             .is_some_and(|m| !numbers.get(m).is_some_and(|m| m.is_some())))
             })
             .map(|(&n, _)| n)
