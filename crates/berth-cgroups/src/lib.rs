@@ -235,6 +235,32 @@ impl Cgroup {
         Ok(())
     }
 
+    /// This cgroup's `cgroup.procs` files opened for writing once, to move
+    /// many processes in without a path walk, open and close per hierarchy
+    /// each time (the shim's execs). Same rules as [`Cgroup::add_task`]:
+    /// every v1 hierarchy is required; the unified one is required on v2 and
+    /// optional on hybrid. The files pin nothing: the directories can still
+    /// be removed, after which writes fail.
+    pub fn procs_writer(&self) -> Result<ProcsWriter, CgroupError> {
+        let mut files = Vec::with_capacity(self.v1.len() + 1);
+        for d in &self.v1 {
+            files.push(ProcsFile::open(&d.dir)?);
+        }
+        let mut unified = None;
+        if let Some(u) = &self.unified {
+            match ProcsFile::open(u) {
+                Ok(f) => unified = Some(f),
+                Err(e) if self.mode == Mode::V2 => return Err(e),
+                Err(_) => {}
+            }
+        }
+        Ok(ProcsWriter {
+            files,
+            unified,
+            unified_required: self.mode == Mode::V2,
+        })
+    }
+
     /// Applies new limits to a live cgroup (`docker update`). v1 device rules
     /// are left alone (see v1::apply); on v2, device rules given here replace
     /// the cgroup's device program (the daemon passes none on update).
@@ -375,6 +401,71 @@ impl Cgroup {
             }
         }
         first_err.map_or(Ok(()), Err)
+    }
+}
+
+/// See [`Cgroup::procs_writer`].
+#[derive(Debug)]
+pub struct ProcsWriter {
+    files: Vec<ProcsFile>,
+    unified: Option<ProcsFile>,
+    unified_required: bool,
+}
+
+#[derive(Debug)]
+struct ProcsFile {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl ProcsFile {
+    fn open(dir: &Path) -> Result<ProcsFile, CgroupError> {
+        let path = dir.join("cgroup.procs");
+        // std opens with O_CLOEXEC: forked container processes do not keep it.
+        match std::fs::OpenOptions::new().write(true).open(&path) {
+            Ok(file) => Ok(ProcsFile { file, path }),
+            Err(source) => Err(CgroupError::Write {
+                path,
+                value: String::new(),
+                source,
+            }),
+        }
+    }
+
+    fn write(&self, pid: &str) -> Result<(), CgroupError> {
+        use std::os::unix::fs::FileExt;
+        // One write(2) of the whole number; cgroupfs ignores the offset.
+        match self.file.write_at(pid.as_bytes(), 0) {
+            Ok(n) if n == pid.len() => Ok(()),
+            Ok(_) => Err(CgroupError::Write {
+                path: self.path.clone(),
+                value: pid.to_string(),
+                source: std::io::ErrorKind::WriteZero.into(),
+            }),
+            Err(source) => Err(CgroupError::Write {
+                path: self.path.clone(),
+                value: pid.to_string(),
+                source,
+            }),
+        }
+    }
+}
+
+impl ProcsWriter {
+    /// Moves `pid` into the cgroup in every hierarchy ([`Cgroup::add_task`]
+    /// through the files opened beforehand).
+    pub fn add(&self, pid: i32) -> Result<(), CgroupError> {
+        let pid = pid.to_string();
+        for f in &self.files {
+            f.write(&pid)?;
+        }
+        if let Some(u) = &self.unified {
+            let r = u.write(&pid);
+            if self.unified_required {
+                r?;
+            }
+        }
+        Ok(())
     }
 }
 

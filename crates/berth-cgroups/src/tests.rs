@@ -247,3 +247,47 @@ fn bad_limits_fail_and_clean_up() {
     assert!(err.to_string().contains("cpuset.cpus"), "{err}");
     assert!(matches!(Cgroup::open(&rel), Err(CgroupError::NotFound(_))));
 }
+
+/// The cgroup lines of /proc/<pid>/cgroup that name `rel`.
+fn cgroup_lines_naming(pid: i32, rel: &str) -> usize {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.ends_with(&format!("/{rel}")))
+        .count()
+}
+
+#[test]
+fn procs_writer_moves_processes_with_the_files_opened_once() {
+    let rel = unique("procs");
+    let cg = Cgroup::create(&rel, &LinuxResources::default()).expect("create");
+    let writer = cg.procs_writer().expect("procs_writer");
+    let mut first = Guard(&cg, sleeper());
+    let a = first.1.id() as i32;
+    assert_eq!(cgroup_lines_naming(a, &rel), 0);
+    writer.add(a).expect("add first");
+    // Every hierarchy: each v1 one, plus the unified one (v2, or hybrid
+    // where this cgroup got its unified directory).
+    let want = cg.container_mounts().len()
+        + usize::from(cg.mode() == Mode::Hybrid && cg.unified.is_some());
+    assert_eq!(cgroup_lines_naming(a, &rel), want);
+    // The same files serve the next process.
+    let mut second = sleeper();
+    let b = second.id() as i32;
+    writer.add(b).expect("add second");
+    let mut pids = cg.pids().unwrap();
+    pids.sort();
+    assert_eq!(pids, {
+        let mut v = vec![a, b];
+        v.sort();
+        v
+    });
+    assert_eq!(cgroup_lines_naming(b, &rel), want);
+    let _ = second.kill();
+    let _ = second.wait();
+    // A pid that does not exist is an error naming the file.
+    let err = writer.add(i32::MAX).unwrap_err();
+    assert!(err.to_string().contains("cgroup.procs"), "{err}");
+    let _ = first.1.kill();
+    let _ = first.1.wait();
+}
