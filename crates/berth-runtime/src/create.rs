@@ -8,7 +8,7 @@ use crate::hooks::HookPlan;
 use crate::namespaces::{NamespacePlan, ParentNsSwitch, PidNsSwitch};
 use crate::process::ProcessPlan;
 use crate::rootfs::RootfsPlan;
-use crate::spawn::{abort_child, spawn, Inside};
+use crate::spawn::{abort_child, spawn, Inside, Signals};
 use crate::userns::IdMaps;
 use crate::{RootfsMount, Started, Stdio};
 
@@ -131,7 +131,7 @@ pub fn create_and_start(
             None => ns.join_pid.as_ref().map(PidNsSwitch::enter).transpose()?,
         };
         let _joined = ParentNsSwitch::enter(&ns.join_in_parent)?;
-        spawn(ns.clone_flags, inside, child, after_fork)?
+        spawn(ns.clone_flags, inside, Signals::ALL, child, after_fork)?
     };
     drop(detached_root);
     drop(stdio);

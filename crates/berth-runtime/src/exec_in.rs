@@ -1,72 +1,143 @@
 //! Running another process inside a running container (`docker exec`).
 
-use berth_cgroups::Cgroup;
+use std::os::fd::OwnedFd;
+
+use berth_cgroups::{Cgroup, ProcsWriter};
 use oci_spec::runtime::{Process, Spec};
 
 use crate::error::{Result, RuntimeError};
-use crate::namespaces::{NamespacePlan, PidNsSwitch};
-use crate::process::ProcessPlan;
-use crate::spawn::{abort_child, spawn};
+use crate::namespaces::{own_pid_for_children, NamespacePlan, PidNsSwitch};
+use crate::process::{ContainerPlan, ProcessPlan};
+use crate::spawn::{abort_child, spawn, Signals};
 use crate::{Started, Stdio};
 
-/// See [`crate::exec`].
-pub fn exec(init_pid: i32, spec: &Spec, process: &Process, stdio: Stdio) -> Result<Started> {
-    let linux = spec
-        .linux()
-        .as_ref()
-        .ok_or_else(|| RuntimeError::InvalidSpec("the linux section is missing".into()))?;
-    let plan = ProcessPlan::new(spec, process)?;
-    let ns = NamespacePlan::for_exec(init_pid, linux)?;
-    let cgroup = match linux.cgroups_path() {
-        Some(path) => Some(Cgroup::open(&path.to_string_lossy())?),
-        None => None,
-    };
-    let new_pty = stdio.new_pty()?;
-    let child = || -> RuntimeError {
-        let run = || -> Result<()> {
-            // Until execve this process is a copy of the caller, holding its
-            // descriptors and memory, and from the fork on it sits in the
-            // container's pid namespace where the container's processes can
-            // see it. Non-dumpable, /proc/<pid>/{exe,fd,mem,...} refuse them
-            // (no CAP_SYS_PTRACE); execve resets it for the new program
-            // (runc does the same; CVE-2016-9962, CVE-2019-5736 class).
-            set_dumpable(false)?;
-            ns.enter()?;
-            stdio.install()?;
-            // Having joined the container's mount namespace (which also moved
-            // our root there), /dev/ptmx is the container's devpts instance.
-            if let Some(t) = &new_pty {
-                t.open(plan.uid)?;
+/// What [`crate::exec`] needs of a running container, prepared once for many
+/// execs: [`ExecContext::new`]`(init_pid, spec)` compiles (or loads) the
+/// seccomp filter, reads the host's last capability, opens the init's
+/// namespaces that differ from the caller's, opens the cgroup's
+/// `cgroup.procs` files and notes which signals the caller does not leave
+/// at SIG_DFL (the child resets those only, so the caller must not change
+/// its signal dispositions afterwards); [`ExecContext::exec`]`(process,
+/// stdio)` then converts only the process and runs it as [`crate::exec`] does.
+///
+/// The context holds the container's namespaces open (mounts included):
+/// drop it as soon as the init has exited, and make a new one for another
+/// init (it is bound to [`ExecContext::init_pid`]).
+#[derive(Debug)]
+pub struct ExecContext {
+    init_pid: i32,
+    container: ContainerPlan,
+    ns: NamespacePlan,
+    /// The caller's own pid namespace for children, to return to after each
+    /// fork into the container's (with `ns.join_pid` only).
+    own_pid_ns: Option<OwnedFd>,
+    cgroup: Option<ProcsWriter>,
+    signals: Signals,
+}
+
+impl ExecContext {
+    /// Prepares execs into the container whose init is `init_pid`.
+    pub fn new(init_pid: i32, spec: &Spec) -> Result<ExecContext> {
+        ExecContext::build(init_pid, spec, Signals::not_default())
+    }
+
+    /// For one exec ([`crate::exec`]): resetting every signal in the child
+    /// costs less than reading each disposition first in the parent.
+    pub(crate) fn once(init_pid: i32, spec: &Spec) -> Result<ExecContext> {
+        ExecContext::build(init_pid, spec, Signals::ALL)
+    }
+
+    fn build(init_pid: i32, spec: &Spec, signals: Signals) -> Result<ExecContext> {
+        let linux = spec
+            .linux()
+            .as_ref()
+            .ok_or_else(|| RuntimeError::InvalidSpec("the linux section is missing".into()))?;
+        let container = ContainerPlan::new(spec)?;
+        let ns = NamespacePlan::for_exec(init_pid, linux)?;
+        let own_pid_ns = match ns.join_pid {
+            Some(_) => Some(own_pid_for_children()?),
+            None => None,
+        };
+        let cgroup = match linux.cgroups_path() {
+            Some(path) => Some(Cgroup::open(&path.to_string_lossy())?.procs_writer()?),
+            None => None,
+        };
+        Ok(ExecContext {
+            init_pid,
+            container,
+            ns,
+            own_pid_ns,
+            cgroup,
+            signals,
+        })
+    }
+
+    /// The container init this context was made for.
+    pub fn init_pid(&self) -> i32 {
+        self.init_pid
+    }
+
+    /// Runs `process` in the container, as [`crate::exec`] does.
+    pub fn exec(&self, process: &Process, stdio: Stdio) -> Result<Started> {
+        let plan = ProcessPlan::with(&self.container, process)?;
+        let ns = &self.ns;
+        let new_pty = stdio.new_pty()?;
+        let child = || -> RuntimeError {
+            let run = || -> Result<()> {
+                // Until execve this process is a copy of the caller, holding its
+                // descriptors and memory, and from the fork on it sits in the
+                // container's pid namespace where the container's processes can
+                // see it. Non-dumpable, /proc/<pid>/{exe,fd,mem,...} refuse them
+                // (no CAP_SYS_PTRACE); execve resets it for the new program
+                // (runc does the same; CVE-2016-9962, CVE-2019-5736 class).
+                set_dumpable(false)?;
+                ns.enter()?;
+                stdio.install()?;
+                // Having joined the container's mount namespace (which also moved
+                // our root there), /dev/ptmx is the container's devpts instance.
+                if let Some(t) = &new_pty {
+                    t.open(plan.uid)?;
+                }
+                Ok(())
+            };
+            match run() {
+                Ok(()) => plan.finish(),
+                Err(e) => e,
+            }
+        };
+        let after_fork = |pid: nix::unistd::Pid| -> Result<()> {
+            if let Some(cg) = &self.cgroup {
+                cg.add(pid.as_raw())?;
             }
             Ok(())
         };
-        match run() {
-            Ok(()) => plan.finish(),
-            Err(e) => e,
-        }
-    };
-    let after_fork = |pid: nix::unistd::Pid| -> Result<()> {
-        if let Some(cg) = &cgroup {
-            cg.add_task(pid.as_raw())?;
-        }
-        Ok(())
-    };
-    let pid = {
-        // The pid namespace is switched for the caller's next child only, so
-        // the new process lands in the container's pid namespace while still
-        // being the caller's direct child.
-        let _switch = ns.join_pid.as_ref().map(PidNsSwitch::enter).transpose()?;
-        spawn(nix::sched::CloneFlags::empty(), None, child, after_fork)?
-    };
-    drop(stdio);
-    let pty_master = match new_pty {
-        Some(t) => Some(t.receive().inspect_err(|_| abort_child(pid))?),
-        None => None,
-    };
-    Ok(Started {
-        pid: pid.as_raw(),
-        pty_master,
-    })
+        let pid = {
+            // The pid namespace is switched for the caller's next child only, so
+            // the new process lands in the container's pid namespace while still
+            // being the caller's direct child.
+            let _switch = match (&ns.join_pid, &self.own_pid_ns) {
+                (Some(target), Some(own)) => Some(PidNsSwitch::enter_from(target, own)?),
+                (Some(target), None) => Some(PidNsSwitch::enter(target)?),
+                (None, _) => None,
+            };
+            spawn(
+                nix::sched::CloneFlags::empty(),
+                None,
+                self.signals,
+                child,
+                after_fork,
+            )?
+        };
+        drop(stdio);
+        let pty_master = match new_pty {
+            Some(t) => Some(t.receive().inspect_err(|_| abort_child(pid))?),
+            None => None,
+        };
+        Ok(Started {
+            pid: pid.as_raw(),
+            pty_master,
+        })
+    }
 }
 
 /// PR_SET_DUMPABLE for the calling process (see the callers for why).

@@ -32,6 +32,7 @@ mod userns;
 use std::path::PathBuf;
 
 pub use error::RuntimeError;
+pub use exec_in::ExecContext;
 pub use hooks::ID_ANNOTATION;
 pub use oci_spec::runtime::{Process, Spec};
 pub use process::SECCOMP_CACHE_ANNOTATION;
@@ -107,11 +108,14 @@ pub fn create_and_start_with(
 /// returned pid is a direct child of the caller, in the container's pid
 /// namespace: no intermediate process, and PR_SET_CHILD_SUBREAPER is not
 /// even needed (it does no harm if the shim sets it).
+///
+/// Everything that depends on the container only is redone by each call; a
+/// caller running many execs keeps an [`ExecContext`] instead.
 pub fn exec(
     init_pid: i32,
     spec: &Spec,
     process: &Process,
     stdio: Stdio,
 ) -> Result<Started, RuntimeError> {
-    exec_in::exec(init_pid, spec, process, stdio)
+    ExecContext::once(init_pid, spec)?.exec(process, stdio)
 }

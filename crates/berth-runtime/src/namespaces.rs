@@ -3,7 +3,7 @@
 //! the caller (that is how `--pid host`, `--network host` ... arrive).
 
 use std::fs::File;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use nix::sched::{setns, unshare, CloneFlags};
@@ -307,23 +307,51 @@ fn type_for(flag: CloneFlags) -> LinuxNamespaceType {
 
 /// While alive, the caller's future children are created in another pid
 /// namespace; dropping it switches back.
-pub(crate) struct PidNsSwitch {
-    original: OwnedFd,
+pub(crate) struct PidNsSwitch<'a> {
+    original: Original<'a>,
 }
 
-impl PidNsSwitch {
-    pub fn enter(target: &OwnedFd) -> Result<PidNsSwitch> {
-        let original = open_ns(Path::new("/proc/self/ns/pid_for_children"))?;
+/// The caller's own pid namespace: opened for one switch, or kept open by
+/// the caller across many ([`crate::ExecContext`]).
+enum Original<'a> {
+    Opened(OwnedFd),
+    Kept(BorrowedFd<'a>),
+}
+
+/// The caller's own pid namespace for children, to come back to after a
+/// [`PidNsSwitch`].
+pub(crate) fn own_pid_for_children() -> Result<OwnedFd> {
+    open_ns(Path::new("/proc/self/ns/pid_for_children"))
+}
+
+impl PidNsSwitch<'static> {
+    pub fn enter(target: &OwnedFd) -> Result<PidNsSwitch<'static>> {
+        let original = Original::Opened(own_pid_for_children()?);
         setns(target.as_fd(), CloneFlags::CLONE_NEWPID).ctx(|| "setns pid namespace")?;
         Ok(PidNsSwitch { original })
     }
 }
 
-impl Drop for PidNsSwitch {
+impl<'a> PidNsSwitch<'a> {
+    /// [`PidNsSwitch::enter`] returning to `original` (from
+    /// [`own_pid_for_children`]) instead of opening it again.
+    pub fn enter_from(target: &OwnedFd, original: &'a OwnedFd) -> Result<PidNsSwitch<'a>> {
+        setns(target.as_fd(), CloneFlags::CLONE_NEWPID).ctx(|| "setns pid namespace")?;
+        Ok(PidNsSwitch {
+            original: Original::Kept(original.as_fd()),
+        })
+    }
+}
+
+impl Drop for PidNsSwitch<'_> {
     fn drop(&mut self) {
+        let fd = match &self.original {
+            Original::Opened(fd) => fd.as_fd(),
+            Original::Kept(fd) => *fd,
+        };
         // Going back to our own pid namespace is always permitted; nothing
         // sensible can be done if it failed anyway.
-        let _ = setns(self.original.as_fd(), CloneFlags::CLONE_NEWPID);
+        let _ = setns(fd, CloneFlags::CLONE_NEWPID);
     }
 }
 

@@ -4,6 +4,7 @@
 //! the child only issues system calls.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use nix::errno::Errno;
 use nix::sys::resource::{setrlimit, Resource};
@@ -30,7 +31,7 @@ pub(crate) struct ProcessPlan {
     pub last_cap: u32,
     pub rlimits: Vec<(Resource, u64, u64)>,
     pub no_new_privs: bool,
-    pub seccomp: Option<berth_seccomp::Program>,
+    pub seccomp: Option<Arc<berth_seccomp::Program>>,
     pub oom_score_adj: Option<i32>,
     /// AppArmor profile to switch to at execve (spec.process.apparmorProfile).
     pub apparmor: Option<String>,
@@ -40,13 +41,18 @@ pub(crate) struct ProcessPlan {
 /// (berth's daemon sets it; other callers simply compile every time).
 pub const SECCOMP_CACHE_ANNOTATION: &str = "berth.seccomp.cache";
 
-impl ProcessPlan {
-    /// Validates and converts `process` (with seccomp from `spec.linux`).
-    /// Compiling seccomp here keeps it off the child's path.
-    pub fn new(spec: &Spec, process: &Process) -> Result<ProcessPlan> {
-        let args = process.args().clone().unwrap_or_default();
-        let env = process.env().clone().unwrap_or_default();
-        let user = process.user();
+/// The part of a [`ProcessPlan`] that depends on the container only: the
+/// compiled seccomp filter and the host's last capability. `exec` computes
+/// it once per container ([`crate::ExecContext`]).
+#[derive(Debug, Clone)]
+pub(crate) struct ContainerPlan {
+    pub seccomp: Option<Arc<berth_seccomp::Program>>,
+    pub last_cap: u32,
+}
+
+impl ContainerPlan {
+    /// Compiles (or loads from the cache) seccomp from `spec.linux`.
+    pub fn new(spec: &Spec) -> Result<ContainerPlan> {
         let cache = spec
             .annotations()
             .as_ref()
@@ -61,6 +67,26 @@ impl ProcessPlan {
             (Some(s), None) => Some(berth_seccomp::compile(s)?),
             (None, _) => None,
         };
+        Ok(ContainerPlan {
+            seccomp: seccomp.map(Arc::new),
+            last_cap: capabilities::last_cap(),
+        })
+    }
+}
+
+impl ProcessPlan {
+    /// Validates and converts `process` (with seccomp from `spec.linux`).
+    /// Compiling seccomp here keeps it off the child's path.
+    pub fn new(spec: &Spec, process: &Process) -> Result<ProcessPlan> {
+        ProcessPlan::with(&ContainerPlan::new(spec)?, process)
+    }
+
+    /// Validates and converts `process` for a container whose own part is
+    /// already computed.
+    pub fn with(container: &ContainerPlan, process: &Process) -> Result<ProcessPlan> {
+        let args = process.args().clone().unwrap_or_default();
+        let env = process.env().clone().unwrap_or_default();
+        let user = process.user();
         let cwd = process.cwd().clone();
         if !cwd.is_absolute() {
             return Err(RuntimeError::InvalidSpec(format!(
@@ -80,7 +106,7 @@ impl ProcessPlan {
                 .collect(),
             umask: Mode::from_bits_truncate(user.umask().unwrap_or(DEFAULT_UMASK)),
             caps: process.capabilities().as_ref().map(CapMasks::from_spec),
-            last_cap: capabilities::last_cap(),
+            last_cap: container.last_cap,
             rlimits: process
                 .rlimits()
                 .iter()
@@ -88,7 +114,7 @@ impl ProcessPlan {
                 .map(|r| (resource(r.typ()), r.soft(), r.hard()))
                 .collect(),
             no_new_privs: process.no_new_privileges().unwrap_or(false),
-            seccomp,
+            seccomp: container.seccomp.clone(),
             oom_score_adj: process.oom_score_adj(),
             apparmor: process.apparmor_profile().clone().filter(|p| !p.is_empty()),
         })

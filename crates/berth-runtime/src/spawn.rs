@@ -19,7 +19,8 @@ use crate::error::{self, Context, Result, RuntimeError};
 
 /// Forks a child with `flags` (fresh namespaces; empty = plain fork). The
 /// child waits for the parent's `after_fork(pid)` to succeed, then runs
-/// `child`, which returns only with an error. Returns once the child has
+/// `child`, which returns only with an error. First it resets `signals` to
+/// SIG_DFL and clears its blocked mask. Returns once the child has
 /// exec'd, or with the error it reported (the child is then reaped).
 ///
 /// The caller must be single-threaded: the child allocates, and another
@@ -27,6 +28,7 @@ use crate::error::{self, Context, Result, RuntimeError};
 pub(crate) fn spawn(
     flags: CloneFlags,
     in_user: Option<Inside<'_>>,
+    signals: Signals,
     child: impl FnOnce() -> RuntimeError,
     after_fork: impl FnOnce(Pid) -> Result<()>,
 ) -> Result<Pid> {
@@ -36,7 +38,7 @@ pub(crate) fn spawn(
     let Some(pid) = pid else {
         drop(go_w);
         drop(err_r);
-        child_main(go_r, err_w, child)
+        child_main(go_r, err_w, signals, child)
     };
     drop(go_r);
     drop(err_w);
@@ -70,14 +72,19 @@ pub(crate) fn abort_child(pid: Pid) {
 }
 
 /// Child side of [`spawn`]; never returns.
-fn child_main(go_r: OwnedFd, err_w: OwnedFd, child: impl FnOnce() -> RuntimeError) -> ! {
+fn child_main(
+    go_r: OwnedFd,
+    err_w: OwnedFd,
+    signals: Signals,
+    child: impl FnOnce() -> RuntimeError,
+) -> ! {
     let mut byte = [0u8; 1];
     // EOF instead of the byte: the parent gave up, so do nothing.
     if !matches!(File::from(go_r).read(&mut byte), Ok(1)) {
         // SAFETY: _exit is always safe; skips atexit handlers of the parent.
         unsafe { libc::_exit(1) };
     }
-    reset_signals();
+    signals.reset();
     // A panic must not unwind into the caller's code in this forked copy.
     let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child))
         .unwrap_or_else(|_| RuntimeError::Child("container process setup panicked".into()));
@@ -86,42 +93,100 @@ fn child_main(go_r: OwnedFd, err_w: OwnedFd, child: impl FnOnce() -> RuntimeErro
     unsafe { libc::_exit(1) }
 }
 
-/// Ignored signals and the blocked mask survive execve: a container must not
-/// inherit the caller's (every Rust program ignores SIGPIPE, a shim may block
-/// SIGCHLD/SIGTERM for a signalfd).
-fn reset_signals() {
-    // The raw syscall: glibc's wrappers refuse the real-time signals it
-    // reserves (32, 33), which a parent may still have left ignored.
-    #[repr(C)]
-    struct KernelSigaction {
-        handler: usize,
-        flags: libc::c_ulong,
-        restorer: usize,
-        mask: u64,
-    }
-    let dfl = KernelSigaction {
-        handler: libc::SIG_DFL,
-        flags: 0,
-        restorer: 0,
-        mask: 0,
-    };
-    for sig in 1..=64 {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
-            continue;
+/// The kernel's struct sigaction, for the raw syscall: glibc's wrappers
+/// refuse the real-time signals it reserves (32, 33), which a parent may
+/// still have left ignored.
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
+}
+
+/// Signals (1..=64, a bit each) a forked child sets back to SIG_DFL before
+/// anything else. Ignored signals and the blocked mask survive execve: a
+/// container must not inherit the caller's (every Rust program ignores
+/// SIGPIPE, a shim may block SIGCHLD/SIGTERM for a signalfd); caught ones
+/// are reset by execve, but the child must not run the caller's handlers
+/// (e.g. signal-hook's, writing to the shim's pipe) before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Signals(u64);
+
+impl Signals {
+    /// Every signal but SIGKILL and SIGSTOP (whatever the caller does).
+    pub const ALL: Signals =
+        Signals(!((1u64 << (libc::SIGKILL - 1)) | (1u64 << (libc::SIGSTOP - 1))));
+
+    /// The signals whose disposition in the caller is not SIG_DFL: ignored
+    /// or caught. Enough for a caller that does not change dispositions
+    /// afterwards (the shim sets its handlers up before any exec); a signal
+    /// whose disposition cannot be read is included.
+    pub fn not_default() -> Signals {
+        let mut set = 0u64;
+        for sig in 1..=64 {
+            if Signals::ALL.0 & bit(sig) == 0 {
+                continue;
+            }
+            let mut old = KernelSigaction {
+                handler: libc::SIG_DFL,
+                flags: 0,
+                restorer: 0,
+                mask: 0,
+            };
+            // SAFETY: queries only (no new action); the kernel writes one
+            // struct sigaction into `old`, which is laid out as it expects.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    std::ptr::null::<KernelSigaction>(),
+                    &mut old as *mut KernelSigaction,
+                    8usize,
+                )
+            };
+            if r != 0 || old.handler != libc::SIG_DFL {
+                set |= bit(sig);
+            }
         }
-        // SAFETY: a valid kernel sigaction installing SIG_DFL, no old action
-        // requested; invalid numbers just fail with EINVAL.
-        unsafe {
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                sig,
-                &dfl as *const KernelSigaction,
-                std::ptr::null_mut::<KernelSigaction>(),
-                8usize,
-            )
-        };
+        Signals(set)
     }
-    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+
+    #[cfg(test)]
+    pub fn contains(self, sig: i32) -> bool {
+        self.0 & bit(sig) != 0
+    }
+
+    /// Child side: SIG_DFL for each signal of the set, then an empty mask.
+    fn reset(self) {
+        let dfl = KernelSigaction {
+            handler: libc::SIG_DFL,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        };
+        for sig in 1..=64 {
+            if self.0 & bit(sig) == 0 {
+                continue;
+            }
+            // SAFETY: a valid kernel sigaction installing SIG_DFL, no old
+            // action requested; invalid numbers just fail with EINVAL.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    &dfl as *const KernelSigaction,
+                    std::ptr::null_mut::<KernelSigaction>(),
+                    8usize,
+                )
+            };
+        }
+        let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    }
+}
+
+fn bit(sig: i32) -> u64 {
+    1u64 << (sig - 1)
 }
 
 /// Existing namespaces a child is cloned inside of (see [`clone_in`]).
@@ -199,5 +264,82 @@ fn clone_fork(flags: CloneFlags) -> nix::Result<Option<Pid>> {
         -1 => Err(Errno::last()),
         0 => Ok(None),
         pid => Ok(Some(Pid::from_raw(pid as i32))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Dispositions are process-wide: tests that change them take turns.
+    static DISPOSITIONS: Mutex<()> = Mutex::new(());
+
+    extern "C" fn handler(_: libc::c_int) {}
+
+    fn set(sig: i32, handler: libc::sighandler_t) {
+        // SAFETY: a zeroed sigaction with a valid handler (SIG_DFL, SIG_IGN
+        // or an extern "C" fn doing nothing).
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = handler;
+            assert_eq!(libc::sigaction(sig, &sa, std::ptr::null_mut()), 0);
+        }
+    }
+
+    #[test]
+    fn snapshot_finds_ignored_and_caught_signals() {
+        let _turn = DISPOSITIONS.lock().unwrap();
+        let caught = libc::SIGRTMIN() + 10;
+        let before = Signals::not_default();
+        // The Rust runtime ignores SIGPIPE; nothing touched SIGUSR2 or `caught`.
+        assert!(before.contains(libc::SIGPIPE));
+        assert!(!before.contains(libc::SIGUSR2));
+        assert!(!before.contains(caught));
+        assert!(!before.contains(libc::SIGKILL) && !before.contains(libc::SIGSTOP));
+        set(
+            caught,
+            handler as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+        set(libc::SIGUSR2, libc::SIG_IGN);
+        let after = Signals::not_default();
+        set(caught, libc::SIG_DFL);
+        set(libc::SIGUSR2, libc::SIG_DFL);
+        assert!(after.contains(caught) && after.contains(libc::SIGUSR2));
+        assert_eq!(
+            after.0 & !(bit(caught) | bit(libc::SIGUSR2)),
+            before.0,
+            "only the two changed"
+        );
+        assert!(!Signals::ALL.contains(libc::SIGKILL) && Signals::ALL.contains(64));
+    }
+
+    #[test]
+    fn child_resets_the_snapshot_and_the_mask() {
+        let _turn = DISPOSITIONS.lock().unwrap();
+        set(libc::SIGUSR1, libc::SIG_IGN);
+        let snapshot = Signals::not_default();
+        set(libc::SIGUSR1, libc::SIG_DFL);
+        assert!(snapshot.contains(libc::SIGUSR1) && snapshot.contains(libc::SIGPIPE));
+        // SAFETY: the child only makes raw system calls and _exits.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            set(libc::SIGUSR1, libc::SIG_IGN);
+            let mut block = SigSet::empty();
+            block.add(Signal::SIGTERM);
+            let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&block), None);
+            snapshot.reset();
+            let mut mask = SigSet::empty();
+            let _ = sigprocmask(SigmaskHow::SIG_BLOCK, None, Some(&mut mask));
+            let clean = Signals::not_default() == Signals(0) && !mask.contains(Signal::SIGTERM);
+            // SAFETY: _exit is always safe.
+            unsafe { libc::_exit(if clean { 0 } else { 1 }) };
+        }
+        let status = waitpid(Pid::from_raw(pid), None).unwrap();
+        assert_eq!(
+            status,
+            nix::sys::wait::WaitStatus::Exited(Pid::from_raw(pid), 0)
+        );
     }
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use berth_runtime::{
-    create_and_start, exec, PtySize, RootfsMount, RuntimeError, Spec, Started, Stdio,
+    create_and_start, exec, ExecContext, PtySize, RootfsMount, RuntimeError, Spec, Started, Stdio,
 };
 use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, Signal};
@@ -567,6 +567,79 @@ fn exec_into_running_container() {
     assert_eq!(code, 128 + 9);
 }
 
+/// One context, many execs: each lands in the init's namespaces and cgroup
+/// under the seccomp filter, with the caller's ignored signals and mask
+/// left behind, whatever the previous exec did.
+fn exec_context_serves_many_execs() {
+    let rel = format!("berth-runtime-test/ctx-{}", std::process::id());
+    let _guard = CgroupGuard(rel.clone());
+    let caps: Vec<String> = DOCKER_CAPS.iter().map(|c| c.to_string()).collect();
+    let mut b = Bundle::new(&["sleep", "30"]);
+    b.spec["linux"]["cgroupsPath"] = json!(rel);
+    b.spec["linux"]["seccomp"] =
+        serde_json::to_value(berth_seccomp::default_profile(&caps).unwrap()).unwrap();
+    let (stdio, out, err) = pipes();
+    let init = b.start(stdio).expect("start sleep").pid;
+    let spec = b.spec();
+    // Ignored and blocked in the caller when the context is made: the
+    // container must not inherit either (SIGPIPE is ignored by Rust).
+    // SAFETY: SIG_IGN for a signal this test process does not use.
+    unsafe { libc::signal(libc::SIGUSR2, libc::SIG_IGN) };
+    let mut block = nix::sys::signal::SigSet::empty();
+    block.add(Signal::SIGTERM);
+    block.thread_block().unwrap();
+    let ctx = ExecContext::new(init, &spec).expect("exec context");
+    assert_eq!(ctx.init_pid(), init);
+    let init_view = format!(
+        "{}{}",
+        fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap(),
+        fs::read_link(format!("/proc/{init}/ns/mnt"))
+            .unwrap()
+            .display()
+    );
+    let mut process = spec.process().clone().unwrap();
+    let script = "cat /proc/self/cgroup; readlink /proc/self/ns/mnt; \
+                  grep -E '^(SigBlk|SigIgn|Seccomp):' /proc/self/status; \
+                  hostname; pwd; echo $X";
+    process.set_args(Some(vec!["sh".into(), "-c".into(), script.into()]));
+    for i in 0..3 {
+        process.set_env(Some(vec!["PATH=/bin".into(), format!("X=run{i}")]));
+        process.set_cwd(if i == 1 { "/tmp" } else { "/" }.into());
+        let (estdio, eo, ee) = pipes();
+        let started = ctx.exec(&process, estdio).expect("exec");
+        let (code, got, gerr) = collect(started.pid, eo, ee);
+        assert_eq!(code, 0, "{gerr}");
+        let (cgroup_and_ns, rest) = got.split_at(init_view.len());
+        assert_eq!(cgroup_and_ns, init_view, "{got}");
+        assert!(init_view.contains(&rel), "{init_view}");
+        let cwd = if i == 1 { "/tmp" } else { "/" };
+        assert_eq!(
+            rest,
+            format!(
+                "\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSeccomp:\t2\nmyhost\n{cwd}\nrun{i}\n"
+            )
+        );
+    }
+    // Errors keep runc's wording and leave the context usable.
+    process.set_args(Some(vec!["nosuch".into()]));
+    let (estdio, _o, _e) = pipes();
+    let e = ctx.exec(&process, estdio).expect_err("exec fails");
+    assert_eq!(
+        e.to_string(),
+        "exec: \"nosuch\": executable file not found in $PATH"
+    );
+    process.set_args(Some(vec!["true".into()]));
+    let (estdio, eo, ee) = pipes();
+    let started = ctx.exec(&process, estdio).expect("exec after an error");
+    assert_eq!(collect(started.pid, eo, ee).0, 0);
+    block.thread_unblock().unwrap();
+    // SAFETY: back to the default.
+    unsafe { libc::signal(libc::SIGUSR2, libc::SIG_DFL) };
+    drop(ctx);
+    kill(Pid::from_raw(init), Signal::SIGKILL).unwrap();
+    assert_eq!(collect(init, out, err).0, 128 + 9);
+}
+
 fn pty_is_controlling_terminal() {
     let pty = nix::pty::openpty(None, None).unwrap();
     let b = Bundle::new(&["sh", "-c", "tty; ls /dev/console"]);
@@ -719,6 +792,10 @@ fn main() {
         ),
         ("exec_errors_use_runc_wording", exec_errors_use_runc_wording),
         ("exec_into_running_container", exec_into_running_container),
+        (
+            "exec_context_serves_many_execs",
+            exec_context_serves_many_execs,
+        ),
         ("pty_is_controlling_terminal", pty_is_controlling_terminal),
         (
             "new_pty_from_container_devpts",
