@@ -83,6 +83,11 @@ pub struct Server {
     /// tree) before the parent is notified; holding a reference moves that
     /// work to after the exit has been reported.
     ns_refs: Vec<File>,
+    /// What every exec into the container needs, prepared by the first one
+    /// (seccomp filter, the init's namespaces, the cgroup's procs files...).
+    /// Dropped as soon as the init is reaped: its namespace descriptors keep
+    /// the container's namespaces (and mounts) alive.
+    exec_ctx: Option<berth_runtime::ExecContext>,
 }
 
 /// What the daemon hands over at start besides the bundle.
@@ -288,6 +293,7 @@ impl Server {
             finished_at: None,
             orphans: HashMap::new(),
             ns_refs: Vec::new(),
+            exec_ctx: None,
         };
         let initial = match initial_stream {
             Some(fd) => {
@@ -831,7 +837,7 @@ impl Server {
             Ok(s) => s,
             Err(e) => return self.exec_failed(tok, format!("exec stdio: {e}")),
         };
-        match berth_runtime::exec(self.init_pid, &self.spec, &req.process, child_stdio) {
+        match self.run_exec(&req.process, child_stdio) {
             Ok(started) => {
                 let stdio = match stdio.with_master(started.pty_master) {
                     Ok(s) => s,
@@ -856,6 +862,41 @@ impl Server {
         }
     }
 
+    /// Starts `process` in the container through the exec context, made
+    /// by the first exec for the current init.
+    fn run_exec(
+        &mut self,
+        process: &oci_spec::runtime::Process,
+        stdio: berth_runtime::Stdio,
+    ) -> Result<berth_runtime::Started, berth_runtime::RuntimeError> {
+        // The init may have exited with its SIGCHLD not handled yet: the
+        // context must not outlive it (reaping drops it).
+        self.reap();
+        let init_running = self
+            .procs
+            .get(&self.init_pid)
+            .is_some_and(|p| p.status.is_none());
+        if !init_running {
+            // As before contexts: fails on the init's namespaces.
+            self.exec_ctx = None;
+            return berth_runtime::exec(self.init_pid, &self.spec, process, stdio);
+        }
+        if self
+            .exec_ctx
+            .as_ref()
+            .is_some_and(|c| c.init_pid() != self.init_pid)
+        {
+            self.exec_ctx = None;
+        }
+        let ctx = match self.exec_ctx.take() {
+            Some(ctx) => ctx,
+            None => berth_runtime::ExecContext::new(self.init_pid, &self.spec)?,
+        };
+        let started = ctx.exec(process, stdio);
+        self.exec_ctx = Some(ctx);
+        started
+    }
+
     fn exec_failed(&mut self, tok: Token, msg: String) {
         self.send(tok, FRAME_ERROR, msg.as_bytes());
         if let Some(c) = self.conns.get_mut(&tok) {
@@ -871,6 +912,10 @@ impl Server {
                 Ok(nix::sys::wait::WaitStatus::StillAlive) | Err(_) => break,
                 Ok(status) => {
                     if let Some((pid, code)) = exit_code(status) {
+                        if pid == self.init_pid {
+                            // Before the exit is reported (see `exec_ctx`).
+                            self.exec_ctx = None;
+                        }
                         if let Some(p) = self.procs.get_mut(&pid) {
                             p.status = Some(code);
                             p.reaped_at = Some(Instant::now());
@@ -947,6 +992,7 @@ impl Server {
     }
 
     fn finish_init(&mut self, code: i32, subscribers: Vec<Token>) {
+        self.exec_ctx = None;
         if let Some(log) = self.log.as_mut() {
             let _ = log.flush_partial();
         }
