@@ -8,7 +8,7 @@ use oci_spec::runtime::{Process, Spec};
 use crate::error::{Result, RuntimeError};
 use crate::namespaces::{own_pid_for_children, NamespacePlan, PidNsSwitch};
 use crate::process::{ContainerPlan, ProcessPlan};
-use crate::spawn::{abort_child, spawn, Signals};
+use crate::spawn::{abort_child, spawn, spawn_vm, Signals};
 use crate::{Started, Stdio};
 
 /// What [`crate::exec`] needs of a running container, prepared once for many
@@ -33,6 +33,9 @@ pub struct ExecContext {
     own_pid_ns: Option<OwnedFd>,
     cgroup: Option<ProcsWriter>,
     signals: Signals,
+    /// Children share the caller's memory until execve ([`spawn_vm`]); not
+    /// when they must enter a user namespace.
+    shares_vm: bool,
 }
 
 impl ExecContext {
@@ -62,6 +65,17 @@ impl ExecContext {
             Some(path) => Some(Cgroup::open(&path.to_string_lossy())?.procs_writer()?),
             None => None,
         };
+        // Until execve an exec child is a copy of the caller, holding its
+        // descriptors and memory, and sits in the container's pid namespace
+        // where the container's processes can see it. Non-dumpable,
+        // /proc/<pid>/{exe,fd,mem,...} refuse them (no CAP_SYS_PTRACE);
+        // execve resets it for the new program (runc does the same;
+        // CVE-2016-9962, CVE-2019-5736 class). A child sharing the caller's
+        // memory shares this flag with it, so the caller sets it for good.
+        let shares_vm = !ns.enters_user();
+        if shares_vm {
+            set_dumpable(false)?;
+        }
         Ok(ExecContext {
             init_pid,
             container,
@@ -69,6 +83,7 @@ impl ExecContext {
             own_pid_ns,
             cgroup,
             signals,
+            shares_vm,
         })
     }
 
@@ -80,18 +95,16 @@ impl ExecContext {
     /// Runs `process` in the container, as [`crate::exec`] does.
     pub fn exec(&self, process: &Process, stdio: Stdio) -> Result<Started> {
         let plan = ProcessPlan::with(&self.container, process)?;
-        let ns = &self.ns;
         let new_pty = stdio.new_pty()?;
-        let child = || -> RuntimeError {
+        let in_child = |join_cgroup: bool| -> RuntimeError {
             let run = || -> Result<()> {
-                // Until execve this process is a copy of the caller, holding its
-                // descriptors and memory, and from the fork on it sits in the
-                // container's pid namespace where the container's processes can
-                // see it. Non-dumpable, /proc/<pid>/{exe,fd,mem,...} refuse them
-                // (no CAP_SYS_PTRACE); execve resets it for the new program
-                // (runc does the same; CVE-2016-9962, CVE-2019-5736 class).
-                set_dumpable(false)?;
-                ns.enter()?;
+                if join_cgroup {
+                    if let Some(cg) = &self.cgroup {
+                        // 0: the writer itself.
+                        cg.add(0)?;
+                    }
+                }
+                self.ns.enter()?;
                 stdio.install()?;
                 // Having joined the container's mount namespace (which also moved
                 // our root there), /dev/ptmx is the container's devpts instance.
@@ -105,28 +118,38 @@ impl ExecContext {
                 Err(e) => e,
             }
         };
-        let after_fork = |pid: nix::unistd::Pid| -> Result<()> {
-            if let Some(cg) = &self.cgroup {
-                cg.add(pid.as_raw())?;
-            }
-            Ok(())
-        };
         let pid = {
             // The pid namespace is switched for the caller's next child only, so
             // the new process lands in the container's pid namespace while still
             // being the caller's direct child.
-            let _switch = match (&ns.join_pid, &self.own_pid_ns) {
+            let _switch = match (&self.ns.join_pid, &self.own_pid_ns) {
                 (Some(target), Some(own)) => Some(PidNsSwitch::enter_from(target, own)?),
                 (Some(target), None) => Some(PidNsSwitch::enter(target)?),
                 (None, _) => None,
             };
-            spawn(
-                nix::sched::CloneFlags::empty(),
-                None,
-                self.signals,
-                child,
-                after_fork,
-            )?
+            if self.shares_vm {
+                // The caller is stopped until execve: the child joins the
+                // cgroup itself. The caller was made non-dumpable in build().
+                spawn_vm(self.signals, || in_child(true))?
+            } else {
+                let after_fork = |pid: nix::unistd::Pid| -> Result<()> {
+                    if let Some(cg) = &self.cgroup {
+                        cg.add(pid.as_raw())?;
+                    }
+                    Ok(())
+                };
+                let child = || match set_dumpable(false) {
+                    Ok(()) => in_child(false),
+                    Err(e) => e,
+                };
+                spawn(
+                    nix::sched::CloneFlags::empty(),
+                    None,
+                    self.signals,
+                    child,
+                    after_fork,
+                )?
+            }
         };
         drop(stdio);
         let pty_master = match new_pty {

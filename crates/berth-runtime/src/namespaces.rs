@@ -168,6 +168,18 @@ impl NamespacePlan {
         Ok(plan)
     }
 
+    /// Whether [`NamespacePlan::enter`] makes the process root of a user
+    /// namespace (new, joined or the one fresh namespaces belong to), which
+    /// a process sharing its memory with another cannot do.
+    pub fn enters_user(&self) -> bool {
+        self.new_user
+            || self.via_user.is_some()
+            || self
+                .join
+                .iter()
+                .any(|(_, f)| *f == CloneFlags::CLONE_NEWUSER)
+    }
+
     /// Child side, after the parent's go-ahead: setns into joined namespaces,
     /// then unshare a fresh cgroup namespace if asked.
     pub fn enter(&self) -> Result<()> {

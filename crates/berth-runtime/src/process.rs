@@ -14,7 +14,7 @@ use oci_spec::runtime::{PosixRlimitType, Process, Spec};
 
 use crate::capabilities::{self, CapMasks};
 use crate::error::{Context, Result, RuntimeError};
-use crate::program::{self, Command};
+use crate::program::{self, Command, ProgramPath};
 
 /// runc's umask when the spec gives none.
 const DEFAULT_UMASK: u32 = 0o022;
@@ -124,12 +124,15 @@ impl ProcessPlan {
     /// only with the error that prevented execve.
     pub fn finish(&self) -> RuntimeError {
         match self.prepare() {
-            Ok(program) => self.command.exec(&program),
+            Ok(program) => self.command.exec_path(&program),
             Err(e) => e,
         }
     }
 
-    fn prepare(&self) -> Result<PathBuf> {
+    /// Everything up to execve. Allocation-free when it succeeds, as a child
+    /// sharing the caller's memory needs (see spawn.rs, `spawn_vm`), but for
+    /// the oom_score_adj and AppArmor writes, whose buffers are freed again.
+    fn prepare(&self) -> Result<ProgramPath> {
         if let Some(adj) = self.oom_score_adj {
             std::fs::write("/proc/self/oom_score_adj", adj.to_string())
                 .ctx(|| "write /proc/self/oom_score_adj")?;
@@ -150,7 +153,12 @@ impl ProcessPlan {
         umask(self.umask);
         chdir(&self.cwd).ctx(|| format!("chdir to cwd {:?} set in config.json", self.cwd))?;
         check_cwd_inside_root(&self.cwd)?;
-        let program = program::resolve(&self.command.arg0, self.command.path_var.as_deref())?;
+        let mut program = ProgramPath::new();
+        program::resolve_into(
+            &self.command.arg0,
+            self.command.path_var.as_deref(),
+            &mut program,
+        )?;
         close_inherited_fds()?;
         if self.no_new_privs {
             // SAFETY: prctl with integer arguments only.

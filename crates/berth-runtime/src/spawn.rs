@@ -6,7 +6,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -63,6 +63,158 @@ pub(crate) fn spawn(
     // The child exits right after writing; reap it so no zombie is left.
     let _ = waitpid(pid, None);
     Err(error::decode(&report))
+}
+
+/// [`spawn`] for a child that shares the caller's memory until it execs
+/// (CLONE_VM | CLONE_VFORK, as posix_spawn does): fork's copy of the page
+/// tables and the copy-on-write faults that follow it, in the caller and in
+/// the child, were the largest part of an exec's cost after seccomp. The
+/// caller is suspended until the child has exec'd or exited, so there is no
+/// go-ahead: `child` does what an `after_fork` would (e.g. joining the
+/// cgroup itself, by writing 0). Returns the pid once the child has exec'd,
+/// or the error it reported.
+///
+/// What `child` may do is narrower than for [`spawn`]:
+/// * it must not join a user namespace (setns refuses a shared mm);
+/// * what it allocates and still holds at execve stays allocated in the
+///   caller, so the success path should allocate nothing it keeps;
+/// * process-wide state it changes that lives in the memory descriptor
+///   (PR_SET_DUMPABLE) is the caller's too;
+/// * as for [`spawn`], the caller must be single-threaded (the child runs
+///   on the caller's thread-local state, e.g. errno and malloc's caches,
+///   while the caller is stopped).
+///
+/// Every signal is blocked around the clone so the child cannot run one of
+/// the caller's handlers before it has reset `signals`.
+pub(crate) fn spawn_vm<F: FnOnce() -> RuntimeError>(signals: Signals, child: F) -> Result<Pid> {
+    let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).ctx(|| "pipe")?;
+    let stack = ChildStack::new()?;
+    let mut payload = Some(VmChild {
+        child,
+        err_w: err_w.as_raw_fd(),
+        signals,
+    });
+    let mut saved = SigSet::empty();
+    nix::sys::signal::pthread_sigmask(
+        SigmaskHow::SIG_SETMASK,
+        Some(&SigSet::all()),
+        Some(&mut saved),
+    )
+    .ctx(|| "block signals")?;
+    // SAFETY: the child runs `vm_child` on its own stack with a pointer to
+    // `payload`, which outlives it (CLONE_VFORK: clone returns only once the
+    // child has exec'd or exited); it moves the payload out and never returns.
+    let pid = unsafe {
+        libc::clone(
+            vm_child::<F>,
+            stack.top(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&mut payload as *mut Option<VmChild<F>>).cast(),
+        )
+    };
+    let clone_err = Errno::last();
+    let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&saved), None);
+    drop(err_w);
+    if pid < 0 {
+        return Err(RuntimeError::sys("clone CLONE_VM|CLONE_VFORK", clone_err));
+    }
+    let pid = Pid::from_raw(pid);
+    let mut report = Vec::new();
+    if let Err(e) = File::from(err_r).read_to_end(&mut report) {
+        abort_child(pid);
+        return Err(RuntimeError::io("read container process status", &e));
+    }
+    if report.is_empty() {
+        return Ok(pid);
+    }
+    let _ = waitpid(pid, None);
+    Err(error::decode(&report))
+}
+
+/// What [`spawn_vm`] hands its child.
+struct VmChild<F> {
+    child: F,
+    err_w: RawFd,
+    signals: Signals,
+}
+
+/// Child side of [`spawn_vm`]; never returns.
+extern "C" fn vm_child<F: FnOnce() -> RuntimeError>(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is spawn_vm's `payload`, alive while the caller waits;
+    // taking it leaves None there, so the caller drops nothing twice.
+    let Some(p) = (unsafe { &mut *arg.cast::<Option<VmChild<F>>>() }).take() else {
+        // SAFETY: _exit is always safe.
+        unsafe { libc::_exit(1) }
+    };
+    p.signals.reset();
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(p.child))
+        .unwrap_or_else(|_| RuntimeError::Child("container process setup panicked".into()));
+    let report = error::encode(&err);
+    let mut rest = &report[..];
+    while !rest.is_empty() {
+        // SAFETY: writes from a live buffer to the error pipe's write end.
+        let n = unsafe { libc::write(p.err_w, rest.as_ptr().cast(), rest.len()) };
+        if n <= 0 {
+            break;
+        }
+        rest = &rest[n as usize..];
+    }
+    // SAFETY: _exit is always safe; nothing of the caller's may run here.
+    unsafe { libc::_exit(1) }
+}
+
+/// The stack a [`spawn_vm`] child runs on, with a guard page below it.
+struct ChildStack {
+    base: *mut libc::c_void,
+    len: usize,
+}
+
+impl ChildStack {
+    /// Generous for the setup code (paths and argument lists live on it);
+    /// only the pages touched are ever backed.
+    const SIZE: usize = 1 << 20;
+    const GUARD: usize = 4096;
+
+    fn new() -> Result<ChildStack> {
+        let len = Self::SIZE + Self::GUARD;
+        // SAFETY: a fresh private anonymous mapping; no existing memory.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(RuntimeError::sys("mmap child stack", Errno::last()));
+        }
+        let stack = ChildStack { base, len };
+        // SAFETY: the lowest page of the mapping just made.
+        if unsafe { libc::mprotect(base, Self::GUARD, libc::PROT_NONE) } != 0 {
+            return Err(RuntimeError::sys(
+                "mprotect child stack guard",
+                Errno::last(),
+            ));
+        }
+        Ok(stack)
+    }
+
+    /// The initial stack pointer (stacks grow down; the end is page aligned).
+    fn top(&self) -> *mut libc::c_void {
+        // SAFETY: one past the end of the mapping, as clone expects.
+        unsafe { self.base.cast::<u8>().add(self.len).cast() }
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in new(), no longer in use
+        // (the child has exec'd or exited).
+        unsafe { libc::munmap(self.base, self.len) };
+    }
 }
 
 /// Kills and reaps a child that must not go on.
