@@ -33,6 +33,10 @@ pub struct Options {
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Generation {
     pub exits: u64,
+    /// An exit is being recorded: the state already says exited, the
+    /// cleanup (bundle, shareable /dev/shm, network) is still going on
+    /// and `exits` counts it once that is done.
+    pub exiting: bool,
     pub starts: u64,
     pub removed: bool,
     pub exit_code: i32,
@@ -647,6 +651,8 @@ impl Daemon {
 
     async fn on_exit(self: &Arc<Self>, e: Arc<Entry>, exit: ExitStatus) {
         e.close_attachers();
+        // Before the state turns: a stop must not return in between.
+        e.changed.send_modify(|g| g.exiting = true);
         e.with(|c| {
             c.state.status = Status::Exited;
             c.state.pid = 0;
@@ -668,6 +674,7 @@ impl Daemon {
         self.networks.release(&e.id).await;
         e.changed.send_modify(|g| {
             g.exits += 1;
+            g.exiting = false;
             g.exit_code = exit.code;
         });
         let c = e.get();
@@ -700,7 +707,9 @@ impl Daemon {
         let mut rx = e.changed.subscribe();
         let fut = async {
             loop {
-                if rx.borrow_and_update().exits > exits || !e.get().state.status.is_running() {
+                let g = *rx.borrow_and_update();
+                // Not running without an exit being recorded: a start that failed.
+                if g.exits > exits || (!g.exiting && !e.get().state.status.is_running()) {
                     return;
                 }
                 if rx.changed().await.is_err() {
