@@ -52,6 +52,12 @@ pub(crate) fn spawn(
         return Err(RuntimeError::io("signal container process to continue", &e));
     }
     drop(go);
+    outcome(pid, err_r)
+}
+
+/// What the child reported on the error pipe: nothing (the pipe closed at
+/// its execve) means it runs; otherwise its error, once it is reaped.
+fn outcome(pid: Pid, err_r: OwnedFd) -> Result<Pid> {
     let mut report = Vec::new();
     if let Err(e) = File::from(err_r).read_to_end(&mut report) {
         abort_child(pid);
@@ -118,17 +124,7 @@ pub(crate) fn spawn_vm<F: FnOnce() -> RuntimeError>(signals: Signals, child: F) 
     if pid < 0 {
         return Err(RuntimeError::sys("clone CLONE_VM|CLONE_VFORK", clone_err));
     }
-    let pid = Pid::from_raw(pid);
-    let mut report = Vec::new();
-    if let Err(e) = File::from(err_r).read_to_end(&mut report) {
-        abort_child(pid);
-        return Err(RuntimeError::io("read container process status", &e));
-    }
-    if report.is_empty() {
-        return Ok(pid);
-    }
-    let _ = waitpid(pid, None);
-    Err(error::decode(&report))
+    outcome(Pid::from_raw(pid), err_r)
 }
 
 /// What [`spawn_vm`] hands its child.

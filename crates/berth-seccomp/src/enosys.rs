@@ -9,38 +9,10 @@
 //! Classic BPF only jumps forward, so prepending leaves the program intact.
 use libseccomp::{ScmpArch, ScmpSyscall};
 
-const LD_W_ABS: u16 = 0x20;
-const JEQ_K: u16 = 0x15;
-const JGT_K: u16 = 0x25;
-const JSET_K: u16 = 0x45;
-const JA: u16 = 0x05;
-const RET_K: u16 = 0x06;
-const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
-/// Offsets in struct seccomp_data.
-const NR: u32 = 0;
-const ARCH: u32 = 4;
-/// x32 calls arrive as AUDIT_ARCH_X86_64 with this bit set in the number.
-const X32_BIT: u32 = 0x4000_0000;
-
-fn insn(code: u16, jt: u8, jf: u8, k: u32) -> [u8; 8] {
-    let mut b = [0u8; 8];
-    b[0..2].copy_from_slice(&code.to_ne_bytes());
-    b[2] = jt;
-    b[3] = jf;
-    b[4..8].copy_from_slice(&k.to_ne_bytes());
-    b
-}
-
-/// The AUDIT_ARCH_* value the kernel reports, for arches we emit a stub for.
-fn audit_arch(a: ScmpArch) -> Option<u32> {
-    match a {
-        ScmpArch::X8664 => Some(0xc000_003e),
-        ScmpArch::X86 => Some(0x4000_0003),
-        ScmpArch::Aarch64 => Some(0xc000_00b7),
-        ScmpArch::Arm => Some(0x4000_0028),
-        _ => None,
-    }
-}
+use crate::bpf::{
+    audit_arch, insn, ARCH, JA, JEQ_K, JGT_K, JSET_K, LD_W_ABS, NR, RET_K, SECCOMP_RET_ERRNO,
+    X32_BIT,
+};
 
 /// Highest syscall number among `names` on `arch` (pseudo numbers are < 0).
 pub(crate) fn max_nr<'a>(names: impl Iterator<Item = &'a String>, arch: ScmpArch) -> Option<u32> {
@@ -56,6 +28,8 @@ pub(crate) fn max_nr<'a>(names: impl Iterator<Item = &'a String>, arch: ScmpArch
 pub(crate) fn stub(arches: &[(ScmpArch, u32)]) -> Vec<u8> {
     let blocks: Vec<(u32, u32, bool)> = arches
         .iter()
+        // x32 is checked inside the x86_64 block (its numbers carry X32_BIT).
+        .filter(|&&(a, _)| a != ScmpArch::X32)
         .filter_map(|&(a, max)| audit_arch(a).map(|aa| (aa, max, a == ScmpArch::X8664)))
         .collect();
     if blocks.is_empty() {

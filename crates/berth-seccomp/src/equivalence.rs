@@ -5,11 +5,7 @@ use crate::compile::{compile, compile_libseccomp_only};
 use crate::{default_profile, docker_profile_to_oci, LinuxSeccomp, Program};
 use oci_spec::runtime::Arch;
 
-const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-const AUDIT_ARCH_I386: u32 = 0x4000_0003;
-const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
-const AUDIT_ARCH_ARM: u32 = 0x4000_0028;
-const X32_BIT: u32 = 0x4000_0000;
+use crate::bpf::{AUDIT_ARCH_AARCH64, AUDIT_ARCH_ARM, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_BIT};
 
 /// struct seccomp_data, little-endian: nr, arch, instruction_pointer, args[6].
 fn seccomp_data(arch: u32, nr: u32, args: &[u64; 6]) -> [u8; 64] {

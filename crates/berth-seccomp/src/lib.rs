@@ -5,6 +5,7 @@
 //! with libseccomp (the build host and CI need `libseccomp-dev`) behind the
 //! hand-written ENOSYS stub (`enosys`) and allow-range prelude (`ranges`),
 //! `program` holds the bytes and installs them.
+mod bpf;
 mod compile;
 mod enosys;
 mod error;

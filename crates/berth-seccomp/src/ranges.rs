@@ -23,21 +23,9 @@
 use libseccomp::{ScmpAction, ScmpArch, ScmpSyscall};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-const LD_W_ABS: u16 = 0x20;
-const JEQ_K: u16 = 0x15;
-const JGE_K: u16 = 0x35;
-const JA: u16 = 0x05;
-const RET_K: u16 = 0x06;
-const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
-/// Offsets in struct seccomp_data.
-const NR: u32 = 0;
-const ARCH: u32 = 4;
-/// x32 numbers carry this bit and arrive under AUDIT_ARCH_X86_64.
-const X32_BIT: u32 = 0x4000_0000;
-const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-const AUDIT_ARCH_I386: u32 = 0x4000_0003;
-const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
-const AUDIT_ARCH_ARM: u32 = 0x4000_0028;
+use crate::bpf::{
+    audit_arch, insn, ARCH, JA, JEQ_K, JGE_K, LD_W_ABS, NR, RET_K, SECCOMP_RET_ALLOW, X32_BIT,
+};
 
 /// x86 calls libseccomp also matches through socketcall(2) ...
 const X86_SOCKETCALL: &[&str] = &[
@@ -103,25 +91,6 @@ type PerArch = Vec<(ScmpArch, Option<u32>)>;
 pub(crate) struct Prelude {
     pub bytes: Vec<u8>,
     pub names: HashSet<String>,
-}
-
-fn insn(code: u16, jt: u8, jf: u8, k: u32) -> [u8; 8] {
-    let mut b = [0u8; 8];
-    b[0..2].copy_from_slice(&code.to_ne_bytes());
-    b[2] = jt;
-    b[3] = jf;
-    b[4..8].copy_from_slice(&k.to_ne_bytes());
-    b
-}
-
-fn audit_arch(a: ScmpArch) -> Option<u32> {
-    match a {
-        ScmpArch::X8664 | ScmpArch::X32 => Some(AUDIT_ARCH_X86_64),
-        ScmpArch::X86 => Some(AUDIT_ARCH_I386),
-        ScmpArch::Aarch64 => Some(AUDIT_ARCH_AARCH64),
-        ScmpArch::Arm => Some(AUDIT_ARCH_ARM),
-        _ => None,
-    }
 }
 
 /// Direct x86 numbers of the multiplexed calls. libseccomp resolves their
@@ -404,6 +373,7 @@ fn block_len(breakpoints: usize, last: bool) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bpf::{AUDIT_ARCH_I386, AUDIT_ARCH_X86_64};
 
     #[test]
     fn runs_merge_only_consecutive_numbers() {
