@@ -640,6 +640,55 @@ fn exec_context_serves_many_execs() {
     assert_eq!(collect(init, out, err).0, 128 + 9);
 }
 
+/// Exec children share the caller's memory until execve: whatever they
+/// allocate and still hold at execve would stay allocated in the caller,
+/// once per exec. Many execs must leave the caller's heap as it was; and
+/// the caller is non-dumpable, the flag belonging to the shared memory.
+fn exec_children_leave_the_callers_heap_alone() {
+    let rel = format!("berth-runtime-test/heap-{}", std::process::id());
+    let _guard = CgroupGuard(rel.clone());
+    let caps: Vec<String> = DOCKER_CAPS.iter().map(|c| c.to_string()).collect();
+    let mut b = Bundle::new(&["sleep", "30"]);
+    b.spec["linux"]["cgroupsPath"] = json!(rel);
+    b.spec["linux"]["seccomp"] =
+        serde_json::to_value(berth_seccomp::default_profile(&caps).unwrap()).unwrap();
+    let (stdio, out, err) = pipes();
+    let init = b.start(stdio).expect("start sleep").pid;
+    let spec = b.spec();
+    let ctx = ExecContext::new(init, &spec).expect("exec context");
+    // SAFETY: prctl with integer arguments only.
+    assert_eq!(unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) }, 0);
+    let mut process = spec.process().clone().unwrap();
+    // A PATH search with misses, and argument and environment lists.
+    process.set_args(Some(vec!["true".into(), "a".into(), "b".into()]));
+    let env: Vec<String> = (0..20).map(|i| format!("V{i}=value{i}")).collect();
+    process.set_env(Some(
+        [vec!["PATH=/nowhere:/sbin:/bin".to_string()], env].concat(),
+    ));
+    let run = |n: usize| {
+        for _ in 0..n {
+            let (estdio, eo, ee) = pipes();
+            let started = ctx.exec(&process, estdio).expect("exec");
+            assert_eq!(collect(started.pid, eo, ee).0, 0);
+        }
+    };
+    // SAFETY: mallinfo2 only reads the allocator's counters.
+    let in_use = || unsafe { libc::mallinfo2() }.uordblks;
+    run(5);
+    let before = in_use();
+    run(200);
+    let grown = in_use().saturating_sub(before);
+    assert!(
+        grown < 2048,
+        "the caller's heap grew by {grown} bytes over 200 execs"
+    );
+    drop(ctx);
+    // SAFETY: as above; back to dumpable for the tests that follow.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) };
+    kill(Pid::from_raw(init), Signal::SIGKILL).unwrap();
+    assert_eq!(collect(init, out, err).0, 128 + 9);
+}
+
 fn pty_is_controlling_terminal() {
     let pty = nix::pty::openpty(None, None).unwrap();
     let b = Bundle::new(&["sh", "-c", "tty; ls /dev/console"]);
@@ -795,6 +844,10 @@ fn main() {
         (
             "exec_context_serves_many_execs",
             exec_context_serves_many_execs,
+        ),
+        (
+            "exec_children_leave_the_callers_heap_alone",
+            exec_children_leave_the_callers_heap_alone,
         ),
         ("pty_is_controlling_terminal", pty_is_controlling_terminal),
         (
