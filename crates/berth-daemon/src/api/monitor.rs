@@ -154,7 +154,8 @@ pub async fn events(State(d): State<AppState>, req: Request) -> ApiResult<Respon
     let f = event_filter(&Query::from_uri(req.uri()))?;
     // Subscribe before reading history so nothing falls between the two.
     let mut live = d.events.subscribe();
-    let history = d.events.history(&f);
+    // May read the table (after the writer thread has caught up).
+    let history = tokio::task::block_in_place(|| d.events.history(&f));
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
         let mut last_seq = 0;
