@@ -366,10 +366,9 @@ mod tests {
 #[cfg(test)]
 mod staged_tests {
     use super::*;
-    use crate::testutil::tar_of;
+    use crate::testutil::{tar_of, MountedOverlay};
     use std::collections::BTreeSet;
     use std::path::Path;
-    use std::process::Command;
 
     fn gzip(data: &[u8]) -> Vec<u8> {
         use std::io::Write;
@@ -492,19 +491,8 @@ mod staged_tests {
         let c = "c".repeat(64);
         store.create_rw_layer(&c, &id).unwrap();
         let m = store.rw_layer_mount(&c).unwrap();
-        let target = tempfile::tempdir().unwrap();
-        let out = Command::new("mount")
-            .current_dir(m.chdir.as_ref().unwrap())
-            .args(["-t", "overlay", "-o", &m.data, "overlay"])
-            .arg(target.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let t = target.path();
+        let mounted = MountedOverlay::new(&m);
+        let t = mounted.path();
         let read = |p: &str| std::fs::read(t.join(p)).ok();
         let seen = (
             read("etc/gone"),
@@ -515,7 +503,7 @@ mod staged_tests {
             names(&t.join("dir")),
             read("big").map(|b| b == big),
         );
-        Command::new("umount").arg("-l").arg(t).status().unwrap();
+        drop(mounted);
         assert_eq!(
             seen,
             (

@@ -165,8 +165,7 @@ impl ImageStore {
 mod tests {
     use super::*;
     use crate::config::{ImageJson, RootFs};
-    use crate::testutil::tar_of;
-    use std::process::Command;
+    use crate::testutil::{tar_of, MountedOverlay};
 
     /// Two layers where the top one deletes a file and makes a dir opaque:
     /// the mounted rootfs must show exactly the merged view.
@@ -203,26 +202,15 @@ mod tests {
             "{}",
             m.data
         );
-        let target = tempfile::tempdir().unwrap();
-        let out = Command::new("mount")
-            .current_dir(m.chdir.as_ref().unwrap())
-            .args(["-t", "overlay", "-o", &m.data, "overlay"])
-            .arg(target.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let t = target.path();
+        let mounted = MountedOverlay::new(&m);
+        let t = mounted.path();
         let seen = (
             t.join("a").exists(),
             t.join("keep").exists(),
             t.join("dir/b").exists(),
             t.join("dir/c").exists(),
         );
-        Command::new("umount").arg("-l").arg(t).status().unwrap();
+        drop(mounted);
         assert_eq!(seen, (false, true, false, true));
         let gd = store.graph_driver(&c);
         let lower = gd["Data"]["LowerDir"].as_str().unwrap().to_string();

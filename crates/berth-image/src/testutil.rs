@@ -21,3 +21,41 @@ pub(crate) fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
     }
     b.into_inner().unwrap()
 }
+
+/// A snapshot's overlay mounted on a temp dir for a test to look at (the
+/// way the runtime mounts it: options relative to `chdir`); unmounted when
+/// dropped, also when an assertion failed.
+pub(crate) struct MountedOverlay {
+    dir: tempfile::TempDir,
+}
+
+impl MountedOverlay {
+    pub(crate) fn new(m: &crate::driver::SnapshotMount) -> MountedOverlay {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("mount")
+            .current_dir(m.chdir.as_ref().unwrap())
+            .args(["-t", "overlay", "-o", &m.data, "overlay"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        MountedOverlay { dir }
+    }
+
+    pub(crate) fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for MountedOverlay {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
