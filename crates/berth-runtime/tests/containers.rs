@@ -567,20 +567,50 @@ fn exec_into_running_container() {
     assert_eq!(code, 128 + 9);
 }
 
+/// A `sleep 30` container in a cgroup of its own under Docker's seccomp
+/// profile, to exec into; [`ExecTarget::stop`] kills it.
+struct ExecTarget {
+    rel: String,
+    init: i32,
+    spec: oci_spec::runtime::Spec,
+    out: OwnedFd,
+    err: OwnedFd,
+    _guard: CgroupGuard,
+}
+
+impl ExecTarget {
+    fn start(tag: &str) -> ExecTarget {
+        let rel = format!("berth-runtime-test/{tag}-{}", std::process::id());
+        let guard = CgroupGuard(rel.clone());
+        let caps: Vec<String> = DOCKER_CAPS.iter().map(|c| c.to_string()).collect();
+        let mut b = Bundle::new(&["sleep", "30"]);
+        b.spec["linux"]["cgroupsPath"] = json!(rel);
+        b.spec["linux"]["seccomp"] =
+            serde_json::to_value(berth_seccomp::default_profile(&caps).unwrap()).unwrap();
+        let (stdio, out, err) = pipes();
+        let init = b.start(stdio).expect("start sleep").pid;
+        ExecTarget {
+            rel,
+            init,
+            spec: b.spec(),
+            out,
+            err,
+            _guard: guard,
+        }
+    }
+
+    fn stop(self) {
+        kill(Pid::from_raw(self.init), Signal::SIGKILL).unwrap();
+        assert_eq!(collect(self.init, self.out, self.err).0, 128 + 9);
+    }
+}
+
 /// One context, many execs: each lands in the init's namespaces and cgroup
 /// under the seccomp filter, with the caller's ignored signals and mask
 /// left behind, whatever the previous exec did.
 fn exec_context_serves_many_execs() {
-    let rel = format!("berth-runtime-test/ctx-{}", std::process::id());
-    let _guard = CgroupGuard(rel.clone());
-    let caps: Vec<String> = DOCKER_CAPS.iter().map(|c| c.to_string()).collect();
-    let mut b = Bundle::new(&["sleep", "30"]);
-    b.spec["linux"]["cgroupsPath"] = json!(rel);
-    b.spec["linux"]["seccomp"] =
-        serde_json::to_value(berth_seccomp::default_profile(&caps).unwrap()).unwrap();
-    let (stdio, out, err) = pipes();
-    let init = b.start(stdio).expect("start sleep").pid;
-    let spec = b.spec();
+    let target = ExecTarget::start("ctx");
+    let (rel, init, spec) = (&target.rel, target.init, &target.spec);
     // Ignored and blocked in the caller when the context is made: the
     // container must not inherit either (SIGPIPE is ignored by Rust).
     // SAFETY: SIG_IGN for a signal this test process does not use.
@@ -588,7 +618,7 @@ fn exec_context_serves_many_execs() {
     let mut block = nix::sys::signal::SigSet::empty();
     block.add(Signal::SIGTERM);
     block.thread_block().unwrap();
-    let ctx = ExecContext::new(init, &spec).expect("exec context");
+    let ctx = ExecContext::new(init, spec).expect("exec context");
     assert_eq!(ctx.init_pid(), init);
     let init_view = format!(
         "{}{}",
@@ -611,7 +641,7 @@ fn exec_context_serves_many_execs() {
         assert_eq!(code, 0, "{gerr}");
         let (cgroup_and_ns, rest) = got.split_at(init_view.len());
         assert_eq!(cgroup_and_ns, init_view, "{got}");
-        assert!(init_view.contains(&rel), "{init_view}");
+        assert!(init_view.contains(rel.as_str()), "{init_view}");
         let cwd = if i == 1 { "/tmp" } else { "/" };
         assert_eq!(
             rest,
@@ -636,8 +666,7 @@ fn exec_context_serves_many_execs() {
     // SAFETY: back to the default.
     unsafe { libc::signal(libc::SIGUSR2, libc::SIG_DFL) };
     drop(ctx);
-    kill(Pid::from_raw(init), Signal::SIGKILL).unwrap();
-    assert_eq!(collect(init, out, err).0, 128 + 9);
+    target.stop();
 }
 
 /// Exec children share the caller's memory until execve: whatever they
@@ -645,17 +674,9 @@ fn exec_context_serves_many_execs() {
 /// once per exec. Many execs must leave the caller's heap as it was; and
 /// the caller is non-dumpable, the flag belonging to the shared memory.
 fn exec_children_leave_the_callers_heap_alone() {
-    let rel = format!("berth-runtime-test/heap-{}", std::process::id());
-    let _guard = CgroupGuard(rel.clone());
-    let caps: Vec<String> = DOCKER_CAPS.iter().map(|c| c.to_string()).collect();
-    let mut b = Bundle::new(&["sleep", "30"]);
-    b.spec["linux"]["cgroupsPath"] = json!(rel);
-    b.spec["linux"]["seccomp"] =
-        serde_json::to_value(berth_seccomp::default_profile(&caps).unwrap()).unwrap();
-    let (stdio, out, err) = pipes();
-    let init = b.start(stdio).expect("start sleep").pid;
-    let spec = b.spec();
-    let ctx = ExecContext::new(init, &spec).expect("exec context");
+    let target = ExecTarget::start("heap");
+    let (init, spec) = (target.init, &target.spec);
+    let ctx = ExecContext::new(init, spec).expect("exec context");
     // SAFETY: prctl with integer arguments only.
     assert_eq!(unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) }, 0);
     let mut process = spec.process().clone().unwrap();
@@ -685,8 +706,7 @@ fn exec_children_leave_the_callers_heap_alone() {
     drop(ctx);
     // SAFETY: as above; back to dumpable for the tests that follow.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) };
-    kill(Pid::from_raw(init), Signal::SIGKILL).unwrap();
-    assert_eq!(collect(init, out, err).0, 128 + 9);
+    target.stop();
 }
 
 fn pty_is_controlling_terminal() {
