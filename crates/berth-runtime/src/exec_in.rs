@@ -41,16 +41,6 @@ pub struct ExecContext {
 impl ExecContext {
     /// Prepares execs into the container whose init is `init_pid`.
     pub fn new(init_pid: i32, spec: &Spec) -> Result<ExecContext> {
-        ExecContext::build(init_pid, spec, Signals::not_default())
-    }
-
-    /// For one exec ([`crate::exec`]): resetting every signal in the child
-    /// costs less than reading each disposition first in the parent.
-    pub(crate) fn once(init_pid: i32, spec: &Spec) -> Result<ExecContext> {
-        ExecContext::build(init_pid, spec, Signals::ALL)
-    }
-
-    fn build(init_pid: i32, spec: &Spec, signals: Signals) -> Result<ExecContext> {
         let linux = spec
             .linux()
             .as_ref()
@@ -82,7 +72,7 @@ impl ExecContext {
             ns,
             own_pid_ns,
             cgroup,
-            signals,
+            signals: Signals::not_default(),
             shares_vm,
         })
     }

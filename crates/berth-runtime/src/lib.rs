@@ -117,5 +117,5 @@ pub fn exec(
     process: &Process,
     stdio: Stdio,
 ) -> Result<Started, RuntimeError> {
-    ExecContext::once(init_pid, spec)?.exec(process, stdio)
+    ExecContext::new(init_pid, spec)?.exec(process, stdio)
 }
