@@ -124,7 +124,7 @@ pub struct Events {
     /// To the thread that writes events to the database, so a request does
     /// not wait for SQLite (a crash loses at most the events of the last
     /// moment; a clean shutdown flushes them, see [`Events::flush`]).
-    writer: Mutex<mpsc::Sender<ToWriter>>,
+    writer: mpsc::Sender<ToWriter>,
 }
 
 enum ToWriter {
@@ -165,19 +165,14 @@ impl Events {
             }),
             tx,
             db,
-            writer: Mutex::new(writer),
+            writer,
         })
     }
 
     /// Returns once every event published so far is in the database.
     pub fn flush(&self) {
         let (done, wait) = mpsc::sync_channel(1);
-        let sent = self
-            .writer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .send(ToWriter::Flush(done));
-        if sent.is_ok() {
+        if self.writer.send(ToWriter::Flush(done)).is_ok() {
             let _ = wait.recv();
         }
     }
@@ -202,11 +197,7 @@ impl Events {
             ring.events.push_back(ev.clone());
             ev
         };
-        let _ = self
-            .writer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .send(ToWriter::Event(ev.clone()));
+        let _ = self.writer.send(ToWriter::Event(ev.clone()));
         let _ = self.tx.send(ev);
     }
 
