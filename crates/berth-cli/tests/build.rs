@@ -471,3 +471,72 @@ fn predefined_proxy_args() {
     ]);
     assert!(again.contains("Using cache"), "{again}");
 }
+
+/// The cache key of a COPY follows its sources' content, whether the
+/// context comes from a directory or from a tar on stdin that starts with
+/// `./` (as `tar -C dir -c .` writes), and the image gets that content:
+/// the context holds most file contents back from the disk until a COPY
+/// reads them, and hashes them as they arrive.
+#[test]
+fn the_cache_follows_content_for_both_context_forms() {
+    let d = Daemon::start("bcontent");
+    d.busybox();
+    let ctx = context(
+        &d,
+        "content",
+        "FROM busybox\nCOPY big /big\nCOPY small /small\n",
+    );
+    let fill = |c: u8| vec![c; 300_000];
+    std::fs::write(ctx.join("big"), fill(b'a')).unwrap();
+    std::fs::write(ctx.join("small"), "s1\n").unwrap();
+    let dir = ctx.to_str().unwrap();
+    let head = |tag: &str| {
+        d.ok(&[
+            "run",
+            "--rm",
+            tag,
+            "sh",
+            "-c",
+            "head -c 3 /big; wc -c </big; cat /small",
+        ])
+    };
+
+    d.ok(&["build", "-q", "-t", "c:1", dir]);
+    assert_eq!(head("c:1"), "aaa300000\ns1\n");
+    let again = d.ok(&["build", "-t", "c:1", dir]);
+    assert_eq!(again.matches("Using cache").count(), 2, "{again}");
+
+    // Same size, other bytes: the first COPY must run again.
+    std::fs::write(ctx.join("big"), fill(b'b')).unwrap();
+    let changed = d.ok(&["build", "-t", "c:2", dir]);
+    assert_eq!(changed.matches("Using cache").count(), 0, "{changed}");
+    assert_eq!(head("c:2"), "bbb300000\ns1\n");
+
+    // The same through a `./` tar on stdin, built twice, then changed.
+    let by_tar = |tag: &str| {
+        let sh = format!(
+            "tar -C {dir} -c . | {} -H {} build -t {tag} -",
+            common::BERTH,
+            d.sock()
+        );
+        let o = std::process::Command::new("sh")
+            .args(["-c", &sh])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let first = by_tar("c:3");
+    assert_eq!(head("c:3"), "bbb300000\ns1\n");
+    let cached = by_tar("c:3");
+    assert_eq!(
+        cached.matches("Using cache").count(),
+        2,
+        "{first}\n{cached}"
+    );
+    std::fs::write(ctx.join("big"), fill(b'c')).unwrap();
+    std::fs::write(ctx.join("small"), "s2\n").unwrap();
+    let changed = by_tar("c:4");
+    assert_eq!(changed.matches("Using cache").count(), 0, "{changed}");
+    assert_eq!(head("c:4"), "ccc300000\ns2\n");
+}

@@ -118,7 +118,9 @@ pub async fn build(State(d): State<AppState>, req: Request) -> ApiResult<Respons
         if let Err(e) = build::build(&d, &request, &ctx, &out).await {
             out.error(&e.to_string());
         }
-        drop(ctx);
+        // The client's answer ends here; removing the context can follow.
+        drop(out);
+        let _ = tokio::task::spawn_blocking(move || drop(ctx)).await;
     });
     let stream = futures_util::stream::unfold(msg_rx, |mut rx| async move {
         let v = rx.recv().await?;

@@ -2,12 +2,20 @@
 //! under the data root, with `.dockerignore` applied (Docker applies it on
 //! the daemon side too, whatever the client sent). The Dockerfile itself is
 //! always kept so it can be read.
+//!
+//! Regular files' contents are hashed as they stream in, and most are not
+//! written until a step reads them: each is created sparse with its final
+//! size, mode and mtime, its bytes held in memory (up to [`DEFER_BUDGET`]). A
+//! cache key needs only the tree's metadata and the digests, so a fully
+//! cached rebuild never writes the context's data to disk (that write was
+//! most of its time). [`Context::files`] writes the held contents first.
 
 use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use berth_build::cache::{FileDigest, FileHasher};
 use berth_build::ignore::Ignore;
@@ -16,13 +24,72 @@ use berth_build::ignore::Ignore;
 /// they were written.
 pub type Digests = Arc<HashMap<PathBuf, FileDigest>>;
 
+/// Most bytes of file content held back from the disk per build: beyond
+/// it, files are written as they arrive.
+const DEFER_BUDGET: usize = 64 << 20;
+
+/// A held-back file's content, mode and mtime.
+struct Deferred {
+    data: Vec<u8>,
+    mode: u32,
+    mtime: u64,
+}
+
+/// The contents held back from a context's files, written on demand.
+#[derive(Clone, Default)]
+pub struct DeferredFiles(Arc<Mutex<HashMap<PathBuf, Deferred>>>);
+
+impl DeferredFiles {
+    /// Writes every held-back content into its (sparse) file. A file pruned
+    /// by `.dockerignore` since is left absent.
+    fn write_all(&self) -> std::io::Result<()> {
+        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for (path, f) in held.drain() {
+            let opened = fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&path);
+            match opened {
+                Ok(file) => finish_file(file, &f.data, f.mode, f.mtime)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn forget(&self, path: &Path) {
+        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        held.remove(path);
+    }
+}
+
+/// The context's directory for reading files: [`ContextFiles::dir`] first
+/// writes the contents still held back. `Send`, for blocking tasks.
+pub struct ContextFiles {
+    dir: PathBuf,
+    deferred: DeferredFiles,
+}
+
+impl ContextFiles {
+    pub fn dir(&self) -> std::io::Result<&Path> {
+        self.deferred.write_all()?;
+        Ok(&self.dir)
+    }
+}
+
 /// A context directory, removed on drop.
 pub struct Context {
+    /// The tree: names, types, modes and owners are final, but a held-back
+    /// file is still a sparse hole (see [`Context::files`]).
     pub dir: PathBuf,
     ignore: Ignore,
     /// Only for files written by [`write_file`] and not replaced since: the
-    /// directory is private to this build, so they cannot change.
+    /// directory is private to this build, so they cannot change. Every
+    /// held-back file has one, so hashing the tree with them never reads
+    /// a placeholder.
     pub digests: Digests,
+    deferred: DeferredFiles,
 }
 
 impl Drop for Context {
@@ -49,9 +116,15 @@ impl Context {
             dir,
             ignore: Ignore::default(),
             digests: Digests::default(),
+            deferred: DeferredFiles::default(),
         };
         // None once an entry may have changed a hashed file out of sight.
         let mut digests = Some(HashMap::new());
+        // What may still be held back; none once an entry other than a
+        // file or a directory came (a link to a held-back file would show
+        // it empty, and its path has no digest to hash it by).
+        let mut budget = Some(DEFER_BUDGET);
+        let keep_written = [dockerfile.trim_start_matches("./"), ".dockerignore"];
         // One copy buffer for all files (zeroing 1 MiB per file shows up).
         let mut buf = vec![0u8; 1 << 20];
         // The body is a tar, compressed or not, or else a bare Dockerfile.
@@ -76,11 +149,21 @@ impl Context {
         archive.set_overwrite(true);
         for entry in archive.entries()? {
             let mut entry = entry?;
-            if entry.header().entry_type() == tar::EntryType::Regular {
+            let kind = entry.header().entry_type();
+            if kind == tar::EntryType::Regular {
                 if let Some(rel) = plain_relative(&entry.path()?) {
                     if !through_symlink(&ctx.dir, &rel) {
                         let path = ctx.dir.join(&rel);
-                        let digest = write_file(&path, &mut entry, &mut buf)?;
+                        let size = usize::try_from(entry.size()).unwrap_or(usize::MAX);
+                        let hold = budget.filter(|b| *b >= size).is_some()
+                            && !keep_written.iter().any(|k| Path::new(k) == rel);
+                        ctx.deferred.forget(&path);
+                        let digest = if hold {
+                            budget = budget.map(|b| b - size);
+                            hold_file(&path, &mut entry, size, &mut buf, &ctx.deferred)?
+                        } else {
+                            write_file(&path, &mut entry, &mut buf)?
+                        };
                         if let Some(d) = digests.as_mut() {
                             d.insert(path, digest);
                         }
@@ -90,13 +173,25 @@ impl Context {
             }
             // Any other entry may replace a hashed file at its own path
             // (a link over it), or anywhere when it goes through a symlink.
-            match entry.path().ok().and_then(|p| plain_relative(&p)) {
+            // The root itself (`./`, as `tar -C dir .` writes first) is
+            // harmless.
+            let path = entry.path()?;
+            let is_root = path.components().all(|c| c == Component::CurDir);
+            match plain_relative(&path) {
                 Some(rel) if !through_symlink(&ctx.dir, &rel) => {
                     if let Some(d) = digests.as_mut() {
                         d.remove(&ctx.dir.join(rel));
                     }
                 }
+                _ if is_root && kind == tar::EntryType::Directory => {}
                 _ => digests = None,
+            }
+            // Without digests the tree is hashed from the files' contents,
+            // and a link would show a held-back file as a hole: from here
+            // on, every content is on disk.
+            let harmless = kind == tar::EntryType::Directory && digests.is_some();
+            if !harmless && budget.take().is_some() {
+                ctx.deferred.write_all()?;
             }
             // unpack_in refuses paths that climb out of the directory.
             // The tar crate's error names the path; its cause is the source.
@@ -118,6 +213,14 @@ impl Context {
             dockerfile.trim_start_matches("./"),
         )?;
         Ok(ctx)
+    }
+
+    /// The directory for reading the context's files (COPY, ADD).
+    pub fn files(&self) -> ContextFiles {
+        ContextFiles {
+            dir: self.dir.clone(),
+            deferred: self.deferred.clone(),
+        }
     }
 
     /// The Dockerfile's text. Like Docker, the Dockerfile and
@@ -196,7 +299,6 @@ fn prune(dir: &Path, rel: &str, ignore: &Ignore, keep: &str) -> std::io::Result<
 /// `path` when it is relative and made of plain names only (no `..`, no
 /// root): the fast path writes only such entries itself.
 fn plain_relative(path: &Path) -> Option<PathBuf> {
-    use std::path::Component;
     let mut out = PathBuf::new();
     for c in path.components() {
         match c {
@@ -223,6 +325,34 @@ fn through_symlink(root: &Path, rel: &Path) -> bool {
     false
 }
 
+/// Creates the file at `path` for a regular entry (replacing whatever an
+/// earlier entry put there), not following a symlink.
+fn create_file(path: &Path) -> std::io::Result<fs::File> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let _ = fs::remove_file(path);
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// Writes `data` and gives the file its mode and mtime (after the write,
+/// which would move the mtime).
+fn finish_file(mut f: fs::File, data: &[u8], mode: u32, mtime: u64) -> std::io::Result<()> {
+    use std::io::Write;
+    f.write_all(data)?;
+    f.set_permissions(fs::Permissions::from_mode(mode))?;
+    f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime))
+}
+
+fn mode_and_mtime(entry: &tar::Entry<'_, &mut dyn Read>) -> (u32, u64) {
+    let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
+    (mode, entry.header().mtime().unwrap_or(0))
+}
+
 /// A regular file of the context, written with large buffers (the tar
 /// crate copies in 8 KiB writes), keeping its mode and mtime. Returns the
 /// digest of its content, hashed as it streams by.
@@ -231,19 +361,8 @@ fn write_file(
     entry: &mut tar::Entry<'_, &mut dyn Read>,
     buf: &mut [u8],
 ) -> std::io::Result<FileDigest> {
-    use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir)?;
-    }
-    let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
-    let mtime = entry.header().mtime().unwrap_or(0);
-    let _ = fs::remove_file(path);
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)?;
+    let (mode, mtime) = mode_and_mtime(entry);
+    let mut f = create_file(path)?;
     let mut h = FileHasher::default();
     loop {
         let n = entry.read(buf)?;
@@ -251,10 +370,40 @@ fn write_file(
             break;
         }
         h.update(&buf[..n]);
-        f.write_all(&buf[..n])?;
+        std::io::Write::write_all(&mut f, &buf[..n])?;
     }
-    f.set_permissions(fs::Permissions::from_mode(mode))?;
-    f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime))?;
+    finish_file(f, &[], mode, mtime)?;
+    Ok(h.finish())
+}
+
+/// A regular file whose content is held back: created sparse, with its
+/// size, mode and mtime, its `size` bytes read into memory and hashed.
+fn hold_file(
+    path: &Path,
+    entry: &mut tar::Entry<'_, &mut dyn Read>,
+    size: usize,
+    buf: &mut [u8],
+    deferred: &DeferredFiles,
+) -> std::io::Result<FileDigest> {
+    let (mode, mtime) = mode_and_mtime(entry);
+    let f = create_file(path)?;
+    // Through the shared buffer: `read_to_end` would zero the new
+    // vector's every byte before reading into it.
+    let mut data = Vec::with_capacity(size);
+    let mut h = FileHasher::default();
+    loop {
+        let n = entry.read(buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        data.extend_from_slice(&buf[..n]);
+    }
+    // Sparse at its final size: the tree hash takes sizes from the disk.
+    f.set_len(data.len() as u64)?;
+    finish_file(f, &[], mode, mtime)?;
+    let mut held = deferred.0.lock().unwrap_or_else(|e| e.into_inner());
+    held.insert(path.to_path_buf(), Deferred { data, mode, mtime });
     Ok(h.finish())
 }
 
@@ -304,6 +453,104 @@ mod tests {
             berth_build::cache::tree_hash_known(&ctx.dir, &known).unwrap(),
             berth_build::cache::tree_hash(&ctx.dir).unwrap()
         );
+    }
+
+    fn digest_of(s: &[u8]) -> FileDigest {
+        let mut h = FileHasher::default();
+        h.update(s);
+        h.finish()
+    }
+
+    #[test]
+    fn held_back_files_hash_like_written_ones_and_appear_when_read() {
+        let root = tempfile::tempdir().unwrap();
+        let big = vec![7u8; 100_000];
+        let tar = tar_of(&[
+            ("Dockerfile", tar::EntryType::Regular, b"FROM scratch\n", ""),
+            ("d/big", tar::EntryType::Regular, &big, ""),
+            ("small", tar::EntryType::Regular, b"one", ""),
+        ]);
+        let ctx = Context::unpack(root.path(), &mut tar.as_slice(), "Dockerfile").unwrap();
+        // The Dockerfile is written at once; the others are sparse holes of
+        // their final size until read.
+        assert_eq!(ctx.dockerfile("Dockerfile").unwrap(), "FROM scratch\n");
+        let md = fs::metadata(ctx.dir.join("d/big")).unwrap();
+        assert_eq!(md.len(), big.len() as u64);
+        assert_eq!(md.permissions().mode() & 0o7777, 0o644);
+        assert_eq!(fs::read(ctx.dir.join("small")).unwrap(), [0, 0, 0]);
+        assert_eq!(
+            ctx.digests.get(&ctx.dir.join("d/big")),
+            Some(&digest_of(&big))
+        );
+        let known = |p: &Path| ctx.digests.get(p).copied();
+        let before = berth_build::cache::tree_hash_known(&ctx.dir, &known).unwrap();
+        let files = ctx.files();
+        let dir = files.dir().unwrap();
+        assert_eq!(fs::read(dir.join("d/big")).unwrap(), big);
+        assert_eq!(fs::read(dir.join("small")).unwrap(), b"one");
+        // Same tree hash from the digests as from the contents read back.
+        assert_eq!(before, berth_build::cache::tree_hash(&ctx.dir).unwrap());
+    }
+
+    #[test]
+    fn a_link_entry_writes_the_held_back_files_first() {
+        let root = tempfile::tempdir().unwrap();
+        let tar = tar_of(&[
+            ("a", tar::EntryType::Regular, b"one", ""),
+            ("b", tar::EntryType::Link, b"", "a"),
+            ("c", tar::EntryType::Regular, b"three", ""),
+        ]);
+        let ctx = Context::unpack(root.path(), &mut tar.as_slice(), "Dockerfile").unwrap();
+        // Written before the link was made, and nothing held after it.
+        assert_eq!(fs::read(ctx.dir.join("b")).unwrap(), b"one");
+        assert_eq!(fs::read(ctx.dir.join("c")).unwrap(), b"three");
+    }
+
+    #[test]
+    fn a_root_entry_keeps_the_digests_and_a_dropped_digest_writes_all() {
+        let root = tempfile::tempdir().unwrap();
+        // `tar -C dir .` starts with `./`: the digests stay.
+        let tar = tar_of(&[
+            ("./", tar::EntryType::Directory, b"", ""),
+            ("./a", tar::EntryType::Regular, b"one", ""),
+        ]);
+        let ctx = Context::unpack(root.path(), &mut tar.as_slice(), "Dockerfile").unwrap();
+        assert_eq!(
+            ctx.digests.get(&ctx.dir.join("a")),
+            Some(&digest_of(b"one"))
+        );
+        // A directory entry with an absolute path drops them (the tar
+        // builder refuses to write one, hence the raw name): the held-back
+        // contents must then be on disk, since hashing reads the files.
+        let mut tar = tar_of(&[("a", tar::EntryType::Regular, b"one", "")]);
+        tar.truncate(tar.len() - 1024);
+        let mut h = tar::Header::new_old();
+        h.as_old_mut().name[..4].copy_from_slice(b"/sub");
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        h.set_cksum();
+        tar.extend_from_slice(h.as_bytes());
+        tar.extend_from_slice(&[0; 1024]);
+        let ctx = Context::unpack(root.path(), &mut tar.as_slice(), "Dockerfile").unwrap();
+        assert!(ctx.digests.is_empty());
+        assert!(ctx.dir.join("sub").is_dir());
+        assert_eq!(fs::read(ctx.dir.join("a")).unwrap(), b"one");
+    }
+
+    #[test]
+    fn a_held_back_file_pruned_by_dockerignore_stays_away() {
+        let root = tempfile::tempdir().unwrap();
+        let tar = tar_of(&[
+            (".dockerignore", tar::EntryType::Regular, b"secret\n", ""),
+            ("secret", tar::EntryType::Regular, b"hidden", ""),
+            ("kept", tar::EntryType::Regular, b"shown", ""),
+        ]);
+        let ctx = Context::unpack(root.path(), &mut tar.as_slice(), "Dockerfile").unwrap();
+        let files = ctx.files();
+        let dir = files.dir().unwrap();
+        assert!(!dir.join("secret").exists());
+        assert_eq!(fs::read(dir.join("kept")).unwrap(), b"shown");
     }
 
     #[test]

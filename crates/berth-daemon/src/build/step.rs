@@ -750,9 +750,11 @@ impl<'a> Runner<'a> {
         let (add, downloads) = (src.add, src.downloads.clone());
         match src.from.clone() {
             None => {
-                let dir = self.ctx.dir.clone();
+                let files = self.ctx.files();
                 blocking(move || {
-                    let fd = std::fs::File::open(&dir)
+                    let fd = files
+                        .dir()
+                        .and_then(std::fs::File::open)
                         .map_err(|e| Failure::Daemon(format!("opening the build context: {e}")))?;
                     Ok::<_, Failure>(files::payloads(fd.as_fd(), &args, &dest, add, &downloads)?)
                 })
