@@ -540,3 +540,54 @@ fn the_cache_follows_content_for_both_context_forms() {
     assert_eq!(changed.matches("Using cache").count(), 0, "{changed}");
     assert_eq!(head("c:4"), "ccc300000\ns2\n");
 }
+
+/// `builder prune` removes cached step images nothing holds and forgets
+/// their cache rows; `-a` forgets every row, so the next build runs all
+/// steps, while tagged images stay.
+#[test]
+fn builder_prune_removes_dangling_cache_and_all_forgets_it() {
+    let d = Daemon::start("bprune");
+    d.busybox();
+    let ctx = context(
+        &d,
+        "prune",
+        "FROM busybox\nRUN echo 1 > /a\nRUN echo 2 > /b\n",
+    );
+    let dir = ctx.to_str().unwrap();
+    d.ok(&["build", "-q", "-t", "p:1", dir]);
+    let old = d.ok(&["inspect", "-f", "{{.Id}}", "p:1"]);
+    // The tag moves: the old last step's image is left to the cache alone.
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nRUN echo 1 > /a\nRUN echo 3 > /b\n",
+    )
+    .unwrap();
+    d.ok(&["build", "-q", "-t", "p:1", dir]);
+
+    let out = d.ok(&["builder", "prune", "-f"]);
+    assert!(out.starts_with("Deleted build cache objects:\n"), "{out}");
+    assert!(out.contains(old.trim()), "{out}");
+    assert!(out.contains("Total reclaimed space:"), "{out}");
+    assert_ne!(
+        d.cli(&["image", "inspect", old.trim()]).status.code(),
+        Some(0)
+    );
+    // The shared first step and the tagged image are still cached.
+    let again = d.ok(&["build", "-t", "p:1", dir]);
+    assert_eq!(again.matches("Using cache").count(), 2, "{again}");
+
+    let out = d.ok(&["builder", "prune", "-af"]);
+    assert!(out.contains("Total reclaimed space: 0B"), "{out}");
+    let fresh = d.ok(&["build", "-t", "p:2", dir]);
+    assert_eq!(fresh.matches("Using cache").count(), 0, "{fresh}");
+    assert_eq!(d.ok(&["run", "--rm", "p:1", "cat", "/a", "/b"]), "1\n3\n");
+    let (code, body) = d.api(
+        "POST",
+        "/v1.47/build/prune?filters=%7B%22bogus%22%3A%5B%221%22%5D%7D",
+        "",
+    );
+    assert_eq!(
+        (code, body.trim()),
+        (400, r#"{"message":"invalid filter 'bogus'"}"#)
+    );
+}

@@ -679,3 +679,39 @@ fn privileged_containers_see_host_devices() {
         "{dev} visible without --privileged"
     );
 }
+
+/// Swarm and plugin endpoints answer as a Docker Engine outside any swarm
+/// and without plugins, not as missing routes.
+#[test]
+fn swarm_and_plugin_endpoints_answer_as_docker_outside_a_swarm() {
+    let d = Daemon::start("swarm");
+    let not_manager = "This node is not a swarm manager. Use \\\"docker swarm init\\\" or \\\"docker swarm join\\\" to connect this node to swarm and try again.";
+    for (method, path) in [
+        ("GET", "/v1.47/swarm"),
+        ("GET", "/v1.47/nodes"),
+        ("GET", "/v1.47/services"),
+        ("GET", "/v1.47/services/web"),
+        ("GET", "/v1.47/tasks"),
+        ("GET", "/v1.47/secrets"),
+        ("POST", "/v1.47/configs/create"),
+        ("GET", "/v1.47/swarm/unlockkey"),
+    ] {
+        let (code, body) = d.api(method, path, "");
+        assert_eq!(code, 503, "{method} {path}: {body}");
+        assert!(body.contains(not_manager), "{method} {path}: {body}");
+    }
+    let (code, body) = d.api("POST", "/v1.47/swarm/leave", "");
+    assert_eq!(
+        (code, body.trim()),
+        (503, r#"{"message":"This node is not part of a swarm"}"#)
+    );
+    assert_eq!(d.api("POST", "/v1.47/swarm/init", "{}").0, 501);
+    assert_eq!(d.api("GET", "/v1.47/plugins", "").1.trim(), "[]");
+    let (code, body) = d.api("GET", "/v1.47/plugins/foo/json", "");
+    assert_eq!(
+        (code, body.trim()),
+        (404, r#"{"message":"plugin \"foo\" not found"}"#)
+    );
+    let (code, _) = d.api("DELETE", "/v1.47/plugins/foo", "");
+    assert_eq!(code, 404);
+}

@@ -222,6 +222,99 @@ pub fn images(d: &Daemon, filters: &HashMap<String, Vec<String>>) -> ApiResult<V
     }))
 }
 
+/// POST /build/prune: the classic builder's cache. Each cached step is an
+/// image; those no tag, container or child image holds are removed (with
+/// their untagged parents, as `rmi` does) and their cache rows go. With
+/// `all`, every row goes, so the next build runs every step, but tagged
+/// images and those in use stay. `keep-storage` is not honoured.
+pub fn build_cache(
+    d: &Daemon,
+    all: bool,
+    filters: &HashMap<String, Vec<String>>,
+) -> ApiResult<Value> {
+    let f = PruneFilter::parse(filters)?;
+    let cache = crate::build::BuildCache::open(&d.opts.data_root)
+        .map_err(|e| ApiError::internal(format!("opening the build cache: {e}")))?;
+    let cached: std::collections::HashSet<String> = cache
+        .images()
+        .map_err(|e| ApiError::internal(format!("reading the build cache: {e}")))?
+        .into_iter()
+        .collect();
+    let used = images_in_use(d);
+    let in_use = |image_id: &str| used.get(image_id).cloned();
+    let listed = d.images.list(true, &HashMap::new())?;
+    let mut deleted = Vec::new();
+    let mut reclaimed = 0u64;
+    // Children first (newest first), so a chain goes in one pass.
+    let mut candidates: Vec<&Value> = listed
+        .iter()
+        .filter(|img| {
+            img.get("Id")
+                .and_then(Value::as_str)
+                .is_some_and(|id| cached.contains(id))
+        })
+        .collect();
+    candidates.sort_by_key(|img| std::cmp::Reverse(img.get("Created").and_then(Value::as_i64)));
+    for img in candidates {
+        let id = img.get("Id").and_then(Value::as_str).unwrap_or_default();
+        let created = img.get("Created").and_then(Value::as_i64).unwrap_or(0);
+        let tagged = img
+            .get("RepoTags")
+            .and_then(Value::as_array)
+            .is_some_and(|t| t.iter().any(|t| t.as_str() != Some("<none>:<none>")));
+        let labels = img
+            .get("Labels")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        if tagged
+            || used.contains_key(id)
+            || f.until.is_some_and(|u| created * 1_000_000_000 >= u)
+            || !f.label_ok(&labels)
+        {
+            continue;
+        }
+        match d.images.remove(id, false, true, &in_use) {
+            Ok(records) => {
+                reclaimed += img.get("Size").and_then(Value::as_u64).unwrap_or(0);
+                for r in &records {
+                    if let Some(x) = r.get("Deleted").and_then(Value::as_str) {
+                        d.image_event(x, "delete", None);
+                        deleted.push(x.to_string());
+                    }
+                }
+            }
+            // A child image or another tag keeps it.
+            Err(err) => tracing::debug!("build cache prune: keeping {id}: {err}"),
+        }
+    }
+    let forgotten = if all {
+        None
+    } else {
+        // Rows whose image is gone, by this prune or an earlier rmi.
+        let remaining: std::collections::HashSet<String> = d
+            .images
+            .list(true, &HashMap::new())?
+            .iter()
+            .filter_map(|img| img.get("Id").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        Some(
+            cached
+                .iter()
+                .filter(|id| !remaining.contains(*id))
+                .cloned()
+                .collect::<Vec<_>>(),
+        )
+    };
+    cache
+        .forget(forgotten.as_deref())
+        .map_err(|e| ApiError::internal(format!("writing the build cache: {e}")))?;
+    Ok(json!({
+        "CachesDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) },
+        "SpaceReclaimed": reclaimed,
+    }))
+}
+
 /// GET /system/df
 pub fn df(d: &Daemon) -> ApiResult<Value> {
     let mut counts: HashMap<String, i64> = HashMap::new();

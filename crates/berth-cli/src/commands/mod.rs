@@ -103,6 +103,9 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Manage builds
+    #[command(subcommand)]
+    Builder(BuilderCommand),
     /// Manage Docker
     #[command(subcommand)]
     System(SystemCommand),
@@ -195,6 +198,14 @@ pub enum ImageCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum BuilderCommand {
+    /// Build an image from a Dockerfile
+    Build(Box<i::build::Args>),
+    /// Remove build cache
+    Prune(i::build_prune::Args),
+}
+
+#[derive(Debug, Subcommand)]
 pub enum SystemCommand {
     /// Display system-wide information
     Info(system::info::Args),
@@ -258,6 +269,8 @@ impl Command {
             Command::Volume(sub) => sub.run(ctx).await,
             Command::Network(sub) => sub.run(ctx).await,
             Command::Port(a) => c::port::run(ctx, a).await,
+            Command::Builder(BuilderCommand::Build(a)) => i::build::run(ctx, *a).await,
+            Command::Builder(BuilderCommand::Prune(a)) => i::build_prune::run(ctx, a).await,
             Command::System(SystemCommand::Info(a)) => system::info::run(ctx, a).await,
             Command::System(SystemCommand::Df(a)) => system::df::run(ctx, a).await,
             Command::System(SystemCommand::Prune(a)) => system::prune::run(ctx, a).await,

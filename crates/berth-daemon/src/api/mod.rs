@@ -12,6 +12,7 @@ mod images;
 mod imgarchive;
 mod monitor;
 mod networks;
+mod swarm;
 mod system;
 mod volumes;
 
@@ -19,7 +20,7 @@ use crate::daemon::Daemon;
 use axum::extract::Request;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -73,6 +74,7 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/containers/{id}/export", get(fsapi::export))
         .route("/commit", post(fsapi::commit))
         .route("/build", post(build::build))
+        .route("/build/prune", post(monitor::prune_build_cache))
         .route("/images/get", get(imgarchive::save))
         .route("/images/load", post(imgarchive::load))
         .route("/images/json", get(images::list))
@@ -101,6 +103,27 @@ pub fn router(d: Arc<Daemon>) -> Router {
             "/volumes/{name}",
             get(volumes::inspect).delete(volumes::remove),
         )
+        .route("/swarm", any(swarm::not_a_manager))
+        .route("/swarm/{*rest}", any(swarm::not_a_manager))
+        .route("/nodes", any(swarm::not_a_manager))
+        .route("/nodes/{*rest}", any(swarm::not_a_manager))
+        .route("/services", any(swarm::not_a_manager))
+        .route("/services/{*rest}", any(swarm::not_a_manager))
+        .route("/tasks", any(swarm::not_a_manager))
+        .route("/tasks/{*rest}", any(swarm::not_a_manager))
+        .route("/secrets", any(swarm::not_a_manager))
+        .route("/secrets/{*rest}", any(swarm::not_a_manager))
+        .route("/configs", any(swarm::not_a_manager))
+        .route("/configs/{*rest}", any(swarm::not_a_manager))
+        .route("/swarm/leave", post(swarm::leave))
+        .route("/swarm/init", post(swarm::unsupported))
+        .route("/swarm/join", post(swarm::unsupported))
+        .route("/plugins", get(swarm::plugins))
+        .route("/plugins/pull", post(swarm::plugins_unsupported))
+        .route("/plugins/privileges", get(swarm::plugins_unsupported))
+        .route("/plugins/create", post(swarm::plugins_unsupported))
+        .route("/plugins/{name}", any(swarm::no_such_plugin))
+        .route("/plugins/{name}/{*rest}", any(swarm::no_such_plugin_sub))
         .fallback(not_found)
         .with_state(d)
 }

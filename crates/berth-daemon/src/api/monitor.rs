@@ -213,6 +213,17 @@ pub async fn prune_images(State(d): State<AppState>, req: Request) -> ApiResult<
     Ok(Json(v))
 }
 
+/// POST /build/prune
+pub async fn prune_build_cache(State(d): State<AppState>, req: Request) -> ApiResult<Json<Value>> {
+    let q = Query::from_uri(req.uri());
+    let filters = q.filters()?;
+    let all = q.flag("all");
+    let v = tokio::task::spawn_blocking(move || crate::prune::build_cache(&d, all, &filters))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
+    Ok(Json(v))
+}
+
 /// GET /system/df
 pub async fn df(State(d): State<AppState>) -> ApiResult<Json<Value>> {
     let v = tokio::task::spawn_blocking(move || crate::prune::df(&d))

@@ -53,6 +53,34 @@ impl BuildCache {
             tracing::warn!("writing the build cache: {e}");
         }
     }
+
+    /// The image of every row.
+    pub fn images(&self) -> rusqlite::Result<Vec<String>> {
+        let conn = self.conn();
+        let mut st = conn.prepare("SELECT DISTINCT image FROM build_cache")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        rows.collect()
+    }
+
+    /// Drops the rows pointing at `images`, or every row when `None`;
+    /// returns how many went.
+    pub fn forget(&self, images: Option<&[String]>) -> rusqlite::Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = match images {
+            None => tx.execute("DELETE FROM build_cache", [])?,
+            Some(list) => {
+                let mut st = tx.prepare("DELETE FROM build_cache WHERE image = ?1")?;
+                let mut n = 0;
+                for image in list {
+                    n += st.execute([image])?;
+                }
+                n
+            }
+        };
+        tx.commit()?;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
@@ -67,5 +95,22 @@ mod tests {
         c.put("p", "k", "sha256:1");
         c.put("p", "k", "sha256:2");
         assert_eq!(c.get("p", "k").as_deref(), Some("sha256:2"));
+    }
+
+    #[test]
+    fn forgets_rows_by_image_or_all() {
+        let d = tempfile::tempdir().unwrap();
+        let c = BuildCache::open(d.path()).unwrap();
+        c.put("p", "k1", "sha256:1");
+        c.put("p", "k2", "sha256:2");
+        c.put("q", "k1", "sha256:2");
+        let mut images = c.images().unwrap();
+        images.sort();
+        assert_eq!(images, ["sha256:1", "sha256:2"]);
+        assert_eq!(c.forget(Some(&["sha256:2".to_string()])).unwrap(), 2);
+        assert_eq!(c.get("q", "k1"), None);
+        assert_eq!(c.get("p", "k1").as_deref(), Some("sha256:1"));
+        assert_eq!(c.forget(None).unwrap(), 1);
+        assert!(c.images().unwrap().is_empty());
     }
 }

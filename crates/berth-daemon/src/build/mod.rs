@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::daemon::Daemon;
+pub use cache::BuildCache;
 pub use context::Context;
 pub use step::collect_leftovers;
 

@@ -1,6 +1,7 @@
 //! `docker image ...` commands.
 
 pub mod build;
+pub mod build_prune;
 pub mod history;
 pub mod import;
 pub mod inspect;
