@@ -232,3 +232,95 @@ fn save_load_round_trip() {
     assert!(!out.status.success(), "{}", text(&out));
     assert!(!d.cli(&["image", "inspect", "saved:v1"]).status.success());
 }
+
+/// Snapshot dirs of the overlay driver (layers and rw layers).
+fn snapshot_dirs(d: &Daemon) -> usize {
+    std::fs::read_dir(d.root.join("data/overlay"))
+        .map(|r| r.count())
+        .unwrap_or(0)
+}
+
+/// A layer big enough to be unpacked while the archive streams in: it
+/// loads with its content, an archive whose big layer was altered is
+/// refused, and a big tar no manifest names is dropped, all leaving no
+/// staged snapshot behind.
+#[test]
+fn big_layers_load_while_streaming() {
+    let d = Daemon::start("fsbig");
+    d.busybox();
+    let ctx = d.root.join("bigctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    let data: Vec<u8> = (0..6u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(ctx.join("big"), &data).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM busybox\nCOPY big /big\n").unwrap();
+    d.ok(&["build", "-q", "-t", "big:v1", ctx.to_str().unwrap()]);
+    let sum = d.ok(&["run", "--rm", "big:v1", "md5sum", "/big"]);
+    let id = d.ok(&["image", "inspect", "-f", "{{.Id}}", "big:v1"]);
+    let tar_path = d.root.join("big.tar");
+    d.ok(&["save", "-o", tar_path.to_str().unwrap(), "big:v1"]);
+    d.ok(&["rmi", "big:v1"]);
+    let dirs = snapshot_dirs(&d);
+
+    // Rewrites the archive: `alter` may change an entry's data, `extra` is
+    // appended as one more file.
+    let rewrite = |name: &str, alter: &dyn Fn(&mut Vec<u8>), extra: Option<(&str, Vec<u8>)>| {
+        let out_path = d.root.join(name);
+        let mut out = tar::Builder::new(std::fs::File::create(&out_path).unwrap());
+        let mut a = tar::Archive::new(std::fs::File::open(&tar_path).unwrap());
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            alter(&mut data);
+            let mut h = e.header().clone();
+            out.append_data(&mut h, e.path().unwrap(), &data[..])
+                .unwrap();
+        }
+        if let Some((path, data)) = extra {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            out.append_data(&mut h, path, &data[..]).unwrap();
+        }
+        out.into_inner().unwrap();
+        out_path
+    };
+
+    // A byte flipped inside the big layer: its digest no longer matches.
+    let bad = rewrite(
+        "bad.tar",
+        &|data: &mut Vec<u8>| {
+            if data.len() > 5 << 20 {
+                data[3 << 20] ^= 0xff;
+            }
+        },
+        None,
+    );
+    let out = d.cli(&["load", "-i", bad.to_str().unwrap()]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(!d.cli(&["image", "inspect", "big:v1"]).status.success());
+    assert_eq!(snapshot_dirs(&d), dirs, "no staged snapshot left");
+
+    // An extra big tar nothing names, which does not even unpack (its
+    // header's owner fields are empty): loaded without it.
+    let mut stray = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    stray.append_data(&mut h, "stray", &data[..]).unwrap();
+    let good = rewrite(
+        "good.tar",
+        &|_| {},
+        Some(("extra/layer.tar", stray.into_inner().unwrap())),
+    );
+    assert_eq!(
+        d.ok(&["load", "-i", good.to_str().unwrap()]),
+        "Loaded image: big:v1\n"
+    );
+    assert_eq!(d.ok(&["image", "inspect", "-f", "{{.Id}}", "big:v1"]), id);
+    assert_eq!(d.ok(&["run", "--rm", "big:v1", "md5sum", "/big"]), sum);
+    // Busybox's layer was there already; the big one is the only new dir.
+    assert_eq!(snapshot_dirs(&d), dirs + 1);
+}

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::apply::{apply_tar, remove_all, WhiteoutMode};
+use crate::apply::{apply_tar, remove_all};
 use crate::compress;
 use crate::content::BlobWriter;
 use crate::db::{self, LayerRow};
@@ -187,7 +187,23 @@ impl ImageStore {
         tar: &mut dyn Read,
         diff_id: &str,
     ) -> Result<StagedLayer, ImageError> {
-        if self.driver.whiteout_mode() != WhiteoutMode::Overlay {
+        let staged = self.stage_layer_unchecked(tar)?;
+        if staged.diff_id != diff_id {
+            return Err(ImageError::InvalidParameter(format!(
+                "filesystem layer verification failed for digest {diff_id}: got {}",
+                staged.diff_id
+            )));
+        }
+        Ok(staged)
+    }
+
+    /// As [`ImageStore::stage_layer_stream`], whatever the stream's digest
+    /// turns out to be: the caller checks [`StagedLayer::diff_id`].
+    pub(crate) fn stage_layer_unchecked(
+        &self,
+        tar: &mut dyn Read,
+    ) -> Result<StagedLayer, ImageError> {
+        if !self.can_stage_layers() {
             return Err(ImageError::Internal(format!(
                 "the {} driver unpacks a layer onto a copy of its parent: it cannot stage layers",
                 self.driver.name()
@@ -206,11 +222,6 @@ impl ImageStore {
         self.driver.create_layer_dir(&staged.cache_id, None)?;
         let (blob, size) = self.unpack(tar, &diff)?;
         let got = blob.digest();
-        if got != diff_id {
-            return Err(ImageError::InvalidParameter(format!(
-                "filesystem layer verification failed for digest {diff_id}: got {got}"
-            )));
-        }
         // The fsync happens here, beside the other layers' downloads; the
         // ordered commit only renames.
         blob.sync()?;

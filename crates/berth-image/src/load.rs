@@ -4,7 +4,10 @@
 //! store as it arrives (hashed on the way; `blobs/sha256/<hex>` names are
 //! verified), then the manifests are followed: layers are unpacked from the
 //! staged files and checked against the config's diff_ids before the image
-//! is registered. Only the files a layer or image row points at are
+//! is registered. With overlay, a big file that is an uncompressed tar (the
+//! layers `docker save` writes) is unpacked into a staged snapshot while it
+//! streams in, so the layer is not read back; the manifests then only
+//! check and commit it (a tar no manifest names is dropped). Only the files a layer or image row points at are
 //! published (fsynced and renamed), right before that row is written; the
 //! rest of the archive is dropped at the end.
 
@@ -20,6 +23,7 @@ use crate::db::{self, LayerRow};
 use crate::error::ImageError;
 use crate::fspath::clean_relative;
 use crate::layer::chain_id;
+use crate::layer::StagedLayer;
 use crate::reference::{self, Reference};
 use crate::store::{familiar, ImageStore};
 
@@ -40,6 +44,11 @@ struct Staged {
     /// compressed layers) are never published, and a layer blob's fsync
     /// runs after its snapshot was written, by when writeback has caught up.
     pending: HashMap<String, BlobWriter>,
+    /// Files unpacked as layers while they streamed in, by digest.
+    layers: HashMap<String, StagedLayer>,
+    /// Files that looked like layers but failed to unpack, by path, with
+    /// why: an error only if a manifest names them.
+    broken: HashMap<String, String>,
 }
 
 impl Staged {
@@ -132,19 +141,34 @@ impl ImageStore {
             let mut w = self.content.writer()?;
             let len = entry.size();
             if len >= 4 << 20 {
-                w = crate::content::copy_to_blob_threaded(&mut entry, w).map_err(rerr)?;
+                let mut head = Vec::with_capacity(512);
+                (&mut entry)
+                    .take(512)
+                    .read_to_end(&mut head)
+                    .map_err(rerr)?;
+                let as_layer = self.can_stage_layers() && is_plain_tar(&head);
+                let mut whole = std::io::Cursor::new(head).chain(&mut entry);
+                if as_layer {
+                    // The archive reader skips what the unpacking left.
+                    match self.stage_layer_unchecked(&mut whole) {
+                        Ok(layer) => {
+                            let digest = layer.diff_id().to_string();
+                            check_named_digest(&path, &digest)?;
+                            staged.files.insert(path, digest.clone());
+                            staged.layers.insert(digest, layer);
+                        }
+                        Err(e) => {
+                            staged.broken.insert(path, e.to_string());
+                        }
+                    }
+                    continue;
+                }
+                w = crate::content::copy_to_blob_threaded(&mut whole, w).map_err(rerr)?;
             } else {
                 crate::content::copy_large(&mut entry, &mut w, len).map_err(rerr)?;
             }
             let digest = w.digest();
-            let expected = path
-                .strip_prefix("blobs/sha256/")
-                .map(|h| format!("sha256:{h}"));
-            if expected.as_ref().is_some_and(|e| *e != digest) {
-                return Err(bad(format!(
-                    "invalid archive: {path} does not match its digest {digest}"
-                )));
-            }
+            check_named_digest(&path, &digest)?;
             if !self.content.exists(&digest) {
                 staged.pending.insert(digest.clone(), w);
             }
@@ -337,10 +361,23 @@ impl ImageStore {
         if let Some(l) = db::get_layer(&self.conn(), &chain)? {
             return Ok(l);
         }
+        if let Some(why) = staged.broken.get(path) {
+            return Err(bad(format!("invalid archive: layer {path}: {why}")));
+        }
         let digest = staged
             .digest(path)
             .ok_or_else(|| bad(format!("invalid archive: layer {path} is missing")))?
             .clone();
+        if let Some(layer) = staged.layers.remove(&digest) {
+            if digest != diff_id {
+                return Err(bad(format!(
+                    "layer {path}: content digest {digest} does not match the image's diff_id {diff_id}"
+                )));
+            }
+            let row = self.commit_staged_layer(layer, parent.map(|p| p.chain_id.as_str()))?;
+            staged.new_blobs.insert(digest);
+            return Ok(row);
+        }
         let f = self.open_staged(staged, &digest)?;
         let layer =
             self.add_layer_from_staged(&digest, f, || self.publish(staged, &digest), parent)?;
@@ -364,6 +401,28 @@ impl ImageStore {
         }
         Ok(out)
     }
+}
+
+/// A `blobs/sha256/<hex>` file must hash to its name.
+fn check_named_digest(path: &str, digest: &str) -> Result<(), ImageError> {
+    match path.strip_prefix("blobs/sha256/") {
+        Some(hex) if digest.strip_prefix("sha256:") != Some(hex) => Err(bad(format!(
+            "invalid archive: {path} does not match its digest {digest}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a file starts with an uncompressed tar header (its checksum
+/// right), as a layer `docker save` wrote does.
+fn is_plain_tar(head: &[u8]) -> bool {
+    if head.len() < 512 || head[0] == 0 {
+        return false;
+    }
+    let h = tar::Header::from_byte_slice(&head[..512]);
+    let mut recomputed = h.clone();
+    recomputed.set_cksum();
+    matches!((h.cksum(), recomputed.cksum()), (Ok(a), Ok(b)) if a == b)
 }
 
 /// Resolves `.`/`..` lexically (link targets inside the archive).
