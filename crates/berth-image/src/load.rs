@@ -95,6 +95,8 @@ impl ImageStore {
             .stage(input, &mut staged)
             .and_then(|()| self.load_staged(&mut staged));
         staged.pending.clear();
+        // Layers no manifest committed go while the pin still holds.
+        staged.layers.clear();
         // Blobs that are neither a layer's archive nor an image config now
         // (compressed layers, manifests, failed loads) are dropped.
         let keep = self.referenced_blobs().unwrap_or_default();

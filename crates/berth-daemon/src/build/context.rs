@@ -438,13 +438,14 @@ mod tests {
             ("b", tar::EntryType::Symlink, b"", "a"),
         ]);
         let ctx = Context::unpack(root.path(), &mut tar.as_slice(), "Dockerfile").unwrap();
-        let want = |s: &[u8]| -> FileDigest {
-            let mut h = FileHasher::default();
-            h.update(s);
-            h.finish()
-        };
-        assert_eq!(ctx.digests.get(&ctx.dir.join("a")), Some(&want(b"one")));
-        assert_eq!(ctx.digests.get(&ctx.dir.join("d/c")), Some(&want(b"three")));
+        assert_eq!(
+            ctx.digests.get(&ctx.dir.join("a")),
+            Some(&digest_of(b"one"))
+        );
+        assert_eq!(
+            ctx.digests.get(&ctx.dir.join("d/c")),
+            Some(&digest_of(b"three"))
+        );
         assert_eq!(ctx.digests.get(&ctx.dir.join("b")), None);
         assert!(ctx.dir.join("b").is_symlink());
         // Hashing with the digests agrees with reading the files back.
