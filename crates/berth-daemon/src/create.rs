@@ -74,6 +74,15 @@ pub fn merge_image_config(config: &mut Map<String, Value>, image: &ImageConfig) 
             config.insert(key.into(), Value::Object(merged));
         }
     }
+    // `--entrypoint ""` arrives as [""]: it kept the image's entrypoint and
+    // Cmd out above, and now means none at all (Docker resets it too).
+    if config
+        .get("Entrypoint")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.len() == 1 && a[0].as_str() == Some(""))
+    {
+        config.insert("Entrypoint".into(), Value::Null);
+    }
     if is_empty(config.get("Healthcheck")) {
         if let Some(v) = img.get("Healthcheck") {
             config.insert("Healthcheck".into(), v.clone());
@@ -125,6 +134,33 @@ fn field_i64(hc: &Map<String, Value>, key: &str) -> ApiResult<i64> {
 
 /// Validates resource settings with Docker's messages and fills defaults.
 pub fn normalize_host_config(mut hc: Map<String, Value>) -> ApiResult<Map<String, Value>> {
+    // Neither is available here; Docker refuses them on such a host too.
+    if let Some(req) = hc
+        .get("DeviceRequests")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+    {
+        let driver = req.get("Driver").and_then(Value::as_str).unwrap_or("");
+        let caps = req.get("Capabilities").cloned().unwrap_or(json!([]));
+        let caps = serde_json::from_value::<Vec<Vec<String>>>(caps).unwrap_or_default();
+        let caps = caps
+            .iter()
+            .map(|c| format!("[{}]", c.join(" ")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        return Err(ApiError::bad_request(format!(
+            "could not select device driver \"{driver}\" with capabilities: [{caps}]"
+        )));
+    }
+    if hc
+        .get("StorageOpt")
+        .and_then(Value::as_object)
+        .is_some_and(|o| !o.is_empty())
+    {
+        return Err(ApiError::bad_request(
+            "--storage-opt is supported only for overlay over xfs with 'pquota' mount option",
+        ));
+    }
     let memory = field_i64(&hc, "Memory")?;
     if memory != 0 && memory < MIN_MEMORY {
         return Err(ApiError::bad_request("Minimum memory limit allowed is 6MB"));
@@ -373,6 +409,50 @@ mod tests {
             serde_json::from_value(json!({"Image": "imp", "Entrypoint": ["sh"]})).unwrap();
         merge_image_config(&mut cfg, &image);
         assert_eq!(command(&cfg).unwrap(), ("sh".to_string(), vec![]));
+    }
+
+    #[test]
+    fn an_empty_entrypoint_resets_the_images() {
+        let image: ImageConfig = serde_json::from_value(json!({
+            "Entrypoint": ["/entry"], "Cmd": ["default"]
+        }))
+        .unwrap();
+        let mut cfg: Map<String, Value> = serde_json::from_value(
+            json!({"Image": "i", "Entrypoint": [""], "Cmd": ["echo", "hi"]}),
+        )
+        .unwrap();
+        merge_image_config(&mut cfg, &image);
+        assert_eq!(cfg["Entrypoint"], Value::Null);
+        assert_eq!(
+            command(&cfg).unwrap(),
+            ("echo".to_string(), vec!["hi".to_string()])
+        );
+        // With no command either, there is nothing to run (Docker's error).
+        let mut cfg: Map<String, Value> =
+            serde_json::from_value(json!({"Image": "i", "Entrypoint": [""]})).unwrap();
+        merge_image_config(&mut cfg, &image);
+        assert_eq!(command(&cfg).unwrap_err().message, "No command specified");
+    }
+
+    #[test]
+    fn gpus_and_storage_opts_are_refused_as_docker_does_here() {
+        let gpus: Map<String, Value> = serde_json::from_value(json!({"DeviceRequests": [
+            {"Driver": "", "Count": -1, "Capabilities": [["gpu"]]}
+        ]}))
+        .unwrap();
+        assert_eq!(
+            normalize_host_config(gpus).unwrap_err().message,
+            "could not select device driver \"\" with capabilities: [[gpu]]"
+        );
+        let quota: Map<String, Value> =
+            serde_json::from_value(json!({"StorageOpt": {"size": "1G"}})).unwrap();
+        assert!(normalize_host_config(quota)
+            .unwrap_err()
+            .message
+            .starts_with("--storage-opt is supported only for overlay over xfs"));
+        let empty: Map<String, Value> =
+            serde_json::from_value(json!({"DeviceRequests": [], "StorageOpt": {}})).unwrap();
+        assert!(normalize_host_config(empty).is_ok());
     }
 
     #[test]

@@ -333,6 +333,17 @@ pub(crate) fn resources(c: &Container) -> Value {
     {
         cpu.insert("mems".into(), json!(s));
     }
+    // Real-time scheduling budget (cgroup v1 `cpu.rt_*`): applied as given,
+    // so a kernel or parent that refuses it fails the start, as with runc.
+    for (key, field) in [
+        ("CpuRealtimePeriod", "realtimePeriod"),
+        ("CpuRealtimeRuntime", "realtimeRuntime"),
+    ] {
+        let v = hc_i64(c, key);
+        if v != 0 {
+            cpu.insert(field.into(), json!(v));
+        }
+    }
     if !cpu.is_empty() {
         r.insert("cpu".into(), Value::Object(cpu));
     }
@@ -658,6 +669,14 @@ mod tests {
         );
         let c = container(json!({"CapAdd": ["NOPE"]}));
         assert!(capabilities(&c).is_err());
+    }
+
+    #[test]
+    fn realtime_budget_is_passed_on() {
+        let c = container(json!({"CpuRealtimeRuntime": 950, "CpuRealtimePeriod": 1000}));
+        let r = resources(&c);
+        assert_eq!(r["cpu"]["realtimeRuntime"], 950);
+        assert_eq!(r["cpu"]["realtimePeriod"], 1000);
     }
 
     #[test]
