@@ -68,8 +68,10 @@ pub struct LayerRow {
 
 pub fn get_layer(conn: &Connection, chain_id: &str) -> Result<Option<LayerRow>, ImageError> {
     Ok(conn
-        .query_row(
+        .prepare_cached(
             "SELECT chain_id, diff_id, parent, cache_id, link_id, size, blob FROM layer_layers WHERE chain_id = ?1",
+        )?
+        .query_row(
             [chain_id],
             |r| {
                 Ok(LayerRow {
@@ -123,11 +125,8 @@ fn image_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ImageRow> {
 
 pub fn get_image(conn: &Connection, id: &str) -> Result<Option<ImageRow>, ImageError> {
     Ok(conn
-        .query_row(
-            "SELECT id, config, parent, last_tag_time FROM image_images WHERE id = ?1",
-            [id],
-            image_from_row,
-        )
+        .prepare_cached("SELECT id, config, parent, last_tag_time FROM image_images WHERE id = ?1")?
+        .query_row([id], image_from_row)
         .optional()?)
 }
 
@@ -141,7 +140,7 @@ pub fn all_images(conn: &Connection) -> Result<Vec<ImageRow>, ImageError> {
 
 /// Ids starting with `prefix` (hex, no "sha256:").
 pub fn image_ids_with_prefix(conn: &Connection, prefix: &str) -> Result<Vec<String>, ImageError> {
-    let mut st = conn.prepare("SELECT id FROM image_images WHERE substr(id, 8, ?2) = ?1")?;
+    let mut st = conn.prepare_cached("SELECT id FROM image_images WHERE substr(id, 8, ?2) = ?1")?;
     let rows = st.query_map(params![prefix, prefix.len() as i64], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -162,11 +161,8 @@ pub fn insert_image(
 
 pub fn ref_target(conn: &Connection, name: &str) -> Result<Option<String>, ImageError> {
     Ok(conn
-        .query_row(
-            "SELECT image_id FROM ref_refs WHERE name = ?1",
-            [name],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT image_id FROM ref_refs WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
         .optional()?)
 }
 
@@ -199,14 +195,14 @@ pub fn delete_ref(conn: &Connection, name: &str) -> Result<(), ImageError> {
 
 /// (name, is_digest) of every reference to `image_id`, sorted.
 pub fn refs_of(conn: &Connection, image_id: &str) -> Result<Vec<(String, bool)>, ImageError> {
-    let mut st =
-        conn.prepare("SELECT name, is_digest FROM ref_refs WHERE image_id = ?1 ORDER BY name")?;
+    let mut st = conn
+        .prepare_cached("SELECT name, is_digest FROM ref_refs WHERE image_id = ?1 ORDER BY name")?;
     let rows = st.query_map([image_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub fn children_of(conn: &Connection, image_id: &str) -> Result<Vec<String>, ImageError> {
-    let mut st = conn.prepare("SELECT id FROM image_images WHERE parent = ?1")?;
+    let mut st = conn.prepare_cached("SELECT id FROM image_images WHERE parent = ?1")?;
     let rows = st.query_map([image_id], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -216,11 +212,8 @@ pub fn get_rw(
     container_id: &str,
 ) -> Result<Option<(String, Option<String>)>, ImageError> {
     Ok(conn
-        .query_row(
-            "SELECT image_id, top_chain FROM layer_rw WHERE container_id = ?1",
-            [container_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT image_id, top_chain FROM layer_rw WHERE container_id = ?1")?
+        .query_row([container_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?)
 }
 

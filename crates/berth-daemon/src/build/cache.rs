@@ -32,13 +32,9 @@ impl BuildCache {
     }
 
     pub fn get(&self, parent: &str, key: &str) -> Option<String> {
-        self.conn()
-            .query_row(
-                "SELECT image FROM build_cache WHERE parent = ?1 AND key = ?2",
-                params![parent, key],
-                |r| r.get(0),
-            )
-            .optional()
+        let conn = self.conn();
+        conn.prepare_cached("SELECT image FROM build_cache WHERE parent = ?1 AND key = ?2")
+            .and_then(|mut st| st.query_row(params![parent, key], |r| r.get(0)).optional())
             .unwrap_or_else(|e| {
                 tracing::warn!("reading the build cache: {e}");
                 None
