@@ -24,6 +24,7 @@ mod layer;
 mod list;
 mod load;
 pub mod reference;
+pub mod tarhead;
 mod remove;
 mod rwdiff;
 mod rwlayer;

@@ -148,7 +148,7 @@ impl ImageStore {
                     .take(512)
                     .read_to_end(&mut head)
                     .map_err(rerr)?;
-                let as_layer = self.can_stage_layers() && is_plain_tar(&head);
+                let as_layer = self.can_stage_layers() && crate::tarhead::valid_tar_header(&head);
                 let mut whole = std::io::Cursor::new(head).chain(&mut entry);
                 if as_layer {
                     // The archive reader skips what the unpacking left.
@@ -413,18 +413,6 @@ fn check_named_digest(path: &str, digest: &str) -> Result<(), ImageError> {
         ))),
         _ => Ok(()),
     }
-}
-
-/// Whether a file starts with an uncompressed tar header (its checksum
-/// right), as a layer `docker save` wrote does.
-fn is_plain_tar(head: &[u8]) -> bool {
-    if head.len() < 512 || head[0] == 0 {
-        return false;
-    }
-    let h = tar::Header::from_byte_slice(&head[..512]);
-    let mut recomputed = h.clone();
-    recomputed.set_cksum();
-    matches!((h.cksum(), recomputed.cksum()), (Ok(a), Ok(b)) if a == b)
 }
 
 /// Resolves `.`/`..` lexically (link targets inside the archive).

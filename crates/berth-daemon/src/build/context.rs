@@ -133,7 +133,7 @@ impl Context {
         let mut head = Vec::with_capacity(512);
         (&mut input).take(512).read_to_end(&mut head)?;
         let is_tar = head.len() == 512
-            && (head.iter().all(|b| *b == 0) || berth_build::archive::valid_tar_header(&head));
+            && (head.iter().all(|b| *b == 0) || berth_image::tarhead::valid_tar_header(&head));
         if !is_tar {
             let mut text = head;
             input.read_to_end(&mut text)?;
@@ -428,8 +428,7 @@ mod tests {
 
     #[test]
     fn digests_follow_the_files_as_unpacked() {
-        let root = tempfile::tempdir().unwrap();
-        let tar = tar_of(&[
+        let (_root, ctx) = unpacked(&[
             ("Dockerfile", tar::EntryType::Regular, b"FROM scratch\n", ""),
             ("a", tar::EntryType::Regular, b"one", ""),
             ("b", tar::EntryType::Regular, b"two", ""),
@@ -437,7 +436,6 @@ mod tests {
             // A symlink entry replacing `b`: its old digest must go.
             ("b", tar::EntryType::Symlink, b"", "a"),
         ]);
-        let ctx = Context::unpack(root.path(), &mut tar.as_slice(), "Dockerfile").unwrap();
         assert_eq!(
             ctx.digests.get(&ctx.dir.join("a")),
             Some(&digest_of(b"one"))
@@ -454,6 +452,14 @@ mod tests {
             berth_build::cache::tree_hash_known(&ctx.dir, &known).unwrap(),
             berth_build::cache::tree_hash(&ctx.dir).unwrap()
         );
+    }
+
+    /// The context a tar of `entries` unpacks to, beside the root holding it.
+    fn unpacked(entries: &[(&str, tar::EntryType, &[u8], &str)]) -> (tempfile::TempDir, Context) {
+        let root = tempfile::tempdir().unwrap();
+        let tar = tar_of(entries);
+        let ctx = Context::unpack(root.path(), &mut tar.as_slice(), "Dockerfile").unwrap();
+        (root, ctx)
     }
 
     fn digest_of(s: &[u8]) -> FileDigest {
@@ -495,13 +501,11 @@ mod tests {
 
     #[test]
     fn a_link_entry_writes_the_held_back_files_first() {
-        let root = tempfile::tempdir().unwrap();
-        let tar = tar_of(&[
+        let (_root, ctx) = unpacked(&[
             ("a", tar::EntryType::Regular, b"one", ""),
             ("b", tar::EntryType::Link, b"", "a"),
             ("c", tar::EntryType::Regular, b"three", ""),
         ]);
-        let ctx = Context::unpack(root.path(), &mut tar.as_slice(), "Dockerfile").unwrap();
         // Written before the link was made, and nothing held after it.
         assert_eq!(fs::read(ctx.dir.join("b")).unwrap(), b"one");
         assert_eq!(fs::read(ctx.dir.join("c")).unwrap(), b"three");
@@ -541,13 +545,11 @@ mod tests {
 
     #[test]
     fn a_held_back_file_pruned_by_dockerignore_stays_away() {
-        let root = tempfile::tempdir().unwrap();
-        let tar = tar_of(&[
+        let (_root, ctx) = unpacked(&[
             (".dockerignore", tar::EntryType::Regular, b"secret\n", ""),
             ("secret", tar::EntryType::Regular, b"hidden", ""),
             ("kept", tar::EntryType::Regular, b"shown", ""),
         ]);
-        let ctx = Context::unpack(root.path(), &mut tar.as_slice(), "Dockerfile").unwrap();
         let files = ctx.files();
         let dir = files.dir().unwrap();
         assert!(!dir.join("secret").exists());
@@ -556,13 +558,11 @@ mod tests {
 
     #[test]
     fn an_entry_through_a_symlink_drops_all_digests() {
-        let root = tempfile::tempdir().unwrap();
-        let tar = tar_of(&[
+        let (_root, ctx) = unpacked(&[
             ("real/f", tar::EntryType::Regular, b"old", ""),
             ("link", tar::EntryType::Symlink, b"", "real"),
             ("link/f", tar::EntryType::Regular, b"new", ""),
         ]);
-        let ctx = Context::unpack(root.path(), &mut tar.as_slice(), "Dockerfile").unwrap();
         assert_eq!(fs::read(ctx.dir.join("real/f")).unwrap(), b"new");
         assert!(ctx.digests.is_empty());
     }

@@ -118,7 +118,7 @@ fn local_archive(root: BorrowedFd<'_>, path: &str) -> Result<Option<Vec<u8>>, Fs
         return Ok(None);
     };
     let mut head = [0u8; 512];
-    if reader.read_exact(&mut head).is_err() || !berth_build::archive::valid_tar_header(&head) {
+    if reader.read_exact(&mut head).is_err() || !berth_image::tarhead::valid_tar_header(&head) {
         return Ok(None);
     }
     let mut tar = head.to_vec();

@@ -99,7 +99,7 @@ fn read_stdin() -> Result<Vec<u8>> {
 /// Whether `data` is an archive (compressed, or a tar), as the docker CLI
 /// tells a context tar from a Dockerfile on stdin.
 fn is_archive(data: &[u8]) -> bool {
-    berth_build::archive::is_compressed(data) || berth_build::archive::valid_tar_header(data)
+    berth_build::archive::is_compressed(data) || berth_image::tarhead::valid_tar_header(data)
 }
 
 /// Parses a size with Docker's units (`512m`, `1g`, plain bytes).
