@@ -288,24 +288,19 @@ pub fn build_cache(
             Err(err) => tracing::debug!("build cache prune: keeping {id}: {err}"),
         }
     }
-    let forgotten = if all {
-        None
-    } else {
-        // Rows whose image is gone, by this prune or an earlier rmi.
-        let remaining: std::collections::HashSet<String> = d
-            .images
-            .list(true, &HashMap::new())?
+    // Without `all`: the rows whose image is gone, by this prune or an
+    // earlier rmi (a parent removed along with a child is in `deleted`).
+    let forgotten = (!all).then(|| {
+        let listed: std::collections::HashSet<&str> = listed
             .iter()
-            .filter_map(|img| img.get("Id").and_then(Value::as_str).map(str::to_string))
+            .filter_map(|img| img.get("Id").and_then(Value::as_str))
             .collect();
-        Some(
-            cached
-                .iter()
-                .filter(|id| !remaining.contains(*id))
-                .cloned()
-                .collect::<Vec<_>>(),
-        )
-    };
+        cached
+            .iter()
+            .filter(|id| !listed.contains(id.as_str()) || deleted.contains(id))
+            .cloned()
+            .collect::<Vec<_>>()
+    });
     cache
         .forget(forgotten.as_deref())
         .map_err(|e| ApiError::internal(format!("writing the build cache: {e}")))?;
