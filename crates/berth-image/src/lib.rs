@@ -24,12 +24,12 @@ mod layer;
 mod list;
 mod load;
 pub mod reference;
-pub mod tarhead;
 mod remove;
 mod rwdiff;
 mod rwlayer;
 mod save;
 mod store;
+pub mod tarhead;
 pub mod treetar;
 
 pub use apply::{apply_tar, WhiteoutMode};

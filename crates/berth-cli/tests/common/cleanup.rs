@@ -34,6 +34,39 @@ pub fn tear_down(root: &Path, bridge: Option<&str>, own_bridge: Option<&str>) {
     }
 }
 
+/// Takes away scratch roots (`/tmp/berth-<name>-<pid>`) that test
+/// processes killed before their guards dropped left behind: those whose pid
+/// is gone. Once per test binary; runs of a killed `cargo test` would else
+/// pile up on the disk.
+pub fn sweep_stale_scratch() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if super::keep_scratch() {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir("/tmp") else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(pid) = stale_scratch_pid(&name.to_string_lossy()) else {
+                continue;
+            };
+            let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+            if is_dir && !Path::new("/proc").join(pid.to_string()).exists() {
+                tear_down(&e.path(), None, None);
+            }
+        }
+    });
+}
+
+/// The pid in a scratch root's name `berth-<name>-<pid>`.
+fn stale_scratch_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix("berth-")?;
+    let (_, pid) = rest.rsplit_once('-')?;
+    pid.parse().ok()
+}
+
 /// The nftables table of a daemon whose default bridge is `bridge`, as the
 /// daemon names it; None for `berth0`, whose table (`berth`) belongs to the
 /// host's daemon.

@@ -69,6 +69,7 @@ impl Daemon {
     }
 
     pub fn start_wrapped(name: &str, extra: &[&str], wrap: Option<Wrap>) -> Daemon {
+        cleanup::sweep_stale_scratch();
         let root = PathBuf::from(format!("/tmp/berth-e2e-{name}-{}", std::process::id()));
         cleanup::unmount_under(&root);
         let _ = std::fs::remove_dir_all(&root);

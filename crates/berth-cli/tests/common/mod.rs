@@ -58,6 +58,7 @@ pub struct Scratch(Option<PathBuf>);
 
 impl Scratch {
     pub fn new(name: &str) -> Scratch {
+        cleanup::sweep_stale_scratch();
         let dir = PathBuf::from(format!("/tmp/berth-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
