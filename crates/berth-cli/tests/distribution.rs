@@ -603,3 +603,153 @@ fn berth_pushes_to_and_pulls_from_the_reference_registry() {
         "peer"
     );
 }
+
+/// The registry's manifest for `reference`, as served (for its length).
+fn served_manifest(reg: &Registry, path: &str, reference: &str) -> Vec<u8> {
+    let out = Command::new("curl")
+        .args(["-sf", "-H"])
+        .arg("Accept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json")
+        .arg(format!("http://{}/v2/{path}/manifests/{reference}", reg.addr))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "no manifest {path}:{reference}");
+    out.stdout
+}
+
+#[test]
+fn distribution_inspect_reads_manifests_and_indexes() {
+    let reg = Registry::start("dist-inspect");
+    let d = Daemon::start("dist-inspect");
+    d.busybox();
+    let repo = format!("{}/peer/bb", reg.addr);
+    d.ok(&["tag", "busybox:latest", &format!("{repo}:t1")]);
+    d.ok(&["push", &format!("{repo}:t1")]);
+    let digest = repo_digest(&d, &format!("{repo}:t1"), &repo);
+    let size = served_manifest(&reg, "peer/bb", "t1").len();
+
+    // By tag and by digest: the descriptor of what the registry serves and
+    // the platform its image config names.
+    for name in [format!("{repo}:t1"), format!("{repo}@{digest}")] {
+        let (status, body) = d.api("GET", &format!("/v1.47/distribution/{name}/json"), "");
+        assert_eq!(status, 200, "{name}: {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["Descriptor"]["digest"], digest.as_str(), "{body}");
+        assert_eq!(
+            v["Descriptor"]["mediaType"],
+            "application/vnd.docker.distribution.manifest.v2+json"
+        );
+        assert_eq!(v["Descriptor"]["size"], size, "{body}");
+        assert_eq!(
+            v["Platforms"],
+            serde_json::json!([{"architecture": "amd64", "os": "linux"}]),
+            "{body}"
+        );
+    }
+
+    // Docker's answers to a missing tag or repository, a bad name and an
+    // image id.
+    for name in [format!("{repo}:nope"), format!("{}/peer/none:1", reg.addr)] {
+        let (status, body) = d.api("GET", &format!("/distribution/{name}/json"), "");
+        assert_eq!(status, 404, "{body}");
+        assert_eq!(body, r#"{"message":"manifest unknown: manifest unknown"}"#);
+    }
+    let (status, body) = d.api("GET", "/distribution/Bad:Name:x/json", "");
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("invalid reference format: repository name must be lowercase"),
+        "{body}"
+    );
+    let id = "0123456789012345678901234567890123456789012345678901234567890123";
+    let (status, body) = d.api("GET", &format!("/distribution/{id}/json"), "");
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains("no manifest found for full image ID"),
+        "{body}"
+    );
+
+    if !have_skopeo() {
+        eprintln!("skipping the index part: skopeo is not installed");
+        return;
+    }
+    // An OCI index with two platforms, pushed by skopeo: its entries are the
+    // platforms, the descriptor is the index's.
+    let layout = d.root.join("multi");
+    skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{repo}:t1"),
+        &format!("oci:{}:one", layout.display()),
+    ]);
+    let index_path = layout.join("index.json");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    let m = index["manifests"][0].clone();
+    let entry = |arch: &str, variant: Option<&str>| {
+        let mut e = serde_json::json!({
+            "mediaType": m["mediaType"], "digest": m["digest"], "size": m["size"],
+            "platform": {"architecture": arch, "os": "linux"}
+        });
+        if let Some(v) = variant {
+            e["platform"]["variant"] = v.into();
+        }
+        e
+    };
+    let multi = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [entry("amd64", None), entry("arm64", Some("v8"))]
+    }))
+    .unwrap();
+    let blob = layout.join("multi.json");
+    std::fs::write(&blob, &multi).unwrap();
+    let multi_digest = sha256_file(&blob);
+    std::fs::rename(
+        &blob,
+        layout
+            .join("blobs/sha256")
+            .join(multi_digest.split_once(':').unwrap().1),
+    )
+    .unwrap();
+    let top = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": multi_digest, "size": multi.len(),
+            "annotations": {"org.opencontainers.image.ref.name": "multi"}
+        }]
+    });
+    std::fs::write(&index_path, serde_json::to_vec(&top).unwrap()).unwrap();
+    skopeo(&[
+        "copy",
+        "--multi-arch",
+        "all",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:multi", layout.display()),
+        &format!("docker://{repo}:multi"),
+    ]);
+    // skopeo may rewrite the index on the way: compare with what is served.
+    let served = served_manifest(&reg, "peer/bb", "multi");
+    let served_path = d.root.join("served.json");
+    std::fs::write(&served_path, &served).unwrap();
+    let (status, body) = d.api("GET", &format!("/distribution/{repo}:multi/json"), "");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["Descriptor"]["digest"],
+        sha256_file(&served_path).as_str(),
+        "{body}"
+    );
+    assert_eq!(
+        v["Descriptor"]["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert_eq!(v["Descriptor"]["size"], served.len());
+    assert_eq!(
+        v["Platforms"],
+        serde_json::json!([
+            {"architecture": "amd64", "os": "linux"},
+            {"architecture": "arm64", "os": "linux", "variant": "v8"}
+        ]),
+        "{body}"
+    );
+}

@@ -15,6 +15,10 @@ pub enum RegistryError {
     PullDenied { name: String },
     #[error("manifest for {reference} not found: manifest unknown: manifest unknown")]
     ManifestUnknown { reference: String },
+    /// A manifest the registry does not have, asked for without a pull
+    /// (`GET /distribution/{name}/json`).
+    #[error("manifest unknown: manifest unknown")]
+    NoSuchManifest,
     #[error("no matching manifest for {platform} in the manifest list entries")]
     NoMatchingPlatform { platform: String },
     #[error("filesystem layer verification failed for digest {digest}")]
@@ -70,7 +74,7 @@ impl RegistryError {
             // Docker answers a missing credential with a plain 500: a 401
             // would make the docker CLI prompt for a login on stdin.
             LoginFailed { .. } => 401,
-            PullDenied { .. } | ManifestUnknown { .. } | NoLocalTag(_) => 404,
+            PullDenied { .. } | ManifestUnknown { .. } | NoSuchManifest | NoLocalTag(_) => 404,
             NoMatchingPlatform { .. } | InvalidParameter(_) => 400,
             Image(e) => match e.kind() {
                 berth_image::ErrorKind::NotFound => 404,

@@ -6,6 +6,7 @@ mod client;
 pub mod coalesce;
 pub mod error;
 pub mod gzip;
+pub mod inspect;
 pub mod login;
 pub mod manifest;
 pub mod progress;

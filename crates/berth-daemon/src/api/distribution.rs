@@ -1,5 +1,6 @@
 //! Registry endpoints: pull (`POST /images/create?fromImage=`), push
-//! (`POST /images/{name}/push`), `POST /auth` and `GET /images/search`.
+//! (`POST /images/{name}/push`), `POST /auth`, `GET /images/search` and
+//! `GET /distribution/{name}/json`.
 //! Pull and push answer with a JSON progress stream; as in Docker, an error
 //! before the first progress message is a plain HTTP error instead.
 
@@ -256,6 +257,29 @@ impl SearchFilter {
             && self.is_automated.is_none_or(|a| a == r.is_automated)
             && self.stars.is_none_or(|n| r.star_count >= n)
     }
+}
+
+/// GET /distribution/{name}/json: the registry's manifest descriptor and
+/// platforms for `name`, without pulling (docker-py's `get_registry_data`,
+/// `docker service create`).
+pub async fn inspect(
+    State(_d): State<AppState>,
+    axum::extract::Path(rest): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let Some(name) = rest.strip_suffix("/json").filter(|n| !n.is_empty()) else {
+        return Err(ApiError::not_found(format!(
+            "page not found: /distribution/{rest}"
+        )));
+    };
+    if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::internal("no manifest found for full image ID"));
+    }
+    let r = reference::parse_normalized_named(name).map_err(ApiError::from)?;
+    let found = berth_registry::inspect::inspect(&r, &registry_auth(&headers))
+        .await
+        .map_err(api_error)?;
+    Ok(Json(found).into_response())
 }
 
 #[cfg(test)]

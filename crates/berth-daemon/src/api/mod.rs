@@ -80,6 +80,7 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/images/json", get(images::list))
         .route("/images/search", get(distribution::search))
         .route("/auth", post(distribution::auth))
+        .route("/distribution/{*rest}", get(distribution::inspect))
         .route("/images/create", post(images::create))
         .route(
             "/images/{*rest}",
