@@ -3,14 +3,17 @@
 use anyhow::Result;
 use std::path::PathBuf;
 
-use berth_api::{Client, Host, TlsOptions};
+use berth_api::{Client, Host};
 use clap::Parser;
 
 use crate::commands::Command;
+use crate::config;
+use crate::context::resolve::{self, Flags};
+use crate::context::{Endpoint, Store, DEFAULT};
 use crate::errors;
-use crate::tlsopts::{TlsFlags, DEFAULT_TLS_HOST};
+use crate::tlsopts::TlsFlags;
 
-/// Default daemon address when neither -H nor DOCKER_HOST is given.
+/// Default daemon address when neither -H nor DOCKER_HOST nor a context gives one.
 pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
 
 /// A self-sufficient runtime for containers
@@ -22,8 +25,16 @@ pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
     arg_required_else_help = true
 )]
 pub struct Cli {
+    /// Location of client config files (default "~/.docker")
+    #[arg(long = "config", value_name = "string")]
+    pub config: Option<PathBuf>,
+    /// Name of the context to use to connect to the daemon (overrides DOCKER_HOST env var and default context set with "docker context use")
+    #[arg(short = 'c', long = "context", value_name = "string")]
+    pub context: Option<String>,
     /// Daemon socket to connect to
-    #[arg(short = 'H', long = "host", env = "DOCKER_HOST", value_name = "list")]
+    // Not `env = "DOCKER_HOST"`: the flag and the variable rank differently
+    // against contexts (see `context::resolve`).
+    #[arg(short = 'H', long = "host", value_name = "list")]
     pub host: Option<String>,
     /// Enable debug mode
     #[arg(short = 'D', long)]
@@ -64,14 +75,74 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Everything a command needs: the API client.
+/// Everything a command needs: the API client and the client configuration.
 pub struct Ctx {
     pub client: Client,
+    pub config: ClientConfig,
+}
+
+/// The client configuration of this invocation: the config dir and the
+/// context the global flags and the environment choose.
+pub struct ClientConfig {
+    /// `--config`, `$DOCKER_CONFIG` or `~/.docker`.
+    pub dir: PathBuf,
+    /// The context in use (`default` included).
+    pub context: String,
+    /// The default context's endpoint (`-H`/`DOCKER_HOST`, `--tls*`).
+    pub default_endpoint: Endpoint,
+    /// `DOCKER_HOST` is set: it hides the current context, `context ls`/`use` warn.
+    pub docker_host_env: bool,
+}
+
+impl ClientConfig {
+    fn from_flags(cli: &Cli, env: impl Fn(&str) -> Option<String>) -> Result<ClientConfig> {
+        let dir = config::dir(cli.config.as_deref(), &env);
+        // As docker: a config.json that does not parse is warned about, not fatal.
+        let current = match config::ConfigFile::load(&dir) {
+            Ok(f) => f.current_context().map(str::to_string),
+            Err(e) => {
+                eprintln!("WARNING: {e:#}");
+                None
+            }
+        };
+        let flags = Flags {
+            context: cli.context.as_deref(),
+            host: cli.host.as_deref(),
+        };
+        let context = resolve::context_name(flags, &env, current.as_deref())?;
+        let tls = TlsFlags {
+            tls: cli.tls,
+            tlsverify: cli.tlsverify,
+            tlscacert: cli.tlscacert.clone(),
+            tlscert: cli.tlscert.clone(),
+            tlskey: cli.tlskey.clone(),
+        }
+        .resolve(&env);
+        Ok(ClientConfig {
+            default_endpoint: resolve::default_endpoint(cli.host.as_deref(), &env, tls),
+            docker_host_env: env("DOCKER_HOST").is_some_and(|h| !h.is_empty()),
+            dir,
+            context,
+        })
+    }
+
+    /// The contexts store in the config dir.
+    pub fn store(&self) -> Store {
+        Store::new(&self.dir)
+    }
+
+    /// Where the context in use connects.
+    pub fn endpoint(&self) -> Result<Endpoint> {
+        if self.context == DEFAULT {
+            return Ok(self.default_endpoint.clone());
+        }
+        Endpoint::of_context(&self.store(), &self.context)
+    }
 }
 
 /// Parses argv, runs the command and returns the process exit code.
 pub fn run(argv: Vec<String>) -> i32 {
-    let cli = match Cli::try_parse_from(&argv) {
+    let mut cli = match Cli::try_parse_from(&argv) {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -93,8 +164,30 @@ pub fn run(argv: Vec<String>) -> i32 {
         );
         return 0;
     }
-    let Some(command) = cli.command else {
+    let Some(command) = cli.command.take() else {
         return 0;
+    };
+    let config = match ClientConfig::from_flags(&cli, |name| std::env::var(name).ok()) {
+        Ok(c) => c,
+        Err(e) => return errors::report(&e),
+    };
+    let command = match command {
+        // Context commands only read and write the config dir: they run whatever
+        // the current context is (even a missing one) and need no daemon.
+        Command::Context(sub) => {
+            return match sub.run(&config) {
+                Ok(()) => 0,
+                Err(e) => errors::report(&e),
+            }
+        }
+        command => command,
+    };
+    let endpoint = match config.endpoint() {
+        Ok(ep) => ep,
+        Err(e) => {
+            let e = e.context("Failed to initialize: unable to resolve docker endpoint");
+            return errors::report(&e);
+        }
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -107,34 +200,19 @@ pub fn run(argv: Vec<String>) -> i32 {
             return 1;
         }
     };
-    let tls = TlsFlags {
-        tls: cli.tls,
-        tlsverify: cli.tlsverify,
-        tlscacert: cli.tlscacert,
-        tlscert: cli.tlscert,
-        tlskey: cli.tlskey,
-    }
-    .resolve(|name| std::env::var(name).ok());
-    let host = cli.host.filter(|h| !h.is_empty()).unwrap_or_else(|| {
-        if tls.is_some() {
-            DEFAULT_TLS_HOST.to_string()
-        } else {
-            DEFAULT_HOST.to_string()
-        }
-    });
-    match rt.block_on(dispatch(&host, tls, command)) {
+    match rt.block_on(dispatch(endpoint, config, command)) {
         Ok(()) => 0,
         Err(e) => errors::report(&e),
     }
 }
 
-async fn dispatch(host: &str, tls: Option<TlsOptions>, command: Command) -> Result<()> {
-    let host = Host::parse(host)?;
+async fn dispatch(endpoint: Endpoint, config: ClientConfig, command: Command) -> Result<()> {
+    let host = Host::parse(&endpoint.host)?;
     let mut client = Client::new(host);
-    if let Some(tls) = tls {
+    if let Some(tls) = endpoint.tls {
         client = client.with_tls(tls.connector()?);
     }
-    let mut ctx = Ctx { client };
+    let mut ctx = Ctx { client, config };
     // `version` prints the client half even when the daemon is down.
     if !command.is_offline() {
         ctx.client.negotiate().await?;

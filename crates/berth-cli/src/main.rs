@@ -3,6 +3,8 @@
 
 mod cli;
 mod commands;
+mod config;
+mod context;
 mod errors;
 mod formatter;
 mod humanize;

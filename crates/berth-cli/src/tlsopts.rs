@@ -2,7 +2,7 @@
 //! `--tlskey`, `DOCKER_TLS_VERIFY` and `DOCKER_CERT_PATH`, turned into the API
 //! client's [`TlsOptions`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use berth_api::TlsOptions;
 
@@ -32,12 +32,11 @@ impl TlsFlags {
         if !(self.tls || self.tlsverify.is_some() || verify) {
             return None;
         }
+        // The docker CLI computes these defaults before it parses `--config`, so
+        // they follow `$DOCKER_CONFIG` / `~/.docker` but never `--config DIR`.
         let dir = set("DOCKER_CERT_PATH")
-            .or_else(|| set("DOCKER_CONFIG"))
             .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                Path::new(&set("HOME").unwrap_or_else(|| "/root".into())).join(".docker")
-            });
+            .unwrap_or_else(|| crate::config::dir(None, &env));
         // The default client key pair is optional: used only when both files exist.
         let default_if_present = |name: &str| Some(dir.join(name)).filter(|p| p.exists());
         Some(TlsOptions {
@@ -90,6 +89,17 @@ mod tests {
         assert_eq!(o.cert, Some(dir.path().join("cert.pem")));
         // key.pem is missing: no default key.
         assert_eq!(o.key, None);
+    }
+
+    #[test]
+    fn cert_dir_is_the_env_config_dir() {
+        let o = TlsFlags {
+            tls: true,
+            ..Default::default()
+        }
+        .resolve(env(&[("DOCKER_CONFIG", "/cfg"), ("HOME", "/h")]))
+        .unwrap();
+        assert_eq!(o.ca, Some("/cfg/ca.pem".into()));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! (`Args`) and its `run` function, grouped by Docker object as the docker CLI is.
 
 pub mod container;
+pub mod context;
 pub mod image;
 pub mod network;
 pub mod registry;
@@ -115,6 +116,9 @@ pub enum Command {
     /// Manage networks
     #[command(subcommand)]
     Network(network::NetworkCommand),
+    /// Manage contexts
+    #[command(subcommand)]
+    Context(context::ContextCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -220,7 +224,7 @@ pub enum SystemCommand {
 impl Command {
     /// Commands that must work without a daemon (no version negotiation first).
     pub fn is_offline(&self) -> bool {
-        matches!(self, Command::Version(_))
+        matches!(self, Command::Version(_) | Command::Context(_))
     }
 
     pub async fn run(self, ctx: &mut Ctx) -> Result<()> {
@@ -268,6 +272,7 @@ impl Command {
             Command::Image(sub) => sub.run(ctx).await,
             Command::Volume(sub) => sub.run(ctx).await,
             Command::Network(sub) => sub.run(ctx).await,
+            Command::Context(sub) => sub.run(&ctx.config),
             Command::Port(a) => c::port::run(ctx, a).await,
             Command::Builder(BuilderCommand::Build(a)) => i::build::run(ctx, *a).await,
             Command::Builder(BuilderCommand::Prune(a)) => i::build_prune::run(ctx, a).await,

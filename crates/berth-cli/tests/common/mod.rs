@@ -9,6 +9,7 @@
 //! - [`cleanup`]: what a dropped daemon leaves behind, taken away.
 //! - [`image`]: busybox images for the tests.
 //! - [`net`]: free ports, addresses on `lo`, HTTP probes.
+//! - [`pki`]: [`Ca`], certificates for TLS tests.
 //! - [`registry`]: [`Registry`] servers.
 //!
 //! Set `BERTH_E2E_KEEP=1` to keep the scratch directories (logs, data
@@ -21,11 +22,13 @@ pub mod cleanup;
 pub mod daemon;
 pub mod image;
 pub mod net;
+pub mod pki;
 pub mod registry;
 
 pub use daemon::{Daemon, Wrap};
 pub use image::{append_file, busybox_tar, busybox_tar_with, image_id};
 pub use net::{eventually, free_port, http_get, wait_for_port, HostAddr};
+pub use pki::Ca;
 pub use registry::Registry;
 
 use std::path::{Path, PathBuf};

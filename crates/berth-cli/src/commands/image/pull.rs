@@ -82,7 +82,8 @@ pub async fn pull_image<W: Write>(
     };
     let q = Query::new().add("fromImage", name).opt("tag", tag).build();
     let registry = crate::commands::registry::credentials::registry_of(name);
-    let auth = crate::commands::registry::credentials::registry_auth_header(&registry);
+    let auth =
+        crate::commands::registry::credentials::registry_auth_header(&ctx.config.dir, &registry);
     let body = ctx
         .client
         .with_registry_auth(auth)

@@ -91,7 +91,7 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
         "serveraddress": credentials::server_key(&server),
     });
     let resp: Value = ctx.client.post_json("/auth", Some(&body)).await?;
-    credentials::store(&server, &username, &password)?;
+    credentials::store(&ctx.config.dir, &server, &username, &password)?;
     let status = resp
         .get("Status")
         .and_then(Value::as_str)

@@ -12,12 +12,12 @@ pub struct Args {
     pub server: Option<String>,
 }
 
-pub async fn run(_ctx: &mut Ctx, args: Args) -> Result<()> {
+pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let server = args
         .server
         .unwrap_or_else(|| credentials::INDEX_SERVER.into());
     let key = credentials::server_key(&server);
-    if credentials::erase(&server)? {
+    if credentials::erase(&ctx.config.dir, &server)? {
         println!("Removing login credentials for {key}");
     } else {
         println!("Not logged in to {key}");

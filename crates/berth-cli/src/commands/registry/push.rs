@@ -42,6 +42,7 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let client = ctx
         .client
         .with_registry_auth(credentials::registry_auth_header(
+            &ctx.config.dir,
             &credentials::registry_of(repo),
         ));
     let q = Query::new().opt("tag", tag.as_deref()).build();

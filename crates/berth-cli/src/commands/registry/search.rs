@@ -63,6 +63,7 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let client = ctx
         .client
         .with_registry_auth(credentials::registry_auth_header(
+            &ctx.config.dir,
             &credentials::registry_of(&args.term),
         ));
     // As the docker CLI: no limit sent for 0, the daemon's default applies.

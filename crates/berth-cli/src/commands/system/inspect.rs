@@ -30,6 +30,8 @@ pub enum InspectOutcome {
     /// Not found; the text after `Error: `.
     Missing(String),
     Failed(berth_api::Error),
+    /// Any other failure, its text printed as is.
+    Other(String),
 }
 
 pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
@@ -80,6 +82,7 @@ pub fn print_inspect(outcomes: Vec<InspectOutcome>, format: Option<&str>) -> Res
             InspectOutcome::Found(raw) => found.push(raw),
             InspectOutcome::Missing(msg) => errors.push(format!("Error: {msg}")),
             InspectOutcome::Failed(e) => errors.push(api_error_text(&e)),
+            InspectOutcome::Other(msg) => errors.push(msg),
         }
     }
     match format.filter(|f| !f.is_empty() && *f != "json") {
