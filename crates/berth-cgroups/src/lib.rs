@@ -53,6 +53,30 @@ fn mode_of(m: &Mounts) -> Mode {
     }
 }
 
+/// Whether the host's cgroups have `file` (e.g. "blkio.weight_device") for
+/// a v1 `controller`, or, on v2, whether the unified root delegates
+/// `controller` (the v2 file names differ; callers check the v1 name only
+/// on v1). Docker asks the same before it accepts a setting, and discards
+/// what the host cannot do with a warning.
+pub fn host_supports(controller: &str, file: &str) -> bool {
+    let m = mounts();
+    if mode_of(m) == Mode::V2 {
+        let Some(root) = &m.unified else {
+            return false;
+        };
+        let v2_name = if controller == "blkio" {
+            "io"
+        } else {
+            controller
+        };
+        return std::fs::read_to_string(root.join("cgroup.controllers"))
+            .is_ok_and(|c| c.split_whitespace().any(|n| n == v2_name));
+    }
+    m.v1.iter()
+        .find(|h| h.has(controller))
+        .is_some_and(|h| h.mount_point.join(file).exists())
+}
+
 /// The host's cgroup mode, read once from /proc/self/mountinfo.
 pub fn detect() -> Mode {
     static MODE: OnceLock<Mode> = OnceLock::new();

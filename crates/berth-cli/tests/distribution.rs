@@ -13,13 +13,7 @@ use common::{image_id, ok_output, text, Daemon, HostAddr, Registry};
 
 /// The stock docker CLI against a berth daemon.
 fn docker(d: &Daemon, args: &[&str]) -> Output {
-    Command::new("docker")
-        .args(args)
-        .env("DOCKER_HOST", d.sock())
-        .env("DOCKER_CONFIG", d.root.join("docker-config"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("the docker CLI")
+    d.docker(args)
 }
 
 /// busybox plus a second image with the same layer and another config.

@@ -283,6 +283,7 @@ impl Daemon {
             .to_string();
         let image = self.images.resolve(&image_ref)?;
         let mut host_config = crate::create::normalize_host_config(host_config)?;
+        let warnings = crate::cgroup_opts::validate(&mut host_config)?;
         crate::nsjoin::resolve_create(&mut host_config, &|n| self.lookup(n).map(|e| e.id.clone()))?;
         crate::logopts::validate(&host_config)?;
         crate::userns::validate(&host_config, self.images.id_map().is_some())
@@ -366,7 +367,7 @@ impl Daemon {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id.clone(), Entry::new(c));
-        Ok((id, Vec::new()))
+        Ok((id, warnings))
     }
 
     fn persist(&self, e: &Entry) {
@@ -416,12 +417,19 @@ impl Daemon {
         let mount = self.images.rw_layer_mount(&c.id)?;
         let lookup = self.rootfs_lookup(&c.id);
         let mut built = crate::spec::build(&c, &paths, &rootfs, &lookup)
-            .map_err(|err| err.to_string())
+            .map_err(|err| match err {
+                // Docker resolves cgroup devices itself, before the runtime.
+                crate::spec::SpecError::Cgroup(msg) => msg,
+                err => format!("OCI runtime create failed: {err}: unknown"),
+            })
             // Sysctls of namespaces the host shares would change the host:
             // refused before anything is wired (the runtime checks again).
-            .and_then(|b| berth_runtime::sysctl::check_spec(&b.spec).map(|()| b))
-            .map_err(|err| {
-                let msg = format!("OCI runtime create failed: {err}: unknown");
+            .and_then(|b| {
+                berth_runtime::sysctl::check_spec(&b.spec)
+                    .map(|()| b)
+                    .map_err(|err| format!("OCI runtime create failed: {err}: unknown"))
+            })
+            .map_err(|msg| {
                 self.record_start_error(e, &msg, 128);
                 ApiError::bad_request(msg)
             })?;
@@ -752,7 +760,7 @@ impl Daemon {
         self.persist(e);
         let exits = e.changed.borrow().exits;
         if c.state.status == Status::Paused {
-            if let Ok(cg) = berth_cgroups::Cgroup::open(&format!("berth/{}", c.id)) {
+            if let Ok(cg) = berth_cgroups::Cgroup::open(&crate::cgroup_opts::cgroup_path(&c)) {
                 let _ = cg.thaw();
             }
         }
@@ -796,7 +804,7 @@ impl Daemon {
         }
         let exits = e.changed.borrow().exits;
         if c.state.status == Status::Paused {
-            if let Ok(cg) = berth_cgroups::Cgroup::open(&format!("berth/{}", c.id)) {
+            if let Ok(cg) = berth_cgroups::Cgroup::open(&crate::cgroup_opts::cgroup_path(&c)) {
                 let _ = cg.kill_all(libc::SIGKILL);
                 let _ = cg.thaw();
             }
@@ -848,7 +856,7 @@ impl Daemon {
             }
             let exits = e.changed.borrow().exits;
             e.with(|c| c.state.stopped_by_user = true);
-            if let Ok(cg) = berth_cgroups::Cgroup::open(&format!("berth/{}", c.id)) {
+            if let Ok(cg) = berth_cgroups::Cgroup::open(&crate::cgroup_opts::cgroup_path(&c)) {
                 let _ = cg.thaw();
             }
             let _ = self.signal(&e, libc::SIGKILL).await;
@@ -925,7 +933,7 @@ impl Daemon {
                 )))
             }
         }
-        let cg = berth_cgroups::Cgroup::open(&format!("berth/{}", c.id))
+        let cg = berth_cgroups::Cgroup::open(&crate::cgroup_opts::cgroup_path(&c))
             .map_err(|err| ApiError::internal(format!("cannot find cgroup of {}: {err}", c.id)))?;
         if pause { cg.freeze() } else { cg.thaw() }
             .map_err(|err| ApiError::internal(err.to_string()))?;

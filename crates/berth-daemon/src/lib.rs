@@ -5,6 +5,7 @@ pub mod api;
 mod apparmor;
 mod build;
 mod builtin_image;
+mod cgroup_opts;
 pub mod container;
 mod cors;
 mod create;

@@ -106,6 +106,9 @@ pub enum SpecError {
     Build(String),
     #[error("{0}")]
     Extras(#[from] crate::extras::ExtrasError),
+    /// A cgroup setting that cannot be applied (a blkio device that is gone).
+    #[error("{0}")]
+    Cgroup(String),
 }
 
 fn hc<'a>(c: &'a Container, key: &str) -> Option<&'a Value> {
@@ -298,6 +301,9 @@ pub(crate) fn resources(c: &Container) -> Value {
     if hc_bool(c, "OomKillDisable") {
         mem.insert("disableOOMKiller".into(), json!(true));
     }
+    if let Some(s) = crate::cgroup_opts::swappiness(c) {
+        mem.insert("swappiness".into(), json!(s));
+    }
     if !mem.is_empty() {
         r.insert("memory".into(), Value::Object(mem));
     }
@@ -445,6 +451,9 @@ fn namespaces(c: &Container) -> Vec<Value> {
     if mode("NetworkMode") != "host" {
         ns.push(json!({"type": "network"}));
     }
+    if crate::cgroup_opts::private_cgroupns(c) {
+        ns.push(json!({"type": "cgroup"}));
+    }
     ns
 }
 
@@ -569,9 +578,28 @@ pub fn build(
     });
     let mut linux = json!({
         "namespaces": namespaces(c),
-        "cgroupsPath": format!("berth/{}", c.id),
+        "cgroupsPath": crate::cgroup_opts::cgroup_path(c),
         "resources": resources(c),
     });
+    let cgroup_err = |e: crate::error::ApiError| SpecError::Cgroup(e.message);
+    let block_devices = crate::cgroup_opts::block_io_devices(c).map_err(cgroup_err)?;
+    if !block_devices.is_empty() {
+        let block_io = linux["resources"]
+            .as_object_mut()
+            .expect("resources is an object")
+            .entry("blockIO")
+            .or_insert_with(|| json!({}));
+        if let Some(b) = block_io.as_object_mut() {
+            b.extend(block_devices);
+        }
+    }
+    // `--device-cgroup-rule`s come after the defaults, so they can widen them.
+    if !privileged {
+        let extra = crate::cgroup_opts::device_rules(c).map_err(cgroup_err)?;
+        if let Some(rules) = linux["resources"]["devices"].as_array_mut() {
+            rules.extend(extra);
+        }
+    }
     if !device_nodes.is_empty() {
         linux["devices"] = json!(device_nodes);
         if let Some(rules) = linux["resources"]["devices"].as_array_mut() {
@@ -618,6 +646,9 @@ pub fn build(
     );
     if let Some(profile) = apparmor {
         spec["process"]["apparmorProfile"] = json!(profile);
+    }
+    if let Some(adj) = crate::cgroup_opts::oom_score_adj(c) {
+        spec["process"]["oomScoreAdj"] = json!(adj);
     }
     let spec = serde_json::from_value(spec).map_err(|e| SpecError::Build(e.to_string()))?;
     Ok(Built { spec })

@@ -19,7 +19,7 @@ pub fn sample(c: &Container) -> Option<Sample> {
     if !c.state.status.is_running() {
         return None;
     }
-    let cg = berth_cgroups::Cgroup::open(&format!("berth/{}", c.id)).ok()?;
+    let cg = berth_cgroups::Cgroup::open(&crate::cgroup_opts::cgroup_path(c)).ok()?;
     let cgroup = cg.stats().ok()?;
     Some(Sample {
         read: rfc3339(chrono::Utc::now()),

@@ -63,7 +63,7 @@ pub async fn top(d: &Daemon, name: &str, raw_args: &str) -> ApiResult<Value> {
             c.id
         )));
     }
-    let pids: HashSet<i32> = berth_cgroups::Cgroup::open(&format!("berth/{}", c.id))
+    let pids: HashSet<i32> = berth_cgroups::Cgroup::open(&crate::cgroup_opts::cgroup_path(&c))
         .and_then(|cg| cg.pids())
         .map_err(|err| ApiError::internal(format!("cannot list processes of {}: {err}", c.id)))?
         .into_iter()

@@ -126,7 +126,8 @@ fn apply_live(c: &crate::container::Container) -> Result<(), String> {
     }
     let res: berth_cgroups::LinuxResources =
         serde_json::from_value(res).map_err(|e| format!("resources: {e}"))?;
-    let cg = berth_cgroups::Cgroup::open(&format!("berth/{}", c.id)).map_err(|e| e.to_string())?;
+    let cg = berth_cgroups::Cgroup::open(&crate::cgroup_opts::cgroup_path(c))
+        .map_err(|e| e.to_string())?;
     cg.update(&res).map_err(|e| e.to_string())
 }
 

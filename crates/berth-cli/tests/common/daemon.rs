@@ -193,6 +193,17 @@ impl Daemon {
         self.cli_in(args, "")
     }
 
+    /// The stock docker CLI against this daemon (same config dir as `cli`).
+    pub fn docker(&self, args: &[&str]) -> Output {
+        Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", self.sock())
+            .env("DOCKER_CONFIG", self.root.join("docker-config"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("the docker CLI")
+    }
+
     /// The stdout of a command that must succeed.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.cli(args);

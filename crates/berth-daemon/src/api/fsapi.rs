@@ -322,7 +322,7 @@ pub async fn commit(State(d): State<AppState>, req: Request) -> ApiResult<Respon
     // Pause (freeze) a running container so the layer is consistent.
     let pause = q.get("pause").is_none_or(|_| q.flag("pause"));
     let frozen = if pause && c.state.status == Status::Running {
-        let cg = berth_cgroups::Cgroup::open(&format!("berth/{}", c.id))
+        let cg = berth_cgroups::Cgroup::open(&crate::cgroup_opts::cgroup_path(&c))
             .map_err(|err| ApiError::internal(format!("cannot find cgroup of {}: {err}", c.id)))?;
         cg.freeze()
             .map_err(|err| ApiError::internal(err.to_string()))?;

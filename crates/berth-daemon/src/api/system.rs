@@ -132,7 +132,9 @@ pub async fn info(State(d): State<AppState>) -> Json<Value> {
         "InitBinary": "",
         // berth's containers share the host's cgroup namespace (no
         // CgroupnsMode yet), so "name=cgroupns" is never claimed.
-        "SecurityOptions": crate::security_opts::info_security_options(false),
+        "SecurityOptions": crate::security_opts::info_security_options(
+            berth_cgroups::detect() == berth_cgroups::Mode::V2,
+        ),
         "Warnings": [],
     });
     crate::userns::add_security_option(&mut info, d.images.id_map().is_some());
