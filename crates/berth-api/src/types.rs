@@ -103,6 +103,35 @@ pub struct DeviceMapping {
     pub cgroup_permissions: String,
 }
 
+/// One `BlkioWeightDevice` entry (`--blkio-weight-device PATH:WEIGHT`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct WeightDevice {
+    pub path: String,
+    pub weight: u16,
+}
+
+/// One `BlkioDevice{Read,Write}{Bps,IOps}` entry: bytes or IOs per second.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ThrottleDevice {
+    pub path: String,
+    pub rate: u64,
+}
+
+/// One `DeviceRequests` entry (`--gpus`). Every field is sent, `DeviceIDs`
+/// as `null` when unset, as the docker CLI marshals it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceRequest {
+    pub driver: String,
+    pub count: i64,
+    #[serde(rename = "DeviceIDs")]
+    pub device_ids: Option<Vec<String>>,
+    pub capabilities: Vec<Vec<String>>,
+    pub options: BTreeMap<String, String>,
+}
+
 /// One binding of `PortBindings`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -155,6 +184,8 @@ pub struct HostConfig {
     pub cap_add: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cap_drop: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cgroupns_mode: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dns: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -169,6 +200,8 @@ pub struct HostConfig {
     pub ipc_mode: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<String>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub oom_score_adj: i64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub pid_mode: String,
     #[serde(skip_serializing_if = "is_false")]
@@ -179,6 +212,10 @@ pub struct HostConfig {
     pub readonly_rootfs: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub security_opt: Vec<String>,
+    /// `--storage-opt k=v` (the daemon refuses any, as Docker on overlay2
+    /// without xfs project quotas).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub storage_opt: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub tmpfs: BTreeMap<String, String>,
     #[serde(rename = "UTSMode", skip_serializing_if = "String::is_empty")]
@@ -194,6 +231,10 @@ pub struct HostConfig {
     pub init: Option<bool>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub runtime: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub isolation: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub volume_driver: String,
     // Resources
     #[serde(skip_serializing_if = "is_zero")]
     pub cpu_shares: i64,
@@ -201,22 +242,46 @@ pub struct HostConfig {
     pub memory: i64,
     #[serde(skip_serializing_if = "is_zero")]
     pub nano_cpus: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cgroup_parent: String,
     #[serde(skip_serializing_if = "is_zero")]
     pub blkio_weight: i64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blkio_weight_device: Vec<WeightDevice>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blkio_device_read_bps: Vec<ThrottleDevice>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blkio_device_write_bps: Vec<ThrottleDevice>,
+    #[serde(rename = "BlkioDeviceReadIOps", skip_serializing_if = "Vec::is_empty")]
+    pub blkio_device_read_iops: Vec<ThrottleDevice>,
+    #[serde(rename = "BlkioDeviceWriteIOps", skip_serializing_if = "Vec::is_empty")]
+    pub blkio_device_write_iops: Vec<ThrottleDevice>,
     #[serde(skip_serializing_if = "is_zero")]
     pub cpu_period: i64,
     #[serde(skip_serializing_if = "is_zero")]
     pub cpu_quota: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cpu_realtime_period: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cpu_realtime_runtime: i64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub cpuset_cpus: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub cpuset_mems: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<DeviceMapping>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub device_cgroup_rules: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub device_requests: Vec<DeviceRequest>,
     #[serde(skip_serializing_if = "is_zero")]
     pub memory_reservation: i64,
     #[serde(skip_serializing_if = "is_zero")]
     pub memory_swap: i64,
+    /// -1 (the kernel's default) unless `--memory-swappiness` is given; the
+    /// docker CLI always sends it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_swappiness: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oom_kill_disable: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -479,6 +544,52 @@ mod tests {
         assert_eq!(v["HostConfig"]["Memory"], 67108864);
         assert!(v.get("Entrypoint").is_none());
         assert!(v["HostConfig"].get("CpuShares").is_none());
+    }
+
+    #[test]
+    fn device_and_cgroup_fields_use_the_spec_names() {
+        let hc = HostConfig {
+            blkio_device_read_iops: vec![ThrottleDevice {
+                path: "/dev/sda".into(),
+                rate: 100,
+            }],
+            blkio_weight_device: vec![WeightDevice {
+                path: "/dev/sda".into(),
+                weight: 200,
+            }],
+            device_requests: vec![DeviceRequest {
+                count: -1,
+                capabilities: vec![vec!["gpu".into()]],
+                ..Default::default()
+            }],
+            cgroupns_mode: "host".into(),
+            cpu_realtime_runtime: 950,
+            memory_swappiness: Some(-1),
+            ..Default::default()
+        };
+        let v = serde_json::to_value(&hc).unwrap();
+        assert_eq!(
+            v["BlkioDeviceReadIOps"],
+            serde_json::json!([{"Path": "/dev/sda", "Rate": 100}])
+        );
+        assert_eq!(
+            v["BlkioWeightDevice"],
+            serde_json::json!([{"Path": "/dev/sda", "Weight": 200}])
+        );
+        assert_eq!(
+            v["DeviceRequests"],
+            serde_json::json!([{"Driver": "", "Count": -1, "DeviceIDs": null, "Capabilities": [["gpu"]], "Options": {}}])
+        );
+        assert_eq!(v["CgroupnsMode"], "host");
+        assert_eq!(v["CpuRealtimeRuntime"], 950);
+        assert_eq!(v["MemorySwappiness"], -1);
+        assert!(v.get("BlkioDeviceWriteIOps").is_none());
+        assert!(v.get("StorageOpt").is_none());
+        let back: HostConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(back, hc);
+        // Docker answers null for an unset swappiness.
+        let hc: HostConfig = serde_json::from_str(r#"{"MemorySwappiness": null}"#).unwrap();
+        assert_eq!(hc.memory_swappiness, None);
     }
 
     #[test]

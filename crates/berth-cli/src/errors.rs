@@ -32,6 +32,47 @@ impl fmt::Display for StatusError {
 
 impl std::error::Error for StatusError {}
 
+/// A flag value the docker CLI refuses while it parses flags (pflag's `Set`
+/// failing): `invalid argument "v" for "--flag" flag: reason`. Commands print
+/// it with their usage line ([`FlagError::with_usage`]), as cobra does.
+#[derive(Debug)]
+pub struct FlagError {
+    pub flag: String,
+    pub value: String,
+    pub reason: String,
+}
+
+impl FlagError {
+    pub fn new(flag: &str, value: &str, reason: impl fmt::Display) -> Self {
+        FlagError {
+            flag: flag.to_string(),
+            value: value.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// cobra's flag error: the message, `Usage:  <usage>` and a pointer to
+    /// `<command> --help`, exit status 125.
+    pub fn with_usage(&self, usage: &str, command: &str) -> StatusError {
+        StatusError::new(
+            125,
+            format!("{self}\n\nUsage:  {usage}\n\nRun '{command} --help' for more information"),
+        )
+    }
+}
+
+impl fmt::Display for FlagError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid argument {:?} for \"{}\" flag: {}",
+            self.value, self.flag, self.reason
+        )
+    }
+}
+
+impl std::error::Error for FlagError {}
+
 /// The text docker prints for an error: API errors from the daemon get the
 /// `Error response from daemon: ` prefix, everything else prints as is.
 pub fn error_text(err: &anyhow::Error) -> String {
@@ -81,5 +122,26 @@ mod tests {
             error_text(&anyhow::anyhow!("Error: No such object: x")),
             "Error: No such object: x"
         );
+    }
+
+    #[test]
+    fn flag_errors_read_as_cobra_prints_them() {
+        let e = FlagError::new(
+            "--device-cgroup-rule",
+            "x 1:2 r",
+            "invalid device cgroup format 'x 1:2 r'",
+        );
+        assert_eq!(
+            e.to_string(),
+            "invalid argument \"x 1:2 r\" for \"--device-cgroup-rule\" flag: invalid device cgroup format 'x 1:2 r'"
+        );
+        let s = e.with_usage(
+            "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+            "berth create",
+        );
+        assert_eq!(s.code, 125);
+        assert!(s.message.ends_with(
+            "\n\nUsage:  berth create [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nRun 'berth create --help' for more information"
+        ));
     }
 }

@@ -316,6 +316,42 @@ fn stdin_contexts_iidfile_and_run_options() {
     let got = d.ok(&["run", "--rm", "opts:1", "cat", "/nets", "/hosts", "/mem"]);
     assert_eq!(got, "lo\n10.1.2.3\tmyhost\n67108864\n");
 
+    // The stock docker CLI's `--ulimit` and `--cgroup-parent` reach the RUN
+    // containers too.
+    let parent = format!("berth-e2e-bparent-{}", std::process::id());
+    let ctx = context(
+        &d,
+        "limits",
+        "FROM busybox\n\
+         RUN ulimit -n > /nofile\n\
+         RUN grep -c /berth-e2e-bparent- /proc/self/cgroup > /parent\n",
+    );
+    let o = d.docker(&[
+        "build",
+        "-q",
+        "-t",
+        "limits:1",
+        "--ulimit",
+        "nofile=1234:1234",
+        "--cgroup-parent",
+        &format!("/{parent}"),
+        ctx.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = d.ok(&["run", "--rm", "limits:1", "cat", "/nofile", "/parent"]);
+    let (nofile, parents) = got.split_once('\n').unwrap();
+    assert_eq!(nofile, "1234");
+    assert_ne!(parents.trim(), "0", "{got}");
+    for l in std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+    {
+        if l.contains(" - cgroup") {
+            let point = l.split(' ').nth(4).unwrap();
+            let _ = std::fs::remove_dir(Path::new(point).join(&parent));
+        }
+    }
+
     // RUN --mount needs BuildKit, as Docker's classic builder says.
     let ctx = context(
         &d,

@@ -59,10 +59,20 @@ fn run_host_config(q: &Query, uri: &axum::http::Uri) -> ApiResult<serde_json::Ma
             }
         }
     }
-    for (param, field) in [("cpusetcpus", "CpusetCpus"), ("cpusetmems", "CpusetMems")] {
+    for (param, field) in [
+        ("cpusetcpus", "CpusetCpus"),
+        ("cpusetmems", "CpusetMems"),
+        ("cgroupparent", "CgroupParent"),
+    ] {
         if let Some(v) = q.get(param).filter(|v| !v.is_empty()) {
             hc.insert(field.into(), Value::from(v));
         }
+    }
+    // `docker build --ulimit`: a JSON list of {Name, Soft, Hard}, as in a
+    // HostConfig; checked with the RUN container's create.
+    let ulimits = json_map::<Vec<Value>>(q, "ulimits")?;
+    if !ulimits.is_empty() {
+        hc.insert("Ulimits".into(), Value::Array(ulimits));
     }
     Ok(hc)
 }

@@ -9,7 +9,7 @@ use berth_api::Query;
 use super::opts::{to_create_request, ContainerOpts};
 use crate::cli::Ctx;
 use crate::commands::image::pull;
-use crate::errors::{error_text, StatusError};
+use crate::errors::{error_text, FlagError, StatusError};
 
 /// Create a new container
 #[derive(Debug, clap::Args)]
@@ -35,7 +35,16 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
 }
 
 /// docker's `withHelp`: `berth: <error>` and a pointer to --help, as a status error.
+/// A refused flag value prints as cobra's flag errors do, with the usage line.
 pub fn with_help(err: &anyhow::Error, cmd: &str, code: i32) -> anyhow::Error {
+    if let Some(flag) = err.downcast_ref::<FlagError>() {
+        return flag
+            .with_usage(
+                &format!("berth {cmd} [OPTIONS] IMAGE [COMMAND] [ARG...]"),
+                &format!("berth {cmd}"),
+            )
+            .into();
+    }
     if err.downcast_ref::<StatusError>().is_some() {
         // Already final (e.g. an exit code to pass on).
         return anyhow::anyhow!(StatusError::new(
@@ -57,6 +66,9 @@ pub fn with_help(err: &anyhow::Error, cmd: &str, code: i32) -> anyhow::Error {
 
 /// POST /containers/create, pulling the image first when it is missing (or
 /// always, with `--pull always`), like the docker CLI's createContainer.
+/// `-q` silences the pull (its errors still fail the create). Content trust
+/// (`--disable-content-trust=false`) needs a Notary server berth does not
+/// talk to; the flag is accepted and the image used as named.
 pub async fn create_container(
     ctx: &Ctx,
     opts: &ContainerOpts,
@@ -65,7 +77,7 @@ pub async fn create_container(
     let cidfile = CidFile::create(opts.cidfile.as_deref())?;
     let reference = pull::normalize(opts.image());
     if opts.pull == "always" {
-        pull::pull_image(ctx, &reference, &mut std::io::stderr(), false).await?;
+        pull::pull_image(ctx, &reference, &mut std::io::stderr(), opts.quiet).await?;
     } else if opts.pull != "missing" && opts.pull != "never" {
         bail!(
             "invalid pull option: '{}': must be one of \"always\", \"missing\" or \"never\"",
@@ -84,8 +96,10 @@ pub async fn create_container(
                 && opts.pull == "missing"
                 && e.to_string().contains("No such image") =>
         {
-            eprintln!("Unable to find image '{reference}' locally");
-            pull::pull_image(ctx, &reference, &mut std::io::stderr(), false).await?;
+            if !opts.quiet {
+                eprintln!("Unable to find image '{reference}' locally");
+            }
+            pull::pull_image(ctx, &reference, &mut std::io::stderr(), opts.quiet).await?;
             ctx.client.post_json(&path, Some(req)).await?
         }
         Err(e) => return Err(e.into()),

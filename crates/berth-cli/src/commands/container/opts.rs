@@ -9,7 +9,8 @@ use berth_api::types::{
 };
 use clap::ArgAction;
 
-use crate::opts::{env, mounts, ports, units};
+use crate::errors::FlagError;
+use crate::opts::{devices, env, mounts, ports, units};
 
 /// Container configuration flags.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -23,12 +24,22 @@ pub struct ContainerOpts {
     /// Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)
     #[arg(long = "blkio-weight", value_name = "uint16", default_value_t = 0)]
     pub blkio_weight: u16,
+    /// Block IO weight (relative device weight)
+    #[arg(long = "blkio-weight-device", value_name = "list")]
+    pub blkio_weight_device: Vec<String>,
     /// Add Linux capabilities
     #[arg(long = "cap-add", value_name = "list")]
     pub cap_add: Vec<String>,
     /// Drop Linux capabilities
     #[arg(long = "cap-drop", value_name = "list")]
     pub cap_drop: Vec<String>,
+    /// Optional parent cgroup for the container
+    #[arg(long = "cgroup-parent", value_name = "string")]
+    pub cgroup_parent: Option<String>,
+    // '' (the default) leaves it to the daemon's default-cgroupns-mode.
+    /// Cgroup namespace to use (host|private)
+    #[arg(long = "cgroupns", value_name = "string")]
+    pub cgroupns: Option<String>,
     /// Write the container ID to the file
     #[arg(long = "cidfile", value_name = "string")]
     pub cidfile: Option<String>,
@@ -38,6 +49,22 @@ pub struct ContainerOpts {
     /// Limit CPU CFS (Completely Fair Scheduler) quota
     #[arg(long = "cpu-quota", value_name = "int", default_value_t = 0)]
     pub cpu_quota: i64,
+    /// Limit CPU real-time period in microseconds
+    #[arg(
+        long = "cpu-rt-period",
+        value_name = "int",
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
+    pub cpu_rt_period: i64,
+    /// Limit CPU real-time runtime in microseconds
+    #[arg(
+        long = "cpu-rt-runtime",
+        value_name = "int",
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
+    pub cpu_rt_runtime: i64,
     /// CPU shares (relative weight)
     #[arg(
         short = 'c',
@@ -58,6 +85,32 @@ pub struct ContainerOpts {
     /// Add a host device to the container
     #[arg(long = "device", value_name = "list")]
     pub device: Vec<String>,
+    /// Add a rule to the cgroup allowed devices list
+    #[arg(long = "device-cgroup-rule", value_name = "list")]
+    pub device_cgroup_rule: Vec<String>,
+    /// Limit read rate (bytes per second) from a device
+    #[arg(long = "device-read-bps", value_name = "list")]
+    pub device_read_bps: Vec<String>,
+    /// Limit read rate (IO per second) from a device
+    #[arg(long = "device-read-iops", value_name = "list")]
+    pub device_read_iops: Vec<String>,
+    /// Limit write rate (bytes per second) to a device
+    #[arg(long = "device-write-bps", value_name = "list")]
+    pub device_write_bps: Vec<String>,
+    /// Limit write rate (IO per second) to a device
+    #[arg(long = "device-write-iops", value_name = "list")]
+    pub device_write_iops: Vec<String>,
+    /// Skip image verification
+    #[arg(
+        long = "disable-content-trust",
+        value_name = "bool",
+        default_value_t = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = ArgAction::Set
+    )]
+    pub disable_content_trust: bool,
     /// Set custom DNS servers
     #[arg(long = "dns", value_name = "list")]
     pub dns: Vec<String>,
@@ -82,6 +135,9 @@ pub struct ContainerOpts {
     /// Expose a port or a range of ports
     #[arg(long = "expose", value_name = "list")]
     pub expose: Vec<String>,
+    /// GPU devices to add to the container ('all' to pass all GPUs)
+    #[arg(long = "gpus", value_name = "gpu-request")]
+    pub gpus: Vec<String>,
     /// Add additional groups to join
     #[arg(long = "group-add", value_name = "list")]
     pub group_add: Vec<String>,
@@ -115,6 +171,13 @@ pub struct ContainerOpts {
     /// IPC mode to use
     #[arg(long = "ipc", value_name = "string")]
     pub ipc: Option<String>,
+    /// Container isolation technology
+    #[arg(long = "isolation", value_name = "string")]
+    pub isolation: Option<String>,
+    // Deprecated: checked but not sent, as the docker CLI does.
+    /// Kernel memory limit
+    #[arg(long = "kernel-memory", value_name = "bytes")]
+    pub kernel_memory: Option<String>,
     /// Set meta data on a container
     #[arg(short = 'l', long = "label", value_name = "list")]
     pub label: Vec<String>,
@@ -124,6 +187,9 @@ pub struct ContainerOpts {
     /// Add link to another container
     #[arg(long = "link", value_name = "list")]
     pub link: Vec<String>,
+    /// Container IPv4/IPv6 link-local addresses
+    #[arg(long = "link-local-ip", value_name = "list")]
+    pub link_local_ip: Vec<String>,
     /// Memory limit
     #[arg(short = 'm', long = "memory", value_name = "bytes")]
     pub memory: Option<String>,
@@ -133,6 +199,14 @@ pub struct ContainerOpts {
     /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
     #[arg(long = "memory-swap", value_name = "bytes", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
+    /// Tune container memory swappiness (0 to 100)
+    #[arg(
+        long = "memory-swappiness",
+        value_name = "int",
+        default_value_t = -1,
+        allow_hyphen_values = true
+    )]
+    pub memory_swappiness: i64,
     /// Attach a filesystem mount to the container
     #[arg(long = "mount", value_name = "mount")]
     pub mount: Vec<String>,
@@ -160,6 +234,14 @@ pub struct ContainerOpts {
     /// Disable OOM Killer
     #[arg(long = "oom-kill-disable")]
     pub oom_kill_disable: bool,
+    /// Tune host's OOM preferences (-1000 to 1000)
+    #[arg(
+        long = "oom-score-adj",
+        value_name = "int",
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
+    pub oom_score_adj: i64,
     /// Logging driver for the container
     #[arg(long = "log-driver", value_name = "string")]
     pub log_driver: Option<String>,
@@ -187,6 +269,9 @@ pub struct ContainerOpts {
     /// Pull image before running ("always", "missing", "never")
     #[arg(long = "pull", value_name = "string", default_value = "missing")]
     pub pull: String,
+    /// Suppress the pull output
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
     /// Mount the container's root filesystem as read only
     #[arg(long = "read-only")]
     pub read_only: bool,
@@ -211,6 +296,9 @@ pub struct ContainerOpts {
     /// Timeout (in seconds) to stop a container
     #[arg(long = "stop-timeout", value_name = "int")]
     pub stop_timeout: Option<i64>,
+    /// Storage driver options for the container
+    #[arg(long = "storage-opt", value_name = "list")]
+    pub storage_opt: Vec<String>,
     /// Sysctl options
     #[arg(long = "sysctl", value_name = "map")]
     pub sysctl: Vec<String>,
@@ -235,6 +323,9 @@ pub struct ContainerOpts {
     /// Bind mount a volume
     #[arg(short = 'v', long = "volume", value_name = "list")]
     pub volume: Vec<String>,
+    /// Optional volume driver for the container
+    #[arg(long = "volume-driver", value_name = "string")]
+    pub volume_driver: Option<String>,
     /// Mount volumes from the specified container(s)
     #[arg(long = "volumes-from", value_name = "list")]
     pub volumes_from: Vec<String>,
@@ -296,6 +387,46 @@ pub fn to_create_request(
     detach: bool,
     lookup_env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ContainerCreateRequest> {
+    // Values the docker CLI refuses while parsing its flags, so before anything else.
+    let blkio_weight_device = each(
+        "--blkio-weight-device",
+        &o.blkio_weight_device,
+        devices::weight_device,
+    )?;
+    let blkio_device_read_bps = each(
+        "--device-read-bps",
+        &o.device_read_bps,
+        devices::throttle_bps_device,
+    )?;
+    let blkio_device_write_bps = each(
+        "--device-write-bps",
+        &o.device_write_bps,
+        devices::throttle_bps_device,
+    )?;
+    let blkio_device_read_iops = each(
+        "--device-read-iops",
+        &o.device_read_iops,
+        devices::throttle_iops_device,
+    )?;
+    let blkio_device_write_iops = each(
+        "--device-write-iops",
+        &o.device_write_iops,
+        devices::throttle_iops_device,
+    )?;
+    let device_cgroup_rules = each(
+        "--device-cgroup-rule",
+        &o.device_cgroup_rule,
+        devices::device_cgroup_rule,
+    )?;
+    let device_requests = each("--gpus", &o.gpus, devices::gpu_request)?;
+    // Deprecated and no longer part of the API: the docker CLI checks the
+    // size and sends nothing.
+    each(
+        "--kernel-memory",
+        o.kernel_memory.as_slice(),
+        units::ram_in_bytes,
+    )?;
+
     let (attach_stdin, attach_stdout, attach_stderr) = attach_streams(o, detach)?;
 
     let mut envs = Vec::new();
@@ -364,10 +495,26 @@ pub fn to_create_request(
         let (k, v) = s
             .split_once('=')
             .filter(|(k, _)| allowed(k))
-            .ok_or_else(|| {
-                anyhow!("invalid argument {s:?} for \"--sysctl\" flag: sysctl '{s}' is not allowed")
-            })?;
+            .ok_or_else(|| FlagError::new("--sysctl", s, format!("sysctl '{s}' is not allowed")))?;
         sysctls.insert(k.to_string(), v.to_string());
+    }
+    let mut storage_opt = BTreeMap::new();
+    for s in &o.storage_opt {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| anyhow!("invalid storage option"))?;
+        storage_opt.insert(k.to_string(), v.to_string());
+    }
+    // -1 (not given) leaves the kernel's swappiness.
+    if o.memory_swappiness != -1 && !(0..=100).contains(&o.memory_swappiness) {
+        bail!(
+            "invalid value: {}. Valid memory swappiness range is 0-100",
+            o.memory_swappiness
+        );
+    }
+    let cgroupns_mode = o.cgroupns.clone().unwrap_or_default();
+    if !matches!(cgroupns_mode.as_str(), "" | "host" | "private") {
+        bail!("--cgroupns: invalid CGROUP mode");
     }
 
     let config = ContainerConfig {
@@ -409,6 +556,7 @@ pub fn to_create_request(
             .collect::<Result<_>>()?,
         cap_add: o.cap_add.clone(),
         cap_drop: o.cap_drop.clone(),
+        cgroupns_mode,
         dns: o.dns.clone(),
         dns_options: o.dns_option.clone(),
         dns_search: o.dns_search.clone(),
@@ -416,11 +564,13 @@ pub fn to_create_request(
         group_add: o.group_add.clone(),
         ipc_mode: o.ipc.clone().unwrap_or_default(),
         links: o.link.clone(),
+        oom_score_adj: o.oom_score_adj,
         pid_mode: o.pid.clone().unwrap_or_default(),
         privileged: o.privileged,
         publish_all_ports: o.publish_all,
         readonly_rootfs: o.read_only,
         security_opt: security_opts(&o.security_opt)?,
+        storage_opt,
         tmpfs,
         uts_mode: o.uts.clone().unwrap_or_default(),
         userns_mode: o.userns.clone().unwrap_or_default(),
@@ -433,6 +583,8 @@ pub fn to_create_request(
         sysctls,
         init: o.init.then_some(true),
         runtime: o.runtime.clone().unwrap_or_default(),
+        isolation: o.isolation.clone().unwrap_or_default(),
+        volume_driver: o.volume_driver.clone().unwrap_or_default(),
         cpu_shares: o.cpu_shares,
         memory: o
             .memory
@@ -446,9 +598,17 @@ pub fn to_create_request(
             .map(units::parse_cpus)
             .transpose()?
             .unwrap_or(0),
+        cgroup_parent: o.cgroup_parent.clone().unwrap_or_default(),
         blkio_weight: i64::from(o.blkio_weight),
+        blkio_weight_device,
+        blkio_device_read_bps,
+        blkio_device_write_bps,
+        blkio_device_read_iops,
+        blkio_device_write_iops,
         cpu_period: o.cpu_period,
         cpu_quota: o.cpu_quota,
+        cpu_realtime_period: o.cpu_rt_period,
+        cpu_realtime_runtime: o.cpu_rt_runtime,
         cpuset_cpus: o.cpuset_cpus.clone().unwrap_or_default(),
         cpuset_mems: o.cpuset_mems.clone().unwrap_or_default(),
         devices: o
@@ -456,6 +616,8 @@ pub fn to_create_request(
             .iter()
             .map(|d| mounts::parse_device(d))
             .collect::<Result<_>>()?,
+        device_cgroup_rules,
+        device_requests,
         memory_reservation: o
             .memory_reservation
             .as_deref()
@@ -468,6 +630,8 @@ pub fn to_create_request(
             .map(units::mem_swap)
             .transpose()?
             .unwrap_or(0),
+        // Sent even when not given, as the docker CLI does.
+        memory_swappiness: Some(o.memory_swappiness),
         oom_kill_disable: Some(o.oom_kill_disable),
         pids_limit: o.pids_limit,
         ulimits: o
@@ -489,10 +653,16 @@ pub fn to_create_request(
     })
 }
 
-/// `--network-alias`, `--ip`, `--ip6` as the endpoint settings of the
-/// container's network, keyed by the network name as the docker CLI does.
+/// `--network-alias`, `--ip`, `--ip6`, `--link-local-ip`, `--mac-address` as
+/// the endpoint settings of the container's network, keyed by the network
+/// name as the docker CLI does.
 fn networking_config(o: &ContainerOpts) -> Option<berth_api::types::NetworkingConfig> {
-    if o.network_alias.is_empty() && o.ip.is_none() && o.ip6.is_none() && o.mac_address.is_none() {
+    if o.network_alias.is_empty()
+        && o.ip.is_none()
+        && o.ip6.is_none()
+        && o.link_local_ip.is_empty()
+        && o.mac_address.is_none()
+    {
         return None;
     }
     let mut ipam = serde_json::Map::new();
@@ -501,6 +671,9 @@ fn networking_config(o: &ContainerOpts) -> Option<berth_api::types::NetworkingCo
     }
     if let Some(ip) = &o.ip6 {
         ipam.insert("IPv6Address".into(), ip.clone().into());
+    }
+    if !o.link_local_ip.is_empty() {
+        ipam.insert("LinkLocalIPs".into(), o.link_local_ip.clone().into());
     }
     let mut endpoint = serde_json::Map::new();
     if !ipam.is_empty() {
@@ -516,6 +689,15 @@ fn networking_config(o: &ContainerOpts) -> Option<berth_api::types::NetworkingCo
     let mut cfg = berth_api::types::NetworkingConfig::default();
     cfg.endpoints_config.insert(name, endpoint.into());
     Some(cfg)
+}
+
+/// Parses every value of a list flag, refusing a bad one as the docker CLI's
+/// flag parsing does: `invalid argument "v" for "--flag" flag: <why>`.
+fn each<T>(flag: &str, values: &[String], parse: impl Fn(&str) -> Result<T>) -> Result<Vec<T>> {
+    values
+        .iter()
+        .map(|v| parse(v).map_err(|e| FlagError::new(flag, v, format!("{e:#}")).into()))
+        .collect()
 }
 
 /// `--log-driver` / `--log-opt k=v` as HostConfig.LogConfig.
@@ -855,6 +1037,184 @@ mod tests {
         assert!(T::try_parse_from(["run", "--bogus", "busybox"]).is_err());
         let t = T::try_parse_from(["run", "busybox", "ls", "--bogus", "-l"]).unwrap();
         assert_eq!(t.o.command(), ["ls", "--bogus", "-l"]);
+    }
+
+    #[test]
+    fn device_and_cgroup_flags() {
+        let v = req(&[
+            "--blkio-weight-device",
+            "/dev/sda:200",
+            "--blkio-weight-device",
+            "/dev/sdb:300",
+            "--device-read-bps",
+            "/dev/sda:1mb",
+            "--device-write-bps",
+            "/dev/sda:10k",
+            "--device-read-iops",
+            "/dev/sda:100",
+            "--device-write-iops",
+            "/dev/sdb:200",
+            "--device-cgroup-rule",
+            "c 1:3 mr",
+            "--device-cgroup-rule",
+            "a *:* rwm",
+            "--memory-swappiness",
+            "10",
+            "--oom-score-adj",
+            "-500",
+            "--cgroup-parent",
+            "/foo",
+            "--cgroupns",
+            "host",
+            "--cpu-rt-period",
+            "1000",
+            "--cpu-rt-runtime",
+            "950",
+            "--isolation",
+            "default",
+            "--kernel-memory",
+            "10m",
+            "--storage-opt",
+            "size=1G",
+            "--gpus",
+            "all",
+            "--volume-driver",
+            "local",
+            "--disable-content-trust",
+            "-q",
+            "busybox",
+        ]);
+        let h = &v["HostConfig"];
+        assert_eq!(
+            h["BlkioWeightDevice"],
+            serde_json::json!([{"Path": "/dev/sda", "Weight": 200}, {"Path": "/dev/sdb", "Weight": 300}])
+        );
+        assert_eq!(
+            h["BlkioDeviceReadBps"],
+            serde_json::json!([{"Path": "/dev/sda", "Rate": 1048576}])
+        );
+        assert_eq!(
+            h["BlkioDeviceWriteBps"],
+            serde_json::json!([{"Path": "/dev/sda", "Rate": 10240}])
+        );
+        assert_eq!(
+            h["BlkioDeviceReadIOps"],
+            serde_json::json!([{"Path": "/dev/sda", "Rate": 100}])
+        );
+        assert_eq!(
+            h["BlkioDeviceWriteIOps"],
+            serde_json::json!([{"Path": "/dev/sdb", "Rate": 200}])
+        );
+        assert_eq!(
+            h["DeviceCgroupRules"],
+            serde_json::json!(["c 1:3 mr", "a *:* rwm"])
+        );
+        assert_eq!(h["MemorySwappiness"], 10);
+        assert_eq!(h["OomScoreAdj"], -500);
+        assert_eq!(h["CgroupParent"], "/foo");
+        assert_eq!(h["CgroupnsMode"], "host");
+        assert_eq!(h["CpuRealtimePeriod"], 1000);
+        assert_eq!(h["CpuRealtimeRuntime"], 950);
+        assert_eq!(h["Isolation"], "default");
+        assert_eq!(h["StorageOpt"], serde_json::json!({"size": "1G"}));
+        assert_eq!(
+            h["DeviceRequests"],
+            serde_json::json!([{"Driver": "", "Count": -1, "DeviceIDs": null, "Capabilities": [["gpu"]], "Options": {}}])
+        );
+        assert_eq!(h["VolumeDriver"], "local");
+        // Deprecated: the docker CLI no longer sends it.
+        assert!(h.get("KernelMemory").is_none());
+    }
+
+    #[test]
+    fn swappiness_is_sent_when_not_given() {
+        let v = req(&["busybox"]);
+        assert_eq!(v["HostConfig"]["MemorySwappiness"], -1);
+        assert!(v["HostConfig"].get("OomScoreAdj").is_none());
+        assert!(v["HostConfig"].get("CgroupnsMode").is_none());
+    }
+
+    #[test]
+    fn link_local_ips_are_endpoint_settings() {
+        let v = req(&[
+            "--network",
+            "n1",
+            "--link-local-ip",
+            "169.254.1.1",
+            "--link-local-ip",
+            "fe80::1",
+            "busybox",
+        ]);
+        assert_eq!(
+            v["NetworkingConfig"]["EndpointsConfig"]["n1"]["IPAMConfig"],
+            serde_json::json!({"LinkLocalIPs": ["169.254.1.1", "fe80::1"]})
+        );
+    }
+
+    fn create_error(args: &[&str]) -> String {
+        let mut argv = vec!["run"];
+        argv.extend_from_slice(args);
+        let t = T::try_parse_from(argv).unwrap();
+        let e = to_create_request(&t.o, false, &|_| None).unwrap_err();
+        let e = crate::commands::container::create::with_help(&e, "create", 125);
+        let s = e.downcast_ref::<crate::errors::StatusError>().unwrap();
+        assert_eq!(s.code, 125);
+        s.message.clone()
+    }
+
+    #[test]
+    fn refused_values_read_as_docker_prints_them() {
+        let usage = "\n\nUsage:  berth create [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nRun 'berth create --help' for more information";
+        for (args, msg) in [
+            (
+                ["--device-cgroup-rule", "x 1:2 r"],
+                "invalid argument \"x 1:2 r\" for \"--device-cgroup-rule\" flag: invalid device cgroup format 'x 1:2 r'",
+            ),
+            (
+                ["--blkio-weight-device", "sda:200"],
+                "invalid argument \"sda:200\" for \"--blkio-weight-device\" flag: bad format for device path: sda:200",
+            ),
+            (
+                ["--device-write-iops", "/dev/sda:1k"],
+                "invalid argument \"/dev/sda:1k\" for \"--device-write-iops\" flag: invalid rate for device: /dev/sda:1k. The correct format is <device-path>:<number>. Number must be a positive integer",
+            ),
+            (
+                ["--gpus", "foo"],
+                "invalid argument \"foo\" for \"--gpus\" flag: invalid count (foo): value must be either \"all\" or an integer: invalid syntax",
+            ),
+            (
+                ["--kernel-memory", "abc"],
+                "invalid argument \"abc\" for \"--kernel-memory\" flag: invalid size: 'abc'",
+            ),
+            (
+                ["--sysctl", "foo=1"],
+                "invalid argument \"foo=1\" for \"--sysctl\" flag: sysctl 'foo=1' is not allowed",
+            ),
+        ] {
+            let mut argv = args.to_vec();
+            argv.push("busybox");
+            assert_eq!(create_error(&argv), format!("{msg}{usage}"));
+        }
+        let help = "\n\nRun 'berth create --help' for more information";
+        for (args, msg) in [
+            (
+                ["--memory-swappiness", "101"],
+                "berth: invalid value: 101. Valid memory swappiness range is 0-100",
+            ),
+            (
+                ["--memory-swappiness", "-2"],
+                "berth: invalid value: -2. Valid memory swappiness range is 0-100",
+            ),
+            (
+                ["--cgroupns", "foo"],
+                "berth: --cgroupns: invalid CGROUP mode",
+            ),
+            (["--storage-opt", "foo"], "berth: invalid storage option"),
+        ] {
+            let mut argv = args.to_vec();
+            argv.push("busybox");
+            assert_eq!(create_error(&argv), format!("{msg}{help}"));
+        }
     }
 
     #[test]

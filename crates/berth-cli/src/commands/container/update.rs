@@ -19,6 +19,16 @@ pub struct Args {
     /// Limit CPU CFS (Completely Fair Scheduler) quota
     #[arg(long = "cpu-quota", value_name = "int", allow_hyphen_values = true)]
     pub cpu_quota: Option<i64>,
+    /// Limit the CPU real-time period in microseconds
+    #[arg(long = "cpu-rt-period", value_name = "int", allow_hyphen_values = true)]
+    pub cpu_rt_period: Option<i64>,
+    /// Limit the CPU real-time runtime in microseconds
+    #[arg(
+        long = "cpu-rt-runtime",
+        value_name = "int",
+        allow_hyphen_values = true
+    )]
+    pub cpu_rt_runtime: Option<i64>,
     /// CPU shares (relative weight)
     #[arg(short = 'c', long = "cpu-shares", value_name = "int")]
     pub cpu_shares: Option<i64>,
@@ -64,6 +74,12 @@ pub fn body(a: &Args) -> Result<Value> {
     }
     if let Some(v) = a.cpu_quota {
         put("CpuQuota", json!(v));
+    }
+    if let Some(v) = a.cpu_rt_period {
+        put("CpuRealtimePeriod", json!(v));
+    }
+    if let Some(v) = a.cpu_rt_runtime {
+        put("CpuRealtimeRuntime", json!(v));
     }
     if let Some(v) = a.cpu_shares {
         put("CpuShares", json!(v));
@@ -144,6 +160,23 @@ mod tests {
         assert_eq!(
             body(&t.a).unwrap(),
             json!({"Memory": 134217728, "MemorySwap": 268435456, "RestartPolicy": {"Name": "always"}})
+        );
+    }
+
+    #[test]
+    fn realtime_cpu_limits() {
+        let t = T::try_parse_from([
+            "update",
+            "--cpu-rt-period",
+            "1000",
+            "--cpu-rt-runtime",
+            "950",
+            "c1",
+        ])
+        .unwrap();
+        assert_eq!(
+            body(&t.a).unwrap(),
+            json!({"CpuRealtimePeriod": 1000, "CpuRealtimeRuntime": 950})
         );
     }
 }

@@ -11,6 +11,8 @@ use berth_build::ignore::Ignore;
 use hyper::Method;
 
 use crate::cli::Ctx;
+use crate::errors::FlagError;
+use crate::opts::{csv, units};
 
 /// Build an image from a Dockerfile
 #[derive(Debug, clap::Args)]
@@ -81,6 +83,35 @@ pub struct Args {
     /// Set platform if server is multi-platform capable
     #[arg(long = "platform", value_name = "string")]
     pub platform: Option<String>,
+    /// Images to consider as cache sources
+    #[arg(long = "cache-from", value_name = "strings")]
+    pub cache_from: Vec<String>,
+    /// Set the parent cgroup for the "RUN" instructions during build
+    #[arg(long = "cgroup-parent", value_name = "string")]
+    pub cgroup_parent: Option<String>,
+    /// Compress the build context using gzip
+    #[arg(long = "compress")]
+    pub compress: bool,
+    /// Skip image verification
+    #[arg(
+        long = "disable-content-trust",
+        value_name = "bool",
+        default_value_t = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub disable_content_trust: bool,
+    /// Container isolation technology
+    #[arg(long = "isolation", value_name = "string")]
+    pub isolation: Option<String>,
+    /// Security options
+    #[arg(long = "security-opt", value_name = "strings")]
+    pub security_opt: Vec<String>,
+    /// Ulimit options
+    #[arg(long = "ulimit", value_name = "ulimit")]
+    pub ulimit: Vec<String>,
     /// The context: a directory, or `-` for a tar or a Dockerfile on stdin
     #[arg(value_name = "PATH")]
     pub path: String,
@@ -203,6 +234,69 @@ fn add_dir(
     Ok(())
 }
 
+/// go-units' Ulimit in the docker CLI's field order, for `ulimits`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct QueryUlimit {
+    name: String,
+    hard: i64,
+    soft: i64,
+}
+
+/// The query parameters of `--cache-from`, `--cgroup-parent`, `--isolation`,
+/// `--security-opt` and `--ulimit`, as the docker CLI sends them (only when
+/// set; `strings` flags split their values as CSV). The daemon takes what it
+/// implements and ignores the rest, as Docker's classic builder does on a
+/// host without the feature. A value the docker CLI's flag parsing refuses
+/// is a [`FlagError`].
+fn flag_params(args: &Args) -> Result<Vec<(&'static str, String)>> {
+    let strings = |flag: &str, values: &[String]| -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for v in values {
+            out.extend(csv::string_slice(v).map_err(|e| FlagError::new(flag, v, e))?);
+        }
+        Ok(out)
+    };
+    let mut params = Vec::new();
+    let cache_from = strings("--cache-from", &args.cache_from)?;
+    if !cache_from.is_empty() {
+        params.push(("cachefrom", serde_json::to_string(&cache_from)?));
+    }
+    if let Some(p) = args.cgroup_parent.as_deref().filter(|p| !p.is_empty()) {
+        params.push(("cgroupparent", p.to_string()));
+    }
+    if let Some(i) = args.isolation.as_deref().filter(|i| !i.is_empty()) {
+        params.push(("isolation", i.to_string()));
+    }
+    for opt in strings("--security-opt", &args.security_opt)? {
+        params.push(("securityopt", opt));
+    }
+    let ulimits = args
+        .ulimit
+        .iter()
+        .map(|u| {
+            let u = units::parse_ulimit(u).map_err(|e| FlagError::new("--ulimit", u, e))?;
+            Ok(QueryUlimit {
+                name: u.name,
+                hard: u.hard,
+                soft: u.soft,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if !ulimits.is_empty() {
+        params.push(("ulimits", serde_json::to_string(&ulimits)?));
+    }
+    Ok(params)
+}
+
+/// `--compress`: the context tar gzipped (the daemon sniffs compression).
+fn gzip(data: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data)?;
+    Ok(e.finish()?)
+}
+
 fn key_values(list: &[String]) -> BTreeMap<String, Option<String>> {
     list.iter()
         .map(|a| match a.split_once('=') {
@@ -214,6 +308,13 @@ fn key_values(list: &[String]) -> BTreeMap<String, Option<String>> {
 }
 
 pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
+    // Flag values first, as the docker CLI refuses them before reading anything.
+    let extra = flag_params(&args).map_err(|e| match e.downcast_ref::<FlagError>() {
+        Some(f) => f
+            .with_usage("berth build [OPTIONS] PATH | URL | -", "berth build")
+            .into(),
+        None => e,
+    })?;
     let stdin_file = args.file.as_deref() == Some("-");
     let (name, tar) = if args.path == "-" {
         if stdin_file {
@@ -294,6 +395,9 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     if !args.add_host.is_empty() {
         q = q.add("extrahosts", args.add_host.join(","));
     }
+    for (param, v) in &extra {
+        q = q.add(param, v);
+    }
     for (param, v) in [
         ("memory", args.memory.as_deref()),
         ("memswap", args.memory_swap.as_deref()),
@@ -312,6 +416,9 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
             q = q.add(param, v.to_string());
         }
     }
+    // Content trust (`--disable-content-trust=false`) would resolve FROM
+    // images through Notary, which berth does not talk to: the flag is accepted.
+    let tar = if args.compress { gzip(&tar)? } else { tar };
     if !args.quiet {
         println!(
             "Sending build context to Docker daemon  {}",
@@ -379,6 +486,79 @@ mod tests {
         assert_eq!(human_size(4096.0), "4.096kB");
         assert_eq!(human_size(512.0), "512B");
         assert_eq!(human_size(2_500_000.0), "2.5MB");
+    }
+
+    fn parse(argv: &[&str]) -> Args {
+        #[derive(clap::Parser)]
+        struct T {
+            #[command(flatten)]
+            a: Args,
+        }
+        let mut all = vec!["build"];
+        all.extend_from_slice(argv);
+        all.push(".");
+        <T as clap::Parser>::try_parse_from(all).unwrap().a
+    }
+
+    #[test]
+    fn flag_params_as_docker_sends_them() {
+        let a = parse(&[
+            "--cache-from",
+            "a",
+            "--cache-from",
+            "b,\"c,d\"",
+            "--cgroup-parent",
+            "/x",
+            "--isolation",
+            "hyperv",
+            "--security-opt",
+            "seccomp=unconfined,label=x",
+            "--ulimit",
+            "nofile=1:2",
+            "--ulimit",
+            "nproc=5",
+            "--compress",
+            "--disable-content-trust=false",
+        ]);
+        assert_eq!(
+            flag_params(&a).unwrap(),
+            vec![
+                ("cachefrom", r#"["a","b","c,d"]"#.to_string()),
+                ("cgroupparent", "/x".into()),
+                ("isolation", "hyperv".into()),
+                ("securityopt", "seccomp=unconfined".into()),
+                ("securityopt", "label=x".into()),
+                (
+                    "ulimits",
+                    r#"[{"Name":"nofile","Hard":2,"Soft":1},{"Name":"nproc","Hard":5,"Soft":5}]"#
+                        .into()
+                ),
+            ]
+        );
+        assert!(a.compress && !a.disable_content_trust);
+        // Empty values send nothing.
+        let a = parse(&["--cache-from", "", "--cgroup-parent=", "--isolation="]);
+        assert!(flag_params(&a).unwrap().is_empty());
+    }
+
+    #[test]
+    fn refused_flag_values() {
+        let e = flag_params(&parse(&["--ulimit", "x"])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid argument \"x\" for \"--ulimit\" flag: invalid ulimit argument: x"
+        );
+        let e = flag_params(&parse(&["--cache-from", "a\"b"])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid argument \"a\\\"b\" for \"--cache-from\" flag: parse error on line 1, column 2: bare \" in non-quoted-field"
+        );
+    }
+
+    #[test]
+    fn compressed_context_is_gzip() {
+        let gz = gzip(b"tar bytes").unwrap();
+        assert!(berth_build::archive::is_compressed(&gz));
     }
 
     #[test]
