@@ -11,6 +11,8 @@ mod humanize;
 mod opts;
 mod stream;
 mod term;
+#[cfg(test)]
+mod testenv;
 mod tlsopts;
 
 use std::io::Write;

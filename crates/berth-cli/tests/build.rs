@@ -342,15 +342,7 @@ fn stdin_contexts_iidfile_and_run_options() {
     let (nofile, parents) = got.split_once('\n').unwrap();
     assert_eq!(nofile, "1234");
     assert_ne!(parents.trim(), "0", "{got}");
-    for l in std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-    {
-        if l.contains(" - cgroup") {
-            let point = l.split(' ').nth(4).unwrap();
-            let _ = std::fs::remove_dir(Path::new(point).join(&parent));
-        }
-    }
+    common::cleanup::remove_cgroup_parent(&parent);
 
     // RUN --mount needs BuildKit, as Docker's classic builder says.
     let ctx = context(

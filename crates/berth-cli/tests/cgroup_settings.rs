@@ -170,15 +170,7 @@ fn cgroup_parent_and_namespace() {
         assert!(!m.join(&parent).join(id).exists(), "cgroup left behind");
     }
     // The parent itself is the administrator's, as with Docker: take it away.
-    for l in std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-    {
-        if l.contains(" - cgroup") {
-            let point = l.split(' ').nth(4).unwrap();
-            let _ = std::fs::remove_dir(Path::new(point).join(&parent));
-        }
-    }
+    common::cleanup::remove_cgroup_parent(&parent);
 
     // A private cgroup namespace: the container's cgroup is its root.
     let cg = ok(

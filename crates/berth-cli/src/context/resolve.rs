@@ -77,15 +77,8 @@ pub fn default_endpoint(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| m.get(k).cloned()
-    }
+    use crate::testenv::env;
 
     fn name(flags: Flags, vars: &[(&str, &str)], current: Option<&str>) -> String {
         context_name(flags, env(vars), current).unwrap()

@@ -67,6 +67,17 @@ fn stale_scratch_pid(name: &str) -> Option<u32> {
     pid.parse().ok()
 }
 
+/// Removes the (empty) directory `parent` from every cgroup hierarchy: a
+/// `--cgroup-parent` the daemon made for a test and, as Docker, left there.
+pub fn remove_cgroup_parent(parent: &str) {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for l in info.lines().filter(|l| l.contains(" - cgroup")) {
+        if let Some(point) = l.split(' ').nth(4) {
+            let _ = std::fs::remove_dir(Path::new(&unescape(point)).join(parent));
+        }
+    }
+}
+
 /// The nftables table of a daemon whose default bridge is `bridge`, as the
 /// daemon names it; None for `berth0`, whose table (`berth`) belongs to the
 /// host's daemon.
