@@ -385,7 +385,29 @@ fn stock_docker_cli_sees_userns() {
     );
     assert!(text(&out).contains("name=userns"), "{}", text(&out));
     let out = docker(&["run", "--rm", "busybox", "id", "-u"]);
-    assert_eq!(text(&out).trim(), "0");
+    assert_eq!(
+        text(&out).trim(),
+        "0",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The runtime writes the score from outside the user namespace, where
+    // the container's root may not (the CLI always sends one, 0 by default).
+    let out = docker(&[
+        "run",
+        "--rm",
+        "--oom-score-adj",
+        "300",
+        "busybox",
+        "cat",
+        "/proc/self/oom_score_adj",
+    ]);
+    assert_eq!(
+        text(&out).trim(),
+        "300",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = docker(&["run", "--rm", "--privileged", "busybox", "true"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains(

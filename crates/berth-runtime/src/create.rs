@@ -28,7 +28,11 @@ pub fn create_and_start(
         .as_ref()
         .ok_or_else(|| RuntimeError::InvalidSpec("the process section is missing".into()))?;
     // Everything that can be computed or checked is done here, before fork.
-    let plan = ProcessPlan::new(spec, process)?;
+    let mut plan = ProcessPlan::new(spec, process)?;
+    // The parent writes the init's oom_score_adj (as runc does before it
+    // enters a user namespace): inside one, /proc/self/oom_score_adj belongs
+    // to the host's root and the child may not write it, even to 0.
+    let oom_score_adj = plan.oom_score_adj.take();
     let ns = NamespacePlan::for_create(linux)?;
     // A user namespace of its own, or a joined one the child is cloned in.
     let in_userns = ns.new_user || ns.via_user.is_some();
@@ -115,6 +119,10 @@ pub fn create_and_start(
         }
         if let Some(cg) = &cgroup {
             cg.add_task(pid.as_raw())?;
+        }
+        if let Some(adj) = oom_score_adj {
+            let path = format!("/proc/{pid}/oom_score_adj");
+            std::fs::write(&path, adj.to_string()).ctx(|| format!("write {path}"))?;
         }
         prepare(pid.as_raw()).map_err(RuntimeError::Child)?;
         hooks.run_before_start(pid.as_raw())
