@@ -459,3 +459,298 @@ fn context_tls_material_is_used() {
         "ctx-marker\n"
     );
 }
+
+/// Runs `bin` as [`client`] does, in directory `cwd`, with `stdin` as its input.
+fn client_at(bin: &str, config: &Path, args: &[&str], cwd: &Path, stdin: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(bin)
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_CONTEXT")
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("DOCKER_CERT_PATH")
+        .env("DOCKER_CONFIG", config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The files of a context's TLS dir, `<endpoint>/<file>` → contents.
+fn tls_files(config: &Path, name: &str) -> Vec<(String, Vec<u8>)> {
+    use sha2::{Digest, Sha256};
+    let dir = config
+        .join("contexts/tls")
+        .join(hex::encode(Sha256::digest(name.as_bytes())));
+    let mut out = Vec::new();
+    for ep in std::fs::read_dir(&dir).unwrap() {
+        let ep = ep.unwrap();
+        for f in std::fs::read_dir(ep.path()).unwrap() {
+            let f = f.unwrap();
+            let key = format!(
+                "{}/{}",
+                ep.file_name().to_string_lossy(),
+                f.file_name().to_string_lossy()
+            );
+            out.push((key, std::fs::read(f.path()).unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Docker 28 ends its export right after the last file's data; berth writes
+/// the same bytes, then the padding and end-of-archive blocks tar requires.
+fn assert_same_archive(docker: &[u8], berth: &[u8], what: &str) {
+    assert!(
+        berth.len() > docker.len() && berth.starts_with(docker),
+        "{what}: docker's {} bytes are not the start of berth's {}",
+        docker.len(),
+        berth.len()
+    );
+    assert!(berth[docker.len()..].iter().all(|b| *b == 0), "{what}");
+    assert_eq!(berth.len() % 512, 0, "{what}");
+}
+
+#[test]
+fn contexts_move_between_clis_by_export_and_import() {
+    let d = Daemon::start("ctx-export");
+    let cfg = d.root.join("docker-config");
+    let work = d.root.join("export-work");
+    std::fs::create_dir_all(&work).unwrap();
+    let run = |bin: &str, args: &[&str], stdin: &[u8]| client_at(bin, &cfg, args, &work, stdin);
+    let ok = |what: &str, out: Output| {
+        assert!(out.status.success(), "{what}: {}", stderr(&out));
+        out
+    };
+    let pki = work.join("pki");
+    Ca::new("berth export CA").issue(&pki, &[], ExtendedKeyUsagePurpose::ClientAuth, false);
+    let pem = |f: &str| pki.join(f).to_str().unwrap().to_string();
+    let host = format!("host={}", d.sock());
+    let tls = format!(
+        "host=tcp://127.0.0.1:1,ca={},cert={},key={}",
+        pem("ca.pem"),
+        pem("cert.pem"),
+        pem("key.pem")
+    );
+    for (name, opts) in [("by-docker", &host), ("tls-docker", &tls)] {
+        ok(
+            "docker create",
+            run(
+                DOCKER,
+                &[
+                    "context",
+                    "create",
+                    name,
+                    "--docker",
+                    opts,
+                    "--description",
+                    "moved",
+                ],
+                b"",
+            ),
+        );
+    }
+
+    // docker exports (to a file, to stdout) → berth imports (from a file, from stdin).
+    let out = ok(
+        "docker export",
+        run(DOCKER, &["context", "export", "by-docker"], b""),
+    );
+    assert_eq!(stderr(&out), "Written file \"by-docker.dockercontext\"\n");
+    let docker_plain = std::fs::read(work.join("by-docker.dockercontext")).unwrap();
+    let docker_tls = ok(
+        "docker export -",
+        run(DOCKER, &["context", "export", "tls-docker", "-"], b""),
+    )
+    .stdout;
+    let out = ok(
+        "berth import",
+        run(
+            BERTH,
+            &[
+                "context",
+                "import",
+                "from-docker",
+                "by-docker.dockercontext",
+            ],
+            b"",
+        ),
+    );
+    assert_eq!(text(&out), "from-docker\n");
+    assert_eq!(
+        stderr(&out),
+        "Successfully imported context \"from-docker\"\n"
+    );
+    ok(
+        "berth import -",
+        run(
+            BERTH,
+            &["context", "import", "tls-from-docker", "-"],
+            &docker_tls,
+        ),
+    );
+    assert_eq!(
+        meta_json(&cfg, "from-docker"),
+        meta_json(&cfg, "by-docker").replace("\"by-docker\"", "\"from-docker\"")
+    );
+    assert_eq!(
+        tls_files(&cfg, "tls-from-docker"),
+        tls_files(&cfg, "tls-docker")
+    );
+    assert_eq!(tls_files(&cfg, "tls-from-docker").len(), 3);
+    let version = ok(
+        "berth --context version",
+        run(
+            BERTH,
+            &[
+                "--context",
+                "from-docker",
+                "version",
+                "--format",
+                "{{.Server.Version}}",
+            ],
+            b"",
+        ),
+    );
+    assert!(!text(&version).trim().is_empty());
+
+    // berth exports: docker's bytes, then tar's end; docker imports them.
+    let out = ok(
+        "berth export",
+        run(BERTH, &["context", "export", "from-docker"], b""),
+    );
+    assert_eq!(stderr(&out), "Written file \"from-docker.dockercontext\"\n");
+    assert!(text(&out).is_empty());
+    let berth_plain = std::fs::read(work.join("from-docker.dockercontext")).unwrap();
+    let berth_tls = ok(
+        "berth export -",
+        run(BERTH, &["context", "export", "tls-docker", "-"], b""),
+    )
+    .stdout;
+    assert_same_archive(&docker_tls, &berth_tls, "tls-docker");
+    let berth_of_docker = ok(
+        "berth export",
+        run(BERTH, &["context", "export", "by-docker", "-"], b""),
+    )
+    .stdout;
+    assert_same_archive(&docker_plain, &berth_of_docker, "by-docker");
+    assert!(berth_plain.windows(13).any(|w| w == b"\"from-docker\""));
+    ok(
+        "docker import",
+        run(
+            DOCKER,
+            &[
+                "context",
+                "import",
+                "from-berth",
+                "from-docker.dockercontext",
+            ],
+            b"",
+        ),
+    );
+    ok(
+        "docker import -",
+        run(
+            DOCKER,
+            &["context", "import", "tls-from-berth", "-"],
+            &berth_tls,
+        ),
+    );
+    assert_eq!(
+        tls_files(&cfg, "tls-from-berth"),
+        tls_files(&cfg, "tls-docker")
+    );
+    let version = ok(
+        "docker --context version",
+        run(
+            DOCKER,
+            &[
+                "--context",
+                "from-berth",
+                "version",
+                "--format",
+                "{{.Server.Version}}",
+            ],
+            b"",
+        ),
+    );
+    assert!(!text(&version).trim().is_empty());
+    // The default context is exported as -H makes it, by both alike.
+    let sock = d.sock();
+    let (b, k) = (
+        ok(
+            "berth",
+            run(
+                BERTH,
+                &["-H", &sock, "context", "export", "default", "-"],
+                b"",
+            ),
+        )
+        .stdout,
+        ok(
+            "docker",
+            run(
+                DOCKER,
+                &["-H", &sock, "context", "export", "default", "-"],
+                b"",
+            ),
+        )
+        .stdout,
+    );
+    assert_same_archive(&k, &b, "default");
+
+    // Errors, with docker's words and exit codes.
+    std::fs::write(work.join("hello.txt"), "hello\n").unwrap();
+    std::fs::write(work.join("empty"), "").unwrap();
+    std::fs::write(work.join("junk"), [b'x'; 1024]).unwrap();
+    let mut other = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_ustar();
+    h.set_path("other.json").unwrap();
+    h.set_size(2);
+    h.set_cksum();
+    other.append(&h, &b"{}"[..]).unwrap();
+    std::fs::write(work.join("other.tar"), other.into_inner().unwrap()).unwrap();
+    for args in [
+        vec!["context", "export", "x"],
+        vec!["context", "export", "by-docker", "by-docker.dockercontext"],
+        vec!["context", "export", "by-docker", "/nonexistent/dir/x.tar"],
+        vec!["context", "import", "by-docker", "by-docker.dockercontext"],
+        vec!["context", "import", "default", "by-docker.dockercontext"],
+        vec!["context", "import", "a/b", "by-docker.dockercontext"],
+        vec!["context", "import", "new-one", "/nonexistent.tar"],
+        vec!["context", "import", "new-one", "hello.txt"],
+        vec!["context", "import", "new-one", "empty"],
+        vec!["context", "import", "new-one", "junk"],
+        vec!["context", "import", "new-one", "other.tar"],
+    ] {
+        let (b, k) = (run(BERTH, &args, b""), run(DOCKER, &args, b""));
+        assert_eq!(b.status.code(), Some(1), "{args:?}: {}", stderr(&b));
+        assert_eq!(b.status.code(), k.status.code(), "{args:?}");
+        assert_eq!(stderr(&b), stderr(&k), "{args:?}");
+        assert_eq!(text(&b), text(&k), "{args:?}");
+    }
+    // An unknown context fails after the file is made, leaving it empty, as in docker.
+    let (b, k) = (
+        run(BERTH, &["context", "export", "nosuch", "b-nosuch"], b""),
+        run(DOCKER, &["context", "export", "nosuch", "d-nosuch"], b""),
+    );
+    assert_eq!(b.status.code(), Some(1));
+    assert_eq!(b.status.code(), k.status.code());
+    assert_eq!(stderr(&b), stderr(&k));
+    assert!(
+        stderr(&b).contains("context \"nosuch\": context not found"),
+        "{}",
+        stderr(&b)
+    );
+    for f in ["b-nosuch", "d-nosuch"] {
+        assert_eq!(std::fs::metadata(work.join(f)).unwrap().len(), 0, "{f}");
+    }
+    let left = ok("ls", run(DOCKER, &["context", "ls", "-q"], b""));
+    assert!(!text(&left).contains("new-one"), "{}", text(&left));
+}

@@ -1,7 +1,8 @@
 //! Docker contexts: named daemon endpoints kept in the config dir and shared
 //! with the docker CLI. [`store`] reads and writes them, [`resolve`] picks the
-//! one an invocation uses, [`Endpoint`] is what connecting needs from it.
+//! one an invocation uses, [`archive`] is the export format, [`Endpoint`] is what connecting needs from it.
 
+pub mod archive;
 pub mod resolve;
 pub mod store;
 

@@ -3,6 +3,7 @@
 //! `{"Name":..,"Metadata":{"Description":..},"Endpoints":{"docker":{"Host":..,"SkipTLSVerify":..}}}`
 //! and `<config>/contexts/tls/<sha256(name)>/docker/{ca,cert,key}.pem` its TLS material.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
@@ -90,6 +91,10 @@ impl TlsData {
             .filter_map(|(n, d)| d.as_ref().map(|d| (n, d)))
     }
 }
+
+/// All of a context's TLS material, endpoint name → file name → contents:
+/// what `context export` carries, endpoints berth does not use included.
+pub type TlsTree = BTreeMap<String, BTreeMap<String, Vec<u8>>>;
 
 /// The store under `<config dir>/contexts`.
 pub struct Store {
@@ -279,6 +284,82 @@ impl Store {
         }
         Ok(())
     }
+}
+
+impl Store {
+    /// Every endpoint's TLS files (`tls/<id>/<endpoint>/<file>`), sorted by
+    /// name as docker lists them; none when the context has no TLS dir.
+    pub fn tls_tree(&self, name: &str) -> Result<TlsTree> {
+        let mut tree = TlsTree::new();
+        let dir = self.tls_dir(name);
+        for (endpoint, ep_dir) in subdirs(&dir)? {
+            let files = tree.entry(endpoint).or_default();
+            for entry in read_dir(&ep_dir)? {
+                let path = entry.path();
+                if path.is_file() {
+                    let bytes = std::fs::read(&path)
+                        .map_err(|e| anyhow!(go_io_error("open", &path, &e)))?;
+                    files.insert(entry.file_name().to_string_lossy().into_owned(), bytes);
+                }
+            }
+        }
+        Ok(tree)
+    }
+
+    /// Stores `meta` (under its name) and replaces its TLS material with
+    /// `tls`, with [`Store::reset_tls`]'s modes: how an import lands.
+    pub fn import(&self, meta: &Meta, tls: &TlsTree) -> Result<()> {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        self.write(meta)?;
+        let dir = self.tls_dir(&meta.name);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("removing {}", dir.display())),
+        }
+        for (endpoint, files) in tls.iter().filter(|(_, f)| !f.is_empty()) {
+            let ep_dir = dir.join(endpoint);
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&ep_dir)
+                .with_context(|| format!("creating {}", ep_dir.display()))?;
+            for (file, bytes) in files {
+                use std::io::Write;
+                let path = ep_dir.join(file);
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&path)
+                    .and_then(|mut f| f.write_all(bytes))
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `dir`'s entries sorted by name; a missing `dir` has none.
+fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(anyhow!(go_io_error("open", dir, &e))),
+    };
+    let mut out = entries.collect::<std::io::Result<Vec<_>>>()?;
+    out.sort_by_key(|e| e.file_name());
+    Ok(out)
+}
+
+/// (name, path) of `dir`'s subdirectories, sorted by name.
+fn subdirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    Ok(read_dir(dir)?
+        .into_iter()
+        .filter(|e| e.path().is_dir())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .collect())
 }
 
 /// An I/O error worded as Go's `*PathError` (`open /x: no such file or

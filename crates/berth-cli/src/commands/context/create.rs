@@ -4,7 +4,7 @@
 use anyhow::{bail, Context, Result};
 
 use super::docker_opts::{self, KeyValues};
-use super::{default_tls, lookup, validate_name};
+use super::{check_new_name, default_tls, lookup};
 use crate::cli::ClientConfig;
 use crate::context::store::{ContextMetadata, Endpoints, Meta};
 use crate::context::DEFAULT;
@@ -27,15 +27,8 @@ pub struct Args {
 
 pub fn run(config: &ClientConfig, args: Args) -> Result<()> {
     let name = &args.name;
-    validate_name(name)?;
+    check_new_name(config, name)?;
     let store = config.store();
-    if store
-        .find(name)
-        .context("error while getting existing contexts")?
-        .is_some()
-    {
-        bail!("context {name:?} already exists");
-    }
     let description = args.description.unwrap_or_default();
     let docker = docker_opts::merged(&args.docker);
     match (args.from.filter(|f| !f.is_empty()), docker) {

@@ -1,10 +1,12 @@
 //! `docker context ...`: one file per command. These commands only read and
 //! write the config dir (the store and config.json's `currentContext`), so
 //! they run without a daemon and whatever the current context is.
-//! `export` and `import` are not implemented.
+//! `export` and `import` move a context between config dirs as docker's tar archive.
 
 pub mod create;
 pub mod docker_opts;
+pub mod export;
+pub mod import;
 pub mod inspect;
 pub mod ls;
 pub mod rm;
@@ -12,7 +14,7 @@ pub mod show;
 pub mod update;
 pub mod use_context;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 
 use crate::cli::ClientConfig;
@@ -23,6 +25,10 @@ use crate::context::DEFAULT;
 pub enum ContextCommand {
     /// Create a context
     Create(create::Args),
+    /// Export a context to a tar archive FILE or a tar stream on STDOUT.
+    Export(export::Args),
+    /// Import a context from a tar or zip file
+    Import(import::Args),
     /// Display detailed information on one or more contexts
     Inspect(inspect::Args),
     /// List contexts
@@ -43,6 +49,8 @@ impl ContextCommand {
     pub fn run(self, config: &ClientConfig) -> Result<()> {
         match self {
             ContextCommand::Create(a) => create::run(config, a),
+            ContextCommand::Export(a) => export::run(config, a),
+            ContextCommand::Import(a) => import::run(config, a),
             ContextCommand::Inspect(a) => inspect::run(config, a),
             ContextCommand::Ls(a) => ls::run(config, a),
             ContextCommand::Rm(a) => rm::run(config, a),
@@ -75,6 +83,20 @@ pub fn validate_name(name: &str) -> Result<()> {
         bail!(
             "context name {name:?} is invalid, names are validated against regexp {NAME_PATTERN:?}"
         );
+    }
+    Ok(())
+}
+
+/// Checks a name for a context to create or import: valid and not taken.
+pub fn check_new_name(config: &ClientConfig, name: &str) -> Result<()> {
+    validate_name(name)?;
+    if config
+        .store()
+        .find(name)
+        .context("error while getting existing contexts")?
+        .is_some()
+    {
+        bail!("context {name:?} already exists");
     }
     Ok(())
 }
