@@ -255,34 +255,12 @@ impl Store {
     /// Replaces the endpoint's TLS files with `data` (dirs 0700, files 0600:
     /// the key is a secret).
     pub fn reset_tls(&self, name: &str, data: &TlsData) -> Result<()> {
-        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
         let dir = self.endpoint_tls_dir(name);
-        match std::fs::remove_dir_all(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("removing {}", dir.display())),
-        }
+        remove_tree(&dir)?;
         if data.is_empty() {
             return Ok(());
         }
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .with_context(|| format!("creating {}", dir.display()))?;
-        for (file, bytes) in data.files() {
-            use std::io::Write;
-            let path = dir.join(file);
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&path)
-                .and_then(|mut f| f.write_all(bytes))
-                .with_context(|| format!("writing {}", path.display()))?;
-        }
-        Ok(())
+        write_secret_files(&dir, data.files())
     }
 }
 
@@ -309,36 +287,50 @@ impl Store {
     /// Stores `meta` (under its name) and replaces its TLS material with
     /// `tls`, with [`Store::reset_tls`]'s modes: how an import lands.
     pub fn import(&self, meta: &Meta, tls: &TlsTree) -> Result<()> {
-        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
         self.write(meta)?;
         let dir = self.tls_dir(&meta.name);
-        match std::fs::remove_dir_all(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("removing {}", dir.display())),
-        }
+        remove_tree(&dir)?;
         for (endpoint, files) in tls.iter().filter(|(_, f)| !f.is_empty()) {
-            let ep_dir = dir.join(endpoint);
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&ep_dir)
-                .with_context(|| format!("creating {}", ep_dir.display()))?;
-            for (file, bytes) in files {
-                use std::io::Write;
-                let path = ep_dir.join(file);
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .mode(0o600)
-                    .open(&path)
-                    .and_then(|mut f| f.write_all(bytes))
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
+            write_secret_files(&dir.join(endpoint), files)?;
         }
         Ok(())
     }
+}
+
+/// Removes `dir` and what it holds; a missing `dir` is fine.
+fn remove_tree(dir: &Path) -> Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("removing {}", dir.display())),
+    }
+}
+
+/// Creates `dir` (0700, with its parents) and `files` in it (0600): TLS
+/// material holds private keys.
+fn write_secret_files<F: AsRef<Path>, B: AsRef<[u8]>>(
+    dir: &Path,
+    files: impl IntoIterator<Item = (F, B)>,
+) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    for (file, bytes) in files {
+        let path = dir.join(file);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(bytes.as_ref()))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// `dir`'s entries sorted by name; a missing `dir` has none.
