@@ -10,7 +10,9 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use serde_json::{json, Map, Value};
 
 use crate::container::Container;
+use crate::create::field_opt_i64;
 use crate::error::{ApiError, ApiResult};
+use crate::spec::map_strs;
 
 /// Where containers go without `--cgroup-parent`.
 const DEFAULT_PARENT: &str = "berth";
@@ -40,10 +42,13 @@ pub fn validate(hc: &mut Map<String, Value>) -> ApiResult<Vec<String>> {
             parent_path(parent)?;
         }
     }
-    if let Some(s) = int(hc, "MemorySwappiness")? {
-        let supported = berth_cgroups::detect() != berth_cgroups::Mode::V2
-            && berth_cgroups::host_supports("memory", "memory.swappiness");
-        if s != -1 && !supported {
+    if let Some(s) = field_opt_i64(hc, "MemorySwappiness")? {
+        // -1 (what the docker CLI sends unless asked) is "unset": no probe.
+        let supported = || {
+            berth_cgroups::detect() != berth_cgroups::Mode::V2
+                && berth_cgroups::host_supports("memory", "memory.swappiness")
+        };
+        if s != -1 && !supported() {
             warnings.push("Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.".to_string());
             hc.insert("MemorySwappiness".into(), Value::Null);
         } else if !(-1..=100).contains(&s) {
@@ -52,14 +57,14 @@ pub fn validate(hc: &mut Map<String, Value>) -> ApiResult<Vec<String>> {
             )));
         }
     }
-    if let Some(adj) = int(hc, "OomScoreAdj")? {
+    if let Some(adj) = field_opt_i64(hc, "OomScoreAdj")? {
         if !(-1000..=1000).contains(&adj) {
             return Err(ApiError::bad_request(format!(
                 "Invalid value {adj}, range for oom score adj is [-1000, 1000]"
             )));
         }
     }
-    for rule in strs(hc, "DeviceCgroupRules") {
+    for rule in map_strs(hc, "DeviceCgroupRules") {
         parse_rule(&rule)?;
     }
     let has_weight_devices = hc
@@ -93,28 +98,6 @@ pub fn validate(hc: &mut Map<String, Value>) -> ApiResult<Vec<String>> {
         }
     }
     Ok(warnings)
-}
-
-fn int(hc: &Map<String, Value>, key: &str) -> ApiResult<Option<i64>> {
-    match hc.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_i64().map(Some).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "json: cannot unmarshal {v} into Go struct field HostConfig.{key} of type int64"
-            ))
-        }),
-    }
-}
-
-fn strs(hc: &Map<String, Value>, key: &str) -> Vec<String> {
-    hc.get(key)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// A `--cgroup-parent` as a path under the hierarchy roots: `/a/b` and
@@ -165,13 +148,29 @@ pub fn swappiness(c: &Container) -> Option<u64> {
         .map(|s| s as u64)
 }
 
+/// The score the container's init must be given; None when it inherits it
+/// anyway (the shim and its children start with the daemon's score), which
+/// spares every start a write: the docker CLI always sends one, 0 by default.
 pub fn oom_score_adj(c: &Container) -> Option<i64> {
-    c.host_config.get("OomScoreAdj").and_then(Value::as_i64)
+    c.host_config
+        .get("OomScoreAdj")
+        .and_then(Value::as_i64)
+        .filter(|&adj| adj != daemon_oom_score_adj())
+}
+
+fn daemon_oom_score_adj() -> i64 {
+    static OWN: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *OWN.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/oom_score_adj")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    })
 }
 
 /// `DeviceCgroupRules` as OCI device-cgroup allow rules.
 pub fn device_rules(c: &Container) -> ApiResult<Vec<Value>> {
-    strs(&c.host_config, "DeviceCgroupRules")
+    map_strs(&c.host_config, "DeviceCgroupRules")
         .iter()
         .map(|r| parse_rule(r))
         .collect()

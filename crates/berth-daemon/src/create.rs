@@ -122,9 +122,14 @@ pub fn command(config: &Map<String, Value>) -> ApiResult<(String, Vec<String>)> 
 }
 
 fn field_i64(hc: &Map<String, Value>, key: &str) -> ApiResult<i64> {
+    Ok(field_opt_i64(hc, key)?.unwrap_or(0))
+}
+
+/// An int64 HostConfig field; None when absent or null (Go's nil pointer).
+pub(crate) fn field_opt_i64(hc: &Map<String, Value>, key: &str) -> ApiResult<Option<i64>> {
     match hc.get(key) {
-        None | Some(Value::Null) => Ok(0),
-        Some(v) => v.as_i64().ok_or_else(|| {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_i64().map(Some).ok_or_else(|| {
             ApiError::bad_request(format!(
                 "json: cannot unmarshal {v} into Go struct field HostConfig.{key} of type int64"
             ))

@@ -124,7 +124,12 @@ fn hc_bool(c: &Container, key: &str) -> bool {
 }
 
 fn hc_strs(c: &Container, key: &str) -> Vec<String> {
-    hc(c, key)
+    map_strs(&c.host_config, key)
+}
+
+/// The strings of the list `key` of a HostConfig (others left out).
+pub(crate) fn map_strs(hc: &Map<String, Value>, key: &str) -> Vec<String> {
+    hc.get(key)
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()

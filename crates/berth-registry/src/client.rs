@@ -253,6 +253,29 @@ pub(crate) fn error_text(status: StatusCode, body: &[u8]) -> String {
     }
 }
 
+/// Anonymous clients for the `--registry-mirror`s of `r`'s repository, in
+/// order, with the mirror each asks; none unless `r` is on Docker Hub (the
+/// only registry mirrors stand in for). A mirror that cannot be set up is
+/// logged and left out.
+pub(crate) fn mirror_clients(r: &berth_image::reference::Reference) -> Vec<(String, RepoClient)> {
+    if r.domain != berth_image::reference::DEFAULT_DOMAIN {
+        return Vec::new();
+    }
+    crate::settings::get()
+        .mirrors()
+        .iter()
+        .filter_map(|mirror| {
+            match RepoClient::at(mirror, &r.domain, &r.path, AuthConfig::default(), false) {
+                Ok(c) => Some((mirror.clone(), c)),
+                Err(e) => {
+                    tracing::warn!("registry mirror {mirror}: {e}");
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
 pub struct RepoClient {
     http: reqwest::Client,
     base: String,

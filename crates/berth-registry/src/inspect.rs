@@ -62,17 +62,10 @@ pub async fn inspect(r: &Reference, auth: &AuthConfig) -> Result<DistributionIns
         .clone()
         .or_else(|| r.tag.clone())
         .unwrap_or_else(|| "latest".into());
-    if r.domain == berth_image::reference::DEFAULT_DOMAIN {
-        for mirror in crate::settings::get().mirrors() {
-            let Ok(client) =
-                RepoClient::at(mirror, &r.domain, &r.path, AuthConfig::default(), false)
-            else {
-                continue;
-            };
-            match inspect_with(&client, r, &wanted).await {
-                Ok(found) => return Ok(found),
-                Err(e) => tracing::info!("registry mirror {mirror} has no {wanted}: {e}"),
-            }
+    for (mirror, client) in crate::client::mirror_clients(r) {
+        match inspect_with(&client, r, &wanted).await {
+            Ok(found) => return Ok(found),
+            Err(e) => tracing::info!("registry mirror {mirror} has no {wanted}: {e}"),
         }
     }
     let client = RepoClient::new(&r.domain, &r.path, auth.clone(), false).await?;

@@ -637,18 +637,8 @@ async fn from_mirror(
     r: &Reference,
     wanted: &str,
 ) -> Option<(Arc<RepoClient>, (String, manifest::Manifest))> {
-    if r.domain != berth_image::reference::DEFAULT_DOMAIN {
-        return None;
-    }
-    for mirror in crate::settings::get().mirrors() {
-        let client = match RepoClient::at(mirror, &r.domain, &r.path, AuthConfig::default(), false)
-        {
-            Ok(c) => Arc::new(c),
-            Err(e) => {
-                tracing::warn!("registry mirror {mirror}: {e}");
-                continue;
-            }
-        };
+    for (mirror, client) in crate::client::mirror_clients(r) {
+        let client = Arc::new(client);
         match resolve_manifest(&client, r, wanted).await {
             Ok(found) => return Some((client, found)),
             Err(e) => tracing::info!("registry mirror {mirror} has no {wanted}: {e}"),
