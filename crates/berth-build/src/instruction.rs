@@ -26,7 +26,7 @@ impl Command {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CopyArgs {
     pub sources: Vec<String>,
     pub dest: String,

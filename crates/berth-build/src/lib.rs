@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod cache;
 pub mod error;
+pub mod history;
 pub mod ignore;
 pub mod instruction;
 pub mod parser;

@@ -619,3 +619,127 @@ fn builder_prune_removes_dangling_cache_and_all_forgets_it() {
         (400, r#"{"message":"invalid filter 'bogus'"}"#)
     );
 }
+
+/// A COPY with a glob is cached by what the glob matches now: other
+/// content in a matched file, or one more matching file, runs it again.
+#[test]
+fn glob_copies_follow_the_files_they_match() {
+    let d = Daemon::start("bglob");
+    d.busybox();
+    let ctx = context(
+        &d,
+        "glob",
+        "FROM busybox\nCOPY *.txt /g/\nRUN cat /g/* > /all\n",
+    );
+    std::fs::write(ctx.join("a.txt"), "one\n").unwrap();
+    let dir = ctx.to_str().unwrap();
+    let all = |tag: &str| d.ok(&["run", "--rm", tag, "cat", "/all"]);
+    d.ok(&["build", "-q", "-t", "g:1", dir]);
+    assert_eq!(all("g:1"), "one\n");
+    let again = d.ok(&["build", "-t", "g:1", dir]);
+    assert_eq!(again.matches("Using cache").count(), 2, "{again}");
+
+    std::fs::write(ctx.join("a.txt"), "two\n").unwrap();
+    let changed = d.ok(&["build", "-t", "g:2", dir]);
+    assert_eq!(changed.matches("Using cache").count(), 0, "{changed}");
+    assert_eq!(all("g:2"), "two\n");
+
+    std::fs::write(ctx.join("b.txt"), "three\n").unwrap();
+    let more = d.ok(&["build", "-t", "g:3", dir]);
+    assert_eq!(more.matches("Using cache").count(), 0, "{more}");
+    assert_eq!(all("g:3"), "two\nthree\n");
+}
+
+/// `--cache-from` (through the stock docker CLI): an image that came
+/// without its build cache (here saved, removed with the cache, loaded
+/// back, as a pull would bring it) stands for the steps it was built with,
+/// and rebuilding the same gives the same image id. The history names
+/// each step as Docker's does, COPY with a content hash.
+#[test]
+fn cache_from_images_stand_for_their_steps() {
+    let d = Daemon::start("bcachefrom");
+    d.busybox();
+    let ctx = context(
+        &d,
+        "cachefrom",
+        "FROM busybox\nENV A=1\nCOPY a.txt /a.txt\nCOPY d /d\n\
+         RUN echo ran > /ran\nCMD [\"sh\"]\n",
+    );
+    std::fs::write(ctx.join("a.txt"), "a\n").unwrap();
+    std::fs::create_dir(ctx.join("d")).unwrap();
+    std::fs::write(ctx.join("d/x"), "x\n").unwrap();
+    let dir = ctx.to_str().unwrap();
+    d.ok(&["build", "-q", "-t", "app:1", dir]);
+    let id = d.ok(&["inspect", "-f", "{{.Id}}", "app:1"]);
+
+    let history = d.ok(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}|",
+        "app:1",
+    ]);
+    let lines: Vec<&str> = history.lines().collect();
+    assert_eq!(lines[0], "/bin/sh -c #(nop)  CMD [\"sh\"]|", "{history}");
+    assert_eq!(lines[1], "/bin/sh -c echo ran > /ran|", "{history}");
+    assert!(
+        lines[2].starts_with("/bin/sh -c #(nop) COPY dir:") && lines[2].ends_with(" in /d |"),
+        "{history}"
+    );
+    assert!(
+        lines[3].starts_with("/bin/sh -c #(nop) COPY file:") && lines[3].ends_with(" in /a.txt |"),
+        "{history}"
+    );
+    assert_eq!(lines[4], "/bin/sh -c #(nop)  ENV A=1|", "{history}");
+
+    // Away with the image and every cache row; back with the image alone.
+    let tar = d.root.join("app.tar");
+    d.ok(&["save", "-o", tar.to_str().unwrap(), "app:1"]);
+    d.ok(&["rmi", "app:1"]);
+    d.ok(&["builder", "prune", "-af"]);
+    d.ok(&["load", "-i", tar.to_str().unwrap()]);
+    let plain = d.ok(&["build", "--no-cache", "-q", "-t", "fresh", dir]);
+    assert_ne!(plain.trim(), id.trim());
+    d.ok(&["builder", "prune", "-af"]);
+
+    let docker = |args: &[&str]| common::ok_output("docker build", d.docker(args));
+    let out = docker(&["build", "--cache-from", "app:1", "-t", "app:2", dir]);
+    assert_eq!(out.matches("Using cache").count(), 5, "{out}");
+    assert!(!out.contains("Running in"), "{out}");
+    assert_eq!(d.ok(&["inspect", "-f", "{{.Id}}", "app:2"]), id);
+    assert_eq!(
+        d.ok(&["run", "--rm", "app:2", "cat", "/a.txt", "/d/x", "/ran"]),
+        "a\nx\nran\n"
+    );
+
+    // A changed file: the steps before it still come from the image, the
+    // rest run; an image not found locally is skipped, as Docker does.
+    d.ok(&["builder", "prune", "-af"]);
+    std::fs::write(ctx.join("d/x"), "y\n").unwrap();
+    let out = docker(&[
+        "build",
+        "--cache-from",
+        "nosuch:image",
+        "--cache-from",
+        "app:1",
+        "-t",
+        "app:3",
+        dir,
+    ]);
+    assert_eq!(out.matches("Using cache").count(), 2, "{out}");
+    assert_eq!(out.matches("Running in").count(), 1, "{out}");
+    assert_eq!(
+        d.ok(&["run", "--rm", "app:3", "cat", "/a.txt", "/d/x", "/ran"]),
+        "a\ny\nran\n"
+    );
+    let cmd = d.ok(&[
+        "inspect",
+        "-f",
+        "{{json .Config.Cmd}} {{.Config.Env}}",
+        "app:3",
+    ]);
+    assert!(
+        cmd.starts_with("[\"sh\"] [") && cmd.contains("A=1"),
+        "{cmd}"
+    );
+}

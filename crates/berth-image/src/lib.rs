@@ -4,6 +4,7 @@
 //! threads.
 
 mod apply;
+mod cached_step;
 mod changes;
 mod commit;
 pub mod compress;

@@ -100,6 +100,7 @@ pub async fn build(State(d): State<AppState>, req: Request) -> ApiResult<Respons
         rm: q.get("rm").is_none_or(|_| q.flag("rm")),
         force_rm: q.flag("forcerm"),
         pull: q.flag("pull"),
+        cache_from: json_map::<Vec<String>>(&q, "cachefrom")?,
         host_config: run_host_config(&q, req.uri())?,
     };
     // Tags are checked before anything runs, as Docker does.

@@ -177,7 +177,7 @@ fn has_glob(s: &str) -> bool {
 }
 
 /// Expands a source (relative to `root`), globs in its last element.
-fn expand(root: BorrowedFd<'_>, src: &str) -> Result<Vec<String>, FsError> {
+pub fn expand(root: BorrowedFd<'_>, src: &str) -> Result<Vec<String>, FsError> {
     let abs = absolute(src);
     if !has_glob(&abs) {
         return Ok(vec![abs]);

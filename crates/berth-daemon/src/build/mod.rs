@@ -37,6 +37,8 @@ pub struct Request {
     pub force_rm: bool,
     /// Pull base images even when present locally.
     pub pull: bool,
+    /// `--cache-from`: images whose steps stand for the build's own.
+    pub cache_from: Vec<String>,
     /// HostConfig fields for the RUN containers: NetworkMode, ExtraHosts,
     /// Memory, MemorySwap, CpuShares, CpusetCpus, CpuPeriod, CpuQuota, ShmSize.
     pub host_config: serde_json::Map<String, Value>,
@@ -155,6 +157,7 @@ pub async fn build(
         global: HashMap::new(),
         done: vec![None; stages.len()],
         current: 0,
+        cache_from: cache_sources(d, &req.cache_from),
     };
     // Stages the target does not need are not built, and stages that do
     // not depend on each other build at the same time (as BuildKit).
@@ -208,6 +211,21 @@ pub async fn build(
     }
     out.quiet_result(&id);
     Ok(id)
+}
+
+/// The ids of the `--cache-from` images. As in Docker's classic builder,
+/// they are not pulled: one not found locally is skipped.
+fn cache_sources(d: &Daemon, names: &[String]) -> Vec<String> {
+    let mut ids = Vec::new();
+    for name in names {
+        match d.images.resolve(name) {
+            Ok(img) => ids.push(img.id),
+            Err(e) => {
+                tracing::warn!("could not look up {name} for cache resolution, skipping: {e}")
+            }
+        }
+    }
+    ids
 }
 
 /// The "Step N" number of each stage's FROM, numbering the needed stages

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 
+use berth_build::history::{self, SourceKind};
 use berth_build::instruction::{instruction, CopyArgs, Instruction};
 use berth_build::words::key_values;
 use berth_build::{cache::step_key, cache::tree_hash_known, Plan, Stage, Step};
@@ -86,6 +87,8 @@ pub struct Runner<'a> {
     pub done: Vec<Option<String>>,
     /// Index of the stage being built.
     pub current: usize,
+    /// Ids of the `--cache-from` images found locally.
+    pub cache_from: Vec<String>,
 }
 
 /// The state of the stage being built.
@@ -140,11 +143,25 @@ impl State {
     }
 
     fn shell(&self) -> Vec<String> {
-        self.config
-            .shell
-            .clone()
-            .unwrap_or_else(|| DEFAULT_SHELL.iter().map(|s| s.to_string()).collect())
+        shell_of(&self.config)
     }
+}
+
+/// The SHELL a config sets, or the default.
+fn shell_of(config: &ImageConfig) -> Vec<String> {
+    config
+        .shell
+        .clone()
+        .unwrap_or_else(|| DEFAULT_SHELL.iter().map(|s| s.to_string()).collect())
+}
+
+/// What [`Runner::plan_action`] decided for a step.
+struct Planned {
+    action: Action,
+    /// For COPY/ADD: the hash of the sources (part of the cache key).
+    content: Option<String>,
+    /// The step's history text (see [`berth_build::history`]).
+    created_by: String,
 }
 
 /// What a step does, decided before the cache is consulted.
@@ -231,6 +248,7 @@ impl<'a> Runner<'a> {
             global: self.global.clone(),
             done: self.done.clone(),
             current: 0,
+            cache_from: self.cache_from.clone(),
         }
     }
 
@@ -310,7 +328,11 @@ impl<'a> Runner<'a> {
             }
         }
         let inst = instruction(step, &|n| st.lookup(n))?;
-        let (mut action, content) = self.plan_action(&inst, st, all).await?;
+        let Planned {
+            mut action,
+            content,
+            created_by,
+        } = self.plan_action(&inst, st, all).await?;
         if let (Action::Run(_, network), Some(n)) = (&mut action, step.flag("network")) {
             match n {
                 "default" => {}
@@ -344,8 +366,20 @@ impl<'a> Runner<'a> {
                     return Ok(());
                 }
             }
+            let config = match &action {
+                Action::Config(c) => c.clone(),
+                Action::Files { config, .. } => (**config).clone(),
+                Action::Run(..) | Action::Nothing => st.config.clone(),
+            };
+            if let Some(id) = self.step_from_cache_sources(st, &created_by, &config).await? {
+                self.out.text(" ---> Using cache\n");
+                self.out.text(format!(" ---> {}\n", short(&id)));
+                self.cache.put(&st.image, &key, &id);
+                st.image = id;
+                st.config = config;
+                return Ok(());
+            }
         }
-        let created_by = format!("/bin/sh -c #(nop) {}", step.original);
         let id = match action {
             Action::Config(config) => {
                 let images = self.d.images.clone();
@@ -355,7 +389,7 @@ impl<'a> Runner<'a> {
                 st.config = self.d.images.resolve(&id)?.config;
                 id
             }
-            Action::Run(argv, network) => self.run(st, argv, network).await?,
+            Action::Run(argv, network) => self.run(st, argv, network, created_by).await?,
             Action::Files {
                 config,
                 copy,
@@ -385,13 +419,19 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    /// The action for `inst`, and for COPY/ADD the hash of its sources.
+    /// The action for `inst`, its history text, and for COPY/ADD the hash
+    /// of its sources.
     async fn plan_action(
         &self,
         inst: &Instruction,
         st: &mut State,
         all: &[Stage],
-    ) -> Result<(Action, Option<String>), Failure> {
+    ) -> Result<Planned, Failure> {
+        let planned = |action, content, created_by| Planned {
+            action,
+            content,
+            created_by,
+        };
         let mut c = st.config.clone();
         let action = match inst {
             Instruction::From { .. } => return Err(Failure::Daemon("unexpected FROM".into())),
@@ -403,9 +443,13 @@ impl<'a> Runner<'a> {
                         .or_else(|| self.global.get(k).cloned().flatten());
                     st.args.push((k.clone(), v));
                 }
-                return Ok((Action::Nothing, None));
+                return Ok(planned(Action::Nothing, None, String::new()));
             }
-            Instruction::Run(cmd) => return Ok((Action::Run(cmd.argv(&st.shell()), None), None)),
+            Instruction::Run(cmd) => {
+                let argv = cmd.argv(&st.shell());
+                let by = history::run_created_by(&argv, &st.arg_env());
+                return Ok(planned(Action::Run(argv, None), None, by));
+            }
             Instruction::Copy(a) | Instruction::Add(a) => {
                 let add = matches!(inst, Instruction::Add(_));
                 let from = a
@@ -423,15 +467,18 @@ impl<'a> Runner<'a> {
                         "source can't be a URL for COPY: {u}"
                     )));
                 }
-                // An image's content never changes under its id; a URL's
-                // file counts by its content.
-                let mut hash = match &from {
-                    Some(id) => id.clone(),
+                // An image's content never changes under its id (the kind of
+                // its sources is not looked at: that would mean mounting
+                // it); a URL's file counts by its content.
+                let (mut hash, kind) = match &from {
+                    Some(id) => (id.clone(), SourceKind::Multi),
                     None => self.source_hash(a).await?,
                 };
                 for dl in &downloads {
                     hash.push_str(&format!(",{}:{}", dl.url, sha256_hex(&dl.content)));
                 }
+                let keyword = if add { "ADD" } else { "COPY" };
+                let by = history::files_created_by(keyword, a, kind, &hash, &st.shell());
                 let action = Action::Files {
                     config: Box::new(c),
                     copy: Some(a.clone()),
@@ -440,7 +487,7 @@ impl<'a> Runner<'a> {
                     add,
                     downloads,
                 };
-                return Ok((action, Some(hash)));
+                return Ok(planned(action, Some(hash), by));
             }
             Instruction::Workdir(w) => {
                 let base = c.working_dir.clone().unwrap_or_else(|| "/".into());
@@ -450,6 +497,7 @@ impl<'a> Runner<'a> {
                     format!("{}/{w}", base.trim_end_matches('/'))
                 };
                 c.working_dir = Some(abs.clone());
+                let by = history::workdir_created_by(&abs, &st.shell());
                 let action = Action::Files {
                     config: Box::new(c),
                     copy: None,
@@ -458,7 +506,7 @@ impl<'a> Runner<'a> {
                     add: false,
                     downloads: Vec::new(),
                 };
-                return Ok((action, None));
+                return Ok(planned(action, None, by));
             }
             Instruction::Env(kv) => {
                 let mut env = c.env.take().unwrap_or_default();
@@ -538,7 +586,31 @@ impl<'a> Runner<'a> {
             }
             Instruction::Maintainer(_) => Action::Config(c),
         };
-        Ok((action, None))
+        // Texts after the step's own SHELL, as Docker's.
+        let shell = match &action {
+            Action::Config(c) => shell_of(c),
+            _ => st.shell(),
+        };
+        let by = history::config_created_by(inst, &shell).unwrap_or_default();
+        Ok(planned(action, None, by))
+    }
+
+    /// A step's image from the `--cache-from` images, when one of them
+    /// continues the current image with this step (see
+    /// `ImageStore::cached_step_from`).
+    async fn step_from_cache_sources(
+        &self,
+        st: &State,
+        created_by: &str,
+        config: &ImageConfig,
+    ) -> Result<Option<String>, Failure> {
+        if self.cache_from.is_empty() {
+            return Ok(None);
+        }
+        let images = self.d.images.clone();
+        let (parent, sources) = (st.image.clone(), self.cache_from.clone());
+        let (by, config) = (created_by.to_string(), config.clone());
+        blocking(move || images.cached_step_from(&parent, &sources, &by, &config)).await
     }
 
     /// A base image missing locally is pulled, as the classic builder does.
@@ -562,25 +634,43 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// Hash of a COPY's sources in the context.
-    async fn source_hash(&self, a: &CopyArgs) -> Result<String, Failure> {
+    /// Hash of a COPY's sources in the context, each glob expanded to the
+    /// paths it matches now, and what the sources are.
+    async fn source_hash(&self, a: &CopyArgs) -> Result<(String, SourceKind), Failure> {
         let root = self.ctx.dir.clone();
         let digests = self.ctx.digests.clone();
-        let sources: Vec<String> = a
-            .sources
-            .iter()
-            .filter(|s| a.heredoc(s).is_none() && !files::is_url(s))
-            .cloned()
-            .collect();
+        let a = a.clone();
         blocking(move || {
+            let dir = std::fs::File::open(&root)
+                .map_err(|e| Failure::Daemon(format!("opening the build context: {e}")))?;
             let mut parts = Vec::new();
-            for s in &sources {
-                // Globs and missing files are reported when copying.
-                let p = root.join(s.trim_start_matches('/'));
-                let hash = tree_hash_known(&p, &|f| digests.get(f).copied());
-                parts.push(hash.unwrap_or_else(|_| format!("missing:{s}")));
+            let mut found = Vec::new();
+            let in_context = a
+                .sources
+                .iter()
+                .filter(|s| a.heredoc(s).is_none() && !files::is_url(s));
+            for s in in_context {
+                // What is missing is reported when copying.
+                let paths = files::expand(dir.as_fd(), s).unwrap_or_default();
+                if paths.is_empty() {
+                    parts.push(format!("missing:{s}"));
+                }
+                for p in paths {
+                    let full = root.join(p.trim_start_matches('/'));
+                    let hash = tree_hash_known(&full, &|f| digests.get(f).copied())
+                        .unwrap_or_else(|_| "missing".into());
+                    parts.push(format!("{p}:{hash}"));
+                    found.push(full);
+                }
             }
-            Ok::<_, Failure>(parts.join(","))
+            let kind = match found.as_slice() {
+                _ if a.sources.len() > 1 || found.len() > 1 => SourceKind::Multi,
+                [one] if std::fs::symlink_metadata(one).is_ok_and(|m| m.is_dir()) => {
+                    SourceKind::Dir
+                }
+                _ => SourceKind::File,
+            };
+            Ok::<_, Failure>((parts.join(","), kind))
         })
         .await
     }
@@ -591,6 +681,7 @@ impl<'a> Runner<'a> {
         st: &State,
         argv: Vec<String>,
         network: Option<String>,
+        created_by: String,
     ) -> Result<String, Failure> {
         let mut host_config = self.req.host_config.clone();
         if let Some(n) = network {
@@ -614,7 +705,7 @@ impl<'a> Runner<'a> {
         });
         let (id, _) = self.d.create(None, body)?;
         self.out.text(format!(" ---> Running in {}\n", &id[..12]));
-        let result = self.run_container(&id, st, &shown).await;
+        let result = self.run_container(&id, st, &shown, created_by).await;
         // `rm=0` keeps the containers of successful steps; a failed step's
         // container always goes, so a failed build leaves nothing behind.
         if result.is_err() || self.req.rm || self.req.force_rm {
@@ -627,7 +718,13 @@ impl<'a> Runner<'a> {
         result
     }
 
-    async fn run_container(&self, id: &str, st: &State, shown: &str) -> Result<String, Failure> {
+    async fn run_container(
+        &self,
+        id: &str,
+        st: &State,
+        shown: &str,
+        created_by: String,
+    ) -> Result<String, Failure> {
         // Output is streamed as it comes, through an attacher registered
         // before start; the daemon closes attachers once the output is over.
         let e = self.d.lookup(id)?;
@@ -660,12 +757,6 @@ impl<'a> Runner<'a> {
                 code,
             });
         }
-        let args = st.arg_env();
-        let created_by = if args.is_empty() {
-            shown.to_string()
-        } else {
-            format!("|{} {} {shown}", args.len(), args.join(" "))
-        };
         let opts = berth_image::CommitOptions {
             config: st.config.clone(),
             created_by,
