@@ -206,6 +206,39 @@ fn user_chosen_addresses_need_a_user_subnet() {
         "10.78.0.9"
     );
     assert_eq!(d.ok(&["ps", "-aq"]), "", "a refused run left a container");
+
+    // A /30 has one address besides the gateway: the second start finds
+    // the pool empty (Docker's message and 500) and the first keeps its.
+    d.ok(&["network", "create", "--subnet", "10.79.0.0/30", "tiny"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "t1",
+        "--network",
+        "tiny",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    d.ok(&[
+        "create",
+        "--name",
+        "t2",
+        "--network",
+        "tiny",
+        "busybox",
+        "true",
+    ]);
+    let id = d.ok(&["network", "inspect", "-f", "{{.Id}}", "tiny"]);
+    let (code, body) = d.api("POST", "/v1.47/containers/t2/start", "");
+    let want = format!(
+        "no available IPv4 addresses on this network's address pools: tiny ({})",
+        id.trim()
+    );
+    assert_eq!(code, 500, "{body}");
+    assert!(body.contains(&want), "{body}");
+    d.ok(&["rm", "-f", "t1", "t2"]);
 }
 
 /// `--mac-address` sets the interface's MAC (both CLIs); a malformed one is

@@ -9,7 +9,7 @@ use crate::container::Container;
 use crate::daemon::Daemon;
 use crate::error::{ApiError, ApiResult};
 use berth_network::topology::EndpointSpec;
-use berth_network::{ipam, netns, ports};
+use berth_network::{ipam, netns, ports, NetError};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -346,7 +346,8 @@ impl Networks {
                 (Some(_), Some(ip)) => Some(ip),
                 (Some((subnet6, gw6)), None) => {
                     let range = net.ip_range6.as_deref().and_then(|r| r.parse().ok());
-                    Some(ipam::allocate6_in(&subnet6, range.as_ref(), gw6, &used6)?)
+                    let ip = ipam::allocate6_in(&subnet6, range.as_ref(), gw6, &used6);
+                    Some(ip.map_err(|e| pool_error(e, "IPv6", &net))?)
                 }
             };
             let ip = match a.ipv4 {
@@ -364,7 +365,8 @@ impl Networks {
                 Some(ip) => ip,
                 None => {
                     let range = net.ip_range.as_deref().and_then(|r| r.parse().ok());
-                    ipam::allocate_in(&spec.subnet, range.as_ref(), spec.gateway, &used)?
+                    ipam::allocate_in(&spec.subnet, range.as_ref(), spec.gateway, &used)
+                        .map_err(|e| pool_error(e, "IPv4", &net))?
                 }
             };
             let sb = st
@@ -887,4 +889,15 @@ fn host_port_range(hp: &str) -> ApiResult<Option<(u16, u16)>> {
         return Err(bad());
     }
     Ok(Some((lo, hi)))
+}
+
+/// A network out of addresses, in Docker's words (500, as Docker).
+fn pool_error(e: NetError, family: &str, net: &NetworkRec) -> ApiError {
+    match e {
+        NetError::SubnetFull(_) => ApiError::internal(format!(
+            "no available {family} addresses on this network's address pools: {} ({})",
+            net.name, net.id
+        )),
+        other => other.into(),
+    }
 }
