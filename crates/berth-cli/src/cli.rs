@@ -4,13 +4,13 @@ use anyhow::Result;
 use std::path::PathBuf;
 
 use berth_api::{Client, Host};
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::commands::Command;
 use crate::config;
 use crate::context::resolve::{self, Flags};
 use crate::context::{Endpoint, Store, DEFAULT};
-use crate::errors;
+use crate::errors::{self, clap_errors};
 use crate::tlsopts::TlsFlags;
 
 /// Default daemon address when neither -H nor DOCKER_HOST nor a context gives one.
@@ -22,7 +22,8 @@ pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
     name = "berth",
     disable_help_subcommand = true,
     disable_version_flag = true,
-    arg_required_else_help = true
+    arg_required_else_help = true,
+    override_usage = "[OPTIONS] COMMAND [ARG...]"
 )]
 pub struct Cli {
     /// Location of client config files (default "~/.docker")
@@ -140,22 +141,42 @@ impl ClientConfig {
     }
 }
 
+/// The clap command tree, with docker's usage lines.
+pub fn command() -> clap::Command {
+    crate::usage::with_docker_usage(Cli::command())
+}
+
+/// Parses argv as docker would: its wording and exit status for mistakes.
+fn parse(argv: &[String]) -> Result<Cli, i32> {
+    let mut cmd = command();
+    let parsed = cmd
+        .try_get_matches_from_mut(argv)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let e = match parsed {
+        Ok(cli) => return Ok(cli),
+        Err(e) => e,
+    };
+    if let Some(status) = clap_errors::translate(&e, &mut cmd, argv) {
+        eprintln!("{}", status.message);
+        return Err(status.code);
+    }
+    use clap::error::ErrorKind;
+    let code = match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+        // docker exits 125 on flag errors.
+        _ => 125,
+    };
+    let _ = e.print();
+    Err(code)
+}
+
 /// Parses argv, runs the command and returns the process exit code.
 pub fn run(argv: Vec<String>) -> i32 {
-    let mut cli = match Cli::try_parse_from(&argv) {
+    let mut cli = match parse(&argv) {
         Ok(c) => c,
-        Err(e) => {
-            use clap::error::ErrorKind;
-            let code = match e.kind() {
-                ErrorKind::DisplayHelp
-                | ErrorKind::DisplayVersion
-                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
-                // docker exits 125 on flag errors.
-                _ => 125,
-            };
-            let _ = e.print();
-            return code;
-        }
+        Err(code) => return code,
     };
     if cli.version {
         println!(

@@ -1,5 +1,9 @@
 //! Exit statuses and error printing, following the docker CLI.
 
+pub mod clap_errors;
+mod go_strconv;
+mod invocation;
+
 use std::fmt;
 
 /// An error with the process exit code it maps to. `message` is printed as is
@@ -54,11 +58,17 @@ impl FlagError {
     /// cobra's flag error: the message, `Usage:  <usage>` and a pointer to
     /// `<command> --help`, exit status 125.
     pub fn with_usage(&self, usage: &str, command: &str) -> StatusError {
-        StatusError::new(
-            125,
-            format!("{self}\n\nUsage:  {usage}\n\nRun '{command} --help' for more information"),
-        )
+        flag_usage_error(self, usage, command)
     }
+}
+
+/// cobra's answer to any flag it cannot parse (docker's `FlagErrorFunc`):
+/// `message`, the command's usage line and a pointer to its help, exit 125.
+pub fn flag_usage_error(message: impl fmt::Display, usage: &str, command: &str) -> StatusError {
+    StatusError::new(
+        125,
+        format!("{message}\n\nUsage:  {usage}\n\nRun '{command} --help' for more information"),
+    )
 }
 
 impl fmt::Display for FlagError {

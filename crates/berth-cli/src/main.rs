@@ -14,6 +14,7 @@ mod term;
 #[cfg(test)]
 mod testenv;
 mod tlsopts;
+mod usage;
 
 use std::io::Write;
 use std::path::Path;

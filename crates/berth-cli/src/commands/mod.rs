@@ -99,25 +99,25 @@ pub enum Command {
     /// List port mappings or a specific mapping for the container
     Port(c::port::Args),
     /// Manage containers
-    #[command(subcommand)]
+    #[command(subcommand, override_usage = "")]
     Container(ContainerCommand),
     /// Manage images
-    #[command(subcommand)]
+    #[command(subcommand, override_usage = "")]
     Image(ImageCommand),
     /// Manage builds
-    #[command(subcommand)]
+    #[command(subcommand, override_usage = "")]
     Builder(BuilderCommand),
     /// Manage Docker
-    #[command(subcommand)]
+    #[command(subcommand, override_usage = "")]
     System(SystemCommand),
     /// Manage volumes
-    #[command(subcommand)]
+    #[command(subcommand, override_usage = "COMMAND")]
     Volume(volume::VolumeCommand),
     /// Manage networks
-    #[command(subcommand)]
+    #[command(subcommand, override_usage = "")]
     Network(network::NetworkCommand),
     /// Manage contexts
-    #[command(subcommand)]
+    #[command(subcommand, override_usage = "")]
     Context(context::ContextCommand),
 }
 

@@ -13,6 +13,7 @@ use crate::{stream, term};
 
 /// Attach local standard input, output, and error streams to a running container
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] CONTAINER")]
 pub struct Args {
     /// Override the key sequence for detaching a container
     #[arg(long = "detach-keys", value_name = "string")]

@@ -10,6 +10,7 @@ use crate::commands::image::split_tag;
 
 /// Create a new image from a container's changes
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]")]
 pub struct Args {
     /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")
     #[arg(short = 'a', long = "author", value_name = "string")]

@@ -21,6 +21,9 @@ use crate::errors::StatusError;
 
 /// Copy files/folders between a container and the local filesystem
 #[derive(Debug, clap::Args)]
+#[command(
+    override_usage = "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH"
+)]
 pub struct Args {
     /// Archive mode (copy all uid/gid information)
     #[arg(short = 'a', long = "archive")]

@@ -13,7 +13,10 @@ use crate::errors::{error_text, FlagError, StatusError};
 
 /// Create a new container
 #[derive(Debug, clap::Args)]
-#[command(disable_help_flag = true)]
+#[command(
+    disable_help_flag = true,
+    override_usage = "[OPTIONS] IMAGE [COMMAND] [ARG...]"
+)]
 pub struct Args {
     #[command(flatten)]
     pub opts: ContainerOpts,

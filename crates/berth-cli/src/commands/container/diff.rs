@@ -8,6 +8,7 @@ use crate::commands::seg;
 
 /// Inspect changes to files or directories on a container's filesystem
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "CONTAINER")]
 pub struct Args {
     #[arg(value_name = "CONTAINER")]
     pub container: String,

@@ -15,6 +15,7 @@ use crate::{stream, term};
 
 /// Execute a command in a running container
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] CONTAINER COMMAND [ARG...]")]
 pub struct Args {
     /// Detached mode: run command in the background
     #[arg(short = 'd', long = "detach")]

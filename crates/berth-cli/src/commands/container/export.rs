@@ -9,6 +9,7 @@ use crate::commands::seg;
 
 /// Export a container's filesystem as a tar archive
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] CONTAINER")]
 pub struct Args {
     /// Write to a file, instead of STDOUT
     #[arg(short = 'o', long = "output", value_name = "string")]

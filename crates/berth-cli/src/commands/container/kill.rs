@@ -8,6 +8,7 @@ use crate::commands::seg;
 
 /// Kill one or more running containers
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] CONTAINER [CONTAINER...]")]
 pub struct Args {
     /// Signal to send to the container
     #[arg(short = 's', long = "signal", value_name = "string")]

@@ -10,6 +10,7 @@ use crate::opts::units::parse_go_duration;
 
 /// Fetch the logs of a container
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] CONTAINER")]
 pub struct Args {
     /// Show extra details provided to logs
     #[arg(long = "details")]

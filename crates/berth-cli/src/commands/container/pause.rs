@@ -7,6 +7,7 @@ use crate::commands::seg;
 
 /// Pause all processes within one or more containers
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "CONTAINER [CONTAINER...]")]
 pub struct Args {
     #[arg(value_name = "CONTAINER", required = true)]
     pub containers: Vec<String>,

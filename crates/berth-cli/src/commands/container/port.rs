@@ -10,6 +10,7 @@ use crate::errors::StatusError;
 
 /// List port mappings or a specific mapping for the container
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "CONTAINER [PRIVATE_PORT[/PROTO]]")]
 pub struct Args {
     #[arg(value_name = "CONTAINER")]
     pub container: String,

@@ -12,6 +12,7 @@ use crate::humanize::human_size;
 
 /// Remove all stopped containers
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS]")]
 pub struct Args {
     /// Provide filter values (e.g. "until=<timestamp>")
     #[arg(long = "filter", value_name = "filter")]

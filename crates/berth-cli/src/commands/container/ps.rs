@@ -12,6 +12,7 @@ use crate::humanize::{human_duration, human_size};
 
 /// List containers
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS]")]
 pub struct Args {
     /// Show all containers (default shows just running)
     #[arg(short = 'a', long = "all")]

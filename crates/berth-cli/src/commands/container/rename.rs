@@ -8,6 +8,7 @@ use crate::commands::seg;
 
 /// Rename a container
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "CONTAINER NEW_NAME")]
 pub struct Args {
     #[arg(value_name = "CONTAINER")]
     pub container: String,

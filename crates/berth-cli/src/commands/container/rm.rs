@@ -8,6 +8,7 @@ use crate::commands::seg;
 
 /// Remove one or more containers
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] CONTAINER [CONTAINER...]")]
 pub struct Args {
     /// Force the removal of a running container (uses SIGKILL)
     #[arg(short = 'f', long = "force")]

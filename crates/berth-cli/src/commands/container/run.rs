@@ -19,7 +19,10 @@ use crate::{stream, term};
 
 /// Create and run a new container from an image
 #[derive(Debug, clap::Args)]
-#[command(disable_help_flag = true)]
+#[command(
+    disable_help_flag = true,
+    override_usage = "[OPTIONS] IMAGE [COMMAND] [ARG...]"
+)]
 pub struct Args {
     /// Run container in background and print container ID
     #[arg(short = 'd', long = "detach")]

@@ -12,6 +12,7 @@ use crate::{stream, term};
 
 /// Start one or more stopped containers
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] CONTAINER [CONTAINER...]")]
 pub struct Args {
     /// Attach STDOUT/STDERR and forward signals
     #[arg(short = 'a', long = "attach")]

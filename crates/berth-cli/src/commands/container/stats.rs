@@ -16,6 +16,7 @@ use crate::humanize::{bytes_size, human_size_precision};
 
 /// Display a live stream of container(s) resource usage statistics
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] [CONTAINER...]")]
 pub struct Args {
     /// Show all containers (default shows just running)
     #[arg(short = 'a', long = "all")]

@@ -10,6 +10,7 @@ use crate::formatter::write_table;
 
 /// Display the running processes of a container
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "CONTAINER [ps OPTIONS]")]
 pub struct Args {
     #[arg(value_name = "CONTAINER")]
     pub container: String,

@@ -9,6 +9,7 @@ use crate::errors::{api_error_text, StatusError};
 
 /// Block until one or more containers stop, then print their exit codes
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "CONTAINER [CONTAINER...]")]
 pub struct Args {
     #[arg(value_name = "CONTAINER", required = true)]
     pub containers: Vec<String>,

@@ -11,6 +11,7 @@ use crate::context::DEFAULT;
 
 /// Create a context
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] CONTEXT")]
 pub struct Args {
     /// Description of the context
     #[arg(long = "description", value_name = "string")]

@@ -13,6 +13,7 @@ use crate::context::{archive, DEFAULT};
 
 /// Export a context to a tar archive FILE or a tar stream on STDOUT.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] CONTEXT [FILE|-]")]
 pub struct Args {
     #[arg(value_name = "CONTEXT")]
     pub name: String,

@@ -12,6 +12,7 @@ use crate::context::store::go_io_error;
 
 /// Import a context from a tar or zip file
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "CONTEXT FILE|-")]
 pub struct Args {
     #[arg(value_name = "CONTEXT")]
     pub name: String,

@@ -14,6 +14,7 @@ use crate::context::DEFAULT;
 
 /// Display detailed information on one or more contexts
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] [CONTEXT] [CONTEXT...]")]
 pub struct Args {
     /// Format output using a custom template
     #[arg(short = 'f', long = "format", value_name = "string")]

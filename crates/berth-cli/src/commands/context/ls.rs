@@ -13,6 +13,7 @@ use crate::formatter::{write_list, Format};
 
 /// List contexts
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS]")]
 pub struct Args {
     /// Format output using a custom template
     #[arg(long = "format", value_name = "string")]

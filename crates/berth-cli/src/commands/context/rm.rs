@@ -9,6 +9,7 @@ use crate::errors::StatusError;
 
 /// Remove one or more contexts
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "CONTEXT [CONTEXT...]")]
 pub struct Args {
     /// Force the removal of a context in use
     #[arg(short = 'f', long = "force")]

@@ -9,6 +9,7 @@ use crate::cli::ClientConfig;
 
 /// Update a context
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] CONTEXT")]
 pub struct Args {
     /// Description of the context
     #[arg(long = "description", value_name = "string")]

@@ -10,6 +10,7 @@ use crate::context::DEFAULT;
 
 /// Set the current docker context
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "CONTEXT")]
 pub struct Args {
     #[arg(value_name = "CONTEXT")]
     pub name: String,

@@ -16,6 +16,7 @@ use crate::opts::{csv, units};
 
 /// Build an image from a Dockerfile
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] PATH | URL | -")]
 pub struct Args {
     /// Name and optionally a tag in the "name:tag" format
     #[arg(short = 't', long = "tag", value_name = "list")]

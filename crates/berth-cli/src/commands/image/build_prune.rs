@@ -12,6 +12,7 @@ use crate::humanize::human_size;
 
 /// Remove build cache
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "")]
 pub struct Args {
     /// Remove all unused build cache, not just dangling ones
     #[arg(short = 'a', long = "all")]

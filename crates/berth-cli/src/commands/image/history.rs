@@ -13,6 +13,7 @@ use crate::humanize::{human_duration, human_size};
 
 /// Show the history of an image
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] IMAGE")]
 pub struct Args {
     /// Format output using a custom template
     #[arg(long = "format", value_name = "string")]

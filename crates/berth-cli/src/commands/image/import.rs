@@ -9,6 +9,7 @@ use crate::cli::Ctx;
 
 /// Import the contents from a tarball to create a filesystem image
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]")]
 pub struct Args {
     /// Apply Dockerfile instruction to the created image
     #[arg(short = 'c', long = "change", value_name = "list")]
@@ -23,6 +24,9 @@ pub struct Args {
     pub source: String,
     #[arg(value_name = "REPOSITORY[:TAG]")]
     pub reference: Option<String>,
+    // docker requires one argument and ignores any past the second.
+    #[arg(hide = true)]
+    pub ignored: Vec<String>,
 }
 
 pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {

@@ -13,6 +13,7 @@ use crate::humanize::{human_duration, human_size};
 
 /// List images
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] [REPOSITORY[:TAG]]")]
 pub struct Args {
     /// Show all images (default hides intermediate images)
     #[arg(short = 'a', long = "all")]

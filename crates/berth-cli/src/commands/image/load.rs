@@ -8,6 +8,7 @@ use crate::cli::Ctx;
 
 /// Load an image from a tar archive or STDIN
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS]")]
 pub struct Args {
     /// Read from tar archive file, instead of STDIN
     #[arg(short = 'i', long = "input", value_name = "string")]

@@ -11,6 +11,7 @@ use crate::humanize::human_size;
 
 /// Remove unused images
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS]")]
 pub struct Args {
     /// Remove all unused images, not just dangling ones
     #[arg(short = 'a', long = "all")]

@@ -11,6 +11,7 @@ use crate::cli::Ctx;
 
 /// Download an image from a registry
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] NAME[:TAG|@DIGEST]")]
 pub struct Args {
     /// Download all tagged images in the repository
     #[arg(short = 'a', long = "all-tags")]

@@ -10,6 +10,7 @@ use crate::errors::{api_error_text, StatusError};
 
 /// Remove one or more images
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] IMAGE [IMAGE...]")]
 pub struct Args {
     /// Force removal of the image
     #[arg(short = 'f', long = "force")]

@@ -9,6 +9,7 @@ use crate::cli::Ctx;
 
 /// Save one or more images to a tar archive (streamed to STDOUT by default)
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] IMAGE [IMAGE...]")]
 pub struct Args {
     /// Write to a file, instead of STDOUT
     #[arg(short = 'o', long = "output", value_name = "string")]

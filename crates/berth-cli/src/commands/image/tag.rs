@@ -9,6 +9,7 @@ use crate::commands::seg;
 
 /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]")]
 pub struct Args {
     #[arg(value_name = "SOURCE_IMAGE[:TAG]")]
     pub source: String,

@@ -9,6 +9,7 @@ use crate::errors::StatusError;
 
 /// Connect a container to a network
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] NETWORK CONTAINER")]
 pub struct Args {
     /// Add network-scoped alias for the container
     #[arg(long = "alias", value_name = "strings", value_delimiter = ',')]

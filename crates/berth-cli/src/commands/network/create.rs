@@ -12,6 +12,7 @@ use crate::errors::StatusError;
 
 /// Create a network
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] NETWORK")]
 pub struct Args {
     /// Enable manual container attachment
     #[arg(long = "attachable")]

@@ -8,6 +8,7 @@ use crate::commands::seg;
 
 /// Disconnect a container from a network
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] NETWORK CONTAINER")]
 pub struct Args {
     /// Force the container to disconnect from a network
     #[arg(short = 'f', long = "force")]

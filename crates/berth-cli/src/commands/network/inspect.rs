@@ -8,6 +8,7 @@ use crate::commands::system::inspect::{print_inspect, InspectOutcome};
 
 /// Display detailed information on one or more networks
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] NETWORK [NETWORK...]")]
 pub struct Args {
     /// Format output using a custom template
     #[arg(short = 'f', long = "format", value_name = "string")]

@@ -11,6 +11,7 @@ use crate::errors::StatusError;
 
 /// Remove all unused networks
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS]")]
 pub struct Args {
     /// Provide filter values (e.g. "until=<timestamp>")
     #[arg(long = "filter", value_name = "filter")]

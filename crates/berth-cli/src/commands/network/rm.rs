@@ -8,6 +8,7 @@ use crate::errors::{api_error_text, StatusError};
 
 /// Remove one or more networks
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "NETWORK [NETWORK...]")]
 pub struct Args {
     /// Do not error if the network does not exist
     #[arg(short = 'f', long = "force")]

@@ -11,6 +11,7 @@ use crate::cli::Ctx;
 
 /// Log in to a registry
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] [SERVER]")]
 pub struct Args {
     /// Username
     #[arg(short = 'u', long = "username", value_name = "string")]

@@ -7,6 +7,7 @@ use crate::cli::Ctx;
 
 /// Log out from a registry
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[SERVER]")]
 pub struct Args {
     #[arg(value_name = "SERVER")]
     pub server: Option<String>,

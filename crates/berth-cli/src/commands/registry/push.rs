@@ -11,6 +11,7 @@ use crate::commands::seg;
 
 /// Upload an image to a registry
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] NAME[:TAG]")]
 pub struct Args {
     /// Push all tags of an image to the repository
     #[arg(short = 'a', long = "all-tags")]

@@ -12,6 +12,7 @@ use crate::formatter::{write_list, Format};
 
 /// Search Docker Hub for images
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] TERM")]
 pub struct Args {
     /// Filter output based on conditions provided
     #[arg(short = 'f', long = "filter", value_name = "filter")]

@@ -9,6 +9,7 @@ use crate::humanize::human_size;
 
 /// Show docker disk usage
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS]")]
 pub struct Args {
     /// Format output using a custom template
     #[arg(long = "format", value_name = "string")]

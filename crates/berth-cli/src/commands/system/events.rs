@@ -12,6 +12,7 @@ use crate::formatter::GoTemplate;
 
 /// Get real time events from the server
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS]")]
 pub struct Args {
     /// Filter output based on conditions provided
     #[arg(short = 'f', long = "filter", value_name = "filter")]

@@ -9,6 +9,7 @@ use crate::humanize::bytes_size;
 
 /// Display system-wide information
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS]")]
 pub struct Args {
     /// Format output using a custom template
     #[arg(short = 'f', long = "format", value_name = "string")]

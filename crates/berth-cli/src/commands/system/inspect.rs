@@ -10,6 +10,7 @@ use crate::formatter::GoTemplate;
 
 /// Return low-level information on Docker objects
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] NAME|ID [NAME|ID...]")]
 pub struct Args {
     /// Format output using a custom template
     #[arg(short = 'f', long = "format", value_name = "string")]

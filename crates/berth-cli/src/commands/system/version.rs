@@ -13,6 +13,7 @@ pub const CLIENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Show the Docker version information
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS]")]
 pub struct Args {
     /// Format output using a custom template
     #[arg(short = 'f', long = "format", value_name = "string")]

@@ -8,6 +8,7 @@ use crate::errors::StatusError;
 
 /// Create a volume
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] [VOLUME]")]
 pub struct Args {
     /// Specify volume driver name
     #[arg(

@@ -10,6 +10,7 @@ use crate::formatter::{write_list, Format};
 
 /// List volumes
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS]")]
 pub struct Args {
     /// Provide filter values (e.g. "dangling=true")
     #[arg(short = 'f', long = "filter", value_name = "filter")]

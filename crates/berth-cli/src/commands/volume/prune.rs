@@ -12,6 +12,7 @@ use crate::humanize::human_size;
 
 /// Remove unused local volumes
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS]")]
 pub struct Args {
     /// Remove all unused volumes, not just anonymous ones
     #[arg(short = 'a', long = "all")]

@@ -9,6 +9,7 @@ use crate::errors::{api_error_text, StatusError};
 
 /// Remove one or more volumes
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTIONS] VOLUME [VOLUME...]")]
 pub struct Args {
     /// Force the removal of one or more volumes
     #[arg(short = 'f', long = "force")]

@@ -1,0 +1,274 @@
+//! Command-line mistakes: berth must print what the stock docker CLI prints
+//! (with "berth" for "docker") and exit with the same status. Both CLIs find
+//! these mistakes before they talk to a daemon, so both are pointed at a
+//! socket that does not exist. Skipped when no `docker` is on PATH.
+
+use std::process::{Command, Output, Stdio};
+
+const BERTH: &str = env!("CARGO_BIN_EXE_berth");
+
+/// Command lines both CLIs refuse, one per line, split on spaces.
+///
+/// Left out, as berth cannot match them:
+/// - `builder ...`: docker without buildx prints a deprecation banner first.
+/// - a management command alone (`image`): docker prints its own help on
+///   stderr; berth prints clap's help.
+/// - `--rm=false` and the like: docker's bool flags take `=value`, berth's
+///   plain switches refuse any value (a bad one is worded as docker does).
+/// - `system df -v`: berth's df has no `--verbose`.
+const CASES: &str = "\
+run
+run --oops
+run -z
+run -it -z busybox
+run -itz busybox
+run -zit busybox
+run --name
+run -e
+run --net
+run --cpu-shares abc busybox
+run -c abc busybox
+run --cpu-shares=99999999999999999999 busybox
+run --memory-swappiness abc busybox
+run --pids-limit x busybox
+run --blkio-weight x busybox
+run --blkio-weight 99999 busybox
+run --blkio-weight -1 busybox
+run --stop-timeout x busybox
+run --rm=abc busybox
+run -d=maybe busybox
+run -t=abc busybox
+run --sig-proxy=x busybox
+container run
+create
+create --oops busybox
+create --cpu-shares abc busybox
+container create -z
+exec
+exec c
+exec -it
+exec -z
+exec --oops c ls
+exec -e
+exec -d=x c ls
+container exec -u
+rm
+rm --oops
+rm -z c
+rm -f=x c
+container rm
+container remove
+start
+stop
+stop -t
+stop --time
+stop -t x c
+stop --time x c
+restart -t x c
+kill -s
+wait c --oops
+tag a
+tag a b c
+tag a b c d
+tag a b c --oops
+tag --oops a b
+image tag a
+rename a
+rename a b c
+rename a b c --oops
+images a b
+images a b --oops
+images --filter
+images -q=x
+image ls a b
+image ls -z
+image ls --oops
+image inspect
+image rm
+image rm --oops
+image history -H=x a
+image pull --oops
+image foo
+image foo --oops
+image foo -z
+image --oops
+inspect
+inspect --oops
+inspect -f
+inspect -s=x a
+container inspect
+container inspect -s=x a
+logs
+logs a b
+logs -n
+logs --tail
+logs --since
+logs -f=x a
+container logs -n
+ps x
+ps -n x
+ps --last x
+ps -n
+ps -q=maybe
+container ls x
+container list x
+container ls -z
+container foo
+container --oops
+container foo --oops
+network foo
+network --oops
+network create
+network create a b
+network create -d
+network create --ipv6=x a
+network create --internal=x a
+network connect a
+network connect --oops a b
+network disconnect a
+network rm
+network rm -f=x a
+network ls x
+network inspect
+network prune x
+volume foo
+volume --oops
+volume create a b
+volume create -d
+volume rm
+volume rm -f=x a
+volume inspect
+volume ls x
+volume prune --oops
+system foo
+system df x
+system prune -a=x
+system info x
+system events --since
+context foo
+context create
+context use
+context use a b
+context show x
+context rm
+context export a b c
+context import a
+version x
+version --format
+version --oops x
+info x
+events --until
+search
+search --limit x a
+search --limit 99999999999999999999 a
+pull
+push
+history
+save
+load x
+commit
+commit a b c
+commit a b c --oops
+cp a
+cp a b c
+attach
+diff a b
+export -o
+port
+port a b c
+port a b c --oops
+top
+update
+update --cpu-shares x c
+update --blkio-weight 70000 c
+stats --no-stream=x
+import
+login a b
+logout a b
+foo
+foo bar
+foo --oops
+--oops
+--oops foo
+-z
+-Dz
+--config
+-H
+--host
+-l
+--log-level
+-c
+--debug=x
+-v=x
+--tls=x ps
+--tlsverify=x";
+
+fn docker_available() -> bool {
+    let found = Command::new("docker")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        eprintln!("skipped: no docker CLI on PATH");
+    }
+    found
+}
+
+/// Runs `cli` with `args`, a daemon address nothing listens on and a config
+/// dir of its own, so neither CLI reads the user's contexts.
+fn run(cli: &str, args: &[&str], config: &std::path::Path) -> Output {
+    Command::new(cli)
+        .args(args)
+        .env("DOCKER_HOST", "unix:///nonexistent/x.sock")
+        .env("DOCKER_CONFIG", config)
+        .env_remove("DOCKER_CONTEXT")
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("DOCKER_CERT_PATH")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn command_line_mistakes_read_as_docker_words_them() {
+    if !docker_available() {
+        return;
+    }
+    let config = tempfile::tempdir().unwrap();
+    let lines: Vec<&str> = CASES.lines().collect();
+    assert!(lines.len() >= 25);
+    let mut mismatches = Vec::new();
+    for line in &lines {
+        let args: Vec<&str> = line.split(' ').collect();
+        let docker = run("docker", &args, config.path());
+        let berth = run(BERTH, &args, config.path());
+        let expected = text(&docker.stderr).replace("docker", "berth");
+        // Every case is a mistake docker reports on stderr alone.
+        assert!(docker.stdout.is_empty(), "docker {line}: wrote to stdout");
+        assert!(
+            expected.contains("berth") || expected.contains("arg(s)"),
+            "docker {line}: not a command-line error: {expected}"
+        );
+        let (got, code) = (text(&berth.stderr), berth.status.code());
+        if got != expected || code != docker.status.code() || !berth.stdout.is_empty() {
+            mismatches.push(format!(
+                "berth {line}: exit {code:?}, want {:?}\n--- want stderr:\n{expected}--- got stderr:\n{got}--- got stdout:\n{}",
+                docker.status.code(),
+                text(&berth.stdout)
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} cases differ:\n{}",
+        mismatches.len(),
+        lines.len(),
+        mismatches.join("\n")
+    );
+}
