@@ -34,9 +34,10 @@ pub struct Cli {
     pub context: Option<String>,
     /// Daemon socket to connect to
     // Not `env = "DOCKER_HOST"`: the flag and the variable rank differently
-    // against contexts (see `context::resolve`).
+    // against contexts (see `context::resolve`). A list, as docker's: a
+    // second -H is refused (`TooManyHosts`), not taken in the first's place.
     #[arg(short = 'H', long = "host", value_name = "list")]
-    pub host: Option<String>,
+    pub host: Vec<String>,
     /// Enable debug mode
     #[arg(short = 'D', long)]
     pub debug: bool,
@@ -76,6 +77,18 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// `-H` given more than once: docker's flag is a list, but names one daemon.
+#[derive(Debug)]
+struct TooManyHosts;
+
+impl std::fmt::Display for TooManyHosts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Specify only one -H")
+    }
+}
+
+impl std::error::Error for TooManyHosts {}
+
 /// Everything a command needs: the API client and the client configuration.
 pub struct Ctx {
     pub client: Client,
@@ -108,9 +121,14 @@ impl ClientConfig {
         };
         let flags = Flags {
             context: cli.context.as_deref(),
-            host: cli.host.as_deref(),
+            host: cli.host.first().map(String::as_str),
         };
         let context = resolve::context_name(flags, &env, current.as_deref())?;
+        let host = match cli.host.as_slice() {
+            [] => None,
+            [host] => Some(host.as_str()),
+            _ => return Err(TooManyHosts.into()),
+        };
         let tls = TlsFlags {
             tls: cli.tls,
             tlsverify: cli.tlsverify,
@@ -120,7 +138,7 @@ impl ClientConfig {
         }
         .resolve(&env);
         Ok(ClientConfig {
-            default_endpoint: resolve::default_endpoint(cli.host.as_deref(), &env, tls),
+            default_endpoint: resolve::default_endpoint(host, &env, tls),
             docker_host_env: env("DOCKER_HOST").is_some_and(|h| !h.is_empty()),
             dir,
             context,
@@ -141,9 +159,9 @@ impl ClientConfig {
     }
 }
 
-/// The clap command tree, with docker's usage lines.
+/// The clap command tree, with docker's usage lines and pflag's flag rules.
 pub fn command() -> clap::Command {
-    crate::usage::with_docker_usage(Cli::command())
+    crate::usage::with_docker_usage(crate::pflag::apply(Cli::command()))
 }
 
 /// Parses argv as docker would: its wording and exit status for mistakes.
@@ -161,15 +179,46 @@ fn parse(argv: &[String]) -> Result<Cli, i32> {
         return Err(status.code);
     }
     use clap::error::ErrorKind;
-    let code = match e.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            print_help(&e);
+            Err(0)
+        }
+        ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            Err(0)
+        }
         // docker exits 125 on flag errors.
-        _ => 125,
+        _ => {
+            let _ = e.print();
+            Err(125)
+        }
+    }
+}
+
+/// Prints the help clap rendered for `e` where clap would, with bool flags
+/// shown as docker shows them, and in color only on a terminal.
+fn print_help(e: &clap::Error) {
+    use std::io::{IsTerminal, Write};
+    let rendered = e.render();
+    let to_stderr = e.use_stderr();
+    let terminal = if to_stderr {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
     };
-    let _ = e.print();
-    Err(code)
+    let colored = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let text = if colored {
+        rendered.ansi().to_string()
+    } else {
+        rendered.to_string()
+    };
+    let text = crate::pflag::docker_help(&text);
+    let _ = if to_stderr {
+        std::io::stderr().write_all(text.as_bytes())
+    } else {
+        std::io::stdout().write_all(text.as_bytes())
+    };
 }
 
 /// Parses argv, runs the command and returns the process exit code.
@@ -186,10 +235,19 @@ pub fn run(argv: Vec<String>) -> i32 {
         return 0;
     }
     let Some(command) = cli.command.take() else {
+        // Only flags (`berth -D`, `berth -v=false`): docker shows its help.
+        let help = command().render_help().to_string();
+        print!("{}", crate::pflag::docker_help(&help));
         return 0;
     };
     let config = match ClientConfig::from_flags(&cli, |name| std::env::var(name).ok()) {
         Ok(c) => c,
+        // docker resolves the daemon's endpoint as it starts, and says so,
+        // for every command but those that only read the config dir.
+        Err(e) if e.is::<TooManyHosts>() && !matches!(command, Command::Context(_)) => {
+            let e = e.context("Failed to initialize: unable to resolve docker endpoint");
+            return errors::report(&e);
+        }
         Err(e) => return errors::report(&e),
     };
     let command = match command {

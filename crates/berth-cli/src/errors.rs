@@ -1,7 +1,7 @@
 //! Exit statuses and error printing, following the docker CLI.
 
 pub mod clap_errors;
-mod go_strconv;
+pub mod go_strconv;
 mod invocation;
 
 use std::fmt;

@@ -9,6 +9,7 @@ mod errors;
 mod formatter;
 mod humanize;
 mod opts;
+mod pflag;
 mod stream;
 mod term;
 #[cfg(test)]

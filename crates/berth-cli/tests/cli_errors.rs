@@ -10,11 +10,10 @@ const BERTH: &str = env!("CARGO_BIN_EXE_berth");
 /// Command lines both CLIs refuse, one per line, split on spaces.
 ///
 /// Left out, as berth cannot match them:
-/// - `builder ...`: docker without buildx prints a deprecation banner first.
+/// - `builder ...` and `build` errors: docker without buildx prints a
+///   deprecation banner first.
 /// - a management command alone (`image`): docker prints its own help on
 ///   stderr; berth prints clap's help.
-/// - `--rm=false` and the like: docker's bool flags take `=value`, berth's
-///   plain switches refuse any value (a bad one is worded as docker does).
 /// - `system df -v`: berth's df has no `--verbose`.
 const CASES: &str = "\
 run
@@ -39,6 +38,15 @@ run --rm=abc busybox
 run -d=maybe busybox
 run -t=abc busybox
 run --sig-proxy=x busybox
+run --rm= busybox
+run -d= busybox
+run -it=x busybox
+run -dit=maybe busybox
+run -i=1 -t=yes busybox
+run --rm=true --rm=no busybox
+run --name a --name b --oops busybox
+run --privileged=on busybox
+run --tty=tRUE busybox
 container run
 create
 create --oops busybox
@@ -201,7 +209,19 @@ foo --oops
 --debug=x
 -v=x
 --tls=x ps
---tlsverify=x";
+--tlsverify=x
+--debug=
+-D=2 ps
+history --human=x a
+commit --pause=x a
+attach --sig-proxy=x a
+start -a=x c
+exec -i=x c ls
+images --digests=x
+network ls --no-trunc=x
+volume ls -q=x
+system prune -f=x
+context ls -q=x";
 
 fn docker_available() -> bool {
     let found = Command::new("docker")
@@ -271,4 +291,27 @@ fn command_line_mistakes_read_as_docker_words_them() {
         lines.len(),
         mismatches.join("\n")
     );
+}
+
+/// `-H` is a list flag to docker that must name one daemon: a second one
+/// is refused when the endpoint is resolved, not taken in the first's place.
+#[test]
+fn a_second_host_is_refused_as_docker_refuses_it() {
+    if !docker_available() {
+        return;
+    }
+    let config = tempfile::tempdir().unwrap();
+    for line in [
+        "-H unix:///a -H unix:///b ps",
+        "-H unix:///a -H unix:///b context ls",
+        "-H unix:///a -H unix:///b -c x ps",
+    ] {
+        let args: Vec<&str> = line.split(' ').collect();
+        let docker = run("docker", &args, config.path());
+        let berth = run(BERTH, &args, config.path());
+        // Both say "docker endpoint": berth keeps docker's words here.
+        assert_eq!(text(&berth.stderr), text(&docker.stderr), "{line}");
+        assert_eq!(berth.status.code(), docker.status.code(), "{line}");
+        assert_eq!(berth.stdout, docker.stdout, "{line}");
+    }
 }

@@ -542,3 +542,215 @@ fn build_params_match_the_docker_cli() {
     };
     assert_eq!(usage(&b), usage(&d).replace("docker", "berth"));
 }
+
+/// The body of the first create request, whatever became of the run after
+/// it (`run` without `-d` attaches, which the fake does not answer).
+fn first_create(fake: &Fake) -> Value {
+    let reqs = fake.requests("/containers/create");
+    assert!(!reqs.is_empty(), "no create request");
+    reqs[0].json()
+}
+
+/// Fields the bool and repeated flags below set, as JSON pointers.
+const CREATE_FIELDS: &[&str] = &[
+    "/Tty",
+    "/OpenStdin",
+    "/StdinOnce",
+    "/AttachStdin",
+    "/AttachStdout",
+    "/AttachStderr",
+    "/ExposedPorts",
+    "/Healthcheck/Test",
+    "/HostConfig/AutoRemove",
+    "/HostConfig/Privileged",
+    "/HostConfig/Init",
+    "/HostConfig/ReadonlyRootfs",
+    "/HostConfig/PublishAllPorts",
+    "/HostConfig/OomKillDisable",
+    "/HostConfig/Memory",
+    "/HostConfig/NanoCpus",
+    "/HostConfig/RestartPolicy/Name",
+    "/HostConfig/PortBindings",
+];
+
+#[test]
+fn bool_values_and_repeated_flags_match_the_docker_cli() {
+    if !docker_available() {
+        return;
+    }
+    let cases: &[&[&str]] = &[
+        &["create", "--rm=false", "busybox"],
+        &[
+            "create",
+            "--rm=true",
+            "--privileged=false",
+            "--init=true",
+            "busybox",
+        ],
+        &[
+            "create",
+            "--rm",
+            "--rm",
+            "--rm=0",
+            "--privileged=T",
+            "busybox",
+        ],
+        &["create", "-it=false", "busybox"],
+        &["create", "-i=false", "-t", "busybox"],
+        &["create", "--tty=FALSE", "--interactive=True", "busybox"],
+        &["create", "-it", "-i=f", "busybox"],
+        &[
+            "create",
+            "--read-only=1",
+            "-P=0",
+            "--oom-kill-disable=t",
+            "busybox",
+        ],
+        &["create", "-P=true", "-p", "80", "-p", "81:81", "busybox"],
+        &["create", "--no-healthcheck=true", "busybox"],
+        &["create", "--init=false", "--init", "busybox"],
+        &["create", "--name", "a", "--name", "b", "busybox"],
+        &[
+            "create",
+            "-m",
+            "10m",
+            "-m",
+            "20m",
+            "--memory=30m",
+            "busybox",
+        ],
+        &["create", "--cpus", "1", "--cpus", "2", "busybox"],
+        &[
+            "create",
+            "--restart",
+            "no",
+            "--restart",
+            "always",
+            "busybox",
+        ],
+        &["create", "-e", "A=1", "-e", "B=2", "--env=C=3", "busybox"],
+        &["container", "create", "-a=stdout", "busybox"],
+        &["run", "-d=true", "--rm=true", "busybox"],
+        &["run", "-dit", "busybox"],
+        &["run", "-d", "--rm=false", "-t=false", "busybox"],
+        &["run", "--detach=T", "--name", "x", "--name", "y", "busybox"],
+        &["run", "-d", "-q=false", "--sig-proxy=false", "busybox"],
+    ];
+    for args in cases {
+        let [(d_out, d_fake), (b_out, b_fake)] = both(args);
+        assert_eq!(
+            b_out.status.code(),
+            d_out.status.code(),
+            "exit code of {args:?}: docker {}, berth {}",
+            stderr(&d_out),
+            stderr(&b_out)
+        );
+        let (d, b) = (first_create(&d_fake), first_create(&b_fake));
+        for field in CREATE_FIELDS {
+            assert_eq!(
+                normalized(b.pointer(field)),
+                normalized(d.pointer(field)),
+                "{field} for {args:?}"
+            );
+        }
+        // docker 28 orders Env as it pleases (a map's order, from run to run).
+        let env = |v: &Value| {
+            let mut vars: Vec<String> = v["Env"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| Some(e.as_str()?.to_string()))
+                .collect();
+            vars.sort();
+            vars
+        };
+        assert_eq!(env(&b), env(&d), "Env for {args:?}");
+        let name = |f: &Fake| f.requests("/containers/create")[0].params("name").join(",");
+        assert_eq!(name(&b_fake), name(&d_fake), "?name= for {args:?}");
+    }
+}
+
+#[test]
+fn bool_values_and_repeats_in_queries_match_the_docker_cli() {
+    if !docker_available() {
+        return;
+    }
+    // (command line, the request it makes, the query parameters compared)
+    let cases: &[(&[&str], &str, &[&str])] = &[
+        (
+            &["ps", "-a=false"],
+            "/containers/json",
+            &["all", "limit", "size"],
+        ),
+        (
+            &["ps", "-a=1", "-s=true"],
+            "/containers/json",
+            &["all", "size"],
+        ),
+        (
+            &["ps", "-aq=0", "-n", "3", "-n", "5"],
+            "/containers/json",
+            &["all", "limit"],
+        ),
+        (
+            &["ps", "-a", "-a=false", "-l=true"],
+            "/containers/json",
+            &["all", "limit"],
+        ),
+        (&["images", "-a=true"], "/images/json", &["all"]),
+        (
+            &["images", "-a=false", "--digests=true"],
+            "/images/json",
+            &["all", "digests"],
+        ),
+        (
+            &["rm", "-f=true", "-v=false", "c1"],
+            "/containers/c1",
+            &["force", "v", "link"],
+        ),
+        (&["rm", "--force=0", "c1"], "/containers/c1", &["force"]),
+        (
+            &["stop", "-t", "1", "-t", "2", "c1"],
+            "/containers/c1/stop",
+            &["t"],
+        ),
+        (
+            &["kill", "-s", "INT", "-s", "HUP", "c1"],
+            "/containers/c1/kill",
+            &["signal"],
+        ),
+        (
+            &["rmi", "-f=false", "--no-prune=1", "i1"],
+            "/images/i1",
+            &["force", "noprune"],
+        ),
+        (
+            &["-D=false", "--tls=false", "volume", "rm", "-f=1", "v1"],
+            "/volumes/v1",
+            &["force"],
+        ),
+        (
+            &["logs", "-f=false", "-t=true", "-n", "1", "-n", "2", "c1"],
+            "/containers/c1/json",
+            &[],
+        ),
+    ];
+    for (args, path, keys) in cases {
+        let [(d_out, d_fake), (b_out, b_fake)] = both(args);
+        let (d, b) = (d_fake.requests(path), b_fake.requests(path));
+        assert!(!d.is_empty(), "docker {args:?}: {}", stderr(&d_out));
+        assert!(!b.is_empty(), "berth {args:?}: {}", stderr(&b_out));
+        for key in *keys {
+            // docker leaves a false or default parameter out; so may berth.
+            let value = |r: &Request| {
+                let v = r.params(key).join(",");
+                match v.as_str() {
+                    "0" | "false" => String::new(),
+                    "1" | "true" => "1".to_string(),
+                    _ => v,
+                }
+            };
+            assert_eq!(value(&b[0]), value(&d[0]), "?{key}= for {args:?}");
+        }
+    }
+}

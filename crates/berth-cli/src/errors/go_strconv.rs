@@ -57,12 +57,22 @@ impl GoType {
     }
 }
 
-fn check_bool(value: &str) -> Result<(), Refusal> {
+/// Go's `strconv.ParseBool`: the value, or strconv's error for it.
+pub fn parse_bool(value: &str) -> Result<bool, String> {
+    go_bool(value).ok_or_else(|| GoType::Bool.parse_error(value).unwrap_or_default())
+}
+
+/// The spellings `strconv.ParseBool` takes.
+fn go_bool(value: &str) -> Option<bool> {
     match value {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" | "0" | "f" | "F" | "FALSE" | "false"
-        | "False" => Ok(()),
-        _ => Err(Refusal::Syntax),
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
     }
+}
+
+fn check_bool(value: &str) -> Result<(), Refusal> {
+    go_bool(value).map(drop).ok_or(Refusal::Syntax)
 }
 
 /// strconv's base-0 integer rules: an optional sign (signed types only),
@@ -226,6 +236,12 @@ mod tests {
         );
         for ok in ["1", "t", "TRUE", "False", "0"] {
             assert_eq!(err(GoType::Bool, ok), None);
+        }
+        for (text, value) in [("1", true), ("T", true), ("True", true), ("f", false)] {
+            assert_eq!(parse_bool(text), Ok(value));
+        }
+        for bad in ["", "yes", "tRUE", " true"] {
+            assert_eq!(parse_bool(bad), Err(err(GoType::Bool, bad).unwrap()));
         }
     }
 

@@ -214,8 +214,10 @@ pub struct ContainerOpts {
     #[arg(long = "name", value_name = "string")]
     pub name: Option<String>,
     /// Connect a container to a network
+    // A list, as docker's: a repeat is refused (see `network_mode`), not
+    // taken in the first's place.
     #[arg(long = "network", alias = "net", value_name = "network")]
-    pub network: Option<String>,
+    pub network: Vec<String>,
     /// Add network-scoped alias for the container
     #[arg(long = "network-alias", alias = "net-alias", value_name = "list")]
     pub network_alias: Vec<String>,
@@ -427,6 +429,7 @@ pub fn to_create_request(
         units::ram_in_bytes,
     )?;
 
+    let network_mode = network_mode(o)?;
     let (attach_stdin, attach_stdout, attach_stderr) = attach_streams(o, detach)?;
 
     let mut envs = Vec::new();
@@ -544,7 +547,7 @@ pub fn to_create_request(
     let host_config = HostConfig {
         binds,
         container_id_file: o.cidfile.clone().unwrap_or_default(),
-        network_mode: o.network.clone().unwrap_or_else(|| "default".to_string()),
+        network_mode: network_mode.clone(),
         port_bindings: port_specs.bindings,
         restart_policy: Some(units::parse_restart(&o.restart)?),
         auto_remove: o.rm,
@@ -649,14 +652,17 @@ pub fn to_create_request(
     Ok(ContainerCreateRequest {
         config,
         host_config,
-        networking_config: networking_config(o),
+        networking_config: networking_config(o, network_mode),
     })
 }
 
 /// `--network-alias`, `--ip`, `--ip6`, `--link-local-ip`, `--mac-address` as
 /// the endpoint settings of the container's network, keyed by the network
 /// name as the docker CLI does.
-fn networking_config(o: &ContainerOpts) -> Option<berth_api::types::NetworkingConfig> {
+fn networking_config(
+    o: &ContainerOpts,
+    network_mode: String,
+) -> Option<berth_api::types::NetworkingConfig> {
     if o.network_alias.is_empty()
         && o.ip.is_none()
         && o.ip6.is_none()
@@ -685,10 +691,22 @@ fn networking_config(o: &ContainerOpts) -> Option<berth_api::types::NetworkingCo
     if let Some(mac) = &o.mac_address {
         endpoint.insert("MacAddress".into(), mac.clone().into());
     }
-    let name = o.network.clone().unwrap_or_else(|| "default".into());
     let mut cfg = berth_api::types::NetworkingConfig::default();
-    cfg.endpoints_config.insert(name, endpoint.into());
+    cfg.endpoints_config.insert(network_mode, endpoint.into());
     Some(cfg)
+}
+
+/// The network `--network` names, `default` without one. docker connects
+/// the container to each network given; berth's daemon attaches it to one
+/// at create, so a second is refused rather than dropped.
+fn network_mode(o: &ContainerOpts) -> Result<String> {
+    match o.network.as_slice() {
+        [] => Ok("default".to_string()),
+        [one] => Ok(one.clone()),
+        [_, second, ..] => bail!(
+            "a container is created on one network: connect it to {second:?} afterwards with 'berth network connect'"
+        ),
+    }
 }
 
 /// Parses every value of a list flag, refusing a bad one as the docker CLI's
@@ -1148,6 +1166,16 @@ mod tests {
         assert_eq!(
             v["NetworkingConfig"]["EndpointsConfig"]["n1"]["IPAMConfig"],
             serde_json::json!({"LinkLocalIPs": ["169.254.1.1", "fe80::1"]})
+        );
+    }
+
+    #[test]
+    fn one_network_is_taken_a_second_refused() {
+        let v = req(&["--net", "n1", "busybox"]);
+        assert_eq!(v["HostConfig"]["NetworkMode"], "n1");
+        assert!(
+            create_error(&["--network", "n1", "--network", "n2", "busybox"])
+                .starts_with("berth: a container is created on one network: connect it to \"n2\"")
         );
     }
 
