@@ -74,6 +74,12 @@ pub fn human_size(size: i64) -> String {
     human_size_precision(size as f64, 3)
 }
 
+/// go-units `HumanSize`: `HumanSizeWithPrecision(size, 4)` ("1.984MB"), what
+/// docker's formatters use for shared, unique and volume sizes.
+pub fn go_human_size(size: i64) -> String {
+    human_size_precision(size as f64, 4)
+}
+
 /// go-units `BytesSize`: binary (1024-based) units, 4 significant digits ("64MiB").
 pub fn bytes_size(size: f64) -> String {
     const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];

@@ -14,7 +14,6 @@ const BERTH: &str = env!("CARGO_BIN_EXE_berth");
 ///   deprecation banner first.
 /// - a management command alone (`image`): docker prints its own help on
 ///   stderr; berth prints clap's help.
-/// - `system df -v`: berth's df has no `--verbose`.
 const CASES: &str = "\
 run
 run --oops
@@ -150,6 +149,8 @@ volume ls x
 volume prune --oops
 system foo
 system df x
+system df -v x
+system df --verbose=x
 system prune -a=x
 system info x
 system events --since

@@ -195,6 +195,14 @@ fn serve(stream: UnixStream, requests: Arc<Mutex<Vec<Request>>>) {
             "application/json",
             "{\"Warnings\":[]}",
         );
+    } else if p == "/system/df" {
+        respond(
+            &stream,
+            false,
+            "200 OK",
+            "application/json",
+            &disk_usage().to_string(),
+        );
     } else if p == "/build" {
         let body = "{\"stream\":\"Successfully built 0123456789ab\\n\"}\r\n{\"aux\":{\"ID\":\"sha256:0123\"}}\r\n";
         respond(&stream, false, "200 OK", "application/json", body);
@@ -752,5 +760,128 @@ fn bool_values_and_repeats_in_queries_match_the_docker_cli() {
             };
             assert_eq!(value(&b[0]), value(&d[0]), "?{key}= for {args:?}");
         }
+    }
+}
+
+/// A `/system/df` answer with one of each kind of record, its times counted
+/// back from now so both CLIs print the same ages.
+fn disk_usage() -> Value {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // RFC 3339 in UTC, as the API gives build cache times.
+    let rfc3339 = |t: i64| {
+        let (days, secs) = (t.div_euclid(86400), t.rem_euclid(86400));
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        format!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )
+    };
+    json!({
+        "LayersSize": 3_968_606,
+        "Images": [
+            {"Id": "sha256:c92035426fe349245434746d1d6f12d015d087b0ab5346d2b8e44f85c97cab25",
+             "ParentId": "", "RepoTags": ["cf2:latest", "cf2:other"], "RepoDigests": null,
+             "Created": now - 2160, "Size": 1_984_310, "SharedSize": 1_984_291,
+             "Labels": {}, "Containers": 0},
+            {"Id": "sha256:94ac2fee2acc5b9e79c9aedaf5021d38f05f397f5943862e5a90ae5d0c262cc1",
+             "ParentId": "", "RepoTags": [], "RepoDigests": [], "Created": now - 3 * 3600 - 100,
+             "Size": 1_984_296, "SharedSize": -1, "Labels": {}, "Containers": 2},
+            {"Id": "sha256:4ac5748fb99932848e3d361dfe493c6b4f06e84b149953dc7d910b1060f2b84c",
+             "ParentId": "", "RepoTags": ["127.0.0.1:5077/x/bb:t1"], "RepoDigests": [],
+             "Created": now - 19 * 3600, "Size": 45_000_000, "SharedSize": 0,
+             "Labels": {}, "Containers": 1},
+        ],
+        "Containers": [
+            {"Id": "ec402a741f61a2a7033b68d62495d1983b48899da9b64c85c5e917ce1576c1b9",
+             "Names": ["/exb"], "Image": "busybox",
+             "ImageID": "sha256:4ac5748fb99932848e3d361dfe493c6b4f06e84b149953dc7d910b1060f2b84c",
+             "Command": "sleep 10000 with a long tail", "Created": now - 2340, "Ports": [],
+             "SizeRw": 12_345, "SizeRootFs": 1_984_291, "Labels": {}, "State": "running",
+             "Status": "Up 39 minutes", "HostConfig": {"NetworkMode": "default"},
+             "NetworkSettings": {"Networks": {}},
+             "Mounts": [
+                {"Type": "volume", "Name": "data", "Source": "/v/data", "Destination": "/d",
+                 "Driver": "local", "Mode": "", "RW": true, "Propagation": ""},
+                {"Type": "bind", "Source": "/x", "Destination": "/x", "Mode": "", "RW": true,
+                 "Propagation": "rprivate"}
+             ]},
+            {"Id": "de3d2310f9e91db999c9e2d6ad5e93053a39c0bcd9f0141b0283fb96c2fe9e2f",
+             "Names": ["/heuristic_hopper", "/exb/peer"],
+             "Image": "sha256:4ac5748fb99932848e3d361dfe493c6b4f06e84b149953dc7d910b1060f2b84c",
+             "ImageID": "sha256:4ac5748fb99932848e3d361dfe493c6b4f06e84b149953dc7d910b1060f2b84c",
+             "Command": "true", "Created": now - 3 * 86400, "Ports": [], "Labels": {},
+             "State": "created", "Status": "Created", "HostConfig": {"NetworkMode": "default"},
+             "NetworkSettings": {"Networks": {}}, "Mounts": []},
+        ],
+        "Volumes": [
+            {"Name": "data", "Driver": "local", "Mountpoint": "/v/data", "Labels": null,
+             "Scope": "local", "Options": null, "CreatedAt": rfc3339(now - 500),
+             "UsageData": {"RefCount": 1, "Size": 123_456}},
+            {"Name": "3f2c9d0b8a7e6f5d4c3b2a1908f7e6d5c4b3a291807f6e5d4c3b2a1908f7e6d5",
+             "Driver": "local", "Mountpoint": "/v/anon", "Labels": {"a": "b"}, "Scope": "local",
+             "Options": null, "CreatedAt": rfc3339(now - 500),
+             "UsageData": {"RefCount": 0, "Size": 0}},
+        ],
+        "BuildCache": [
+            {"ID": "old0123456789abcdefghij", "Parents": null, "Type": "regular",
+             "Description": "mount / from exec /bin/sh -c true", "InUse": false,
+             "Shared": false, "Size": 2_000_000, "CreatedAt": rfc3339(now - 7200),
+             "LastUsedAt": rfc3339(now - 3600), "UsageCount": 2},
+            {"ID": "new0123456789abcdefghij", "Parents": ["old0123456789abcdefghij"],
+             "Type": "source.local", "Description": "local source for context",
+             "InUse": true, "Shared": true, "Size": 500,
+             // Created first, used last: the order goes by last use.
+             "CreatedAt": rfc3339(now - 6 * 86400),
+             "LastUsedAt": rfc3339(now - 60), "UsageCount": 5},
+            {"ID": "unused456789abcdefghij", "Parents": null, "Type": "regular",
+             "Description": "", "InUse": false, "Shared": false, "Size": 1000,
+             "CreatedAt": rfc3339(now - 4 * 86400), "LastUsedAt": null, "UsageCount": 0},
+        ],
+    })
+}
+
+#[test]
+fn verbose_disk_usage_matches_the_docker_cli() {
+    if !docker_available() {
+        return;
+    }
+    for args in [
+        &["system", "df", "-v"][..],
+        &["system", "df", "--verbose=true", "--format", "table"],
+        &[
+            "system",
+            "df",
+            "-v",
+            "--format",
+            "{{range .Images}}{{.Repository}}:{{.Tag}} {{.ID}} {{.UniqueSize}};{{end}}\n\
+             {{range .Containers}}{{.ID}} {{.Image}} {{.Command}} {{.Names}} {{.LocalVolumes}};{{end}}\n\
+             {{range .Volumes}}{{.Name}} {{.Links}} {{.Size}};{{end}}\n\
+             {{range .BuildCache}}{{.ID}} {{.Size}} {{.LastUsedSince}} {{.Shared}};{{end}}",
+        ],
+        // Not verbose: the summary, as before.
+        &["system", "df", "-v=false"],
+    ] {
+        let [(d, _), (b, _)] = both(args);
+        assert!(d.status.success(), "docker {args:?}: {}", stderr(&d));
+        assert!(b.status.success(), "berth {args:?}: {}", stderr(&b));
+        assert_eq!(
+            String::from_utf8_lossy(&b.stdout),
+            String::from_utf8_lossy(&d.stdout),
+            "{args:?}"
+        );
     }
 }

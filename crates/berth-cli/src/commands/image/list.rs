@@ -9,7 +9,7 @@ use crate::cli::Ctx;
 use crate::commands::container::ps::short_id;
 use crate::commands::filters_json;
 use crate::formatter::{write_list, Format};
-use crate::humanize::{human_duration, human_size};
+use crate::humanize::{go_human_size, human_duration, human_size};
 
 /// List images
 #[derive(Debug, clap::Args)]
@@ -175,9 +175,9 @@ pub fn image_rows(img: &ImageSummary, trunc: bool, now: i64, show_digests: bool)
                 "CreatedAt": created_at,
                 "Size": human_size(img.size),
                 "Containers": if img.containers < 0 { "N/A".to_string() } else { img.containers.to_string() },
-                "SharedSize": if img.shared_size < 0 { "N/A".to_string() } else { human_size(img.shared_size) },
-                "UniqueSize": human_size((img.size - img.shared_size.max(0)).max(0)),
-                "VirtualSize": human_size(img.size),
+                "SharedSize": if img.shared_size < 0 { "N/A".to_string() } else { go_human_size(img.shared_size) },
+                "UniqueSize": if img.size < 0 || img.shared_size < 0 { "N/A".to_string() } else { go_human_size(img.size - img.shared_size) },
+                "VirtualSize": go_human_size(img.size),
             })
         })
         .collect()
@@ -203,6 +203,19 @@ mod tests {
         assert_eq!(rows[1]["Tag"], "v2");
         assert_eq!(rows[0]["ID"], "0123456789ab");
         assert_eq!(rows[0]["Size"], "4.26MB");
+        // docker's HumanSize (4 digits) for these; unknown sharing is N/A.
+        assert_eq!(rows[0]["VirtualSize"], "4.261MB");
+        assert_eq!(rows[0]["SharedSize"], "0B");
+        assert_eq!(rows[0]["UniqueSize"], "4.261MB");
+        let listed = ImageSummary {
+            shared_size: -1,
+            ..img.clone()
+        };
+        let row = &image_rows(&listed, true, 160, false)[0];
+        assert_eq!(
+            (&row["SharedSize"], &row["UniqueSize"]),
+            (&json!("N/A"), &json!("N/A"))
+        );
         assert_eq!(rows[0]["CreatedSince"], "About a minute ago");
         let untagged = ImageSummary {
             id: "sha256:ab".into(),

@@ -5,7 +5,9 @@ use serde_json::{json, Value};
 
 use crate::cli::Ctx;
 use crate::formatter::{write_list, Format};
-use crate::humanize::human_size;
+use crate::humanize::go_human_size;
+
+mod verbose;
 
 /// Show docker disk usage
 #[derive(Debug, clap::Args)]
@@ -14,6 +16,9 @@ pub struct Args {
     /// Format output using a custom template
     #[arg(long = "format", value_name = "string")]
     pub format: Option<String>,
+    /// Show detailed information on space usage
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
 }
 
 const DEFAULT_TABLE: &str = "{{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
@@ -22,12 +27,13 @@ fn headers() -> Value {
     json!({"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"})
 }
 
-/// "123B (45%)" as the docker CLI prints reclaimable space.
+/// "1.2kB (45%)" as the docker CLI prints reclaimable space: go-units'
+/// HumanSize and Go's integer division for the share.
 fn reclaimable(part: i64, total: i64, with_percent: bool) -> String {
     if with_percent && total > 0 {
-        format!("{} ({}%)", human_size(part), part * 100 / total)
+        format!("{} ({}%)", go_human_size(part), part * 100 / total)
     } else {
-        human_size(part)
+        go_human_size(part)
     }
 }
 
@@ -35,60 +41,98 @@ fn i(v: &Value) -> i64 {
     v.as_i64().unwrap_or(0)
 }
 
+/// The summary rows, by the docker CLI's `diskUsage*Context` rules.
 pub fn rows(df: &Value) -> Vec<Value> {
     let empty = Vec::new();
-    let images = df["Images"].as_array().unwrap_or(&empty);
-    let img_size: i64 = images.iter().map(|x| i(&x["Size"])).sum();
-    let img_active = images.iter().filter(|x| i(&x["Containers"]) > 0).count();
-    let img_unused: i64 = images
+    let list = |key: &str| df[key].as_array().unwrap_or(&empty);
+    vec![
+        images_row(list("Images"), i(&df["LayersSize"])),
+        containers_row(list("Containers")),
+        volumes_row(list("Volumes")),
+        build_cache_row(list("BuildCache")),
+    ]
+}
+
+/// Images take the layers' size; what no container's image holds on its
+/// own (beyond what it shares) is reclaimable. -1 marks a size unknown.
+fn images_row(images: &[Value], layers_size: i64) -> Value {
+    let used: i64 = images
         .iter()
-        .filter(|x| i(&x["Containers"]) == 0)
-        .map(|x| i(&x["Size"]))
+        .filter(|x| i(&x["Containers"]) != 0)
+        .filter(|x| i(&x["Size"]) != -1 && i(&x["SharedSize"]) != -1)
+        .map(|x| i(&x["Size"]) - i(&x["SharedSize"]))
         .sum();
-    let containers = df["Containers"].as_array().unwrap_or(&empty);
-    let c_size: i64 = containers.iter().map(|x| i(&x["SizeRw"])).sum();
-    let running = |x: &&Value| {
-        matches!(
-            x["State"].as_str(),
-            Some("running") | Some("paused") | Some("restarting")
-        )
+    let active = images.iter().filter(|x| i(&x["Containers"]) > 0).count();
+    json!({
+        "Type": "Images", "TotalCount": images.len(), "Active": active,
+        "Size": go_human_size(layers_size),
+        "Reclaimable": reclaimable(layers_size - used, layers_size, true),
+    })
+}
+
+fn containers_row(containers: &[Value]) -> Value {
+    let active = |x: &Value| {
+        let state = x["State"].as_str().unwrap_or_default();
+        ["running", "paused", "restarting"]
+            .iter()
+            .any(|s| state.contains(s))
     };
-    let c_active = containers.iter().filter(running).count();
-    let c_reclaim: i64 = containers
+    let size: i64 = containers.iter().map(|x| i(&x["SizeRw"])).sum();
+    let idle: i64 = containers
         .iter()
-        .filter(|x| !running(x))
+        .filter(|x| !active(x))
         .map(|x| i(&x["SizeRw"]))
         .sum();
-    let volumes = df["Volumes"].as_array().unwrap_or(&empty);
-    let v_size: i64 = volumes
-        .iter()
-        .map(|x| i(&x["UsageData"]["Size"]).max(0))
+    json!({
+        "Type": "Containers", "TotalCount": containers.len(),
+        "Active": containers.iter().filter(|x| active(x)).count(),
+        "Size": go_human_size(size), "Reclaimable": reclaimable(idle, size, true),
+    })
+}
+
+/// Volumes whose size the daemon did not compute (-1) count for nothing.
+fn volumes_row(volumes: &[Value]) -> Value {
+    let usage = |x: &Value, key: &str| i(&x["UsageData"][key]);
+    let sized = || volumes.iter().filter(|x| usage(x, "Size") != -1);
+    let size: i64 = sized().map(|x| usage(x, "Size")).sum();
+    let unused: i64 = sized()
+        .filter(|x| usage(x, "RefCount") == 0)
+        .map(|x| usage(x, "Size"))
         .sum();
-    let v_active = volumes
+    json!({
+        "Type": "Local Volumes", "TotalCount": volumes.len(),
+        "Active": volumes.iter().filter(|x| usage(x, "RefCount") > 0).count(),
+        "Size": go_human_size(size), "Reclaimable": reclaimable(unused, size, true),
+    })
+}
+
+/// The build cache takes what its records do not share; all of it but the
+/// records in use is reclaimable.
+fn build_cache_row(cache: &[Value]) -> Value {
+    let flag = |x: &Value, key: &str| x[key].as_bool() == Some(true);
+    let size: i64 = cache
         .iter()
-        .filter(|x| i(&x["UsageData"]["RefCount"]) > 0)
-        .count();
-    let v_reclaim: i64 = volumes
-        .iter()
-        .filter(|x| i(&x["UsageData"]["RefCount"]) == 0)
-        .map(|x| i(&x["UsageData"]["Size"]).max(0))
+        .filter(|x| !flag(x, "Shared"))
+        .map(|x| i(&x["Size"]))
         .sum();
-    let cache = df["BuildCache"].as_array().unwrap_or(&empty);
-    let b_size: i64 = cache.iter().map(|x| i(&x["Size"])).sum();
-    let b_active = cache
+    let in_use: i64 = cache
         .iter()
-        .filter(|x| x["InUse"].as_bool() == Some(true))
-        .count();
-    vec![
-        json!({"Type": "Images", "TotalCount": images.len(), "Active": img_active, "Size": human_size(img_size), "Reclaimable": reclaimable(img_unused, img_size, true)}),
-        json!({"Type": "Containers", "TotalCount": containers.len(), "Active": c_active, "Size": human_size(c_size), "Reclaimable": reclaimable(c_reclaim, c_size, true)}),
-        json!({"Type": "Local Volumes", "TotalCount": volumes.len(), "Active": v_active, "Size": human_size(v_size), "Reclaimable": reclaimable(v_reclaim, v_size, true)}),
-        json!({"Type": "Build Cache", "TotalCount": cache.len(), "Active": b_active, "Size": human_size(b_size), "Reclaimable": reclaimable(b_size, b_size, false)}),
-    ]
+        .filter(|x| flag(x, "InUse") && !flag(x, "Shared"))
+        .map(|x| i(&x["Size"]))
+        .sum();
+    json!({
+        "Type": "Build Cache", "TotalCount": cache.len(),
+        "Active": cache.iter().filter(|x| flag(x, "InUse")).count(),
+        "Size": go_human_size(size), "Reclaimable": reclaimable(size - in_use, size, false),
+    })
 }
 
 pub async fn run(ctx: &mut Ctx, args: Args) -> Result<()> {
     let df: Value = ctx.client.get_json("/system/df").await?;
+    if args.verbose {
+        let now = chrono::Utc::now().timestamp();
+        return verbose::write(&mut std::io::stdout(), args.format.as_deref(), &df, now);
+    }
     let format = match &args.format {
         Some(f) => Format::parse(f, DEFAULT_TABLE),
         None => Format::Table(DEFAULT_TABLE.into()),
@@ -103,7 +147,8 @@ mod tests {
     #[test]
     fn summarises_usage() {
         let df = json!({
-            "Images": [{"Size": 1000, "Containers": 1}, {"Size": 1000, "Containers": 0}],
+            "LayersSize": 2000,
+            "Images": [{"Size": 1000, "SharedSize": 0, "Containers": 1}, {"Size": 1000, "SharedSize": 0, "Containers": 0}],
             "Containers": [{"SizeRw": 10, "State": "running"}, {"SizeRw": 30, "State": "exited"}],
             "Volumes": [], "BuildCache": [],
         });

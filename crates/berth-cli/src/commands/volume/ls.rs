@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use crate::cli::Ctx;
 use crate::commands::filters_json;
 use crate::formatter::{write_list, Format};
+use crate::humanize::go_human_size;
 
 /// List volumes
 #[derive(Debug, clap::Args)]
@@ -51,8 +52,9 @@ fn headers() -> Value {
     })
 }
 
-/// The fields docker's volume formatter offers.
-fn row(v: &Value) -> Value {
+/// The fields docker's volume formatter offers. Links and Size come from
+/// the volume's UsageData, which only `system df` asks the daemon for.
+pub fn row(v: &Value) -> Value {
     let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
     let labels = v["Labels"]
         .as_object()
@@ -65,9 +67,15 @@ fn row(v: &Value) -> Value {
             kv.join(",")
         })
         .unwrap_or_default();
+    let usage = |key: &str, show: fn(i64) -> String| {
+        v["UsageData"][key]
+            .as_i64()
+            .map_or_else(|| "N/A".to_string(), show)
+    };
     json!({
         "Name": s("Name"), "Driver": s("Driver"), "Scope": s("Scope"), "Mountpoint": s("Mountpoint"),
-        "Labels": labels, "Links": "N/A", "Size": "N/A", "Availability": "N/A", "Group": "N/A",
+        "Labels": labels, "Links": usage("RefCount", |n| n.to_string()),
+        "Size": usage("Size", go_human_size), "Availability": "N/A", "Group": "N/A",
         "Status": "N/A",
     })
 }
@@ -81,5 +89,12 @@ mod tests {
         );
         assert_eq!(r["Labels"], "x=1,y=");
         assert_eq!(r["Size"], "N/A");
+        let r = super::row(&serde_json::json!({
+            "Name": "v", "UsageData": {"RefCount": 2, "Size": 1_984_291},
+        }));
+        assert_eq!(
+            (r["Links"].as_str(), r["Size"].as_str()),
+            (Some("2"), Some("1.984MB"))
+        );
     }
 }
