@@ -1,4 +1,4 @@
-//! HTTP client for the Engine API over a unix socket or TCP.
+//! HTTP client for the Engine API over a unix socket, TCP or ssh.
 //!
 //! One connection per request keeps the client simple and matches the CLI's use:
 //! a command makes a handful of calls. Hijacked streams (attach/exec) need their
@@ -22,6 +22,7 @@ use tokio::net::{TcpStream, UnixStream};
 use tokio_util::io::{ReaderStream, StreamReader};
 
 use crate::error::Error;
+use crate::ssh::{self, SshHost, SshStream};
 use crate::tls::TlsConnector;
 
 /// Highest API version this client speaks.
@@ -55,11 +56,17 @@ pub enum Host {
     Unix(PathBuf),
     /// `host:port`
     Tcp(String),
+    /// `ssh://[user@]host[:port][/socket]`: each connection is an ssh process.
+    Ssh(SshHost),
 }
 
 impl Host {
-    /// Parses `unix:///path`, `tcp://host:port` (or `host:port`), like DOCKER_HOST.
+    /// Parses `unix:///path`, `tcp://host:port` (or `host:port`) and
+    /// `ssh://[user@]host[:port][/socket]`, like DOCKER_HOST.
     pub fn parse(s: &str) -> Result<Host, Error> {
+        if s.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("ssh://")) {
+            return Ok(Host::Ssh(SshHost::parse(s)?));
+        }
         if let Some(path) = s.strip_prefix("unix://") {
             if path.is_empty() {
                 return Err(Error::InvalidHost(s.to_string()));
@@ -88,6 +95,7 @@ impl std::fmt::Display for Host {
         match self {
             Host::Unix(p) => write!(f, "unix://{}", p.display()),
             Host::Tcp(a) => write!(f, "tcp://{a}"),
+            Host::Ssh(h) => write!(f, "{h}"),
         }
     }
 }
@@ -148,7 +156,8 @@ pub struct Client {
     version: String,
     /// `X-Registry-Auth` sent with every request (pull, push, search).
     registry_auth: Option<String>,
-    /// TLS on TCP connections (`--tls`/`--tlsverify`); unix sockets never use it.
+    /// TLS on TCP connections (`--tls`/`--tlsverify`); unix sockets and ssh
+    /// never use it (docker ignores TLS settings for ssh hosts too).
     tls: Option<TlsConnector>,
 }
 
@@ -212,12 +221,21 @@ impl Client {
         format!("/v{}{}", self.version, path)
     }
 
-    async fn connect(&self) -> Result<Box<dyn Duplex>, Error> {
+    /// A raw connection to the daemon, the kind each request gets (what
+    /// `system dial-stdio` relays).
+    pub async fn dial(&self) -> Result<Box<dyn Duplex>, Error> {
         let connect_err = |source| Error::Connect {
             host: self.host.to_string(),
             source,
         };
         match &self.host {
+            Host::Ssh(h) => match SshStream::connect(h) {
+                Ok(stream) => Ok(Box::new(stream)),
+                Err(source) => Err(Error::Ssh {
+                    request: None,
+                    source,
+                }),
+            },
             Host::Unix(p) => Ok(Box::new(UnixStream::connect(p).await.map_err(connect_err)?)),
             Host::Tcp(a) => {
                 let tcp = TcpStream::connect(a).await.map_err(connect_err)?;
@@ -238,7 +256,14 @@ impl Client {
         content_type: Option<&str>,
         upgrade: bool,
     ) -> Result<Response<Incoming>, Error> {
-        let io = self.connect().await?;
+        let request = go_request_name(&method, self.http_host(), &url);
+        let io = self.dial().await.map_err(|e| match e {
+            Error::Ssh { source, .. } => Error::Ssh {
+                request: Some(request.clone()),
+                source,
+            },
+            e => e,
+        })?;
         let (mut sender, conn) = http1::handshake(TokioIo::new(io)).await?;
         // send_request only learns that the connection died; the connection task
         // knows why, which matters for TLS (with TLS 1.3 the daemon refuses a client
@@ -249,14 +274,10 @@ impl Client {
                 let _ = conn_err_tx.send(e);
             }
         });
-        let host_header = match &self.host {
-            Host::Unix(_) => "api.moby.localhost".to_string(),
-            Host::Tcp(a) => a.clone(),
-        };
         let mut req = Request::builder()
             .method(method)
             .uri(url)
-            .header(HOST, host_header)
+            .header(HOST, self.http_host())
             .header(hyper::header::USER_AGENT, "berth-cli");
         if let Some(ct) = content_type {
             req = req.header(CONTENT_TYPE, ct);
@@ -275,23 +296,46 @@ impl Client {
             Err(e) => {
                 // hyper puts the cause on the request's error or on the connection's,
                 // depending on who saw it first.
-                let mut tls_err = self.tls.as_ref().and_then(|_| tls_failure(&e));
-                if self.tls.is_some() && tls_err.is_none() {
+                if let Some(err) = self.transport_failure(&e, &request) {
+                    return Err(err);
+                }
+                if self.tls.is_some() || matches!(self.host, Host::Ssh(_)) {
                     // Bounded: a connection that is somehow still up must not hang the caller.
                     let conn_err =
                         tokio::time::timeout(std::time::Duration::from_secs(1), conn_err_rx).await;
                     if let Ok(Ok(conn_err)) = conn_err {
-                        tls_err = tls_failure(&conn_err);
+                        if let Some(err) = self.transport_failure(&conn_err, &request) {
+                            return Err(err);
+                        }
                     }
                 }
-                Err(match tls_err {
-                    Some(source) => Error::Handshake {
-                        host: self.host.to_string(),
-                        source,
-                    },
-                    None => e.into(),
-                })
+                Err(e.into())
             }
+        }
+    }
+
+    /// The `Host` header: docker's placeholders where there is no host name.
+    fn http_host(&self) -> &str {
+        match &self.host {
+            Host::Unix(_) => "api.moby.localhost",
+            Host::Tcp(a) => a,
+            Host::Ssh(_) => ssh::HTTP_HOST,
+        }
+    }
+
+    /// What the transport says about a request that got no answer, when it has
+    /// something to say: the TLS refusal, or the ssh command's failure.
+    fn transport_failure(&self, err: &hyper::Error, request: &str) -> Option<Error> {
+        match &self.host {
+            Host::Ssh(_) => ssh_failure(err).map(|source| Error::Ssh {
+                request: Some(request.to_string()),
+                source,
+            }),
+            _ if self.tls.is_some() => tls_failure(err).map(|source| Error::Handshake {
+                host: self.host.to_string(),
+                source,
+            }),
+            _ => None,
         }
     }
 
@@ -428,6 +472,32 @@ fn tls_failure(err: &hyper::Error) -> Option<io::Error> {
     None
 }
 
+/// The ssh command's failure behind the error of a request that got no answer
+/// (the ssh stream reports it as the error of its read or write).
+fn ssh_failure(err: &hyper::Error) -> Option<ssh::Failure> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
+    while let Some(c) = cause {
+        if let Some(failure) = c
+            .downcast_ref::<io::Error>()
+            .and_then(ssh::Failure::from_io)
+        {
+            return Some(failure.clone());
+        }
+        cause = c.source();
+    }
+    None
+}
+
+/// A request as Go's HTTP client names it in errors: `Get "http://host/path"`.
+fn go_request_name(method: &Method, host: &str, path: &str) -> String {
+    let m = method.as_str();
+    let op = match m.get(..1) {
+        Some(first) => format!("{first}{}", m[1..].to_ascii_lowercase()),
+        None => String::new(),
+    };
+    format!("{op} \"http://{host}{path}\"")
+}
+
 /// Turns an error status into [`Error::Daemon`] with the body's message.
 async fn check(resp: Response<Incoming>) -> Result<Response<Incoming>, Error> {
     let status = resp.status();
@@ -504,7 +574,38 @@ mod tests {
             Host::Tcp("example:2375".into())
         );
         assert!(Host::parse("unix://").is_err());
-        assert!(Host::parse("ssh://x").is_err());
+    }
+
+    #[test]
+    fn parses_ssh_hosts() {
+        let Host::Ssh(h) = Host::parse("ssh://me@example:2222").unwrap() else {
+            panic!("not an ssh host");
+        };
+        assert_eq!(
+            (h.user.as_deref(), h.host.as_str(), h.port),
+            (Some("me"), "example", Some(2222))
+        );
+        assert_eq!(
+            Host::parse("ssh://me@example:2222").unwrap().to_string(),
+            "ssh://me@example:2222"
+        );
+        let e = Host::parse("ssh://example?x=1").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "ssh host connection is not valid: invalid SSH URL: query parameters are not allowed: \"x=1\""
+        );
+    }
+
+    #[test]
+    fn names_requests_as_go() {
+        assert_eq!(
+            go_request_name(&Method::GET, "docker.example.com", "/v1.47/containers/json"),
+            "Get \"http://docker.example.com/v1.47/containers/json\""
+        );
+        assert_eq!(
+            go_request_name(&Method::DELETE, "h", "/x"),
+            "Delete \"http://h/x\""
+        );
     }
 
     #[test]

@@ -17,6 +17,19 @@ pub enum Error {
     },
     #[error("invalid host {0:?}")]
     InvalidHost(String),
+    /// An `ssh://` host docker would not take.
+    #[error(transparent)]
+    SshUrl(#[from] crate::ssh::UrlError),
+    /// The ssh process that carries the connection failed (not found, could
+    /// not log in, no `docker` on the remote...). `request` names the request
+    /// as Go's HTTP client does (`Get "http://docker.example.com/v1.47/_ping"`),
+    /// so the message reads as docker's.
+    #[error("error during connect: {}{source}", request_prefix(.request))]
+    Ssh {
+        request: Option<String>,
+        #[source]
+        source: crate::ssh::Failure,
+    },
     /// TLS settings that cannot be used (unreadable CA, cert without key...).
     #[error("{0}")]
     Tls(String),
@@ -39,6 +52,14 @@ pub enum Error {
     /// The daemon broke the protocol (e.g. no 101 on a hijack request).
     #[error("{0}")]
     Protocol(String),
+}
+
+/// `request: `, or nothing for a bare connection (`system dial-stdio`).
+fn request_prefix(request: &Option<String>) -> String {
+    request
+        .as_ref()
+        .map(|r| format!("{r}: "))
+        .unwrap_or_default()
 }
 
 impl Error {

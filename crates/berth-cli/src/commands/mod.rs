@@ -219,12 +219,21 @@ pub enum SystemCommand {
     Prune(system::prune::Args),
     /// Get real time events from the server
     Events(system::events::Args),
+    /// Proxy the stdio stream to the daemon connection. Should not be invoked manually.
+    #[command(hide = true)]
+    DialStdio(system::dial_stdio::Args),
 }
 
 impl Command {
-    /// Commands that must work without a daemon (no version negotiation first).
+    /// Commands that must work without a daemon (no version negotiation first);
+    /// `dial-stdio` only relays, the peer negotiates.
     pub fn is_offline(&self) -> bool {
-        matches!(self, Command::Version(_) | Command::Context(_))
+        matches!(
+            self,
+            Command::Version(_)
+                | Command::Context(_)
+                | Command::System(SystemCommand::DialStdio(_))
+        )
     }
 
     pub async fn run(self, ctx: &mut Ctx) -> Result<()> {
@@ -280,6 +289,7 @@ impl Command {
             Command::System(SystemCommand::Df(a)) => system::df::run(ctx, a).await,
             Command::System(SystemCommand::Prune(a)) => system::prune::run(ctx, a).await,
             Command::System(SystemCommand::Events(a)) => system::events::run(ctx, a).await,
+            Command::System(SystemCommand::DialStdio(a)) => system::dial_stdio::run(ctx, a).await,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `docker system ...` and the top-level object-agnostic commands.
 
 pub mod df;
+pub mod dial_stdio;
 pub mod events;
 pub mod info;
 pub mod inspect;
