@@ -1,6 +1,6 @@
 //! `/containers/...` handlers.
 
-use super::hijack::{hijack, Upgraded};
+use super::hijack::hijack;
 use super::{AppState, Query};
 use crate::container::{Container, Status};
 use crate::daemon::{Attacher, Entry};
@@ -442,57 +442,98 @@ pub async fn attach(
     Path(id): Path<String>,
     req: Request,
 ) -> ApiResult<Response> {
-    let e = d.lookup(&id)?;
-    let c = e.get();
-    let q = Query::from_uri(req.uri());
-    let tty = c.tty();
-    let want_stdin = q.flag("stdin") && c.open_stdin();
-    let stream = q.flag("stream");
-    let replay = q.flag("logs");
-    let (stdout, stderr) = (q.flag("stdout"), q.flag("stderr"));
-    let log_opts = LogOptions {
-        stdout,
-        stderr,
-        raw: tty,
-        ..Default::default()
-    };
-    let log_path = d.paths(&c.id).log;
-    let keys = crate::detach::parse(
-        q.get("detachKeys")
-            .filter(|k| !k.is_empty())
-            .unwrap_or(crate::detach::DEFAULT),
-    )
-    .map_err(ApiError::bad_request)?;
-    // Register before answering, so output produced right after the 101 is not lost.
-    let (tx, rx) = mpsc::channel::<(u8, bytes::Bytes)>(64);
-    if stream {
-        e.add_attacher(Attacher { tx, stdout, stderr });
-    } else {
-        drop(tx);
-    }
-    Ok(hijack(req, !tty, move |io| async move {
-        serve_attach(
-            io,
-            e,
-            rx,
-            want_stdin,
-            tty,
-            keys,
-            replay.then_some((log_path, log_opts)),
-        )
-        .await;
+    let a = AttachSetup::new(&d, &id, req.uri(), true)?;
+    Ok(hijack(req, a.multiplexed, move |io| async move {
+        a.serve(io).await;
     }))
 }
 
-async fn serve_attach(
-    io: Upgraded,
+/// An attach's parameters, with its output subscription registered before
+/// the answer goes out, so output produced right after it is not lost.
+pub(super) struct AttachSetup {
+    e: Arc<Entry>,
+    rx: mpsc::Receiver<(u8, bytes::Bytes)>,
+    want_stdin: bool,
+    /// stdout and stderr in stdcopy frames (no TTY, and asked for).
+    multiplexed: bool,
+    keys: Vec<u8>,
+    replay: Option<(std::path::PathBuf, LogOptions)>,
+}
+
+impl AttachSetup {
+    /// `stdin`, `stream`, `logs`, `stdout`, `stderr` and `detachKeys` of
+    /// `uri`; `multiplex` says whether the transport wants stdcopy frames
+    /// for a container without a TTY.
+    pub(super) fn new(
+        d: &AppState,
+        id: &str,
+        uri: &axum::http::Uri,
+        multiplex: bool,
+    ) -> ApiResult<AttachSetup> {
+        let e = d.lookup(id)?;
+        let c = e.get();
+        let q = Query::from_uri(uri);
+        let multiplexed = multiplex && !c.tty();
+        let want_stdin = q.flag("stdin") && c.open_stdin();
+        let (stdout, stderr) = (q.flag("stdout"), q.flag("stderr"));
+        let log_opts = LogOptions {
+            stdout,
+            stderr,
+            raw: !multiplexed,
+            ..Default::default()
+        };
+        let log_path = d.paths(&c.id).log;
+        let keys = crate::detach::parse(
+            q.get("detachKeys")
+                .filter(|k| !k.is_empty())
+                .unwrap_or(crate::detach::DEFAULT),
+        )
+        .map_err(ApiError::bad_request)?;
+        let (tx, rx) = mpsc::channel::<(u8, bytes::Bytes)>(64);
+        if q.flag("stream") {
+            e.add_attacher(Attacher { tx, stdout, stderr });
+        }
+        Ok(AttachSetup {
+            e,
+            rx,
+            want_stdin,
+            multiplexed,
+            keys,
+            replay: q.flag("logs").then_some((log_path, log_opts)),
+        })
+    }
+
+    pub(super) async fn serve<IO>(self, io: IO)
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    {
+        serve_attach(
+            io,
+            self.e,
+            self.rx,
+            self.want_stdin,
+            !self.multiplexed,
+            self.keys,
+            self.replay,
+        )
+        .await;
+    }
+}
+
+/// Serves one attach on `io`: the log replay if asked, then the live
+/// output from `rx` (raw, or in stdcopy frames unless `raw`), and stdin
+/// from `io` to the container until EOF or the detach keys.
+async fn serve_attach<IO>(
+    io: IO,
     e: Arc<Entry>,
     mut rx: mpsc::Receiver<(u8, bytes::Bytes)>,
     want_stdin: bool,
-    tty: bool,
+    raw: bool,
     detach_keys: Vec<u8>,
     replay: Option<(std::path::PathBuf, LogOptions)>,
-) {
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
     let (mut rd, mut wr) = tokio::io::split(io);
     // Fires when the client typed the detach keys: the attach ends, the
     // container keeps running.
@@ -545,7 +586,7 @@ async fn serve_attach(
             // fails and select! disables this branch.
             Ok(()) = &mut detached_rx, if want_stdin => break,
         };
-        let res = if tty {
+        let res = if raw {
             wr.write_all(&data).await
         } else {
             wr.write_all(&logs::stdcopy_frame(kind, &data)).await

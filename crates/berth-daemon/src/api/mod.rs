@@ -1,6 +1,7 @@
 //! The Docker Engine API router. Versioned paths (`/v1.47/...`) are rewritten
 //! to unversioned ones before routing, so every handler is written once.
 
+mod attach_ws;
 mod bodyio;
 mod build;
 mod containers;
@@ -49,6 +50,7 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/attach", post(containers::attach))
+        .route("/containers/{id}/attach/ws", get(attach_ws::attach_ws))
         .route("/containers/{id}/exec", post(exec::create))
         .route("/containers/{id}/top", get(monitor::top))
         .route("/containers/{id}/stats", get(monitor::stats))
@@ -133,7 +135,13 @@ async fn not_found(uri: Uri) -> Response {
     crate::error::ApiError::not_found(format!("page not found: {}", uri.path())).into_response()
 }
 
-/// Strips `/v1.NN` and refuses versions outside the supported range.
+/// The API version a request's path named (`/v1.NN/...`); absent for an
+/// unversioned path, which gets the latest behaviour.
+#[derive(Clone, Debug)]
+pub struct ApiVersion(pub String);
+
+/// Strips `/v1.NN` (kept as an [`ApiVersion`] extension) and refuses
+/// versions outside the supported range.
 pub fn rewrite_version(mut req: Request) -> Result<Request, Box<Response>> {
     let path = req.uri().path();
     let Some(rest) = path.strip_prefix("/v") else {
@@ -159,6 +167,7 @@ pub fn rewrite_version(mut req: Request) -> Result<Request, Box<Response>> {
             crate::error::ApiError::bad_request(msg).into_response(),
         ));
     }
+    let version = ApiVersion(ver.to_string());
     let new_path = format!("/{tail}");
     let pq = match req.uri().query() {
         Some(q) => format!("{new_path}?{q}"),
@@ -169,10 +178,11 @@ pub fn rewrite_version(mut req: Request) -> Result<Request, Box<Response>> {
     if let Ok(uri) = Uri::from_parts(parts) {
         *req.uri_mut() = uri;
     }
+    req.extensions_mut().insert(version);
     Ok(req)
 }
 
-fn version_lt(a: &str, b: &str) -> bool {
+pub(super) fn version_lt(a: &str, b: &str) -> bool {
     let p = |s: &str| -> Vec<u32> { s.split('.').map(|x| x.parse().unwrap_or(0)).collect() };
     p(a) < p(b)
 }

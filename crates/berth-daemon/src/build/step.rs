@@ -371,7 +371,10 @@ impl<'a> Runner<'a> {
                 Action::Files { config, .. } => (**config).clone(),
                 Action::Run(..) | Action::Nothing => st.config.clone(),
             };
-            if let Some(id) = self.step_from_cache_sources(st, &created_by, &config).await? {
+            if let Some(id) = self
+                .step_from_cache_sources(st, &created_by, &config)
+                .await?
+            {
                 self.out.text(" ---> Using cache\n");
                 self.out.text(format!(" ---> {}\n", short(&id)));
                 self.cache.put(&st.image, &key, &id);
