@@ -324,3 +324,51 @@ fn big_layers_load_while_streaming() {
     // Busybox's layer was there already; the big one is the only new dir.
     assert_eq!(snapshot_dirs(&d), dirs + 1);
 }
+
+/// `SizeRw` (the bytes a container added or changed, a hard link once, a
+/// deletion nothing) and `SizeRootFs` (that plus the image) in `ps -s`,
+/// `inspect -s` and `system df`, whose volumes carry their usage.
+#[test]
+fn container_and_volume_sizes() {
+    let d = Daemon::start("fssizes");
+    d.busybox();
+    d.ok(&["volume", "create", "sized"]);
+    d.ok(&[
+        "run", "--name", "big", "-v", "sized:/vol", "busybox", "sh", "-c",
+        "head -c 300000 /dev/zero > /big; ln /big /big2; busybox rm /bin/true; head -c 5000 /dev/zero > /vol/f",
+    ]);
+    let image: i64 = d
+        .ok(&["image", "inspect", "-f", "{{.Size}}", "busybox"])
+        .trim()
+        .parse()
+        .unwrap();
+    let (code, body) = d.api("GET", "/v1.47/containers/json?all=1&size=1", "");
+    assert_eq!(code, 200, "{body}");
+    let want_rw = "\"SizeRw\":300000";
+    let want_root = format!("\"SizeRootFs\":{}", 300000 + image);
+    assert!(
+        body.contains(want_rw) && body.contains(&want_root),
+        "{body}"
+    );
+    let (_, body) = d.api("GET", "/v1.47/containers/json?all=1", "");
+    assert!(!body.contains("SizeRw"), "{body}");
+    let (_, body) = d.api("GET", "/v1.47/containers/big/json?size=1", "");
+    assert!(
+        body.contains(want_rw) && body.contains(&want_root),
+        "{body}"
+    );
+    let shown = d.docker(&["ps", "-a", "-s", "--format", "{{.Size}}"]);
+    assert!(
+        text(&shown).starts_with("300kB (virtual "),
+        "{}",
+        text(&shown)
+    );
+
+    let (_, body) = d.api("GET", "/v1.47/system/df", "");
+    assert!(body.contains(want_rw), "{body}");
+    assert!(
+        body.contains(r#""Name":"sized""#)
+            && body.contains(r#""UsageData":{"RefCount":1,"Size":5000}"#),
+        "{body}"
+    );
+}

@@ -22,15 +22,6 @@ pub fn dir_size(dir: &Path) -> u64 {
         .sum()
 }
 
-/// The container's writable layer size (SizeRw).
-fn rw_size(d: &Daemon, id: &str) -> u64 {
-    let gd = d.images.graph_driver(id);
-    gd.get("Data")
-        .and_then(|data| data.get("UpperDir"))
-        .and_then(Value::as_str)
-        .map_or(0, |p| dir_size(Path::new(p)))
-}
-
 /// `until` and `label`/`label!` filters shared by the prune endpoints.
 struct PruneFilter {
     until: Option<i64>,
@@ -120,7 +111,10 @@ pub async fn containers(d: &Daemon, filters: &HashMap<String, Vec<String>>) -> A
         {
             continue;
         }
-        let size = rw_size(d, &c.id);
+        let size = d
+            .images
+            .rw_sizes(&c.id)
+            .map_or(0, |(rw, _)| rw.max(0) as u64);
         match d.remove(&c.id, false, false).await {
             Ok(()) => {
                 reclaimed += size;
@@ -311,27 +305,16 @@ pub fn build_cache(
 }
 
 /// GET /system/df
-pub fn df(d: &Daemon) -> ApiResult<Value> {
+/// `GET /system/df` from the listed `containers` (with their sizes): the
+/// images with how many containers use each, and the volumes with their
+/// usage. Build cache records are not reported, as Docker's classic builder
+/// reports none.
+pub fn df(d: &Daemon, containers: Vec<Value>) -> ApiResult<Value> {
     let mut counts: HashMap<String, i64> = HashMap::new();
-    let mut containers = Vec::new();
-    for e in d.all() {
-        let c = e.get();
-        *counts.entry(c.image_id.clone()).or_default() += 1;
-        let state = c.state.status.as_str();
-        containers.push(json!({
-            "Id": c.id,
-            "Names": [c.name],
-            "Image": c.config_str("Image").unwrap_or(&c.image_id),
-            "ImageID": c.image_id,
-            "Command": std::iter::once(c.path.clone()).chain(c.args.iter().cloned()).collect::<Vec<_>>().join(" "),
-            "Created": c.created.timestamp(),
-            "State": state,
-            "Status": state,
-            "SizeRw": rw_size(d, &c.id),
-            "SizeRootFs": 0,
-            "Labels": c.labels(),
-            "Mounts": [],
-        }));
+    for c in &containers {
+        if let Some(id) = c["ImageID"].as_str() {
+            *counts.entry(id.to_string()).or_default() += 1;
+        }
     }
     let mut layers_size = 0i64;
     let mut images = d.images.list(false, &HashMap::new())?;
@@ -350,7 +333,7 @@ pub fn df(d: &Daemon) -> ApiResult<Value> {
         "LayersSize": layers_size,
         "Images": images,
         "Containers": containers,
-        "Volumes": [],
+        "Volumes": d.volumes.list_with_usage()?,
         "BuildCache": [],
     }))
 }

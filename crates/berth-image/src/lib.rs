@@ -28,6 +28,7 @@ pub mod reference;
 mod remove;
 mod rwdiff;
 mod rwlayer;
+mod rwsize;
 mod save;
 mod store;
 pub mod tarhead;

@@ -57,8 +57,13 @@ pub async fn inspect(
         d.networks.settings_json(&c),
     );
     if q.flag("size") {
-        v["SizeRw"] = json!(0);
-        v["SizeRootFs"] = json!(0);
+        let (d, id) = (d.clone(), c.id.clone());
+        v = tokio::task::spawn_blocking(move || {
+            add_sizes(&d, &mut v, &id);
+            v
+        })
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     }
     let execs = d.execs.ids_for(&c.id);
     if !execs.is_empty() {
@@ -127,6 +132,40 @@ fn summary(c: &Container) -> Value {
         "NetworkSettings": {"Networks": {}},
         "Mounts": [],
     })
+}
+
+/// A container as `GET /containers/json` lists it.
+pub(super) fn listed(d: &AppState, c: &Container) -> Value {
+    let mut s = summary(c);
+    s["Mounts"] = d.volumes.mounts_json(&c.id);
+    s["Ports"] = d.networks.summary_ports(c);
+    s
+}
+
+/// Listed containers with `SizeRw` and `SizeRootFs` (`size=1`), computed
+/// off the async workers: each walks the container's rw layer.
+pub(super) async fn with_sizes(d: &AppState, mut list: Vec<Value>) -> ApiResult<Vec<Value>> {
+    let d = d.clone();
+    tokio::task::spawn_blocking(move || {
+        for v in list.iter_mut() {
+            let id = v["Id"].as_str().unwrap_or_default().to_string();
+            add_sizes(&d, v, &id);
+        }
+        list
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// `SizeRw` and `SizeRootFs` of one container; 0 when its rw layer cannot
+/// be read (the vfs driver keeps no upper dir to compare).
+fn add_sizes(d: &AppState, v: &mut Value, id: &str) {
+    let (rw, rootfs) = d.images.rw_sizes(id).unwrap_or_else(|e| {
+        tracing::debug!("sizes of container {id}: {e}");
+        (0, 0)
+    });
+    v["SizeRw"] = json!(rw);
+    v["SizeRootFs"] = json!(rootfs);
 }
 
 fn matches_filters(
@@ -250,13 +289,13 @@ pub async fn list(State(d): State<AppState>, req: Request) -> ApiResult<Json<Val
         if !matches_filters(&d, c, &filters, &order) {
             continue;
         }
-        let mut s = summary(c);
-        s["Mounts"] = d.volumes.mounts_json(&c.id);
-        s["Ports"] = d.networks.summary_ports(c);
-        out.push(s);
+        out.push(listed(&d, c));
         if limit.is_some_and(|l| out.len() as i64 >= l) {
             break;
         }
+    }
+    if q.flag("size") {
+        out = with_sizes(&d, out).await?;
     }
     Ok(Json(Value::Array(out)))
 }

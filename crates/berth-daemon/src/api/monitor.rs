@@ -226,7 +226,15 @@ pub async fn prune_build_cache(State(d): State<AppState>, req: Request) -> ApiRe
 
 /// GET /system/df
 pub async fn df(State(d): State<AppState>) -> ApiResult<Json<Value>> {
-    let v = tokio::task::spawn_blocking(move || crate::prune::df(&d))
+    // Every container, as `ps -a -s` lists them.
+    let mut all: Vec<_> = d.all().iter().map(|e| e.get()).collect();
+    all.sort_by_key(|c| std::cmp::Reverse(c.created));
+    let listed = all
+        .iter()
+        .map(|c| super::containers::listed(&d, c))
+        .collect();
+    let containers = super::containers::with_sizes(&d, listed).await?;
+    let v = tokio::task::spawn_blocking(move || crate::prune::df(&d, containers))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
     Ok(Json(v))

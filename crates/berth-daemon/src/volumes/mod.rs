@@ -256,6 +256,21 @@ impl Volumes {
         Ok(out)
     }
 
+    /// Every volume with Docker's `UsageData` (`system df`): the bytes in
+    /// it and how many containers use it.
+    pub fn list_with_usage(&self) -> Result<Vec<Value>> {
+        let conn = self.db.lock();
+        let mut out = Vec::new();
+        for v in store::list(&conn)? {
+            let refs = store::users(&conn, &v.name)?.len();
+            let mut j = self.to_json(&v);
+            let size = crate::prune::dir_size(&self.data_dir(&v.name));
+            j["UsageData"] = json!({"RefCount": refs, "Size": size});
+            out.push(j);
+        }
+        Ok(out)
+    }
+
     /// DELETE /volumes/{name}: refused while any container references it.
     pub fn remove(&self, name: &str, force: bool) -> Result<()> {
         let conn = self.db.lock();
