@@ -198,6 +198,9 @@ fn user_chosen_addresses_need_a_user_subnet() {
             "ownnet",
             "--ip",
             "10.78.0.9",
+            // An id prefix of digits only is no name `hostname -i` resolves.
+            "--hostname",
+            "own",
             "busybox",
             "hostname",
             "-i"
@@ -291,4 +294,77 @@ fn mac_address_is_applied() {
     ]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid MAC address"));
+}
+
+/// `--network a --network b` (API 1.44+: several endpoints at create)
+/// joins both networks from the start, through either CLI; a network
+/// that does not exist is refused before anything is created.
+#[test]
+fn a_container_created_on_two_networks_joins_both() {
+    let d = Daemon::start("twonets");
+    d.busybox();
+    d.ok(&["network", "create", "--subnet", "10.81.0.0/24", "na"]);
+    d.ok(&["network", "create", "--subnet", "10.82.0.0/24", "nb"]);
+    let addrs = "ip -o -4 addr show | grep -o 'inet 10\\.8[12]\\.0\\.[0-9]*' | sort";
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "na",
+        "--ip",
+        "10.81.0.7",
+        "--network",
+        "nb",
+        "busybox",
+        "sh",
+        "-c",
+        addrs,
+    ]);
+    assert_eq!(out, "inet 10.81.0.7\ninet 10.82.0.2\n");
+    let out = common::ok_output(
+        "docker run",
+        d.docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "nb",
+            "--network",
+            "na",
+            "busybox",
+            "sh",
+            "-c",
+            addrs,
+        ]),
+    );
+    assert_eq!(out.lines().count(), 2, "{out}");
+    d.ok(&[
+        "create",
+        "--name",
+        "two",
+        "--network",
+        "na",
+        "--network",
+        "nb",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.NetworkMode}} {{len .NetworkSettings.Networks}}",
+            "two"
+        ]),
+        "na 2\n"
+    );
+    let (code, body) = d.api(
+        "POST",
+        "/v1.47/containers/create",
+        r#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"NetworkMode":"na"},"NetworkingConfig":{"EndpointsConfig":{"na":{},"nosuch":{}}}}"#,
+    );
+    assert_eq!(
+        (code, body.trim()),
+        (404, r#"{"message":"network nosuch not found"}"#)
+    );
+    assert_eq!(d.ok(&["ps", "-aq"]).lines().count(), 1);
 }

@@ -137,7 +137,16 @@ fn container_root_is_the_remapped_uid_on_the_host() {
     let gid_map = d.ok(&["run", "--rm", "busybox", "cat", "/proc/self/gid_map"]);
     assert_eq!(gid_map.split_whitespace().collect::<Vec<_>>(), fields);
 
-    let id = d.ok(&["run", "-d", "busybox", "sleep", "300"]);
+    // Named: an id prefix of digits only is no name `hostname -i` resolves.
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "--hostname",
+        "remapped",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
     let id = id.trim();
     let pid = d.ok(&["inspect", "-f", "{{.State.Pid}}", id]);
     assert_eq!(host_uid_of_pid(pid.trim()), BASE);

@@ -24,8 +24,9 @@ impl GoTemplate {
         let text = text.replace("\\t", "\t").replace("\\n", "\n");
         let rewritten = rewrite_actions(&text);
         let mut tmpl = Template::default();
-        let funcs: [(&str, Func); 13] = [
+        let funcs: [(&str, Func); 14] = [
             (PRINT_FUNC, go_print),
+            ("len", go_len),
             ("berthValues", berth_values),
             ("berthEntries", berth_entries),
             ("json", json),
@@ -51,6 +52,35 @@ impl GoTemplate {
         self.tmpl
             .render(&ctx)
             .map_err(|e| anyhow::anyhow!("template: {e}"))
+    }
+}
+
+/// Go's `len`, which gtmpl's lacks for maps (JSON objects become maps
+/// here): `{{len .NetworkSettings.Networks}}`.
+fn go_len(args: &[Value]) -> Result<Value, FuncError> {
+    let n = match args {
+        [Value::String(s)] => s.len(),
+        [Value::Array(a)] => a.len(),
+        [Value::Object(o)] => o.len(),
+        [Value::Map(m)] => m.len(),
+        [other] => {
+            return Err(FuncError::Generic(format!(
+                "error calling len: len of type {}",
+                go_type_name(other)
+            )))
+        }
+        _ => return Err(FuncError::ExactlyXArgs("len".into(), 1)),
+    };
+    Ok(Value::from(n as i64))
+}
+
+/// The Go type a value stands for, in `len`'s error.
+fn go_type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Nil | Value::NoValue => "untyped nil",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "float64",
+        _ => "value",
     }
 }
 
@@ -426,6 +456,20 @@ mod tests {
 
     fn render(t: &str, v: serde_json::Value) -> String {
         GoTemplate::parse(t).unwrap().render(&v).unwrap()
+    }
+
+    #[test]
+    fn len_counts_maps_lists_and_strings() {
+        let v = json!({"Nets": {"a": {}, "b": {}}, "L": [1, 2, 3], "S": "abcd", "N": null});
+        assert_eq!(
+            render("{{len .Nets}} {{len .L}} {{len .S}}", v.clone()),
+            "2 3 4"
+        );
+        let err = GoTemplate::parse("{{len .N}}")
+            .unwrap()
+            .render(&v)
+            .unwrap_err();
+        assert!(err.to_string().contains("len of type untyped nil"), "{err}");
     }
 
     fn inspect() -> serde_json::Value {

@@ -39,6 +39,54 @@ pub fn mode_of(c: &Container) -> Mode {
     }
 }
 
+/// A network by name or id that containers can join.
+fn find_bridge<'a>(st: &'a super::NetState, name: &str) -> ApiResult<&'a NetworkRec> {
+    let net = st
+        .find(name)
+        .ok_or_else(|| ApiError::not_found(format!("network {name} not found")))?;
+    if net.driver != "bridge" {
+        return Err(ApiError::bad_request(
+            "container cannot be disconnected from host network or connected to host network",
+        ));
+    }
+    Ok(net)
+}
+
+/// A container's attachment to `net` from its endpoint settings: aliases
+/// (not on the default bridge), addresses, and the MAC (the endpoint's, or
+/// `config_mac` from the container config of older clients).
+fn attachment(
+    net: &NetworkRec,
+    cfg: Option<&Value>,
+    config_mac: Option<&str>,
+) -> ApiResult<Attachment> {
+    let aliases = strs(cfg.and_then(|c| c.get("Aliases")));
+    if !aliases.is_empty() && net.name == "bridge" {
+        return Err(ApiError::bad_request(
+            "network-scoped alias is supported only for containers in user defined networks",
+        ));
+    }
+    let (ipv4, ipv6) = requested_ips(cfg, net)?;
+    let mac = cfg
+        .and_then(|c| c.get("MacAddress"))
+        .and_then(Value::as_str)
+        .or(config_mac)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            parse_mac(s)
+                .map(ipam::mac_string)
+                .ok_or_else(|| ApiError::bad_request(format!("invalid MAC address: {s}")))
+        })
+        .transpose()?;
+    Ok(Attachment {
+        network_id: net.id.clone(),
+        aliases,
+        ipv4,
+        ipv6,
+        mac,
+    })
+}
+
 fn strs(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
         .map(|a| {
@@ -51,9 +99,11 @@ fn strs(v: Option<&Value>) -> Vec<String> {
 }
 
 impl Networks {
-    /// The networks a new container joins: its NetworkMode's, with the
-    /// aliases and address of NetworkingConfig. Unknown networks are refused
-    /// before anything is created.
+    /// The networks a new container joins: its NetworkMode's, then every
+    /// other network of `NetworkingConfig.EndpointsConfig` (API 1.44+ lets a
+    /// create name several, as `docker run --network a --network b`), each
+    /// with its aliases and addresses. Unknown networks are refused before
+    /// anything is created.
     pub fn resolve_create(
         &self,
         host_config: &Map<String, Value>,
@@ -64,53 +114,43 @@ impl Networks {
             .get("NetworkMode")
             .and_then(Value::as_str)
             .unwrap_or("default");
+        let endpoints = networking
+            .and_then(|n| n.get("EndpointsConfig"))
+            .and_then(Value::as_object);
         if mode == "host" || mode == "none" || mode.starts_with("container:") {
+            // Docker refuses to combine these with other networks.
+            if endpoints.is_some_and(|e| e.keys().any(|k| k != mode)) {
+                return Err(ApiError::bad_request(
+                    "container cannot be disconnected from host network or connected to host network",
+                ));
+            }
             return Ok(Vec::new());
         }
         let name = if mode == "default" { "bridge" } else { mode };
         let st = self.st();
-        let net = st
-            .find(name)
-            .ok_or_else(|| ApiError::not_found(format!("network {name} not found")))?;
-        if net.driver != "bridge" {
-            return Err(ApiError::bad_request(
-                "container cannot be disconnected from host network or connected to host network",
-            ));
-        }
-        let cfg = networking
-            .and_then(|n| n.get("EndpointsConfig"))
-            .and_then(|e| {
-                e.get(name)
+        let primary = find_bridge(&st, name)?;
+        let cfg_of = |net: &NetworkRec, key: &str| {
+            endpoints.and_then(|e| {
+                e.get(&net.name)
                     .or_else(|| e.get(&net.id))
-                    .or_else(|| e.get(mode))
-            });
-        let aliases = strs(cfg.and_then(|c| c.get("Aliases")));
-        if !aliases.is_empty() && net.name == "bridge" {
-            return Err(ApiError::bad_request(
-                "network-scoped alias is supported only for containers in user defined networks",
-            ));
-        }
-        let (ipv4, ipv6) = requested_ips(cfg, net)?;
-        // `--mac-address`: the endpoint's MacAddress (API 1.44+) or the
-        // container config's (older clients).
-        let mac = cfg
-            .and_then(|c| c.get("MacAddress"))
-            .and_then(Value::as_str)
-            .or(config_mac)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                parse_mac(s)
-                    .map(ipam::mac_string)
-                    .ok_or_else(|| ApiError::bad_request(format!("invalid MAC address: {s}")))
+                    .or_else(|| e.get(key))
             })
-            .transpose()?;
-        Ok(vec![Attachment {
-            network_id: net.id.clone(),
-            aliases,
-            ipv4,
-            ipv6,
-            mac,
-        }])
+        };
+        let mut out = vec![attachment(primary, cfg_of(primary, mode), config_mac)?];
+        let mut others: Vec<&String> = endpoints
+            .into_iter()
+            .flat_map(|e| e.keys())
+            .filter(|k| !matches!(k.as_str(), "default" | "bridge") || name != "bridge")
+            .collect();
+        others.sort();
+        for key in others {
+            let net = find_bridge(&st, key)?;
+            if out.iter().any(|a| a.network_id == net.id) {
+                continue;
+            }
+            out.push(attachment(net, cfg_of(net, key), None)?);
+        }
+        Ok(out)
     }
 
     pub fn save_attachments(&self, cid: &str, atts: Vec<Attachment>) -> ApiResult<()> {

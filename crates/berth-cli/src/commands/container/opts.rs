@@ -214,8 +214,7 @@ pub struct ContainerOpts {
     #[arg(long = "name", value_name = "string")]
     pub name: Option<String>,
     /// Connect a container to a network
-    // A list, as docker's: a repeat is refused (see `network_mode`), not
-    // taken in the first's place.
+    // A list, as docker's: every network named is joined (see `networks`).
     #[arg(long = "network", alias = "net", value_name = "network")]
     pub network: Vec<String>,
     /// Add network-scoped alias for the container
@@ -429,7 +428,8 @@ pub fn to_create_request(
         units::ram_in_bytes,
     )?;
 
-    let network_mode = network_mode(o)?;
+    let networks = networks(o)?;
+    let network_mode = networks[0].clone();
     let (attach_stdin, attach_stdout, attach_stderr) = attach_streams(o, detach)?;
 
     let mut envs = Vec::new();
@@ -652,23 +652,24 @@ pub fn to_create_request(
     Ok(ContainerCreateRequest {
         config,
         host_config,
-        networking_config: networking_config(o, network_mode),
+        networking_config: networking_config(o, &networks),
     })
 }
 
 /// `--network-alias`, `--ip`, `--ip6`, `--link-local-ip`, `--mac-address` as
-/// the endpoint settings of the container's network, keyed by the network
-/// name as the docker CLI does.
+/// the endpoint settings of the container's first network, keyed by the
+/// network name as the docker CLI does; every further network gets an
+/// endpoint of its own.
 fn networking_config(
     o: &ContainerOpts,
-    network_mode: String,
+    networks: &[String],
 ) -> Option<berth_api::types::NetworkingConfig> {
-    if o.network_alias.is_empty()
-        && o.ip.is_none()
-        && o.ip6.is_none()
-        && o.link_local_ip.is_empty()
-        && o.mac_address.is_none()
-    {
+    let legacy = !o.network_alias.is_empty()
+        || o.ip.is_some()
+        || o.ip6.is_some()
+        || !o.link_local_ip.is_empty()
+        || o.mac_address.is_some();
+    if !legacy && networks.len() < 2 {
         return None;
     }
     let mut ipam = serde_json::Map::new();
@@ -692,21 +693,37 @@ fn networking_config(
         endpoint.insert("MacAddress".into(), mac.clone().into());
     }
     let mut cfg = berth_api::types::NetworkingConfig::default();
-    cfg.endpoints_config.insert(network_mode, endpoint.into());
+    cfg.endpoints_config
+        .insert(networks[0].clone(), endpoint.into());
+    for n in &networks[1..] {
+        cfg.endpoints_config
+            .insert(n.clone(), serde_json::Value::Object(Default::default()));
+    }
     Some(cfg)
 }
 
-/// The network `--network` names, `default` without one. docker connects
-/// the container to each network given; berth's daemon attaches it to one
-/// at create, so a second is refused rather than dropped.
-fn network_mode(o: &ContainerOpts) -> Result<String> {
-    match o.network.as_slice() {
-        [] => Ok("default".to_string()),
-        [one] => Ok(one.clone()),
-        [_, second, ..] => bail!(
-            "a container is created on one network: connect it to {second:?} afterwards with 'berth network connect'"
-        ),
+/// The networks `--network` names (`default` without one): the first is
+/// the NetworkMode, and each one gets an endpoint in NetworkingConfig (API
+/// 1.44+), as the docker CLI sends them. Docker's checks: a network named
+/// twice, and user-defined networks mixed with host/none/container/bridge.
+fn networks(o: &ContainerOpts) -> Result<Vec<String>> {
+    if o.network.is_empty() {
+        return Ok(vec!["default".to_string()]);
     }
+    let mut seen = std::collections::HashSet::new();
+    for n in &o.network {
+        if !seen.insert(n.as_str()) {
+            bail!("network {n:?} is specified multiple times");
+        }
+    }
+    let user_defined = |n: &str| {
+        !matches!(n, "default" | "bridge" | "host" | "none") && !n.starts_with("container:")
+    };
+    let users = o.network.iter().filter(|n| user_defined(n)).count();
+    if users != 0 && users != o.network.len() {
+        bail!("conflicting options: cannot attach both user-defined and non-user-defined network-modes");
+    }
+    Ok(o.network.clone())
 }
 
 /// Parses every value of a list flag, refusing a bad one as the docker CLI's
@@ -1170,13 +1187,29 @@ mod tests {
     }
 
     #[test]
-    fn one_network_is_taken_a_second_refused() {
+    fn every_network_gets_an_endpoint_the_first_is_the_mode() {
         let v = req(&["--net", "n1", "busybox"]);
         assert_eq!(v["HostConfig"]["NetworkMode"], "n1");
+        assert!(v.get("NetworkingConfig").is_none_or(|n| n.is_null()), "{v}");
+        let v = req(&[
+            "--network",
+            "n1",
+            "--ip",
+            "10.1.0.5",
+            "--network",
+            "n2",
+            "busybox",
+        ]);
+        assert_eq!(v["HostConfig"]["NetworkMode"], "n1");
+        let eps = &v["NetworkingConfig"]["EndpointsConfig"];
+        assert_eq!(eps["n1"]["IPAMConfig"]["IPv4Address"], "10.1.0.5");
+        assert_eq!(eps["n2"], serde_json::json!({}));
         assert!(
-            create_error(&["--network", "n1", "--network", "n2", "busybox"])
-                .starts_with("berth: a container is created on one network: connect it to \"n2\"")
+            create_error(&["--network", "n1", "--network", "n1", "busybox"])
+                .contains("network \"n1\" is specified multiple times")
         );
+        assert!(create_error(&["--network", "host", "--network", "n1", "busybox"])
+            .contains("conflicting options: cannot attach both user-defined and non-user-defined network-modes"));
     }
 
     fn create_error(args: &[&str]) -> String {
