@@ -3,6 +3,8 @@
 //! these mistakes before they talk to a daemon, so both are pointed at a
 //! socket that does not exist. Skipped when no `docker` is on PATH.
 
+mod common;
+
 use std::process::{Command, Output, Stdio};
 
 const BERTH: &str = env!("CARGO_BIN_EXE_berth");
@@ -224,19 +226,6 @@ volume ls -q=x
 system prune -f=x
 context ls -q=x";
 
-fn docker_available() -> bool {
-    let found = Command::new("docker")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("skipped: no docker CLI on PATH");
-    }
-    found
-}
-
 /// Runs `cli` with `args`, a daemon address nothing listens on and a config
 /// dir of its own, so neither CLI reads the user's contexts.
 fn run(cli: &str, args: &[&str], config: &std::path::Path) -> Output {
@@ -258,9 +247,7 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn command_line_mistakes_read_as_docker_words_them() {
-    if !docker_available() {
-        return;
-    }
+    common::require_docker();
     let config = tempfile::tempdir().unwrap();
     let lines: Vec<&str> = CASES.lines().collect();
     assert!(lines.len() >= 25);
@@ -298,9 +285,7 @@ fn command_line_mistakes_read_as_docker_words_them() {
 /// is refused when the endpoint is resolved, not taken in the first's place.
 #[test]
 fn a_second_host_is_refused_as_docker_refuses_it() {
-    if !docker_available() {
-        return;
-    }
+    common::require_docker();
     let config = tempfile::tempdir().unwrap();
     for line in [
         "-H unix:///a -H unix:///b ps",

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
+mod common;
+
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -238,19 +240,6 @@ impl Fake {
     }
 }
 
-fn docker_available() -> bool {
-    let found = Command::new("docker")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("skipped: no docker CLI on PATH");
-    }
-    found
-}
-
 /// Runs `cli` (docker or berth) with `args` against a fresh fake; a config
 /// dir of its own so neither reads the user's contexts or logins.
 fn run(cli: &str, args: &[&str]) -> (Output, Fake) {
@@ -342,9 +331,7 @@ fn assert_same_host_config(args: &[&str]) {
 
 #[test]
 fn create_bodies_match_the_docker_cli() {
-    if !docker_available() {
-        return;
-    }
+    common::require_docker();
     // Nothing given: docker still sends MemorySwappiness -1.
     assert_same_host_config(&[]);
     assert_same_host_config(&[
@@ -407,9 +394,7 @@ fn create_bodies_match_the_docker_cli() {
 
 #[test]
 fn refused_values_match_the_docker_cli() {
-    if !docker_available() {
-        return;
-    }
+    common::require_docker();
     for args in [
         &["--blkio-weight-device", "x"][..],
         &["--blkio-weight-device", "/dev/sda:5"],
@@ -448,9 +433,7 @@ fn refused_values_match_the_docker_cli() {
 
 #[test]
 fn quiet_pull_prints_nothing() {
-    if !docker_available() {
-        return;
-    }
+    common::require_docker();
     for args in [
         &["create", "-q", MISSING][..],
         &["run", "-d", "-q", MISSING],
@@ -473,9 +456,7 @@ fn quiet_pull_prints_nothing() {
 
 #[test]
 fn update_sends_realtime_cpu_limits() {
-    if !docker_available() {
-        return;
-    }
+    common::require_docker();
     let [(d, d_fake), (b, b_fake)] = both(&[
         "update",
         "--cpu-rt-period",
@@ -497,9 +478,7 @@ fn update_sends_realtime_cpu_limits() {
 
 #[test]
 fn build_params_match_the_docker_cli() {
-    if !docker_available() {
-        return;
-    }
+    common::require_docker();
     let ctx = tempfile::tempdir().unwrap();
     std::fs::write(ctx.path().join("Dockerfile"), "FROM busybox\n").unwrap();
     let dir = ctx.path().to_str().unwrap();
@@ -583,9 +562,7 @@ const CREATE_FIELDS: &[&str] = &[
 
 #[test]
 fn bool_values_and_repeated_flags_match_the_docker_cli() {
-    if !docker_available() {
-        return;
-    }
+    common::require_docker();
     let cases: &[&[&str]] = &[
         &["create", "--rm=false", "busybox"],
         &[
@@ -680,9 +657,7 @@ fn bool_values_and_repeated_flags_match_the_docker_cli() {
 
 #[test]
 fn bool_values_and_repeats_in_queries_match_the_docker_cli() {
-    if !docker_available() {
-        return;
-    }
+    common::require_docker();
     // (command line, the request it makes, the query parameters compared)
     let cases: &[(&[&str], &str, &[&str])] = &[
         (
@@ -856,9 +831,7 @@ fn disk_usage() -> Value {
 
 #[test]
 fn verbose_disk_usage_matches_the_docker_cli() {
-    if !docker_available() {
-        return;
-    }
+    common::require_docker();
     for args in [
         &["system", "df", "-v"][..],
         &["system", "df", "--verbose=true", "--format", "table"],

@@ -32,7 +32,7 @@ pub use pki::Ca;
 pub use registry::Registry;
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output, Stdio};
 
 pub const BERTH: &str = env!("CARGO_BIN_EXE_berth");
 
@@ -101,4 +101,17 @@ impl Drop for Scratch {
             }
         }
     }
+}
+
+/// The stock docker CLI that comparison tests run beside berth's. It is on
+/// every machine these tests run on (CI included), so a missing one fails
+/// the test instead of skipping what it checks.
+pub fn require_docker() {
+    let found = Command::new("docker")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(found, "the stock docker CLI is not on PATH");
 }

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use crate::cli::Ctx;
 use crate::commands::filters_json;
+use crate::errors::go_strconv::go_quote;
 use crate::formatter::{write_list, Format};
 use crate::humanize::{human_duration, human_size};
 
@@ -168,27 +169,6 @@ pub fn ellipsis(s: &str, max: usize) -> String {
     }
     let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
-    out
-}
-
-/// Go's strconv.Quote.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
     out
 }
 
