@@ -285,8 +285,19 @@ pub fn run(argv: Vec<String>) -> i32 {
     }
 }
 
+/// A host that cannot be used, in docker's words: it fails while the CLI
+/// initializes, before any command runs.
+fn host_error(e: berth_api::Error) -> anyhow::Error {
+    match e {
+        berth_api::Error::InvalidHost(h) => anyhow::anyhow!(
+            "Failed to initialize: unable to resolve docker endpoint: invalid bind address format: {h}"
+        ),
+        other => anyhow::anyhow!("Failed to initialize: {other}"),
+    }
+}
+
 async fn dispatch(endpoint: Endpoint, config: ClientConfig, command: Command) -> Result<()> {
-    let host = Host::parse(&endpoint.host)?;
+    let host = Host::parse(&endpoint.host).map_err(host_error)?;
     let mut client = Client::new(host);
     if let Some(tls) = endpoint.tls {
         client = client.with_tls(tls.connector()?);

@@ -282,15 +282,20 @@ fn command_line_mistakes_read_as_docker_words_them() {
 }
 
 /// `-H` is a list flag to docker that must name one daemon: a second one
-/// is refused when the endpoint is resolved, not taken in the first's place.
+/// is refused when the endpoint is resolved, not taken in the first's place;
+/// a host that cannot be used is refused in docker's words.
 #[test]
-fn a_second_host_is_refused_as_docker_refuses_it() {
+fn a_second_or_unusable_host_is_refused_as_docker_refuses_it() {
     common::require_docker();
     let config = tempfile::tempdir().unwrap();
     for line in [
         "-H unix:///a -H unix:///b ps",
         "-H unix:///a -H unix:///b context ls",
         "-H unix:///a -H unix:///b -c x ps",
+        // Hosts neither CLI can use fail while it initializes.
+        "-H foo://x ps",
+        "-H ssh://user:pw@host ps",
+        "-H ssh://host?x=1 version",
     ] {
         let args: Vec<&str> = line.split(' ').collect();
         let docker = run("docker", &args, config.path());
