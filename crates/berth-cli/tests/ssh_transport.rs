@@ -57,10 +57,7 @@ exec {berth} "$@"
             log = dir.join("argv.log").display(),
             berth = BERTH,
         );
-        let path = dir.join("bin/ssh");
-        std::fs::write(&path, script).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_executable(&dir.join("bin/ssh"), &script);
         FakeSsh { dir, marker }
     }
 
@@ -433,4 +430,29 @@ fn failures_read_as_dockers() {
         assert!(stderr(&fake.run(DOCKER, &["-H", url, "ps"])).contains(&msg));
     }
     fake.assert_none_left();
+}
+
+/// Writes an executable script through a child `sh`, so this process never
+/// holds the file open for writing: a test thread forking meanwhile would
+/// pass such a descriptor on, and running the script would then fail with
+/// ETXTBSY ("Text file busy") until that child execs.
+fn write_executable(path: &std::path::Path, text: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    assert!(
+        child.wait().unwrap().success(),
+        "writing {}",
+        path.display()
+    );
 }

@@ -180,18 +180,40 @@ mod tests {
     use std::path::PathBuf;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    /// Writes an executable script through a child `sh`, so this process never
+    /// holds the file open for writing: a test thread forking meanwhile would
+    /// pass such a descriptor on, and running the script would then fail with
+    /// ETXTBSY ("Text file busy") until that child execs.
+    fn write_executable(path: &std::path::Path, text: &str) {
+        use std::io::Write;
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+            .arg(path)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        assert!(
+            child.wait().unwrap().success(),
+            "writing {}",
+            path.display()
+        );
+    }
+
     /// An executable script standing in for ssh, in a directory of its own.
     struct FakeSsh(PathBuf);
 
     impl FakeSsh {
         fn new(name: &str, body: &str) -> FakeSsh {
-            use std::os::unix::fs::PermissionsExt;
             let dir = std::env::temp_dir()
                 .join(format!("berth-api-fake-ssh-{name}-{}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
-            let path = dir.join("ssh");
-            std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            write_executable(&dir.join("ssh"), &format!("#!/bin/sh\n{body}\n"));
             FakeSsh(dir)
         }
 
